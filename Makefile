@@ -1,0 +1,41 @@
+# Switchyard — the two Quickstart commands are `make run` and `make test`.
+# Everything is installed into ./.venv from uv.lock; uv itself is pinned and installed into ./.tools.
+UV_VERSION := 0.13.8
+PYTHON ?= python3
+UV := .tools/bin/uv
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
+
+.PHONY: install run test test-fast lint bench clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.synced: $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+tests/e2e/node/node_modules/.installed: tests/e2e/node/package-lock.json
+	cd tests/e2e/node && npm ci --silent --no-audit --no-fund
+	@touch $@
+
+install: .venv/.synced
+
+## Install everything and start the gateway on the embedded default (SQLite under ./.switchyard).
+run: install
+	.venv/bin/switchyard serve
+
+## Run the whole test suite (unit, contract on SQLite and PostgreSQL, end-to-end with real SDKs).
+test: install tests/e2e/node/node_modules/.installed
+	.venv/bin/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	.venv/bin/ruff check src tests
+	.venv/bin/ruff format --check src tests
+
+## Side-by-side benchmark table (direct upstream vs Switchyard); see bench/README.md.
+bench: install
+	bash bench/run.sh
+
+clean:
+	rm -rf .venv .tools tests/e2e/node/node_modules

@@ -1,0 +1,164 @@
+"""The proxy routes (chat completions, legacy completions): raw ASGI handlers on the hot path.
+
+Order per request: read body (size limit) → authenticate → parse → plan → execute → respond; the request
+record is submitted to the log sink in `finally`, so every answered request of a known caller is logged,
+errors and client disconnects included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import orjson
+
+from ..errors import GatewayError, bad_request, redact
+from ..observe.record import build_record
+from ..pipeline.context import RequestContext
+from ..pipeline.headers import header_map, parse_helicone
+from ..providers.base import UpstreamError
+from .asgi import SSE, Receive, Scope, Send, read_body, send_response
+
+log = logging.getLogger("switchyard.proxy")
+
+_SSE_HEADERS = [(b"content-type", SSE), (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+
+
+def parse_json_body(raw: bytes) -> dict[str, Any]:
+    if not raw:
+        raise bad_request("The request body is empty; send a JSON object.", code="invalid_json")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise bad_request(f"The request body is not valid JSON: {e.msg} (at position {e.pos}).", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object.", code="invalid_json")
+    return body
+
+
+def require_model(body: dict[str, Any]) -> str:
+    model = body.get("model")
+    if model is None:
+        raise bad_request("Missing required parameter: 'model'.", code="missing_model", param="model")
+    if not isinstance(model, str):
+        raise bad_request("Invalid type for 'model': expected a string.", code="invalid_model", param="model")
+    if not model.strip():
+        raise bad_request("'model' must not be empty.", code="invalid_model", param="model")
+    return model
+
+
+def _check_chat(body: dict[str, Any]) -> None:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise bad_request("'messages' must be a non-empty array of messages.", code="invalid_messages", param="messages")
+
+
+def _check_completions(body: dict[str, Any]) -> None:
+    if "prompt" not in body:
+        raise bad_request("Missing required parameter: 'prompt'.", code="missing_prompt", param="prompt")
+
+
+class ProxyRoute:
+    """One caller surface (chat or legacy completions) over the shared pipeline."""
+
+    def __init__(self, deps: Any, surface: Any) -> None:
+        self.deps = deps
+        self.surface = surface
+        self._check = _check_completions if surface.object_name == "text_completion" else _check_chat
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        deps = self.deps
+        headers = header_map(scope["headers"])
+        h = parse_helicone(headers)
+        ctx = RequestContext(path=scope["path"], helicone=h)
+        out_headers = [(b"helicone-id", h.request_id.encode())]
+        try:
+            raw = await read_body(receive, deps.settings.server.max_body_bytes)
+            ctx.raw_body = raw
+            ctx.principal = await deps.auth.authenticate(headers)
+            body = parse_json_body(raw)
+            ctx.body = body
+            ctx.requested_model = require_model(body)
+            self._check(body)
+            ctx.stream = body.get("stream") is True
+            attempts = deps.planner.plan(ctx.requested_model)
+            if ctx.stream:
+                await self._stream(ctx, attempts, body, receive, send, out_headers)
+            else:
+                result = await deps.executor.complete(ctx, attempts, body, self.surface)
+                ctx.status = 200
+                await send_response(send, 200, result, out_headers + _outcome_headers(ctx))
+        except GatewayError as e:
+            ctx.status, ctx.error = e.status, e.message
+            payload = e.openai_body()
+            ctx.response_body = payload
+            extra = [(k.encode(), v.encode()) for k, v in e.headers.items()]
+            with contextlib.suppress(OSError):
+                await send_response(send, e.status, payload, out_headers + extra)
+        except ConnectionError:
+            ctx.status, ctx.error = 499, "client disconnected before the request was read"
+        except Exception:  # a bug, not bad input: answer in the caller's shape, keep the trace in the server log
+            log.exception("unhandled error serving %s (request %s)", ctx.path, h.request_id)
+            ctx.status, ctx.error = 500, "internal gateway error"
+            err = GatewayError(500, f"Internal gateway error (request {h.request_id}).", code="internal_error")
+            with contextlib.suppress(OSError, RuntimeError):
+                await send_response(send, 500, err.openai_body(), out_headers)
+        finally:
+            if ctx.principal is not None:
+                deps.sink.submit(build_record(ctx, store_bodies=deps.settings.log.store_bodies))
+
+    async def _stream(self, ctx: RequestContext, attempts: list[Any], body: dict[str, Any], receive: Receive,
+                      send: Send, out_headers: list[tuple[bytes, bytes]]) -> None:
+        opts = body.get("stream_options")
+        include_usage = isinstance(opts, dict) and opts.get("include_usage") is True
+        stream = await self.deps.executor.open_stream(ctx, attempts, body, self.surface, include_usage)
+        pump = asyncio.ensure_future(self._pump(ctx, stream, send, out_headers))
+        watch = asyncio.ensure_future(_wait_disconnect(receive))
+        try:
+            await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not pump.done():  # the caller went away: stop the upstream too
+                pump.cancel()
+                ctx.error = "client disconnected during the stream"
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pump
+            watch.cancel()
+            stream.finish()
+            stream.close()
+        if pump.done() and not pump.cancelled() and pump.exception() is not None:
+            raise pump.exception()  # type: ignore[misc]
+
+    async def _pump(self, ctx: RequestContext, stream: Any, send: Send, out_headers: list[tuple[bytes, bytes]]) -> None:
+        ctx.mark_first_token()
+        ctx.status = 200
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": _SSE_HEADERS + out_headers + _outcome_headers(ctx)})
+        try:
+            await send({"type": "http.response.body", "body": stream.first, "more_body": True})
+            async for out in stream.rest():
+                await send({"type": "http.response.body", "body": out, "more_body": True})
+        except UpstreamError as e:
+            ctx.error = f"stream interrupted: {redact(e.message)}"
+            with contextlib.suppress(OSError):
+                await send({"type": "http.response.body", "body": stream.error_bytes(e), "more_body": True})
+        except OSError:
+            ctx.error = "client disconnected during the stream"
+            return
+        with contextlib.suppress(OSError):
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _wait_disconnect(receive: Receive) -> None:
+    while True:
+        msg = await receive()
+        if msg["type"] == "http.disconnect":
+            return
+
+
+def _outcome_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
+    out = [(b"switchyard-overhead-ms", f"{ctx.overhead_ms():.3f}".encode())]
+    if ctx.provider:
+        out.append((b"helicone-provider", ctx.provider.encode()))
+    return out

@@ -1,0 +1,144 @@
+"""The request query API (Helicone-style): POST /v1/request/query and GET /v1/request/{id}.
+
+Authenticated with a gateway key; returns only the caller's organisation's rows, in Helicone's
+`HeliconeRequest` field names, wrapped as `{"data": ..., "error": null}`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..errors import GatewayError, bad_request
+from ..pipeline.headers import header_map
+from ..stores.base import RequestQuery
+from ..stores.filters import FilterError
+
+_MAX_LIMIT = 1000
+
+
+def _iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _body(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+
+
+def to_helicone(row: dict[str, Any]) -> dict[str, Any]:
+    """A log row in Helicone's field names (plus Switchyard's extra fields)."""
+    out = {
+        "request_id": row["id"],
+        "request_created_at": _iso(row["created_at"]),
+        "request_path": row["path"],
+        "request_model": row["requested_model"],
+        "response_model": row["model"],
+        "model": row["model"],
+        "provider": row["provider"],
+        "response_status": row["status"],
+        "error": row["error"],
+        "stream": row["stream"],
+        "cache_hit": row["cache_hit"],
+        "delay_ms": row["latency_ms"],
+        "time_to_first_token": row["ttft_ms"],
+        "gateway_overhead_ms": row["overhead_ms"],
+        "prompt_tokens": row["prompt_tokens"],
+        "completion_tokens": row["completion_tokens"],
+        "total_tokens": row["total_tokens"],
+        "prompt_cache_read_tokens": row["cached_tokens"],
+        "prompt_cache_write_tokens": row["cache_write_tokens"],
+        "reasoning_tokens": row["reasoning_tokens"],
+        "costUSD": row["cost_usd"],
+        "request_user_id": row["user_id"],
+        "session_id": row["session_id"],
+        "session_path": row["session_path"],
+        "session_name": row["session_name"],
+        "prompt_id": row["prompt_id"],
+        "request_properties": row["properties"],
+        "key_id": row["key_id"],
+        "attempts": row["attempts"],
+    }
+    if "request_body" in row:
+        out["request_body"] = _body(row["request_body"])
+        out["response_body"] = _body(row["response_body"])
+    return out
+
+
+def _sort(raw: Any) -> list[tuple[str, str]]:
+    if raw is None:
+        return [("created_at", "desc")]
+    if not isinstance(raw, dict):
+        raise bad_request("'sort' must be an object like {\"created_at\": \"desc\"}.", param="sort")
+    out = []
+    for field, direction in raw.items():
+        if direction not in ("asc", "desc"):
+            raise bad_request(f"sort direction for {field!r} must be \"asc\" or \"desc\".", param="sort")
+        out.append((field, direction))
+    return out or [("created_at", "desc")]
+
+
+def _int(body: dict[str, Any], name: str, default: int, hi: int | None = None) -> int:
+    v = body.get(name, default)
+    if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+        raise bad_request(f"'{name}' must be a non-negative integer.", param=name)
+    return min(v, hi) if hi is not None else v
+
+
+def _error(e: GatewayError) -> Response:
+    return Response(e.openai_body(), status_code=e.status, media_type="application/json")
+
+
+async def _principal(request: Request):
+    return await request.app.state.deps.auth.authenticate(header_map(request.scope["headers"]))
+
+
+async def query_requests(request: Request) -> Response:
+    deps = request.app.state.deps
+    try:
+        principal = await _principal(request)
+        try:
+            body = orjson.loads(await request.body() or b"{}")
+        except orjson.JSONDecodeError:
+            raise bad_request("The request body is not valid JSON.", code="invalid_json") from None
+        if not isinstance(body, dict):
+            raise bad_request("The request body must be a JSON object.", code="invalid_json")
+        is_cached = body.get("isCached")
+        q = RequestQuery(
+            org_id=principal.org.id,
+            filter=body.get("filter", "all"),
+            sort=_sort(body.get("sort")),
+            limit=_int(body, "limit", 100, _MAX_LIMIT),
+            offset=_int(body, "offset", 0),
+            is_cached=is_cached if isinstance(is_cached, bool) else None,
+            include_bodies=body.get("includeBodies", True) is not False,
+        )
+        try:
+            rows = await deps.store.query_requests(q)
+        except FilterError as e:
+            raise bad_request(f"Invalid filter: {e}", code="invalid_filter", param="filter") from None
+    except GatewayError as e:
+        return _error(e)
+    return Response(orjson.dumps({"data": [to_helicone(r) for r in rows], "error": None}), media_type="application/json")
+
+
+async def get_request(request: Request) -> Response:
+    deps = request.app.state.deps
+    try:
+        principal = await _principal(request)
+        row = await deps.store.get_request(principal.org.id, request.path_params["request_id"])
+        if row is None:
+            raise GatewayError(404, "No request with that id in your organisation.", code="request_not_found")
+    except GatewayError as e:
+        return _error(e)
+    return Response(orjson.dumps({"data": to_helicone(row), "error": None}), media_type="application/json")

@@ -1,0 +1,95 @@
+"""The ASGI application: hot proxy routes dispatched directly, everything else through Starlette."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .api.asgi import Receive, Scope, Send, send_response
+from .api.health import healthz, readyz
+from .api.models import list_models
+from .api.proxy import ProxyRoute
+from .api.query import get_request, query_requests
+from .config import Settings, load_settings
+from .deps import Deps, running
+from .errors import GatewayError
+from .formats.openai_chat import ChatSurface
+from .formats.openai_completions import CompletionsSurface
+
+
+def _proxy_routes(deps: Deps) -> dict[str, ProxyRoute]:
+    chat, completions = ProxyRoute(deps, ChatSurface()), ProxyRoute(deps, CompletionsSurface())
+    routes: dict[str, ProxyRoute] = {}
+    for path, route in (("/chat/completions", chat), ("/completions", completions)):
+        for p in (path, "/v1" + path):
+            routes[p] = route
+            routes[p + "/"] = route
+    return routes
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = "No such route." if exc.status_code == 404 else f"Method {request.method} is not allowed on {request.url.path}."
+    err = GatewayError(exc.status_code, message, code="not_found" if exc.status_code == 404 else "method_not_allowed")
+    return Response(err.openai_body(), status_code=exc.status_code, media_type="application/json", headers=exc.headers)
+
+
+class Gateway:
+    """Top-level ASGI app. Proxy paths go straight to their handler; the rest to Starlette."""
+
+    def __init__(self, settings: Settings, *, env: Mapping[str, str] | None = None, providers: Any = None) -> None:
+        self.settings = settings
+        self.deps: Deps | None = None
+        self._hot: dict[str, ProxyRoute] = {}
+        self._env = env
+        self._providers = providers
+        self.starlette = Starlette(
+            routes=[
+                Route("/healthz", healthz),
+                Route("/readyz", readyz),
+                Route("/v1/models", list_models),
+                Route("/models", list_models),
+                Route("/v1/request/query", query_requests, methods=["POST"]),
+                Route("/v1/request/{request_id}", get_request, methods=["GET"]),
+            ],
+            exception_handlers={HTTPException: _http_error},
+            lifespan=self._lifespan,
+        )
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        async with running(self.settings, env=self._env, providers=self._providers) as deps:
+            self.deps = deps
+            app.state.deps = deps
+            self._hot = _proxy_routes(deps)
+            yield
+            self._hot = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            route = self._hot.get(scope["path"])
+            if route is not None:
+                if scope["method"] == "POST":
+                    await route(scope, receive, send)
+                    return
+                err = GatewayError(405, f"Method {scope['method']} is not allowed here; use POST.", code="method_not_allowed")
+                await send_response(send, 405, err.openai_body(), [(b"allow", b"POST")])
+                return
+        await self.starlette(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, **kwargs: Any) -> Gateway:
+    return Gateway(settings or load_settings(), **kwargs)
+
+
+def app_from_env() -> Gateway:
+    """Factory for `uvicorn --factory` and multi-worker serving: settings from SWITCHYARD_CONFIG/SWITCHYARD_HOME."""
+    return create_app(load_settings(os.environ.get("SWITCHYARD_CONFIG")))

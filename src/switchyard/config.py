@@ -1,0 +1,165 @@
+"""Configuration: one YAML file (with `${VAR}` / `${VAR:-default}` interpolation) → frozen, validated settings.
+
+Resolution: `--config PATH`, else `$SWITCHYARD_CONFIG`, else no file (embedded defaults). Home directory for
+embedded state: `$SWITCHYARD_HOME`, else `./.switchyard`. A bad file fails the start with a message that
+names the bad field.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, unreadable or invalid; the message names the problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ServerSettings(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8787, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=256)
+    max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    graceful_shutdown_seconds: float = Field(30.0, ge=0)
+
+
+class DatabaseSettings(_Strict):
+    url: str | None = None  # default: sqlite:///$SWITCHYARD_HOME/switchyard.db
+    # PostgreSQL only: the schema to use (created by `migrate` if missing), so several deployments can share one database.
+    schema_name: str | None = Field(None, alias="schema", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^(sqlite|postgres(ql)?)(\+\w+)?://", v):
+            raise ValueError("must start with sqlite:// or postgresql://")
+        return v
+
+
+class ProviderSettings(_Strict):
+    """A built-in provider override or a new (custom) provider."""
+
+    format: Literal["openai", "anthropic", "gemini", "bedrock", "azure", "vertex"] | None = None
+    base_url: str | None = None
+    api_key: str | None = None
+    auth: Literal["bearer", "x-api-key", "api-key", "goog-api-key", "query-key", "none"] | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    completions: bool | None = None  # serves legacy /completions natively
+    embeddings: bool | None = None
+    priority: int | None = None
+    config: dict[str, Any] = Field(default_factory=dict)  # region, deployment, api_version, ...
+
+
+class LogSettings(_Strict):
+    queue_size: int = Field(20_000, ge=10)
+    batch_size: int = Field(500, ge=1)
+    flush_interval_ms: int = Field(200, ge=1)
+    spool_dir: str | None = None  # default: $SWITCHYARD_HOME/spool
+    store_bodies: bool = True
+
+
+class SecuritySettings(_Strict):
+    # Master secret for key hashing (HMAC) and provider-key encryption (AES-GCM). Embedded default: a
+    # random secret generated once into $SWITCHYARD_HOME/master.key. Replicas must share one value.
+    master_key: str | None = None
+
+
+class UpstreamSettings(_Strict):
+    connect_timeout: float = Field(10.0, gt=0)
+    # Long by default: reasoning models can think for many minutes before the first byte.
+    first_byte_timeout: float = Field(600.0, gt=0)
+    total_timeout: float = Field(3600.0, gt=0)
+    pool_size: int = Field(512, ge=1)
+
+
+class Settings(_Strict):
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+    log: LogSettings = Field(default_factory=LogSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
+    home: str = ""  # resolved at load time; not a config key users normally set
+
+    @property
+    def home_path(self) -> Path:
+        return Path(self.home)
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.home_path / 'switchyard.db'}"
+
+    @property
+    def spool_path(self) -> Path:
+        return Path(self.log.spool_dir) if self.log.spool_dir else self.home_path / "spool"
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def interpolate(value: Any, env: dict[str, str], where: str = "") -> Any:
+    """Replace `${VAR}` and `${VAR:-default}` in every string of a parsed YAML tree."""
+    if isinstance(value, str):
+
+        def sub(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in env and env[name] != "":
+                return env[name]
+            if default is not None:
+                return default
+            return ""  # an unset secret becomes empty: the provider then reports the missing key clearly
+
+        return _VAR.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: interpolate(v, env, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, env, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _blank_to_none(tree: Any) -> Any:
+    if isinstance(tree, dict):
+        return {k: _blank_to_none(v) for k, v in tree.items()}
+    if tree == "":
+        return None
+    return tree
+
+
+def load_settings(path: str | None = None, env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ) if env is None else env
+    path = path or env.get("SWITCHYARD_CONFIG") or None
+    raw: dict[str, Any] = {}
+    if path:
+        p = Path(path)
+        try:
+            text = p.read_text()
+        except OSError as e:
+            raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"config file {path} is not valid YAML: {e}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path}: the top level must be a mapping")
+        raw = _blank_to_none(interpolate(loaded, env))
+    home = env.get("SWITCHYARD_HOME") or str(Path.cwd() / ".switchyard")
+    raw["home"] = str(Path(home).resolve())
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+            problems.append(f"{loc}: {err['msg']}")
+        raise ConfigError(f"invalid config {path or ''}: " + "; ".join(problems)) from None

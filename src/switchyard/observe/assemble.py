@@ -1,0 +1,73 @@
+"""Assemble a streamed chat completion (OpenAI chunks) into the `chat.completion` it amounts to, for the log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class StreamAssembler:
+    __slots__ = ("_choices", "created", "id", "model", "object", "usage")
+
+    def __init__(self, object_name: str = "chat.completion") -> None:
+        self.id: str | None = None
+        self.model: str | None = None
+        self.created: int | None = None
+        self.object = object_name
+        self.usage: dict[str, Any] | None = None
+        self._choices: dict[int, dict[str, Any]] = {}
+
+    def feed(self, chunk: dict[str, Any]) -> None:
+        if self.id is None:
+            self.id, self.model, self.created = chunk.get("id"), chunk.get("model"), chunk.get("created")
+        usage = chunk.get("usage")
+        if usage:
+            self.usage = usage
+        for ch in chunk.get("choices") or ():
+            idx = ch.get("index", 0)
+            acc = self._choices.get(idx)
+            if acc is None:
+                acc = self._choices[idx] = {"index": idx, "text": [], "reasoning": [], "tools": {}, "finish_reason": None, "role": "assistant"}
+            if ch.get("finish_reason"):
+                acc["finish_reason"] = ch["finish_reason"]
+            if "text" in ch:  # legacy completions
+                acc["text"].append(ch.get("text") or "")
+                continue
+            delta = ch.get("delta") or {}
+            if delta.get("content"):
+                acc["text"].append(delta["content"])
+            if delta.get("reasoning_content"):
+                acc["reasoning"].append(delta["reasoning_content"])
+            for tc in delta.get("tool_calls") or ():
+                t = acc["tools"].setdefault(tc.get("index", 0), {"id": None, "type": "function", "name": "", "arguments": []})
+                if tc.get("id"):
+                    t["id"] = tc["id"]
+                fn = tc.get("function") or {}
+                if fn.get("name"):
+                    t["name"] += fn["name"]
+                if fn.get("arguments"):
+                    t["arguments"].append(fn["arguments"])
+
+    @property
+    def text(self) -> str:
+        return "".join("".join(c["text"]) for c in self._choices.values())
+
+    def result(self) -> dict[str, Any]:
+        choices = []
+        for idx in sorted(self._choices):
+            c = self._choices[idx]
+            if self.object == "text_completion":
+                choices.append({"index": idx, "text": "".join(c["text"]), "finish_reason": c["finish_reason"]})
+                continue
+            msg: dict[str, Any] = {"role": "assistant", "content": "".join(c["text"]) or None}
+            if c["reasoning"]:
+                msg["reasoning_content"] = "".join(c["reasoning"])
+            if c["tools"]:
+                msg["tool_calls"] = [
+                    {"id": t["id"], "type": "function", "function": {"name": t["name"], "arguments": "".join(t["arguments"])}}
+                    for _, t in sorted(c["tools"].items())
+                ]
+            choices.append({"index": idx, "message": msg, "finish_reason": c["finish_reason"]})
+        out: dict[str, Any] = {"id": self.id, "object": self.object, "created": self.created, "model": self.model, "choices": choices}
+        if self.usage is not None:
+            out["usage"] = self.usage
+        return out

@@ -1,0 +1,64 @@
+"""RequestContext → the request-log record (one row in `requests`, plus its properties)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ..pipeline.context import RequestContext
+
+_MAX_BODY = 1_000_000  # characters kept per body in the log
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        s = value.decode("utf-8", "replace")
+    elif isinstance(value, str):
+        s = value
+    else:
+        s = orjson.dumps(value).decode()
+    return s if len(s) <= _MAX_BODY else s[:_MAX_BODY]
+
+
+def build_record(ctx: RequestContext, *, store_bodies: bool = True) -> dict[str, Any]:
+    h = ctx.helicone
+    p = ctx.principal
+    body = ctx.body if isinstance(ctx.body, dict) else None
+    user = h.user_id or (body.get("user") if body and isinstance(body.get("user"), str) else None)
+    u = ctx.usage
+    return {
+        "id": h.request_id,
+        "org_id": p.org.id if p else "",
+        "key_id": p.key.id if p else None,
+        "created_at": ctx.created_at_ms,
+        "path": ctx.path[:200],
+        "requested_model": ctx.requested_model,
+        "model": ctx.model,
+        "provider": ctx.provider,
+        "status": ctx.status,
+        "error": ctx.error,
+        "stream": ctx.stream,
+        "cache_hit": False,
+        "latency_ms": round(ctx.elapsed_ms(), 3),
+        "ttft_ms": round(ctx.ttft_ms, 3) if ctx.ttft_ms is not None else None,
+        "overhead_ms": round(ctx.overhead_ms(), 3),
+        "prompt_tokens": u.prompt_tokens if u else None,
+        "completion_tokens": u.completion_tokens if u else None,
+        "total_tokens": u.total_tokens if u else None,
+        "cached_tokens": u.cached_tokens if u else None,
+        "cache_write_tokens": u.cache_write_tokens if u else None,
+        "reasoning_tokens": u.reasoning_tokens if u else None,
+        "cost_usd": ctx.cost_usd,
+        "user_id": user,
+        "session_id": h.session_id,
+        "session_path": h.session_path,
+        "session_name": h.session_name,
+        "prompt_id": h.prompt_id,
+        "properties": {k[:200]: v for k, v in h.properties.items()},
+        "request_body": None if (h.omit_request or not store_bodies) else _text(ctx.raw_body if ctx.body is None else ctx.body),
+        "response_body": None if (h.omit_response or not store_bodies) else _text(ctx.response_body),
+        "attempts": [a.as_dict() for a in ctx.attempts],
+    }

@@ -1,0 +1,141 @@
+"""The durable request-log sink: never blocks a response, never drops a record.
+
+`submit` appends to a bounded in-memory queue (O(1), no I/O). A writer task drains it in batches. When the
+store fails, the batch goes to the on-disk spool and the store is marked down; while it is down, new batches go
+straight to the spool, and a replay loop re-inserts spooled files once a ping succeeds. When the queue is full,
+`submit` spools the record synchronously (a small append) rather than drop it. `close` drains everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+from typing import Any
+
+from ..stores.base import StoreUnavailable
+from .spool import Spool
+
+log = logging.getLogger("switchyard.sink")
+
+
+class LogSink:
+    def __init__(self, store: Any, spool: Spool, *, queue_size: int = 20_000, batch_size: int = 500,
+                 flush_interval: float = 0.2, replay_interval: float = 1.0) -> None:
+        self._store = store
+        self.spool = spool
+        self._queue: collections.deque[dict[str, Any]] = collections.deque()
+        self._queue_size = queue_size
+        self._batch_size = batch_size
+        self._flush_interval = flush_interval
+        self._replay_interval = replay_interval
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._store_up = True
+        self._tasks: list[asyncio.Task[None]] = []
+        self.written = 0
+        self.spooled = 0
+
+    @property
+    def store_up(self) -> bool:
+        return self._store_up
+
+    @property
+    def backlog(self) -> int:
+        return len(self._queue)
+
+    async def start(self) -> None:
+        self.spool.reclaim_stale()
+        self._tasks = [
+            asyncio.create_task(self._writer(), name="switchyard-log-writer"),
+            asyncio.create_task(self._replayer(), name="switchyard-log-replay"),
+        ]
+
+    def submit(self, record: dict[str, Any]) -> None:
+        if self._closing or len(self._queue) >= self._queue_size:
+            self.spool.write([record])
+            self.spooled += 1
+            return
+        self._queue.append(record)
+        if len(self._queue) >= self._batch_size:
+            self._wake.set()
+
+    async def close(self) -> None:
+        """Drain: everything queued reaches the store, or the spool if the store is down."""
+        self._closing = True
+        self._wake.set()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        while self._queue:
+            await self._flush(self._take())
+
+    def _take(self) -> list[dict[str, Any]]:
+        n = min(self._batch_size, len(self._queue))
+        return [self._queue.popleft() for _ in range(n)]
+
+    async def _writer(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._flush_interval)
+            self._wake.clear()
+            while self._queue:
+                await self._flush(self._take())
+
+    async def _flush(self, batch: list[dict[str, Any]]) -> None:
+        if not batch:
+            return
+        if self._store_up:
+            try:
+                await self._store.insert_requests(batch)
+                self.written += len(batch)
+                return
+            except StoreUnavailable as e:
+                log.warning("request log store unavailable, spooling to disk: %s", e)
+                self._store_up = False
+            except asyncio.CancelledError:
+                self.spool.write(batch)  # shutting down mid-write: the rows may or may not be in; replay is idempotent
+                self.spooled += len(batch)
+                raise
+        self.spool.write(batch)
+        self.spooled += len(batch)
+
+    async def _replayer(self) -> None:
+        while True:
+            await asyncio.sleep(self._replay_interval)
+            await self.replay()
+
+    async def replay(self) -> int:
+        """Re-insert spooled files if the store answers. Returns the number of records replayed."""
+        pending = self.spool.pending()
+        if not pending and self._store_up:
+            return 0
+        try:
+            await self._store.ping()
+        except StoreUnavailable:
+            self._store_up = False
+            return 0
+        self._store_up = True
+        done = 0
+        for path in pending:
+            claimed = self.spool.claim(path)
+            if claimed is None:
+                continue
+            try:
+                records = self.spool.read(claimed)
+                for i in range(0, len(records), self._batch_size):
+                    await self._store.insert_requests(records[i : i + self._batch_size])
+            except StoreUnavailable:
+                self.spool.release(claimed)
+                self._store_up = False
+                return done
+            except asyncio.CancelledError:
+                self.spool.release(claimed)
+                raise
+            claimed.unlink()
+            done += len(records)
+            self.written += len(records)
+        return done

@@ -1,0 +1,65 @@
+"""Per-request state: who asked, what they asked for, what each attempt did, what came back."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..observe.cost import Usage
+from .auth import Principal
+from .headers import HeliconeHeaders
+
+
+@dataclass(slots=True)
+class AttemptLog:
+    provider: str
+    model: str
+    status: int | None = None
+    error: str | None = None
+    kind: str | None = None
+    latency_ms: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"provider": self.provider, "model": self.model, "status": self.status}
+        if self.error is not None:
+            d["error"] = self.error
+            d["kind"] = self.kind
+        if self.latency_ms is not None:
+            d["latency_ms"] = round(self.latency_ms, 3)
+        return d
+
+
+@dataclass(slots=True)
+class RequestContext:
+    path: str
+    helicone: HeliconeHeaders
+    started: float = field(default_factory=time.perf_counter)
+    created_at_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+    principal: Principal | None = None
+    body: dict[str, Any] | None = None
+    raw_body: bytes | None = None
+    requested_model: str | None = None
+    stream: bool = False
+    # outcome
+    status: int = 0
+    error: str | None = None
+    provider: str | None = None
+    model: str | None = None  # provider model id that answered
+    registry_model: str | None = None
+    usage: Usage | None = None
+    cost_usd: float | None = None
+    response_body: Any = None  # dict, str or bytes
+    ttft_ms: float | None = None
+    upstream_ms: float = 0.0  # time spent waiting on upstreams (for the overhead figure)
+    attempts: list[AttemptLog] = field(default_factory=list)
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000.0
+
+    def overhead_ms(self) -> float:
+        return max(0.0, self.elapsed_ms() - self.upstream_ms)
+
+    def mark_first_token(self) -> None:
+        if self.ttft_ms is None:
+            self.ttft_ms = self.elapsed_ms()

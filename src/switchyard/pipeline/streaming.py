@@ -1,0 +1,105 @@
+"""Stream pumps: upstream bytes in, caller bytes out, with the assembled answer and usage kept for the log.
+
+`PassthroughPump` serves a caller speaking the upstream's own format (OpenAI-compatible → OpenAI): events are
+forwarded as their original text, never re-serialised; only the usage-only chunk is dropped when the caller did
+not ask for usage (the gateway always asks upstream for it). `TranslatingPump` runs a provider's stream parser
+and re-encodes each OpenAI chunk for the caller's surface.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import orjson
+
+from ..formats.sse import SSEDecoder
+from ..observe.assemble import StreamAssembler
+from ..providers.base import StreamParser, UpstreamError
+
+DONE = b"data: [DONE]\n\n"
+
+
+class Surface(Protocol):
+    object_name: str
+
+    def chunk(self, chunk: dict[str, Any]) -> bytes: ...
+    def done(self) -> bytes: ...
+
+
+def _is_usage_only(chunk: dict[str, Any]) -> bool:
+    return chunk.get("usage") is not None and not chunk.get("choices")
+
+
+class PassthroughPump:
+    __slots__ = ("_done", "_finished", "_include_usage", "_sse", "assembler")
+
+    def __init__(self, include_usage: bool, object_name: str) -> None:
+        self._sse = SSEDecoder()
+        self._include_usage = include_usage
+        self._done = False
+        self._finished = False
+        self.assembler = StreamAssembler("text_completion" if object_name == "text_completion" else "chat.completion")
+
+    def feed(self, data: bytes) -> bytes:
+        return self._encode(self._sse.feed(data))
+
+    def close(self) -> bytes:
+        out = self._encode(self._sse.close())
+        if self._done:
+            return out
+        if self._finished:  # some OpenAI-compatible servers end without [DONE]: complete the framing
+            return out + DONE
+        raise UpstreamError(502, "server", "upstream stream ended before the answer was complete")
+
+    def _encode(self, events: list[Any]) -> bytes:
+        out: list[bytes] = []
+        asm = self.assembler
+        for ev in events:
+            data = ev.data
+            if data == "[DONE]":
+                self._done = True
+                out.append(DONE)
+                continue
+            try:
+                chunk = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                raise UpstreamError(502, "server", "upstream sent a stream event that is not JSON") from None
+            if not isinstance(chunk, dict):
+                raise UpstreamError(502, "server", "upstream sent a stream event that is not an object")
+            if "error" in chunk and not chunk.get("choices"):
+                err = chunk["error"]
+                msg = err.get("message") if isinstance(err, dict) else str(err)
+                raise UpstreamError(502, "server", f"upstream reported an error mid-stream: {msg}")
+            asm.feed(chunk)
+            for ch in chunk.get("choices") or ():
+                if ch.get("finish_reason"):
+                    self._finished = True
+            if not self._include_usage and _is_usage_only(chunk):
+                continue
+            out.append(b"data: " + data.encode() + b"\n\n")
+        return b"".join(out)
+
+
+class TranslatingPump:
+    __slots__ = ("_include_usage", "_parser", "_surface", "assembler")
+
+    def __init__(self, parser: StreamParser, surface: Surface, include_usage: bool) -> None:
+        self._parser = parser
+        self._surface = surface
+        self._include_usage = include_usage
+        self.assembler = StreamAssembler("text_completion" if surface.object_name == "text_completion" else "chat.completion")
+
+    def feed(self, data: bytes) -> bytes:
+        return self._encode(self._parser.feed(data))
+
+    def close(self) -> bytes:
+        return self._encode(self._parser.close()) + self._surface.done()
+
+    def _encode(self, chunks: list[dict[str, Any]]) -> bytes:
+        out: list[bytes] = []
+        for chunk in chunks:
+            self.assembler.feed(chunk)
+            if not self._include_usage and _is_usage_only(chunk):
+                continue
+            out.append(self._surface.chunk(chunk))
+        return b"".join(out)

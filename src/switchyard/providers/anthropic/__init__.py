@@ -1,0 +1,38 @@
+"""Anthropic Messages API provider: OpenAI chat ⇄ Anthropic `/v1/messages`, as a pure translator.
+
+Target config keys read here:
+- `max_output`: the model's output-token ceiling; `max_tokens` (and a thinking budget) are capped to it.
+- `json_schema_mode`: `"native"` (default) sends `response_format: json_schema` as Anthropic structured
+  outputs (`output_config.format`, Claude 4.5 and later); `"tool"` forces a reserved tool instead, for
+  older models. Either way the caller gets the JSON as `message.content`.
+- `thinking_mode`: `"budget"` (default) maps `reasoning_effort` to `thinking.budget_tokens`; `"adaptive"`
+  sends `thinking: {type: adaptive}` with `output_config.effort` (required by Opus 4.7 and later).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..base import Target, UpstreamError, UpstreamRequest
+from .request import build_request
+from .response import parse_error, parse_response
+from .stream import AnthropicStreamParser
+
+__all__ = ["AnthropicProvider", "AnthropicStreamParser"]
+
+
+class AnthropicProvider:
+    name = "anthropic"
+
+    def build_request(self, body: dict[str, Any], target: Target) -> UpstreamRequest:
+        return build_request(body, target)
+
+    def parse_response(self, body: bytes) -> dict[str, Any]:
+        return parse_response(body)
+
+    def parse_error(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
+        return parse_error(status, headers, body)
+
+    def stream_parser(self) -> AnthropicStreamParser:
+        return AnthropicStreamParser()

@@ -1,0 +1,350 @@
+"""OpenAI chat body (dict) → Anthropic Messages request body. Pure: no I/O.
+
+Design notes (json_schema strategy, thinking, config keys) are in the package docstring.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+
+from ..base import Target, UpstreamError, UpstreamRequest
+
+ANTHROPIC_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 4096
+MIN_THINKING_BUDGET = 1024
+THINKING_BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384, "xhigh": 32768}
+ADAPTIVE_EFFORT = {"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "high"}
+JSON_TOOL = "switchyard_json_response"  # reserved tool name for json_schema_mode == "tool"
+# Anthropic-native content blocks a caller may send inside OpenAI messages; passed through unchanged.
+_NATIVE_BLOCKS = frozenset(
+    ["image", "document", "search_result", "tool_use", "tool_result", "thinking", "redacted_thinking"]
+)
+
+
+def bad_request(message: str, param: str | None = None) -> UpstreamError:
+    return UpstreamError(400, "bad_request", message, type="invalid_request_error", param=param)
+
+
+def build_request(body: dict[str, Any], target: Target) -> UpstreamRequest:
+    n = body.get("n")
+    if n is not None and n != 1:
+        raise bad_request("n > 1 is not supported by Anthropic models; send n separate requests", "n")
+    if body.get("functions") or body.get("function_call"):
+        raise bad_request("legacy functions/function_call are not supported; use tools", "functions")
+    system, messages = convert_messages(body.get("messages") or [])
+    out: dict[str, Any] = {"model": target.model, "messages": messages}
+    if system is not None:
+        out["system"] = system
+    out["max_tokens"] = body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_MAX_TOKENS
+    stop = body.get("stop")
+    if stop:
+        out["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+    for key in ("temperature", "top_p", "top_k"):
+        if body.get(key) is not None:
+            out[key] = body[key]
+    user = body.get("user") or body.get("safety_identifier")
+    if isinstance(user, str) and user:
+        out["metadata"] = {"user_id": user}
+    _apply_tools(body, out)
+    _apply_reasoning(body, out, target)
+    cap = target.config.get("max_output")
+    if cap and out["max_tokens"] > cap:
+        out["max_tokens"] = cap
+        _fit_thinking(out)
+    _apply_response_format(body, out, target)
+    stream = bool(body.get("stream"))
+    if stream:
+        out["stream"] = True
+    return UpstreamRequest(
+        "POST", target.base_url.rstrip("/") + "/messages", _headers(target), orjson.dumps(out), stream
+    )
+
+
+def _headers(target: Target) -> dict[str, str]:
+    headers = {"anthropic-version": ANTHROPIC_VERSION, "content-type": "application/json"}
+    if target.api_key:
+        if target.auth == "x-api-key":
+            headers["x-api-key"] = target.api_key
+        elif target.auth == "bearer":
+            headers["authorization"] = f"Bearer {target.api_key}"
+    headers.update(target.headers)
+    return headers
+
+
+# --- messages ---------------------------------------------------------------------------------
+
+
+def convert_messages(raw: list[dict[str, Any]]) -> tuple[str | list[dict[str, Any]] | None, list[dict]]:
+    """Split out the system prompt and turn the rest into strictly alternating Anthropic messages."""
+    system: list[dict[str, Any]] = []
+    out: list[dict[str, Any]] = []
+    for i, msg in enumerate(raw):
+        role = msg.get("role")
+        if role in ("system", "developer"):
+            system.extend(_with_cache(_blocks(msg.get("content"), f"messages[{i}]"), msg))
+            continue
+        if role == "user":
+            new_role, blocks = "user", _with_cache(_blocks(msg.get("content"), f"messages[{i}]"), msg)
+        elif role == "assistant":
+            new_role, blocks = "assistant", _with_cache(_assistant_blocks(msg, i), msg)
+        elif role == "tool":
+            new_role, blocks = "user", [_tool_result(msg, i)]
+        else:
+            raise bad_request(f"unsupported message role {role!r} for Anthropic", f"messages[{i}].role")
+        if not blocks:
+            continue  # empty content: nothing to send, and Anthropic rejects empty messages
+        if out and out[-1]["role"] == new_role:
+            out[-1]["content"].extend(blocks)
+        else:
+            out.append({"role": new_role, "content": blocks})
+    if not out:
+        raise bad_request("Anthropic requires at least one non-system message", "messages")
+    for m in out:
+        blocks = m["content"]
+        if m["role"] == "user":  # tool_result blocks must lead a user turn
+            blocks.sort(key=lambda b: b.get("type") != "tool_result")
+        if len(blocks) == 1 and blocks[0]["type"] == "text" and len(blocks[0]) == 2:
+            m["content"] = blocks[0]["text"]  # plain string: byte-identical to what most clients send
+    sys_out: str | list[dict[str, Any]] | None = system or None
+    if len(system) == 1 and system[0]["type"] == "text" and len(system[0]) == 2:
+        sys_out = system[0]["text"]
+    return sys_out, out
+
+
+def _with_cache(blocks: list[dict[str, Any]], msg: dict[str, Any]) -> list[dict[str, Any]]:
+    cc = msg.get("cache_control")
+    if cc and blocks:
+        blocks[-1] = {**blocks[-1], "cache_control": cc}
+    return blocks
+
+
+def _blocks(content: Any, where: str) -> list[dict[str, Any]]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    if not isinstance(content, list):
+        raise bad_request(f"{where}.content must be a string or a list of parts", f"{where}.content")
+    out = []
+    for j, part in enumerate(content):
+        block = _part(part, f"{where}.content[{j}]")
+        if block is not None:
+            if isinstance(part, dict) and part.get("cache_control") and "cache_control" not in block:
+                block["cache_control"] = part["cache_control"]
+            out.append(block)
+    return out
+
+
+def _part(part: Any, where: str) -> dict[str, Any] | None:
+    if isinstance(part, str):
+        return {"type": "text", "text": part} if part else None
+    kind = part.get("type") if isinstance(part, dict) else None
+    if kind in ("text", "refusal"):
+        text = part.get(kind) or ""
+        return {"type": "text", "text": text} if text else None
+    if kind == "image_url":
+        image = part.get("image_url")
+        url = image.get("url") if isinstance(image, dict) else image
+        if not isinstance(url, str) or not url:
+            raise bad_request(f"{where}.image_url.url is missing", where)
+        return {"type": "image", "source": _source(url, where)}
+    if kind == "file":
+        file = part.get("file") or {}
+        data = file.get("file_data")
+        if not isinstance(data, str):
+            raise bad_request(
+                "Anthropic needs files inline as file_data (data: URL); file_id is unsupported", where
+            )
+        source = _source(data, where)
+        if source.get("media_type") == "text/plain":  # text documents travel as plain text, not base64
+            try:
+                text = base64.b64decode(source["data"], validate=True).decode("utf-8", "replace")
+            except ValueError:
+                raise bad_request("file_data is not valid base64", where) from None
+            source = {"type": "text", "media_type": "text/plain", "data": text}
+        is_image = source.get("media_type", "").startswith("image/")
+        block: dict[str, Any] = {"type": "image" if is_image else "document", "source": source}
+        if file.get("filename") and not is_image:
+            block["title"] = file["filename"]
+        return block
+    if kind in _NATIVE_BLOCKS:
+        return dict(part)
+    raise bad_request(f"content part type {kind!r} is not supported by Anthropic", where)
+
+
+def _source(url: str, where: str) -> dict[str, Any]:
+    if url.startswith("data:"):
+        header, sep, data = url[5:].partition(",")
+        media_type, _, encoding = header.partition(";")
+        if not sep or encoding != "base64":
+            raise bad_request("data: URLs must be base64-encoded (data:<mime>;base64,<data>)", where)
+        return {"type": "base64", "media_type": media_type, "data": data}
+    if url.startswith(("http://", "https://")):
+        return {"type": "url", "url": url}
+    raise bad_request("image/file URLs must be http(s) or data: URLs", where)
+
+
+def _assistant_blocks(msg: dict[str, Any], i: int) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    for tb in msg.get("thinking_blocks") or []:
+        if tb.get("type") == "redacted_thinking":
+            blocks.append({"type": "redacted_thinking", "data": tb.get("data", "")})
+        elif tb.get("signature"):  # Anthropic rejects unsigned thinking; reasoning_content alone is dropped
+            blocks.append(
+                {"type": "thinking", "thinking": tb.get("thinking", ""), "signature": tb["signature"]}
+            )
+    blocks.extend(_blocks(msg.get("content"), f"messages[{i}]"))
+    for call in msg.get("tool_calls") or []:
+        fn = call.get("function") or {}
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": call.get("id"),
+                "name": fn.get("name"),
+                "input": parse_arguments(fn.get("arguments")),
+            }
+        )
+    return blocks
+
+
+def parse_arguments(arguments: Any) -> dict[str, Any]:
+    """OpenAI tool-call arguments (a JSON string) → Anthropic `input` (an object).
+
+    Empty → {}. Anything that is not a JSON object (invalid JSON, a list, a number) is kept verbatim
+    as {"_raw": arguments} so the model still sees what it sent instead of the call being dropped.
+    """
+    if isinstance(arguments, dict):
+        return arguments
+    if arguments is None or (isinstance(arguments, str) and not arguments.strip()):
+        return {}
+    try:
+        value = orjson.loads(arguments)
+    except (orjson.JSONDecodeError, TypeError):
+        return {"_raw": arguments if isinstance(arguments, str) else str(arguments)}
+    return value if isinstance(value, dict) else {"_raw": arguments}
+
+
+def _tool_result(msg: dict[str, Any], i: int) -> dict[str, Any]:
+    content = msg.get("content")
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": msg.get("tool_call_id")}
+    if isinstance(content, list):
+        if parts := _blocks(content, f"messages[{i}]"):
+            block["content"] = parts
+    elif content:
+        block["content"] = content if isinstance(content, str) else orjson.dumps(content).decode()
+    if msg.get("cache_control"):
+        block["cache_control"] = msg["cache_control"]
+    return block
+
+
+# --- tools, reasoning, response format -------------------------------------------------------------
+
+
+def _apply_tools(body: dict[str, Any], out: dict[str, Any]) -> None:
+    tools = [_tool(t, j) for j, t in enumerate(body.get("tools") or [])]
+    if not tools:
+        return
+    out["tools"] = tools
+    choice = _tool_choice(body.get("tool_choice"))
+    if body.get("parallel_tool_calls") is False:
+        choice = choice or {"type": "auto"}
+        if choice["type"] != "none":
+            choice["disable_parallel_tool_use"] = True
+    if choice:
+        out["tool_choice"] = choice
+
+
+def _tool(tool: dict[str, Any], j: int) -> dict[str, Any]:
+    if tool.get("type") != "function":
+        return dict(tool)  # Anthropic-native tool (server tools, already-converted tools)
+    fn = tool.get("function") or {}
+    if not fn.get("name"):
+        raise bad_request("tool function name is required", f"tools[{j}].function.name")
+    out: dict[str, Any] = {"name": fn["name"]}
+    if fn.get("description"):
+        out["description"] = fn["description"]
+    out["input_schema"] = fn.get("parameters") or {"type": "object", "properties": {}}
+    cc = tool.get("cache_control") or fn.get("cache_control")
+    if cc:
+        out["cache_control"] = cc
+    return out
+
+
+def _tool_choice(choice: Any) -> dict[str, Any] | None:
+    if choice is None:
+        return None
+    if choice in ("auto", "none"):
+        return {"type": choice}
+    if choice == "required":
+        return {"type": "any"}
+    if isinstance(choice, dict):
+        if choice.get("type") == "function":
+            return {"type": "tool", "name": (choice.get("function") or {}).get("name")}
+        if choice.get("type") in ("auto", "any", "tool", "none"):
+            return dict(choice)
+    raise bad_request(f"unsupported tool_choice {choice!r} for Anthropic", "tool_choice")
+
+
+def _apply_reasoning(body: dict[str, Any], out: dict[str, Any], target: Target) -> None:
+    thinking = body.get("thinking")
+    effort = body.get("reasoning_effort")
+    if not isinstance(thinking, dict):
+        if effort not in THINKING_BUDGETS:
+            return  # absent, "none", or unknown
+        if target.config.get("thinking_mode") == "adaptive":
+            thinking = {"type": "adaptive"}
+            out.setdefault("output_config", {})["effort"] = ADAPTIVE_EFFORT[effort]
+        else:
+            thinking = {"type": "enabled", "budget_tokens": THINKING_BUDGETS[effort]}
+    thinking = dict(thinking)
+    budget = thinking.get("budget_tokens")
+    explicit = body.get("max_completion_tokens") or body.get("max_tokens")
+    # Anthropic needs max_tokens > budget_tokens. An explicit limit above the budget is kept (OpenAI's
+    # max_completion_tokens counts reasoning too); otherwise the budget goes on top of the answer room.
+    if (
+        thinking.get("type") == "enabled"
+        and isinstance(budget, int)
+        and (not explicit or out["max_tokens"] <= budget)
+    ):
+        out["max_tokens"] += budget
+    if thinking.get("type") in ("enabled", "adaptive"):
+        # Anthropic rejects temperature/top_k with thinking and only allows top_p in [0.95, 1].
+        out.pop("temperature", None)
+        out.pop("top_k", None)
+        if "top_p" in out:
+            out["top_p"] = max(0.95, min(1.0, out["top_p"]))
+    out["thinking"] = thinking
+
+
+def _fit_thinking(out: dict[str, Any]) -> None:
+    """After max_tokens was capped to the model's ceiling, shrink the thinking budget below it."""
+    thinking = out.get("thinking") or {}
+    budget = thinking.get("budget_tokens")
+    if thinking.get("type") != "enabled" or not isinstance(budget, int) or budget < out["max_tokens"]:
+        return
+    budget = out["max_tokens"] - MIN_THINKING_BUDGET  # leave at least 1024 tokens for the answer
+    if budget < MIN_THINKING_BUDGET:
+        del out["thinking"]  # the model cannot fit a thinking budget: answer without thinking
+    else:
+        thinking["budget_tokens"] = budget
+
+
+def _apply_response_format(body: dict[str, Any], out: dict[str, Any], target: Target) -> None:
+    fmt = body.get("response_format")
+    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
+        return  # "text" is the default; "json_object" has no Anthropic equivalent and is dropped
+    spec = fmt.get("json_schema") or {}
+    schema = spec.get("schema") or {"type": "object"}
+    if target.config.get("json_schema_mode") != "tool":
+        out.setdefault("output_config", {})["format"] = {"type": "json_schema", "schema": schema}
+        return
+    desc = spec.get("description") or f"Respond with the final answer as {spec.get('name') or 'JSON'}."
+    out.setdefault("tools", []).append({"name": JSON_TOOL, "description": desc, "input_schema": schema})
+    only_json_tool = len(out["tools"]) == 1
+    if only_json_tool and "thinking" not in out:
+        out["tool_choice"] = {"type": "tool", "name": JSON_TOOL}
+    elif only_json_tool:
+        out["tool_choice"] = {"type": "auto"}  # forced tool use is not allowed with thinking

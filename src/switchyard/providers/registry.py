@@ -1,0 +1,238 @@
+"""The model and provider registry: data files (`registry/*.yaml`) merged with the configuration.
+
+Built once at start-up into frozen values; the hot path only does dict lookups.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from ..config import ProviderSettings, Settings
+
+# Names users type for providers that the registry knows under another id.
+PROVIDER_ALIASES = {
+    "google": "google-ai-studio",
+    "gemini": "google-ai-studio",
+    "azure-openai": "azure",
+    "aws": "bedrock",
+    "amazon-bedrock": "bedrock",
+    "vertex-ai": "vertex",
+    "together-ai": "together",
+    "x-ai": "xai",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """USD per 1M tokens."""
+
+    input: float
+    output: float
+    cached_input: float | None = None
+    cache_write: float | None = None
+    cache_write_1h: float | None = None
+    above: int | None = None  # for a tier: applies when prompt tokens exceed this
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    model: str  # registry model id
+    provider: str
+    provider_model_id: str
+    price: Price | None
+    price_note: str | None = None
+    tiers: tuple[Price, ...] = ()
+    context: int | None = None
+    max_output: int | None = None
+    completions: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    id: str
+    author: str
+    name: str
+    created: int  # unix seconds
+    context: int | None
+    max_output: int | None
+    kind: str  # chat | embedding
+    aliases: tuple[str, ...]
+    endpoints: Mapping[str, Endpoint]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderInfo:
+    id: str
+    format: str
+    base_url: str | None
+    auth: str
+    key_env: tuple[str, ...]
+    api_key: str | None  # the gateway's own key for this provider (config, else environment)
+    priority: int = 4
+    completions: bool = False
+    embeddings: bool = False
+    responses: bool = False
+    custom: bool = False  # added by configuration: accepts any model name verbatim
+    headers: Mapping[str, str] = field(default_factory=dict)
+    config: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def needs_key(self) -> bool:
+        return self.auth != "none"
+
+    def missing_key_hint(self) -> str:
+        if self.key_env:
+            names = " or ".join(self.key_env)
+            return f"set {names} in the gateway's environment, or providers.{self.id}.api_key in its config"
+        return f"set providers.{self.id}.api_key in the gateway's config"
+
+
+class RegistryError(ValueError):
+    pass
+
+
+def _price(raw: Mapping[str, Any] | None) -> Price | None:
+    if raw is None:
+        return None
+    return Price(
+        input=float(raw["input"]),
+        output=float(raw["output"]),
+        cached_input=_opt(raw.get("cached_input")),
+        cache_write=_opt(raw.get("cache_write")),
+        cache_write_1h=_opt(raw.get("cache_write_1h")),
+        above=int(raw["above"]) if raw.get("above") is not None else None,
+    )
+
+
+def _opt(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+def _created(v: Any) -> int:
+    if isinstance(v, dt.date):
+        return int(dt.datetime(v.year, v.month, v.day, tzinfo=dt.UTC).timestamp())
+    if isinstance(v, str):
+        d = dt.date.fromisoformat(v)
+        return int(dt.datetime(d.year, d.month, d.day, tzinfo=dt.UTC).timestamp())
+    return 1704067200  # 2024-01-01, Helicone's default when a date is unknown
+
+
+class Registry:
+    def __init__(self, providers: Mapping[str, ProviderInfo], models: Mapping[str, ModelInfo]) -> None:
+        self.providers = dict(providers)
+        self.models = dict(models)
+        self._names: dict[str, ModelInfo] = {}
+        for m in models.values():
+            self._names[m.id] = m
+            self._names[m.id.lower()] = m
+        for m in models.values():
+            for a in m.aliases:
+                self._names.setdefault(a, m)
+                self._names.setdefault(a.lower(), m)
+        # provider model ids resolve too (e.g. "claude-sonnet-4-20250514"), lowest priority
+        for m in models.values():
+            for ep in m.endpoints.values():
+                self._names.setdefault(ep.provider_model_id, m)
+
+    def model(self, name: str) -> ModelInfo | None:
+        return self._names.get(name) or self._names.get(name.lower())
+
+    def provider(self, name: str) -> ProviderInfo | None:
+        p = self.providers.get(name)
+        if p is None:
+            p = self.providers.get(PROVIDER_ALIASES.get(name.lower(), name.lower()))
+        return p
+
+
+def _read_yaml(name: str) -> Any:
+    return yaml.safe_load(resources.files("switchyard.registry").joinpath(name).read_text())
+
+
+def load_registry(settings: Settings, env: Mapping[str, str] | None = None) -> Registry:
+    env = os.environ if env is None else env
+    raw_providers: dict[str, Any] = _read_yaml("providers.yaml") or {}
+    raw_models: dict[str, Any] = (_read_yaml("models.yaml") or {}).get("models", {})
+
+    providers: dict[str, ProviderInfo] = {}
+    for pid, raw in raw_providers.items():
+        providers[pid] = _provider(pid, raw, settings.providers.get(pid), env, custom=False)
+    for pid, override in settings.providers.items():
+        if pid in providers:
+            continue
+        if override.format is None:
+            raise RegistryError(f"providers.{pid}: a new provider needs `format` (e.g. format: openai)")
+        if override.base_url is None and override.format not in ("bedrock", "vertex", "azure"):
+            raise RegistryError(f"providers.{pid}: a new provider needs `base_url`")
+        providers[pid] = _provider(pid, {}, override, env, custom=True)
+
+    models: dict[str, ModelInfo] = {}
+    for mid, raw in raw_models.items():
+        endpoints = {}
+        for pid, ep in (raw.get("endpoints") or {}).items():
+            if pid not in providers:
+                raise RegistryError(f"model {mid}: unknown provider {pid}")
+            endpoints[pid] = Endpoint(
+                model=mid,
+                provider=pid,
+                provider_model_id=str(ep["id"]),
+                price=_price(ep.get("price")),
+                price_note=ep.get("price_note"),
+                tiers=tuple(p for p in (_price(t) for t in ep.get("tiers") or ()) if p is not None),
+                context=ep.get("context") or raw.get("context"),
+                max_output=ep.get("max_output") or raw.get("max_output"),
+                completions=bool(ep.get("completions", False)),
+            )
+        models[mid] = ModelInfo(
+            id=mid,
+            author=str(raw.get("author", "unknown")),
+            name=str(raw.get("name", mid)),
+            created=_created(raw.get("created")),
+            context=raw.get("context"),
+            max_output=raw.get("max_output"),
+            kind=str(raw.get("kind", "chat")),
+            aliases=tuple(raw.get("aliases") or ()),
+            endpoints=endpoints,
+        )
+    return Registry(providers, models)
+
+
+def _provider(
+    pid: str, raw: Mapping[str, Any], override: ProviderSettings | None, env: Mapping[str, str], *, custom: bool
+) -> ProviderInfo:
+    o = override
+    key_env = tuple(raw.get("key_env") or ())
+    api_key = o.api_key if o and o.api_key else None
+    if api_key is None:
+        api_key = next((env[k] for k in key_env if env.get(k)), None)
+    auth = (o.auth if o and o.auth else None) or raw.get("auth") or "bearer"
+    base_url = (o.base_url if o and o.base_url else None) or raw.get("base_url")
+    return ProviderInfo(
+        id=pid,
+        format=(o.format if o and o.format else None) or raw.get("format", "openai"),
+        base_url=base_url.rstrip("/") if base_url else None,
+        auth=auth,
+        key_env=key_env,
+        api_key=api_key,
+        priority=(o.priority if o and o.priority is not None else None) or int(raw.get("priority", 4)),
+        completions=_pick(o.completions if o else None, raw.get("completions"), custom),
+        embeddings=_pick(o.embeddings if o else None, raw.get("embeddings"), custom),
+        responses=bool(raw.get("responses", False)),
+        custom=custom,
+        headers=dict(o.headers) if o else {},
+        config={**(raw.get("options") or {}), **(o.config if o else {})},
+    )
+
+
+def _pick(override: bool | None, builtin: Any, default: bool) -> bool:
+    if override is not None:
+        return override
+    if builtin is not None:
+        return bool(builtin)
+    return default

@@ -1,0 +1,91 @@
+"""The one SQL schema, shared by SQLite and PostgreSQL (SQLAlchemy Core). Migrations create it; queries use it.
+
+Times are integer milliseconds since the epoch (portable, index-friendly, no timezone ambiguity).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+gateway_keys = Table(
+    "gateway_keys",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("org_id", String(36), nullable=False, index=True),
+    Column("name", String(200), nullable=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(32), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+requests = Table(
+    "requests",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("org_id", String(36), nullable=False),
+    Column("key_id", String(36), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("path", String(200), nullable=False),
+    Column("requested_model", Text, nullable=True),
+    Column("model", Text, nullable=True),
+    Column("provider", String(64), nullable=True),
+    Column("status", Integer, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("stream", Boolean, nullable=False, default=False),
+    Column("cache_hit", Boolean, nullable=False, default=False),
+    Column("latency_ms", Float, nullable=True),
+    Column("ttft_ms", Float, nullable=True),
+    Column("overhead_ms", Float, nullable=True),
+    Column("prompt_tokens", Integer, nullable=True),
+    Column("completion_tokens", Integer, nullable=True),
+    Column("total_tokens", Integer, nullable=True),
+    Column("cached_tokens", Integer, nullable=True),
+    Column("cache_write_tokens", Integer, nullable=True),
+    Column("reasoning_tokens", Integer, nullable=True),
+    Column("cost_usd", Float, nullable=True),
+    Column("user_id", Text, nullable=True),
+    Column("session_id", Text, nullable=True),
+    Column("session_path", Text, nullable=True),
+    Column("session_name", Text, nullable=True),
+    Column("prompt_id", Text, nullable=True),
+    Column("properties", Text, nullable=True),  # JSON object
+    Column("request_body", Text, nullable=True),
+    Column("response_body", Text, nullable=True),
+    Column("attempts", Text, nullable=True),  # JSON list
+    Index("ix_requests_org_created", "org_id", "created_at"),
+    Index("ix_requests_org_user", "org_id", "user_id"),
+    Index("ix_requests_org_session", "org_id", "session_id"),
+)
+
+request_properties = Table(
+    "request_properties",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("org_id", String(36), nullable=False),
+    Column("value", Text, nullable=False),
+    Index("ix_request_properties_lookup", "org_id", "key", "value"),
+)

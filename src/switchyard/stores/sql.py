@@ -1,0 +1,235 @@
+"""The SQL store: one implementation for SQLite (embedded default, WAL) and PostgreSQL (asyncpg)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from .base import Conflict, GatewayKey, NotFound, Org, RequestQuery, StoreUnavailable
+from .filters import COLUMNS, FilterError, to_sql
+from .schema import gateway_keys, organizations, request_properties, requests
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def async_url(url: str) -> str:
+    if url.startswith("sqlite:"):
+        return "sqlite+aiosqlite:" + url[len("sqlite:") :]
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url
+
+
+def _org(row: Any) -> Org:
+    return Org(id=row.id, name=row.name, created_at=row.created_at)
+
+
+def _key(row: Any) -> GatewayKey:
+    return GatewayKey(
+        id=row.id, org_id=row.org_id, name=row.name, prefix=row.prefix,
+        created_at=row.created_at, revoked_at=row.revoked_at,
+    )
+
+
+class SQLStore:
+    def __init__(self, url: str, *, schema: str | None = None) -> None:
+        self.url = url
+        self.schema = schema
+        aurl = async_url(url)
+        self.dialect = "sqlite" if aurl.startswith("sqlite") else "postgresql"
+        kwargs: dict[str, Any] = {}
+        if self.dialect == "sqlite":
+            path = aurl.split("///", 1)[1] if "///" in aurl else ""
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+            if schema:
+                kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
+        self.engine: AsyncEngine = create_async_engine(aurl, **kwargs)
+        if self.dialect == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self._insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def migrate(self) -> None:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        if self.schema and self.dialect == "postgresql":
+            async with self.engine.begin() as conn:
+                await conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+        async with self.engine.begin() as conn:
+
+            def run(sync_conn: Any) -> None:
+                cfg.attributes["connection"] = sync_conn
+                command.upgrade(cfg, "head")
+
+            await conn.run_sync(run)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def ping(self) -> None:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(select(1))
+        except (OSError, DBAPIError) as e:
+            raise StoreUnavailable(str(e)) from None
+
+    # -- organisations ---------------------------------------------------------------------------
+    async def create_org(self, name: str) -> Org:
+        org = Org(id=str(uuid.uuid4()), name=name, created_at=now_ms())
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(organizations).values(id=org.id, name=name, created_at=org.created_at))
+        except IntegrityError:
+            raise Conflict(f"organisation {name!r} already exists") from None
+        return org
+
+    async def get_org_by_name(self, name: str) -> Org | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(organizations).where(organizations.c.name == name))).first()
+        return _org(row) if row else None
+
+    async def get_org(self, org_id: str) -> Org | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(organizations).where(organizations.c.id == org_id))).first()
+        return _org(row) if row else None
+
+    async def list_orgs(self) -> list[Org]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(organizations).order_by(organizations.c.created_at))).all()
+        return [_org(r) for r in rows]
+
+    # -- gateway keys ----------------------------------------------------------------------------
+    async def create_key(self, org_id: str, key_hash: str, prefix: str, name: str | None) -> GatewayKey:
+        t = now_ms()
+        key = GatewayKey(id=str(uuid.uuid4()), org_id=org_id, name=name, prefix=prefix, created_at=t, revoked_at=None)
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                insert(gateway_keys).values(
+                    id=key.id, org_id=org_id, name=name, key_hash=key_hash, prefix=prefix,
+                    created_at=t, revoked_at=None, updated_at=t,
+                )
+            )
+        return key
+
+    async def find_key_by_hash(self, key_hash: str) -> GatewayKey | None:
+        try:
+            async with self.engine.connect() as conn:
+                row = (await conn.execute(select(gateway_keys).where(gateway_keys.c.key_hash == key_hash))).first()
+        except (OSError, DBAPIError) as e:
+            raise StoreUnavailable(str(e)) from None
+        return _key(row) if row else None
+
+    async def list_keys(self, org_id: str | None = None) -> list[GatewayKey]:
+        q = select(gateway_keys).order_by(gateway_keys.c.created_at)
+        if org_id:
+            q = q.where(gateway_keys.c.org_id == org_id)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(q)).all()
+        return [_key(r) for r in rows]
+
+    async def revoke_key(self, key_id: str) -> GatewayKey:
+        t = now_ms()
+        async with self.engine.begin() as conn:
+            res = await conn.execute(
+                update(gateway_keys)
+                .where(gateway_keys.c.id == key_id)
+                .where(gateway_keys.c.revoked_at.is_(None))
+                .values(revoked_at=t, updated_at=t)
+            )
+            row = (await conn.execute(select(gateway_keys).where(gateway_keys.c.id == key_id))).first()
+        if row is None:
+            raise NotFound(f"no gateway key with id {key_id}")
+        del res
+        return _key(row)
+
+    async def keys_revision(self) -> tuple[int, int]:
+        """(count, newest change) of the key table: a cheap fingerprint that changes on create and revoke."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(func.count(), func.max(gateway_keys.c.updated_at)))).one()
+        return int(row[0]), int(row[1] or 0)
+
+    # -- request log -----------------------------------------------------------------------------
+    async def insert_requests(self, records: Sequence[dict[str, Any]]) -> None:
+        if not records:
+            return
+        rows, props = [], []
+        for rec in records:
+            row = {c: rec.get(c) for c in _REQUEST_COLUMNS}
+            row["stream"] = bool(rec.get("stream"))
+            row["cache_hit"] = bool(rec.get("cache_hit"))
+            properties = rec.get("properties") or {}
+            row["properties"] = orjson.dumps(properties).decode() if properties else None
+            attempts = rec.get("attempts")
+            row["attempts"] = orjson.dumps(attempts).decode() if attempts else None
+            rows.append(row)
+            for k, v in properties.items():
+                props.append({"request_id": rec["id"], "org_id": rec["org_id"], "key": k, "value": str(v)})
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(self._insert(requests).on_conflict_do_nothing(), rows)
+                if props:
+                    await conn.execute(self._insert(request_properties).on_conflict_do_nothing(), props)
+        except (OSError, OperationalError, DBAPIError) as e:
+            raise StoreUnavailable(str(e)) from None
+
+    async def query_requests(self, q: RequestQuery) -> list[dict[str, Any]]:
+        where = to_sql(q.filter)
+        stmt = select(requests).where(requests.c.org_id == q.org_id).where(where)
+        if q.is_cached is not None:
+            stmt = stmt.where(requests.c.cache_hit == q.is_cached)
+        for field, direction in q.sort:
+            column = COLUMNS.get(field)
+            if column is None:
+                raise FilterError(f"cannot sort by {field!r}")
+            col = requests.c[column]
+            stmt = stmt.order_by(col.asc() if direction == "asc" else col.desc())
+        stmt = stmt.order_by(requests.c.id).limit(q.limit).offset(q.offset)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).mappings().all()
+        return [_decode(dict(r), q.include_bodies) for r in rows]
+
+    async def get_request(self, org_id: str, request_id: str) -> dict[str, Any] | None:
+        stmt = select(requests).where(requests.c.org_id == org_id).where(requests.c.id == request_id)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(stmt)).mappings().first()
+        return _decode(dict(row), True) if row else None
+
+
+_REQUEST_COLUMNS = [c.name for c in requests.columns]
+
+
+def _decode(row: dict[str, Any], include_bodies: bool) -> dict[str, Any]:
+    row["properties"] = orjson.loads(row["properties"]) if row.get("properties") else {}
+    row["attempts"] = orjson.loads(row["attempts"]) if row.get("attempts") else []
+    if not include_bodies:
+        row.pop("request_body", None)
+        row.pop("response_body", None)
+    return row
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()

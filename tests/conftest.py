@@ -1,0 +1,31 @@
+"""Shared fixtures: a mock upstream replaying recorded traffic, and a real gateway process in front of it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from support.gateway import GatewayProcess, default_config, free_port
+from support.mock_upstream import MockUpstream
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[MockUpstream]:
+    mock = MockUpstream().start()
+    yield mock
+    mock.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway(upstream: MockUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    gw = GatewayProcess(tmp_path_factory.mktemp("gateway"), default_config(upstream.url, free_port()))
+    gw.prepare()
+    gw.start()
+    yield gw
+    gw.stop()

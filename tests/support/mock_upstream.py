@@ -1,0 +1,167 @@
+"""A real HTTP mock upstream on loopback that replays recorded provider traffic.
+
+The scenario is chosen by a marker in the last user message, e.g. "[[tools]]" or "[[error:429]]"; with no
+marker the recorded plain-text answer is replayed. Every request is recorded for assertions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from .wire import exchange, stream
+
+_MARK = re.compile(r"\[\[([a-z0-9:_-]+)\]\]")
+
+OPENAI_ERRORS = {
+    "401": "openai/error_401_chat_invalid_api_key.json",
+    "400": "openai/error_400_unsupported_value.json",
+    "404": "openai/error_404_model_not_found.json",
+    "429": "openrouter/error_429_upstream_rate_limited.json",
+}
+
+
+@dataclass
+class Seen:
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class MockUpstream:
+    host: str = "127.0.0.1"
+    port: int = 0
+    seen: list[Seen] = field(default_factory=list)
+    _loop: asyncio.AbstractEventLoop | None = None
+    _runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> MockUpstream:
+        ready = threading.Event()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            app = web.Application(client_max_size=64 * 1024 * 1024)
+            app.router.add_post("/{tail:.*}", self._handle)
+            self._runner = web.AppRunner(app, access_log=None)
+            loop.run_until_complete(self._runner.setup())
+            site = web.TCPSite(self._runner, self.host, self.port)
+            loop.run_until_complete(site.start())
+            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            ready.set()
+            loop.run_forever()
+
+        threading.Thread(target=run, name="mock-upstream", daemon=True).start()
+        ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        if self._loop and self._runner:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+
+    def last(self, path_contains: str = "") -> Seen:
+        for s in reversed(self.seen):
+            if path_contains in s.path:
+                return s
+        raise AssertionError(f"no upstream request with {path_contains!r} in its path")
+
+    # -- handlers --------------------------------------------------------------------------------
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            body = orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            body = raw
+        self.seen.append(Seen(request.path, {k.lower(): v for k, v in request.headers.items()}, body))
+        marker = _scenario(body)
+        if marker.startswith("error:"):
+            return _recorded(exchange(OPENAI_ERRORS[marker.split(":", 1)[1]]))
+        if marker == "500":
+            return web.json_response({"error": {"message": "The server had an error while processing your request.", "type": "server_error", "param": None, "code": None}}, status=500)
+        if marker == "slow":
+            await asyncio.sleep(0.5)
+        path = request.path
+        stream_req = isinstance(body, dict) and body.get("stream") is True
+        if path.endswith("/chat/completions"):
+            if stream_req:
+                name = {"tools": "openai/chat_completion_stream_parallel_tool_calls.sse", "tool": "openai/chat_completion_stream_tool_call.sse"}.get(
+                    marker, "openai/chat_completion_stream_usage.sse")
+                return await _sse(request, stream(name), midstream_error=marker == "midstream-error")
+            name = {"tools": "openai/chat_completion_tool_calls.json", "length": "openai/chat_completion_length.json"}.get(
+                marker, "openai/chat_completion.json")
+            return _recorded(exchange(name))
+        if path.endswith("/completions"):
+            return await _legacy_completion(request, body, stream_req)
+        return web.json_response({"error": {"message": f"mock has no route {path}", "type": "invalid_request_error"}}, status=404)
+
+
+def _scenario(body: Any) -> str:
+    if not isinstance(body, dict):
+        return ""
+    text = ""
+    msgs = body.get("messages")
+    if isinstance(msgs, list) and msgs:
+        content = msgs[-1].get("content") if isinstance(msgs[-1], dict) else None
+        text = content if isinstance(content, str) else orjson.dumps(content).decode()
+    elif isinstance(body.get("prompt"), str):
+        text = body["prompt"]
+    m = _MARK.search(text)
+    return m.group(1) if m else ""
+
+
+def _recorded(ex: dict[str, Any]) -> web.Response:
+    resp = ex["response"]
+    headers = {k: v for k, v in resp["headers"].items() if k.lower() != "content-length"}
+    headers.setdefault("content-type", "application/json")
+    return web.Response(status=resp["status"], body=orjson.dumps(resp["body"]), headers=headers)
+
+
+async def _sse(request: web.Request, data: bytes, *, midstream_error: bool = False) -> web.StreamResponse:
+    resp = web.StreamResponse(status=200, headers={"content-type": "text/event-stream; charset=utf-8"})
+    await resp.prepare(request)
+    if midstream_error:
+        head = data.split(b"\n\n")[:3]
+        await resp.write(b"\n\n".join(head) + b"\n\n")
+        await resp.write(b'data: {"error": {"message": "upstream overloaded mid-stream", "type": "server_error"}}\n\n')
+        await resp.write_eof()
+        return resp
+    # deliver in uneven pieces so that the gateway's incremental parsing is exercised
+    step = 97
+    for i in range(0, len(data), step):
+        await resp.write(data[i : i + step])
+    await resp.write_eof()
+    return resp
+
+
+async def _legacy_completion(request: web.Request, body: Any, stream_req: bool) -> web.StreamResponse:
+    # Synthetic (no recording exists): shaped after the `CreateCompletionResponse` schema of the OpenAI spec.
+    model = body.get("model") if isinstance(body, dict) else "unknown"
+    if stream_req:
+        chunks = [
+            {"id": "cmpl-mock", "object": "text_completion", "created": 1732000000, "model": model,
+             "choices": [{"text": t, "index": 0, "logprobs": None, "finish_reason": None}]}
+            for t in (" there", " was", " a gateway.")
+        ]
+        chunks.append({"id": "cmpl-mock", "object": "text_completion", "created": 1732000000, "model": model,
+                       "choices": [{"text": "", "index": 0, "logprobs": None, "finish_reason": "stop"}]})
+        chunks.append({"id": "cmpl-mock", "object": "text_completion", "created": 1732000000, "model": model,
+                       "choices": [], "usage": {"prompt_tokens": 4, "completion_tokens": 4, "total_tokens": 8}})
+        data = b"".join(b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+        return await _sse(request, data)
+    return web.json_response({
+        "id": "cmpl-mock", "object": "text_completion", "created": 1732000000, "model": model,
+        "choices": [{"text": " there was a gateway.", "index": 0, "logprobs": None, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 4, "completion_tokens": 5, "total_tokens": 9},
+    })

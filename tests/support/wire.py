@@ -1,0 +1,28 @@
+"""Access to the recorded provider traffic in ../shared/fixtures/wire (and synthetic cases in tests/fixtures)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = Path(os.environ.get("SWITCHYARD_SHARED", ROOT.parent / "shared"))
+WIRE = SHARED / "fixtures" / "wire"
+SYNTHETIC = ROOT / "tests" / "fixtures" / "synthetic"
+
+
+def exchange(name: str) -> dict[str, Any]:
+    """A recorded exchange `{source, request, response}` by relative path, e.g. 'openai/chat_completion.json'."""
+    path = WIRE / name
+    if not path.exists():
+        path = SYNTHETIC / name
+    return json.loads(path.read_text())
+
+
+def stream(name: str) -> bytes:
+    path = WIRE / name
+    if not path.exists():
+        path = SYNTHETIC / name
+    return path.read_bytes()
