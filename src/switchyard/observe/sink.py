@@ -65,11 +65,13 @@ class LogSink:
         """Drain: everything queued reaches the store, or the spool if the store is down."""
         self._closing = True
         self._wake.set()
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
+        writer, replayer = self._tasks or (None, None)
+        if replayer is not None:
+            replayer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await t
+                await replayer
+        if writer is not None:
+            await writer  # it sees `_closing`, finishes its batch and returns (never cancelled mid-write)
         while self._queue:
             await self._flush(self._take())
 
@@ -78,7 +80,7 @@ class LogSink:
         return [self._queue.popleft() for _ in range(n)]
 
     async def _writer(self) -> None:
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._flush_interval)
             self._wake.clear()
@@ -97,7 +99,7 @@ class LogSink:
                 log.warning("request log store unavailable, spooling to disk: %s", e)
                 self._store_up = False
             except asyncio.CancelledError:
-                self.spool.write(batch)  # shutting down mid-write: the rows may or may not be in; replay is idempotent
+                self.spool.write(batch)  # cancelled mid-write: the rows may or may not be in; replay is idempotent
                 self.spooled += len(batch)
                 raise
         self.spool.write(batch)

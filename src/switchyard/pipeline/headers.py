@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-import uuid
+from ..ids import new_request_id
 from dataclasses import dataclass, field
 
 _PROPERTY = "helicone-property-"
@@ -41,7 +41,7 @@ def parse_helicone(headers: dict[str, str]) -> HeliconeHeaders:
     rid = headers.get("helicone-request-id")
     # Helicone accepts only UUIDs here and silently generates one otherwise; we do the same so that a bad
     # value can never collide with another request's id.
-    request_id = rid.lower() if rid and _UUID.match(rid.strip()) else str(uuid.uuid4())
+    request_id = rid.lower() if rid and _UUID.match(rid.strip()) else new_request_id()
     h = HeliconeHeaders(request_id=request_id.strip())
     props = h.properties
     for name, value in headers.items():
