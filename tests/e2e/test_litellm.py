@@ -343,15 +343,6 @@ def test_text_completion(gateway, upstream):
     assert row["costUSD"] == pytest.approx(cost(14, 37, GPT_4O_MINI))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=litellm.BadRequestError,
-    reason=(
-        "GAP (seed: LiteLLM Helicone page, 'Text Completion'): litellm.completion(model='helicone/gpt-4o-mini', "
-        "prompt=...) posts {'messages': [], 'prompt': '...'} to /chat/completions and the gateway answers 400 "
-        "invalid_messages ('messages' must be a non-empty array) instead of treating the prompt as the user message"
-    ),
-)
 def test_completion_with_prompt_as_on_the_litellm_page(gateway):
     response = litellm.completion(
         model="helicone/gpt-4o-mini", api_base=gateway.url, api_key=gateway.key, prompt="Once upon a time"

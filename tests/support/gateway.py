@@ -34,7 +34,7 @@ def cli(home: Path, config: Path, *args: str) -> str:
 
 def default_config(upstream: str, port: int, **extra: Any) -> dict[str, Any]:
     cfg: dict[str, Any] = {
-        "server": {"host": "127.0.0.1", "port": port, "workers": 1},
+        "server": {"host": "127.0.0.1", "port": port, "workers": 1, "max_body_bytes": 1024 * 1024},
         "providers": {
             "openai": {"api_key": "sk-upstream-openai-secret-0001", "base_url": f"{upstream}/v1"},
             "anthropic": {"api_key": "sk-ant-upstream-secret-0002", "base_url": f"{upstream}/anthropic/v1"},

@@ -51,6 +51,11 @@ def require_model(body: dict[str, Any]) -> str:
 
 def _check_chat(body: dict[str, Any]) -> None:
     messages = body.get("messages")
+    if not messages and isinstance(body.get("prompt"), str):
+        # LiteLLM's helicone/ route sends text-completion calls as {"messages": [], "prompt": "..."} to
+        # /chat/completions: serve the prompt as the user turn rather than reject a client that works elsewhere.
+        body["messages"] = [{"role": "user", "content": body.pop("prompt")}]
+        return
     if not isinstance(messages, list) or not messages:
         raise bad_request("'messages' must be a non-empty array of messages.", code="invalid_messages", param="messages")
 

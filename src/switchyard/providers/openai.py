@@ -78,6 +78,9 @@ def parse_openai_error(status: int, headers: Mapping[str, str], body: bytes) -> 
         if isinstance(err, dict):
             message = err.get("message")
             etype, code, param = err.get("type"), err.get("code"), err.get("param")
+            meta = err.get("metadata")  # OpenRouter puts the real upstream reason here
+            if isinstance(meta, dict) and isinstance(meta.get("raw"), str) and meta["raw"]:
+                message = f"{message}: {meta['raw'][:500]}" if message else meta["raw"][:500]
         elif isinstance(err, str):
             message = err
         if message is None and isinstance(parsed.get("message"), str):
