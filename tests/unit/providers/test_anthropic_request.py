@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -12,12 +11,13 @@ import orjson
 import pytest
 import yaml
 
+from support.wire import SHARED, WIRE
 from switchyard.providers.anthropic import AnthropicProvider
 from switchyard.providers.anthropic.request import JSON_TOOL, THINKING_BUDGETS, parse_arguments
 from switchyard.providers.base import Target, UpstreamError
 
-FIXTURES = Path("/work/shared/fixtures/wire/anthropic")
-SPEC = Path("/work/shared/specs/anthropic-openapi-curated.yaml")
+FIXTURES = WIRE / "anthropic"
+SPEC = SHARED / "specs" / "anthropic-openapi-curated.yaml"
 PROVIDER = AnthropicProvider()
 
 

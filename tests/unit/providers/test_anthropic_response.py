@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from support.wire import WIRE
 from switchyard.providers.anthropic import AnthropicProvider
 from switchyard.providers.anthropic.request import JSON_TOOL
 from switchyard.providers.base import Target, UpstreamError
 
-FIXTURES = Path("/work/shared/fixtures/wire/anthropic")
+FIXTURES = WIRE / "anthropic"
 PROVIDER = AnthropicProvider()
 
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from support.wire import WIRE
 from switchyard.providers.anthropic import AnthropicProvider, AnthropicStreamParser
 from switchyard.providers.anthropic.request import JSON_TOOL
 from switchyard.providers.base import UpstreamError
 
-FIXTURES = Path("/work/shared/fixtures/wire/anthropic")
+FIXTURES = WIRE / "anthropic"
 SSE_FILES = sorted(p.name for p in FIXTURES.glob("*.sse"))
 CREATED = 1_700_000_000
 

@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import orjson
 import pytest
 
+from support.wire import WIRE
 from switchyard.providers.base import Target
 from switchyard.providers.gemini import GeminiProvider
 from switchyard.providers.gemini.request import SKIP_SIGNATURE, translate
 
 BASE = "https://generativelanguage.googleapis.com/v1beta"
-FIXTURES = next(
-    (
-        p
-        for p in (
-            Path(__file__).parents[2] / "fixtures/wire/gemini",
-            Path("/work/shared/fixtures/wire/gemini"),
-        )
-        if p.is_dir()
-    ),
-    None,
-)
+FIXTURES = WIRE / "gemini"
 
 
 def target(**kw) -> Target:

@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import orjson
 import pytest
 
+from support.wire import WIRE
 from switchyard.providers.base import UpstreamError
 from switchyard.providers.gemini import GeminiProvider
 
-FIXTURES = next(
-    (
-        p
-        for p in (
-            Path(__file__).parents[2] / "fixtures/wire/gemini",
-            Path("/work/shared/fixtures/wire/gemini"),
-        )
-        if p.is_dir()
-    ),
-    None,
-)
-needs_fixtures = pytest.mark.skipif(FIXTURES is None, reason="wire fixtures not available")
+FIXTURES = WIRE / "gemini"
+needs_fixtures = pytest.mark.usefixtures()  # the recorded fixtures are required, never skipped
 NOW = 1_700_000_000
 
 

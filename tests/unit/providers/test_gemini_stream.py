@@ -8,20 +8,11 @@ from pathlib import Path
 import orjson
 import pytest
 
+from support.wire import WIRE
 from switchyard.providers.base import UpstreamError
 from switchyard.providers.gemini import GeminiProvider
 
-FIXTURES = next(
-    (
-        p
-        for p in (
-            Path(__file__).parents[2] / "fixtures/wire/gemini",
-            Path("/work/shared/fixtures/wire/gemini"),
-        )
-        if p.is_dir()
-    ),
-    None,
-)
+FIXTURES = WIRE / "gemini"
 STREAMS = sorted(FIXTURES.glob("*.sse")) if FIXTURES else []
 NOW = 1_700_000_000
 
