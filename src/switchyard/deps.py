@@ -52,12 +52,13 @@ async def running(settings: Settings, *, env: Mapping[str, str] | None = None,
     log = settings.log
     sink = LogSink(store, Spool(settings.spool_path), queue_size=log.queue_size, batch_size=log.batch_size,
                    flush_interval=log.flush_interval_ms / 1000)
+    providers = providers or build_providers()
     await transport.start()
     await auth.start()
     await sink.start()
     deps = Deps(
-        settings=settings, registry=registry, planner=Planner(registry), store=store, secrets=secrets, auth=auth,
-        transport=transport, executor=Executor(transport, providers or build_providers()), sink=sink,
+        settings=settings, registry=registry, planner=Planner(registry, frozenset(providers)), store=store,
+        secrets=secrets, auth=auth, transport=transport, executor=Executor(transport, providers), sink=sink,
         models_payload=models_payload(registry),
     )
     try:

@@ -104,6 +104,17 @@ class MockUpstream:
             return _recorded(exchange(name))
         if path.endswith("/completions"):
             return await _legacy_completion(request, body, stream_req)
+        if path.endswith("/messages"):  # Anthropic Messages API
+            if stream_req:
+                name = {"tools": "anthropic/messages_stream_tool_use.sse", "thinking": "anthropic/messages_stream_thinking.sse"}.get(
+                    marker, "anthropic/messages_stream_text.sse")
+                return await _sse(request, stream(name))
+            return _recorded(exchange("anthropic/messages_tool_use.json" if marker == "tools" else "anthropic/messages.json"))
+        if ":streamGenerateContent" in path:  # Gemini
+            name = "gemini/stream_generate_content_function_call.sse" if marker == "tools" else "gemini/stream_generate_content.sse"
+            return await _sse(request, stream(name))
+        if ":generateContent" in path:
+            return _recorded(exchange("gemini/generate_content_function_call.json" if marker == "tools" else "gemini/generate_content.json"))
         return web.json_response({"error": {"message": f"mock has no route {path}", "type": "invalid_request_error"}}, status=404)
 
 

@@ -101,8 +101,9 @@ def _sort_key(ep: Endpoint, p: ProviderInfo) -> tuple[float, int, str]:
 class Planner:
     """Builds and caches plans per model string. The cache is safe because plans depend only on the registry."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, formats: frozenset[str] | None = None) -> None:
         self.registry = registry
+        self.formats = formats  # wire formats this build can speak; None = all
         self._cache: dict[str, list[Attempt]] = {}
 
     def plan(self, model_field: str) -> list[Attempt]:
@@ -120,6 +121,7 @@ class Planner:
         parsed = parse_model_field(model_field, reg)
         attempts: list[Attempt] = []
         keyless: list[ProviderInfo] = []
+        unsupported: list[ProviderInfo] = []
         for spec in parsed.specs:
             info = reg.model(spec.model)
             if spec.provider is not None:
@@ -141,6 +143,9 @@ class Planner:
                 )
                 candidates = [(reg.providers[ep.provider], ep, ep.provider_model_id, info) for ep in eps]
             for p, ep, pmid, minfo in candidates:
+                if self.formats is not None and p.format not in self.formats:
+                    unsupported.append(p)
+                    continue
                 if p.needs_key and not p.api_key:
                     keyless.append(p)
                     continue
@@ -148,6 +153,10 @@ class Planner:
                     continue
                 attempts.append(Attempt(p, minfo, ep, pmid, _target(p, pmid, ep)))
         if not attempts:
+            if unsupported and not keyless:
+                names = ", ".join(sorted({f"{p.id} ({p.format})" for p in unsupported}))
+                raise _err(f"No supported provider for {model_field!r}: the wire format of {names} is not available yet.",
+                           code="provider_unsupported")
             if keyless:
                 unique = {p.id: p for p in keyless}.values()
                 hints = "; ".join(f"for {p.id}, {p.missing_key_hint()}" for p in unique)
