@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -76,16 +77,15 @@ class GatewayProcess:
         return self.key
 
     def new_key(self, org: str) -> str:
-        try:
+        with contextlib.suppress(RuntimeError):  # the organisation may exist already
             cli(self.home, self.config_path, "orgs", "create", org)
-        except RuntimeError:
-            pass
         return cli(self.home, self.config_path, "keys", "create", "--org", org).strip().splitlines()[-1]
 
     def start(self, timeout: float = 30) -> GatewayProcess:
         env = {**os.environ, "SWITCHYARD_HOME": str(self.home), "SWITCHYARD_CONFIG": str(self.config_path), **self.env}
         self.log_path = self.home / "serve.log"
-        self.proc = subprocess.Popen([str(BIN), "serve"], env=env, stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT)
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen([str(BIN), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -296,7 +296,7 @@ async def test_stale_claims_of_dead_processes_are_reclaimed(tmp_path: Path) -> N
 
 def test_spool_write_read_round_trip(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "nested" / "spool")
-    recs = records(3) + [{"id": "x", "body": "ünïcödé \n newline", "none": None, "f": 1.5}]
+    recs = [*records(3), {"id": "x", "body": "ünïcödé \n newline", "none": None, "f": 1.5}]
     path = spool.write(recs)
     assert path is not None and spool.pending() == [path]
     assert spool.read(path) == recs

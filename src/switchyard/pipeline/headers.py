@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from ..ids import new_request_id
 from dataclasses import dataclass, field
+
+from ..ids import new_request_id
 
 _PROPERTY = "helicone-property-"
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", re.I)
