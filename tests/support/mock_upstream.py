@@ -145,6 +145,7 @@ async def _sse(request: web.Request, data: bytes, *, midstream_error: bool = Fal
     if midstream_error:
         head = data.split(b"\n\n")[:3]
         await resp.write(b"\n\n".join(head) + b"\n\n")
+        await asyncio.sleep(0.05)  # the gateway has committed the stream (sent its first bytes) before the error comes
         await resp.write(b'data: {"error": {"message": "upstream overloaded mid-stream", "type": "server_error"}}\n\n')
         await resp.write_eof()
         return resp

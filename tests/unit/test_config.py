@@ -237,11 +237,6 @@ def test_builtin_override_priority(tmp_path: Path) -> None:
     assert load_registry(s, env={}).providers["openrouter"].priority == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: providers/registry.py:223 computes `override.priority or builtin`, so `priority: 0` (the "
-    "strongest preference) is ignored and the built-in priority is used",
-)
 def test_builtin_override_priority_zero(tmp_path: Path) -> None:
     s = load(tmp_path, "providers:\n  openrouter:\n    priority: 0\n")
     assert load_registry(s, env={}).providers["openrouter"].priority == 0

@@ -14,9 +14,12 @@ from switchyard.providers.registry import Registry, load_registry
 CUSTOM = {"my-vllm": {"format": "openai", "base_url": "http://vllm.internal:8000/v1/", "auth": "none"}}
 
 
+AZURE_ENDPOINT = {"AZURE_OPENAI_ENDPOINT": "https://acme.openai.azure.com"}  # Azure needs its resource too
+
+
 def registry(keys: list[str], providers: dict[str, Any] | None = None) -> Registry:
     settings = Settings.model_validate({"home": "/tmp/switchyard-test-plan", "providers": providers or {}})
-    return load_registry(settings, env={k: f"key-for-{k.lower()}" for k in keys})
+    return load_registry(settings, env={**AZURE_ENDPOINT, **{k: f"key-for-{k.lower()}" for k in keys}})
 
 
 def planner(*keys: str, providers: dict[str, Any] | None = None) -> Planner:

@@ -14,8 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from switchyard.observe.sink import LogSink
 from switchyard.observe.spool import Spool
 from switchyard.stores.base import StoreUnavailable
@@ -324,12 +322,6 @@ def test_claim_is_exclusive_and_release_returns_the_file(tmp_path: Path) -> None
 # -- bugs ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: LogSink._flush (observe/sink.py) handles only StoreUnavailable; any other insert error "
-    "propagates after the batch was taken off the queue, so the batch is neither stored nor spooled (and in "
-    "the background writer the error kills the writer task)",
-)
 async def test_unexpected_store_error_loses_no_record(tmp_path: Path) -> None:
     store = FakeStore()
     store.error = RuntimeError("unexpected")
@@ -341,12 +333,6 @@ async def test_unexpected_store_error_loses_no_record(tmp_path: Path) -> None:
     assert len(store.rows) + len(spooled_records(sink.spool)) == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: LogSink.replay (observe/sink.py) lets a decode error from an unreadable spool file escape; "
-    "the replay loop task dies, the file stays '.claimed-<own pid>' forever, and files after it are never "
-    "replayed",
-)
 async def test_corrupt_spool_file_does_not_block_replay(tmp_path: Path) -> None:
     store = FakeStore()
     spool = Spool(tmp_path)

@@ -115,11 +115,6 @@ def test_final_event_without_blank_line_is_flushed_by_close(data: bytes) -> None
     assert got == [ev("first"), ev("last")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: SSEDecoder.close() (formats/sse.py:51) passes a buffered line that ends in a lone CR to _line "
-    "unstripped, so a CR-terminated final line without a blank line yields data 'last\\r' instead of 'last'",
-)
 def test_final_cr_terminated_line_is_flushed_without_the_cr() -> None:
     d = SSEDecoder()
     got = d.feed(b"data: last\r")
@@ -127,11 +122,6 @@ def test_final_cr_terminated_line_is_flushed_without_the_cr() -> None:
     assert got == [ev("last")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: SSEDecoder claims WHATWG rules but does not strip a leading UTF-8 BOM, so the first field "
-    "is read as '\\ufeffdata' and the first event is lost",
-)
 def test_leading_bom_is_ignored() -> None:
     assert decode(b"\xef\xbb\xbfdata: a\n\n") == [ev("a")]
 

@@ -16,15 +16,23 @@ class SSEEvent:
 
 
 class SSEDecoder:
-    __slots__ = ("_buf", "_data", "_event")
+    __slots__ = ("_buf", "_data", "_event", "_started")
 
     def __init__(self) -> None:
         self._buf = b""
+        self._started = False
         self._event: str | None = None
         self._data: list[str] = []
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         buf = self._buf + chunk
+        if not self._started:
+            if len(buf) < 3 and b"\xef\xbb\xbf".startswith(buf):
+                self._buf = buf  # maybe the start of a byte-order mark: wait for more
+                return []
+            self._started = True
+            if buf.startswith(b"\xef\xbb\xbf"):
+                buf = buf[3:]
         out: list[SSEEvent] = []
         start = 0
         n = len(buf)
@@ -47,8 +55,10 @@ class SSEDecoder:
     def close(self) -> list[SSEEvent]:
         out: list[SSEEvent] = []
         if self._buf:
-            self._line(self._buf, out)
+            tail = self._buf[:-1] if self._buf.endswith(b"\r") else self._buf
             self._buf = b""
+            if tail or not self._started:
+                self._line(tail, out)
         self._dispatch(out)
         return out
 

@@ -92,7 +92,7 @@ class LogSink:
             return
         if self._store_up:
             try:
-                await self._store.insert_requests(batch)
+                self._reject(await self._store.insert_requests(batch))
                 self.written += len(batch)
                 return
             except StoreUnavailable as e:
@@ -102,8 +102,16 @@ class LogSink:
                 self.spool.write(batch)  # cancelled mid-write: the rows may or may not be in; replay is idempotent
                 self.spooled += len(batch)
                 raise
+            except Exception:  # a bug must not lose the batch or kill the writer: keep it on disk for replay
+                log.exception("unexpected error writing %d request records; spooled for replay", len(batch))
         self.spool.write(batch)
         self.spooled += len(batch)
+
+    def _reject(self, rejected: list[dict[str, Any]] | None) -> None:
+        """Records the schema refuses are kept aside on disk (never silently dropped) and reported once."""
+        if rejected:
+            path = self.spool.write_aside(rejected, "rejected")
+            log.error("the store rejected %d request records; kept in %s", len(rejected), path)
 
     async def _replayer(self) -> None:
         while True:
@@ -128,8 +136,13 @@ class LogSink:
                 continue
             try:
                 records = self.spool.read(claimed)
+            except (ValueError, OSError) as e:  # unreadable (e.g. a torn or corrupt file): keep it aside, go on
+                log.error("spool file %s is unreadable (%s); moved to %s", path.name, e,
+                          self.spool.set_aside(claimed, "corrupt"))
+                continue
+            try:
                 for i in range(0, len(records), self._batch_size):
-                    await self._store.insert_requests(records[i : i + self._batch_size])
+                    self._reject(await self._store.insert_requests(records[i : i + self._batch_size]))
             except StoreUnavailable:
                 self.spool.release(claimed)
                 self._store_up = False
@@ -137,6 +150,10 @@ class LogSink:
             except asyncio.CancelledError:
                 self.spool.release(claimed)
                 raise
+            except Exception:
+                log.exception("unexpected error replaying %s; it stays queued", path.name)
+                self.spool.release(claimed)
+                return done
             claimed.unlink()
             done += len(records)
             self.written += len(records)

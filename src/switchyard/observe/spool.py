@@ -37,6 +37,24 @@ class Spool:
         os.replace(tmp, final)
         return final
 
+    def set_aside(self, claimed: Path, folder: str) -> Path:
+        """Move a file that can never be inserted (unreadable, or rejected by the schema) out of the queue, kept."""
+        target = self.dir / folder
+        target.mkdir(exist_ok=True)
+        dest = target / (claimed.name.split(".", 1)[0] + ".jsonl")
+        os.replace(claimed, dest)
+        return dest
+
+    def write_aside(self, records: Iterable[dict[str, Any]], folder: str) -> Path | None:
+        data = b"".join(orjson.dumps(r) + b"\n" for r in records)
+        if not data:
+            return None
+        target = self.dir / folder
+        target.mkdir(exist_ok=True)
+        path = target / f"{time.time_ns():020d}-{os.getpid()}-{next(self._seq)}.jsonl"
+        path.write_bytes(data)
+        return path
+
     def pending(self) -> list[Path]:
         return sorted(self.dir.glob("*.jsonl"))
 

@@ -36,8 +36,8 @@ def extract_key(headers: dict[str, str]) -> str | None:
         value = headers.get(name)
         if value:
             v = value.strip()
-            while v[:7].lower() == "bearer ":
-                v = v[7:].lstrip()
+            while v[:6].lower() == "bearer" and (len(v) == 6 or v[6] in " \t"):
+                v = v[6:].lstrip()
             if v:
                 return v
     return None
@@ -50,7 +50,7 @@ class Authenticator:
         self._cache: dict[str, tuple[Principal | None, float]] = {}
         self._orgs: dict[str, Org] = {}
         self._poll_interval = poll_interval
-        self._revision: tuple[int, int] | None = None
+        self._revision: tuple[int, ...] | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:

@@ -17,7 +17,6 @@ from ..errors import GatewayError, redact
 from ..formats.openai_completions import CompletionsSurface
 from ..observe.cost import cost_usd, read_usage
 from ..providers.base import Provider, UpstreamError
-from ..providers.openai import passthrough_request
 from ..providers.transport import Transport, UpstreamResponse
 from .context import AttemptLog, RequestContext
 from .plan import Attempt
@@ -27,9 +26,9 @@ from .streaming import PassthroughPump, TranslatingPump
 _MOVES_ON = {"connection", "timeout", "rate_limited", "overloaded", "server", "auth", "not_found", "context_length"}
 
 
-def _native_path(attempt: Attempt, surface: Any) -> str | None:
+def _native_path(attempt: Attempt, provider: Provider, surface: Any) -> str | None:
     """The upstream path when the caller's format is the provider's own (pure passthrough), else None."""
-    if attempt.target.format != "openai":
+    if not getattr(provider, "speaks_openai", False):
         return None
     if isinstance(surface, CompletionsSurface):
         native = (attempt.endpoint.completions if attempt.endpoint else False) or attempt.provider.completions
@@ -50,9 +49,9 @@ class Executor:
 
     def _request(self, attempt: Attempt, body: dict[str, Any], surface: Any) -> tuple[Any, Provider, bool]:
         provider = self._provider(attempt)
-        path = _native_path(attempt, surface)
+        path = _native_path(attempt, provider, surface)
         if path is not None:
-            return passthrough_request(body, attempt.target, path), provider, True
+            return provider.passthrough_request(body, attempt.target, path), provider, True  # type: ignore[attr-defined]
         return provider.build_request(surface.request(body), attempt.target), provider, False
 
     # -- non-stream ------------------------------------------------------------------------------

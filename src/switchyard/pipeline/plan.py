@@ -146,7 +146,7 @@ class Planner:
                 if self.formats is not None and p.format not in self.formats:
                     unsupported.append(p)
                     continue
-                if p.needs_key and not p.api_key:
+                if (p.needs_key and not p.api_key) or p.missing_setting():
                     keyless.append(p)
                     continue
                 if p.format == "openai" and not p.base_url:
@@ -159,7 +159,10 @@ class Planner:
                            code="provider_unsupported")
             if keyless:
                 unique = {p.id: p for p in keyless}.values()
-                hints = "; ".join(f"for {p.id}, {p.missing_key_hint()}" for p in unique)
+                hints = "; ".join(
+                    f"for {p.id}, {p.missing_key_hint() if p.needs_key and not p.api_key else p.missing_setting()}"
+                    for p in unique
+                )
                 raise GatewayError(
                     400, f"No provider key is configured for {model_field!r}: {hints}.",
                     code="provider_key_missing", param="model",

@@ -76,7 +76,10 @@ class PassthroughPump:
                     self._finished = True
             if not self._include_usage and _is_usage_only(chunk):
                 continue
-            out.append(b"data: " + data.encode() + b"\n\n")
+            if "\n" in data:  # a multi-line event: keep every line a `data:` field
+                out.append(b"".join(b"data: " + line.encode() + b"\n" for line in data.split("\n")) + b"\n")
+            else:
+                out.append(b"data: " + data.encode() + b"\n\n")
         return b"".join(out)
 
 

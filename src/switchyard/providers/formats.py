@@ -5,9 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from .anthropic import AnthropicProvider
+from .azure import AzureProvider
 from .gemini import GeminiProvider
 from .openai import OpenAIProvider
 
 
 def build_providers() -> dict[str, Any]:
-    return {"openai": OpenAIProvider(), "anthropic": AnthropicProvider(), "gemini": GeminiProvider()}
+    return {
+        "openai": OpenAIProvider(),
+        "azure": AzureProvider(),
+        "anthropic": AnthropicProvider(),
+        "gemini": GeminiProvider(),
+    }

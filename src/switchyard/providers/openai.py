@@ -35,10 +35,16 @@ def auth_headers(target: Target) -> dict[str, str]:
 
 
 class OpenAIProvider:
+    """OpenAI wire format. `speaks_openai` tells the executor that OpenAI-format callers can pass straight through."""
+
+    speaks_openai = True
     path = "chat/completions"
 
     def build_request(self, body: dict[str, Any], target: Target) -> UpstreamRequest:
-        return passthrough_request(body, target, self.path)
+        return self.passthrough_request(body, target, self.path)
+
+    def passthrough_request(self, body: dict[str, Any], target: Target, path: str) -> UpstreamRequest:
+        return passthrough_request(body, target, path)
 
     def parse_response(self, body: bytes) -> dict[str, Any]:
         try:

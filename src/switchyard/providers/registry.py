@@ -87,6 +87,12 @@ class ProviderInfo:
     def needs_key(self) -> bool:
         return self.auth != "none"
 
+    def missing_setting(self) -> str | None:
+        """What must still be configured before this provider can be called (besides its key), if anything."""
+        if self.format == "azure" and not (self.base_url or self.config.get("endpoint") or self.config.get("resource")):
+            return "set AZURE_OPENAI_ENDPOINT or providers.azure.base_url (https://<resource>.openai.azure.com)"
+        return None
+
     def missing_key_hint(self) -> str:
         if self.key_env:
             names = " or ".join(self.key_env)
@@ -220,14 +226,24 @@ def _provider(
         auth=auth,
         key_env=key_env,
         api_key=api_key,
-        priority=(o.priority if o and o.priority is not None else None) or int(raw.get("priority", 4)),
+        priority=o.priority if o and o.priority is not None else int(raw.get("priority", 4)),
         completions=_pick(o.completions if o else None, raw.get("completions"), custom),
         embeddings=_pick(o.embeddings if o else None, raw.get("embeddings"), custom),
         responses=bool(raw.get("responses", False)),
         custom=custom,
         headers=dict(o.headers) if o else {},
-        config={**(raw.get("options") or {}), **(o.config if o else {})},
+        config={**(raw.get("options") or {}), **_from_env(raw.get("extra_env"), env), **(o.config if o else {})},
     )
+
+
+def _from_env(spec: Any, env: Mapping[str, str]) -> dict[str, str]:
+    """`extra_env: {name: [VAR, ...]}` → {name: first set value}."""
+    out: dict[str, str] = {}
+    for name, names in (spec or {}).items():
+        value = next((env[v] for v in names if env.get(v)), None)
+        if value:
+            out[name] = value
+    return out
 
 
 def _pick(override: bool | None, builtin: Any, default: bool) -> bool:

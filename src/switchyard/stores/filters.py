@@ -10,7 +10,7 @@ Unknown tables, columns or ops raise `FilterError` (a 400 for the caller), never
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, exists, false, or_, select, true
@@ -68,7 +68,10 @@ _TIME_COLUMNS = {"created_at"}
 def _coerce(column: str, value: Any) -> Any:
     if column in _TIME_COLUMNS and isinstance(value, str):
         try:
-            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+            t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if t.tzinfo is None:
+                t = t.replace(tzinfo=UTC)  # a time without an offset is UTC, whatever the server's zone
+            return int(t.timestamp() * 1000)
         except ValueError:
             raise FilterError(f"cannot read {value!r} as a time (use ISO 8601 or epoch milliseconds)") from None
     return value

@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from .base import Conflict, GatewayKey, NotFound, Org, RequestQuery, StoreUnavailable
@@ -162,35 +162,63 @@ class SQLStore:
         del res
         return _key(row)
 
-    async def keys_revision(self) -> tuple[int, int]:
-        """(count, newest change) of the key table: a cheap fingerprint that changes on create and revoke."""
+    async def keys_revision(self) -> tuple[int, int, int]:
+        """(count, revoked, newest change) of the key table: a cheap fingerprint that changes on create and revoke."""
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(func.count(), func.max(gateway_keys.c.updated_at)))).one()
-        return int(row[0]), int(row[1] or 0)
+            row = (await conn.execute(
+                select(func.count(), func.count(gateway_keys.c.revoked_at), func.max(gateway_keys.c.updated_at))
+            )).one()
+        # the revoked count catches a revoke stamped no later than the newest change (same ms, or a slow clock)
+        return int(row[0]), int(row[1]), int(row[2] or 0)
 
     # -- request log -----------------------------------------------------------------------------
-    async def insert_requests(self, records: Sequence[dict[str, Any]]) -> None:
+    async def insert_requests(self, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Insert request records, idempotently on `id`. Returns the records the schema rejected (bad data, which
+        no retry can fix); raises StoreUnavailable for failures that a later retry can fix."""
         if not records:
-            return
-        rows, props = [], []
+            return []
+        try:
+            await self._insert_batch(records)
+            return []
+        except (IntegrityError, DataError, ProgrammingError):
+            pass  # some record in the batch is bad: find it, keep the others
+        except (OSError, DBAPIError) as e:
+            raise StoreUnavailable(str(e)) from None
+        rejected = []
+        for rec in records:
+            try:
+                await self._insert_batch([rec])
+            except (IntegrityError, DataError, ProgrammingError):
+                rejected.append(rec)
+            except (OSError, DBAPIError) as e:
+                raise StoreUnavailable(str(e)) from None
+        return rejected
+
+    async def _insert_batch(self, records: Sequence[dict[str, Any]]) -> None:
+        rows = []
         for rec in records:
             row = {c: rec.get(c) for c in _REQUEST_COLUMNS}
             row["stream"] = bool(rec.get("stream"))
             row["cache_hit"] = bool(rec.get("cache_hit"))
-            properties = rec.get("properties") or {}
+            properties = {str(k).lower(): v for k, v in (rec.get("properties") or {}).items()}
             row["properties"] = orjson.dumps(properties).decode() if properties else None
             attempts = rec.get("attempts")
             row["attempts"] = orjson.dumps(attempts).decode() if attempts else None
             rows.append(row)
-            for k, v in properties.items():
-                props.append({"request_id": rec["id"], "org_id": rec["org_id"], "key": k, "value": str(v)})
-        try:
-            async with self.engine.begin() as conn:
-                await conn.execute(self._insert(requests).on_conflict_do_nothing(), rows)
-                if props:
-                    await conn.execute(self._insert(request_properties).on_conflict_do_nothing(), props)
-        except (OSError, OperationalError, DBAPIError) as e:
-            raise StoreUnavailable(str(e)) from None
+        async with self.engine.begin() as conn:
+            inserted = (await conn.execute(
+                self._insert(requests).on_conflict_do_nothing().returning(requests.c.id), rows
+            )).scalars().all()
+            if not inserted:
+                return
+            fresh = set(inserted)  # properties only for rows inserted now: a replayed or reused id keeps its first ones
+            props = [
+                {"request_id": row["id"], "org_id": row["org_id"], "key": k, "value": str(v)}
+                for row in rows if row["id"] in fresh and row["properties"]
+                for k, v in orjson.loads(row["properties"]).items()
+            ]
+            if props:
+                await conn.execute(self._insert(request_properties).on_conflict_do_nothing(), props)
 
     async def query_requests(self, q: RequestQuery) -> list[dict[str, Any]]:
         where = to_sql(q.filter)
@@ -232,4 +260,5 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA case_sensitive_like=ON")  # `like` filters behave as on PostgreSQL
     cur.close()

@@ -12,7 +12,6 @@ from switchyard.providers.base import UpstreamError
 from switchyard.providers.gemini import GeminiProvider
 
 FIXTURES = WIRE / "gemini"
-needs_fixtures = pytest.mark.usefixtures()  # the recorded fixtures are required, never skipped
 NOW = 1_700_000_000
 
 
@@ -42,7 +41,6 @@ def usage(prompt=0, completion=0, total=0, cached=0, reasoning=0) -> dict:
 # --- golden: recorded responses ----------------------------------------------------------------
 
 
-@needs_fixtures
 def test_fixture_text_response():
     out = parse(exchange("generate_content.json")["response"]["body"])
     assert out == {
@@ -62,7 +60,6 @@ def test_fixture_text_response():
     }
 
 
-@needs_fixtures
 def test_fixture_function_call_response():
     out = parse(exchange("generate_content_function_call.json")["response"]["body"])
     assert out["id"] == "LlteaIDvD9m7nvgPz5Sb0Aw"
@@ -88,7 +85,6 @@ def test_fixture_function_call_response():
     assert out["usage"] == usage(prompt=33, completion=5, total=38)
 
 
-@needs_fixtures
 def test_fixture_404_error():
     rec = exchange("error_404_model_not_found.json")["response"]
     err = provider().parse_error(rec["status"], rec["headers"], orjson.dumps(rec["body"]))

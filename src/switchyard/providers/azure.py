@@ -1,0 +1,41 @@
+"""Azure OpenAI: the OpenAI wire format on deployment URLs.
+
+URL: `{endpoint}/openai/deployments/{deployment}/{path}?api-version={api_version}`, auth header `api-key`.
+`endpoint` is `providers.azure.base_url`, or `config.endpoint` (env AZURE_OPENAI_ENDPOINT), or
+`https://{config.resource}.openai.azure.com`; the deployment is `config.deployment`, else the provider model id
+(Helicone's default); `api_version` from config (env AZURE_OPENAI_API_VERSION), else the registry default.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from .base import Target, UpstreamRequest
+from .openai import OpenAIProvider, auth_headers
+
+DEFAULT_API_VERSION = "2025-01-01-preview"
+
+
+def azure_endpoint(target: Target) -> str | None:
+    cfg = target.config
+    base = target.base_url or cfg.get("endpoint")
+    if not base and cfg.get("resource"):
+        base = f"https://{cfg['resource']}.openai.azure.com"
+    return str(base).rstrip("/") if base else None
+
+
+class AzureProvider(OpenAIProvider):
+    def passthrough_request(self, body: dict[str, Any], target: Target, path: str) -> UpstreamRequest:
+        cfg = target.config
+        deployment = cfg.get("deployment") or target.model
+        version = cfg.get("api_version") or DEFAULT_API_VERSION
+        out = dict(body)
+        out["model"] = target.model
+        stream = out.get("stream") is True
+        if stream:
+            opts = out.get("stream_options")
+            out["stream_options"] = {**opts, "include_usage": True} if isinstance(opts, dict) else {"include_usage": True}
+        url = f"{azure_endpoint(target)}/openai/deployments/{deployment}/{path}?api-version={version}"
+        return UpstreamRequest("POST", url, auth_headers(target), orjson.dumps(out), stream)
