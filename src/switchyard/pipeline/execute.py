@@ -47,6 +47,13 @@ class Executor:
             raise UpstreamError(501, "server", f"the {attempt.target.format} wire format is not available in this build")
         return p
 
+    async def _signed(self, attempt: Attempt, body: dict[str, Any], surface: Any) -> tuple[Any, Provider, bool]:
+        req, provider, native = self._request(attempt, body, surface)
+        sign = getattr(provider, "sign", None)  # Bedrock (SigV4) and Vertex (OAuth) sign after building
+        if sign is not None:
+            req = await sign(req, attempt.target)
+        return req, provider, native
+
     def _request(self, attempt: Attempt, body: dict[str, Any], surface: Any) -> tuple[Any, Provider, bool]:
         provider = self._provider(attempt)
         path = _native_path(attempt, provider, surface)
@@ -76,7 +83,7 @@ class Executor:
         raise final_error(errors)
 
     async def _complete_once(self, ctx: RequestContext, attempt: Attempt, body: dict[str, Any], surface: Any) -> bytes:
-        req, provider, native = self._request(attempt, body, surface)
+        req, provider, native = await self._signed(attempt, body, surface)
         resp = await self.transport.send(req)
         data = await resp.read()
         if not 200 <= resp.status < 300:
@@ -109,7 +116,7 @@ class Executor:
             t0 = time.perf_counter()
             resp: UpstreamResponse | None = None
             try:
-                req, provider, native = self._request(attempt, body, surface)
+                req, provider, native = await self._signed(attempt, body, surface)
                 resp = await self.transport.send(req)
                 if not 200 <= resp.status < 300:
                     raise provider.parse_error(resp.status, resp.headers, await resp.read())
