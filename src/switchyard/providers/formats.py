@@ -6,6 +6,7 @@ from typing import Any
 
 from .anthropic import AnthropicProvider
 from .azure import AzureProvider
+from .bedrock import BedrockProvider
 from .gemini import GeminiProvider
 from .openai import OpenAIProvider
 
@@ -16,4 +17,5 @@ def build_providers() -> dict[str, Any]:
         "azure": AzureProvider(),
         "anthropic": AnthropicProvider(),
         "gemini": GeminiProvider(),
+        "bedrock": BedrockProvider(),
     }

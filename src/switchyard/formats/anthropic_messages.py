@@ -1,0 +1,365 @@
+"""The Anthropic Messages caller surface (`/v1/messages`): an Anthropic-SDK caller served by any provider.
+
+Requests are turned into OpenAI chat bodies (the gateway's lingua franca), answers back into Anthropic
+`message` objects, stream chunks into Anthropic SSE (`anthropic_messages_stream.py`).
+
+Anthropic-only details ride along as extension keys that the Anthropic provider reads back, so an Anthropic
+upstream gets what the caller sent: the `thinking` dict (beside a `reasoning_effort` for other providers),
+assistant `thinking_blocks`, `cache_control` on content parts, tools and tool messages, `is_error` on tool
+messages, and Anthropic-native blocks (`document`, `search_result`, server tools) as content parts / tools.
+
+One `MessagesSurface` instance per request: the stream encoder inside it is stateful.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+from ..errors import GatewayError, bad_request
+from .anthropic_messages_stream import (
+    MessagesStreamEncoder,
+    anthropic_usage,
+    message_id,
+    stop_reason,
+    tool_use_id,
+)
+
+# Top-level parameters with the same name and meaning in both APIs.
+_SHARED = ("model", "max_tokens", "temperature", "top_p", "top_k")
+
+
+def effort_for_budget(budget: int) -> str:
+    if budget <= 2048:
+        return "low"
+    if budget <= 8192:
+        return "medium"
+    return "high"
+
+
+# --- request --------------------------------------------------------------------------------------
+
+
+def to_chat(body: dict[str, Any]) -> dict[str, Any]:
+    """Anthropic Messages request → OpenAI chat body. Raises GatewayError(400) for what Anthropic would reject."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise bad_request("'messages' must be a non-empty array of messages.", code="invalid_messages", param="messages")
+    max_tokens = body.get("max_tokens")
+    if max_tokens is None:
+        raise bad_request("Missing required parameter: 'max_tokens'.", code="missing_max_tokens", param="max_tokens")
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+        raise bad_request("'max_tokens' must be a positive integer.", param="max_tokens")
+    out: list[dict[str, Any]] = []
+    system = body.get("system")
+    if system:
+        out.append({"role": "system", "content": _system(system)})
+    for i, msg in enumerate(messages):
+        if not isinstance(msg, dict):
+            raise bad_request(f"messages[{i}] must be an object.", param=f"messages[{i}]")
+        role, content = msg.get("role"), msg.get("content")
+        if not isinstance(content, (str, list)):
+            raise bad_request(f"messages[{i}].content must be a string or an array of content blocks.",
+                              param=f"messages[{i}].content")
+        if role == "user":
+            out.extend(_user(content, i))
+        elif role == "assistant":
+            out.append(_assistant(content, i))
+        else:
+            raise bad_request(f"messages[{i}].role must be 'user' or 'assistant'.", param=f"messages[{i}].role")
+    chat: dict[str, Any] = {k: body[k] for k in _SHARED if body.get(k) is not None}
+    chat["messages"] = out
+    stops = body.get("stop_sequences")
+    if stops:
+        chat["stop"] = list(stops) if isinstance(stops, list) else [stops]
+    if body.get("stream") is True:
+        chat["stream"] = True
+        chat["stream_options"] = {"include_usage": True}
+    elif "stream" in body:
+        chat["stream"] = bool(body["stream"])
+    metadata = body.get("metadata")
+    if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str) and metadata["user_id"]:
+        chat["user"] = metadata["user_id"]
+    _tools(body, chat)
+    thinking = body.get("thinking")
+    if isinstance(thinking, dict):
+        chat["thinking"] = dict(thinking)
+        budget = thinking.get("budget_tokens")
+        if thinking.get("type") == "enabled" and isinstance(budget, int):
+            chat["reasoning_effort"] = effort_for_budget(budget)
+    elif thinking is not None:
+        raise bad_request("'thinking' must be an object.", param="thinking")
+    return chat
+
+
+def _system(system: Any) -> str | list[dict[str, Any]]:
+    if isinstance(system, str):
+        return system
+    if not isinstance(system, list):
+        raise bad_request("'system' must be a string or an array of text blocks.", param="system")
+    parts = []
+    for j, block in enumerate(system):
+        if not isinstance(block, dict) or block.get("type") != "text":
+            raise bad_request(f"system[{j}] must be a text block.", param=f"system[{j}]")
+        parts.append(_text_part(block))
+    return _collapse(parts)
+
+
+def _text_part(block: dict[str, Any]) -> dict[str, Any]:
+    part: dict[str, Any] = {"type": "text", "text": block.get("text") or ""}
+    if block.get("cache_control"):
+        part["cache_control"] = block["cache_control"]
+    return part
+
+
+def _collapse(parts: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+    """A lone plain text part as a string (what most OpenAI-compatible servers handle best)."""
+    if not parts:
+        return ""
+    if len(parts) == 1 and parts[0].get("type") == "text" and len(parts[0]) == 2:
+        return parts[0]["text"]
+    return parts
+
+
+def _block(block: Any, where: str) -> dict[str, Any]:
+    if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+        raise bad_request(f"{where} must be a content block object with a 'type'.", param=where)
+    return block
+
+
+def _part(block: dict[str, Any]) -> dict[str, Any]:
+    """An Anthropic content block → an OpenAI content part (Anthropic-native blocks pass through)."""
+    kind = block["type"]
+    if kind == "text":
+        return _text_part(block)
+    if kind == "image":
+        source = block.get("source")
+        source = source if isinstance(source, dict) else {}
+        if source.get("type") == "base64":
+            url = f"data:{source.get('media_type') or 'application/octet-stream'};base64,{source.get('data') or ''}"
+        elif source.get("type") == "url" and source.get("url"):
+            url = source["url"]
+        else:
+            return dict(block)  # a Files API reference: only Anthropic can resolve it
+        part: dict[str, Any] = {"type": "image_url", "image_url": {"url": url}}
+        if block.get("cache_control"):
+            part["cache_control"] = block["cache_control"]
+        return part
+    return dict(block)  # document, search_result, ...: the Anthropic provider passes these through
+
+
+def _user(content: str | list[Any], i: int) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"role": "user", "content": content}]
+    tools: list[dict[str, Any]] = []
+    parts: list[dict[str, Any]] = []
+    for j, raw in enumerate(content):
+        block = _block(raw, f"messages[{i}].content[{j}]")
+        if block["type"] == "tool_result":
+            tools.append(_tool_message(block))
+        else:
+            parts.append(_part(block))
+    if parts or not tools:  # tool results lead the turn (OpenAI wants them right after the assistant turn)
+        tools.append({"role": "user", "content": _collapse(parts)})
+    return tools
+
+
+def _tool_message(block: dict[str, Any]) -> dict[str, Any]:
+    msg: dict[str, Any] = {"role": "tool", "tool_call_id": block.get("tool_use_id"),
+                           "content": _tool_content(block.get("content"))}
+    if block.get("is_error"):
+        msg["is_error"] = True
+    if block.get("cache_control"):
+        msg["cache_control"] = block["cache_control"]
+    return msg
+
+
+def _tool_content(content: Any) -> str | list[dict[str, Any]]:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return orjson.dumps(content).decode()
+    blocks = [b for b in content if isinstance(b, dict)]
+    if all(b.get("type") == "text" and not b.get("cache_control") for b in blocks):
+        return "\n".join(b.get("text") or "" for b in blocks)  # plain text: one string, as every server accepts
+    return [_part(b) for b in blocks if isinstance(b.get("type"), str)]
+
+
+def _assistant(content: str | list[Any], i: int) -> dict[str, Any]:
+    if isinstance(content, str):
+        return {"role": "assistant", "content": content}
+    parts: list[dict[str, Any]] = []
+    calls: list[dict[str, Any]] = []
+    thinking: list[dict[str, Any]] = []
+    for j, raw in enumerate(content):
+        block = _block(raw, f"messages[{i}].content[{j}]")
+        kind = block["type"]
+        if kind == "tool_use":
+            args = block.get("input")
+            calls.append({
+                "id": block.get("id"),
+                "type": "function",
+                "function": {"name": block.get("name"), "arguments": _compact_json({} if args is None else args)},
+            })
+        elif kind == "thinking":
+            thinking.append({"type": "thinking", "thinking": block.get("thinking") or "",
+                             "signature": block.get("signature") or ""})
+        elif kind == "redacted_thinking":
+            thinking.append({"type": "redacted_thinking", "data": block.get("data") or ""})
+        else:
+            parts.append(_part(block))
+    msg: dict[str, Any] = {"role": "assistant", "content": _collapse(parts) if parts or not calls else None}
+    if calls:
+        msg["tool_calls"] = calls
+    if thinking:
+        msg["thinking_blocks"] = thinking
+    return msg
+
+
+def _compact_json(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # integers beyond 64 bits (not from orjson-parsed bodies, but a dict may come from anywhere)
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _tools(body: dict[str, Any], chat: dict[str, Any]) -> None:
+    raw = body.get("tools")
+    if not raw:
+        return
+    if not isinstance(raw, list):
+        raise bad_request("'tools' must be an array.", param="tools")
+    tools = []
+    for j, tool in enumerate(raw):
+        if not isinstance(tool, dict):
+            raise bad_request(f"tools[{j}] must be an object.", param=f"tools[{j}]")
+        if tool.get("type") not in (None, "custom") and "input_schema" not in tool:
+            tools.append(dict(tool))  # a server tool (web_search, bash, ...): only Anthropic runs these
+            continue
+        if not isinstance(tool.get("name"), str) or not tool["name"]:
+            raise bad_request(f"tools[{j}].name is required.", param=f"tools[{j}].name")
+        fn: dict[str, Any] = {"name": tool["name"]}
+        if isinstance(tool.get("description"), str):
+            fn["description"] = tool["description"]
+        fn["parameters"] = tool.get("input_schema") or {"type": "object", "properties": {}}
+        if isinstance(tool.get("strict"), bool):
+            fn["strict"] = tool["strict"]
+        out: dict[str, Any] = {"type": "function", "function": fn}
+        if tool.get("cache_control"):
+            out["cache_control"] = tool["cache_control"]
+        tools.append(out)
+    chat["tools"] = tools
+    choice = body.get("tool_choice")
+    if choice is None:
+        return
+    kind = choice.get("type") if isinstance(choice, dict) else None
+    if kind in ("auto", "none"):
+        chat["tool_choice"] = kind
+    elif kind == "any":
+        chat["tool_choice"] = "required"
+    elif kind == "tool" and isinstance(choice.get("name"), str):
+        chat["tool_choice"] = {"type": "function", "function": {"name": choice["name"]}}
+    else:
+        raise bad_request("'tool_choice' must be {type: auto|any|none} or {type: tool, name}.", param="tool_choice")
+    if choice.get("disable_parallel_tool_use") and kind != "none":
+        chat["parallel_tool_calls"] = False
+
+
+# --- response -------------------------------------------------------------------------------------
+
+
+def to_message(completion: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI chat.completion → Anthropic `message`. Only the first choice is used (Anthropic has no `n`)."""
+    choices = completion.get("choices") or [{}]
+    choice = choices[0] if isinstance(choices[0], dict) else {}
+    msg = choice.get("message")
+    msg = msg if isinstance(msg, dict) else {}
+    content: list[dict[str, Any]] = []
+    blocks = msg.get("thinking_blocks")
+    if isinstance(blocks, list) and blocks:
+        for tb in blocks:
+            if not isinstance(tb, dict):
+                continue
+            if tb.get("type") == "redacted_thinking":
+                content.append({"type": "redacted_thinking", "data": tb.get("data") or ""})
+            else:
+                content.append({"type": "thinking", "thinking": tb.get("thinking") or "",
+                                "signature": tb.get("signature") or ""})
+    else:
+        reasoning = msg.get("reasoning_content") or msg.get("reasoning")
+        if isinstance(reasoning, str) and reasoning:
+            content.append({"type": "thinking", "thinking": reasoning, "signature": ""})
+    text = msg.get("content")
+    if isinstance(text, list):  # content parts (rare in answers)
+        content.extend({"type": "text", "text": p.get("text") or ""} for p in text
+                       if isinstance(p, dict) and p.get("type") == "text" and p.get("text"))
+    elif isinstance(text, str) and text:
+        content.append({"type": "text", "text": text})
+    elif isinstance(msg.get("refusal"), str) and msg["refusal"]:
+        content.append({"type": "text", "text": msg["refusal"]})
+    calls = [c for c in msg.get("tool_calls") or () if isinstance(c, dict)]
+    for call in calls:
+        fn = call.get("function")
+        fn = fn if isinstance(fn, dict) else {}
+        content.append({"type": "tool_use", "id": tool_use_id(call.get("id")), "name": fn.get("name") or "",
+                        "input": tool_input(fn.get("arguments"))})
+    return {
+        "id": message_id(completion.get("id")),
+        "type": "message",
+        "role": "assistant",
+        "model": completion.get("model") or "",
+        "content": content,
+        "stop_reason": stop_reason(choice.get("finish_reason"), bool(calls)),
+        "stop_sequence": None,
+        "usage": anthropic_usage(completion.get("usage")),
+    }
+
+
+def tool_input(arguments: Any) -> dict[str, Any]:
+    """OpenAI tool-call arguments (a JSON string) → Anthropic `input` (an object).
+
+    Empty → {}. What is not a JSON object (invalid or truncated JSON, a list) is kept verbatim as
+    {"_raw": arguments}, the convention the Anthropic provider uses the other way round, so nothing is lost.
+    """
+    if isinstance(arguments, dict):
+        return arguments
+    if arguments is None or (isinstance(arguments, str) and not arguments.strip()):
+        return {}
+    try:
+        value = orjson.loads(arguments)
+    except (orjson.JSONDecodeError, TypeError):
+        return {"_raw": arguments if isinstance(arguments, str) else str(arguments)}
+    return value if isinstance(value, dict) else {"_raw": arguments}
+
+
+# --- surface --------------------------------------------------------------------------------------
+
+
+class MessagesSurface:
+    """An Anthropic Messages caller. Stateful when streaming: construct one instance per request."""
+
+    object_name = "message"
+    upstream_path = "chat/completions"
+    native_format = "anthropic"  # the provider format whose requests this surface's bodies already are
+
+    def __init__(self) -> None:
+        self._stream = MessagesStreamEncoder()
+
+    def request(self, body: dict[str, Any]) -> dict[str, Any]:
+        return to_chat(body)
+
+    def response(self, completion: dict[str, Any]) -> dict[str, Any]:
+        return to_message(completion)
+
+    def chunk(self, chunk: dict[str, Any]) -> bytes:
+        return self._stream.chunk(chunk)
+
+    def done(self) -> bytes:
+        return self._stream.done()
+
+    def error_event(self, err: GatewayError) -> bytes:
+        return self._stream.error_event(err)

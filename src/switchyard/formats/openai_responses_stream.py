@@ -1,0 +1,359 @@
+"""Responses API output for a chat-served caller: the response-object builders and the stream encoder.
+
+`envelope` builds the `response` object (OpenAI's shape: settings echoed from the caller's request, output
+items, usage). `ResponsesStreamEncoder` turns OpenAI `chat.completion.chunk` dicts into Responses SSE events
+the way OpenAI sends them (`event: <type>` + `data: {"type", "sequence_number", ...}`), one output item at a
+time: `response.created`, `response.in_progress`, then per item `response.output_item.added` … deltas …
+`response.output_item.done`, and finally `response.completed` (or `response.incomplete`) carrying the whole
+response with usage. A new item closes the previous one, as OpenAI never interleaves items.
+
+Reasoning: chat `reasoning_content` becomes a `reasoning` item whose text is a *summary* part
+(`response.reasoning_summary_text.delta`), the same place `ResponsesSurface.request` reads it back from.
+Signed thinking blocks (`thinking_blocks`, Anthropic) close their reasoning item and ride in its
+`encrypted_content` with a `switchyard:` prefix, so a caller that sends the item back (as Responses clients do)
+gets the signature returned to the provider; foreign `encrypted_content` is never mistaken for one.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from ..ids import new_request_id
+
+THINKING_PREFIX = "switchyard:thinking:"
+REDACTED_PREFIX = "switchyard:redacted_thinking:"
+
+_INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
+
+
+def new_id(prefix: str) -> str:
+    return prefix + new_request_id().replace("-", "")
+
+
+def incomplete_reason(finish_reason: Any) -> str | None:
+    return _INCOMPLETE.get(finish_reason)
+
+
+def _int(v: Any) -> int:
+    return v if isinstance(v, int) and not isinstance(v, bool) else 0
+
+
+def response_usage(u: Any) -> dict[str, Any] | None:
+    """Chat usage → Responses usage (`prompt_tokens` → `input_tokens`, details kept)."""
+    if not isinstance(u, dict):
+        return None
+    pd = u.get("prompt_tokens_details") or {}
+    cd = u.get("completion_tokens_details") or {}
+    inp, out = _int(u.get("prompt_tokens")), _int(u.get("completion_tokens"))
+    return {
+        "input_tokens": inp,
+        "input_tokens_details": {
+            "cached_tokens": _int(pd.get("cached_tokens")),
+            "cache_write_tokens": _int(pd.get("cache_write_tokens")) or _int(pd.get("cache_creation_tokens")),
+        },
+        "output_tokens": out,
+        "output_tokens_details": {"reasoning_tokens": _int(cd.get("reasoning_tokens"))},
+        "total_tokens": _int(u.get("total_tokens")) or inp + out,
+    }
+
+
+def _echo_tool(tool: Any) -> Any:
+    if isinstance(tool, dict) and tool.get("type") == "function":
+        return {
+            "type": "function",
+            "name": tool.get("name"),
+            "description": tool.get("description"),
+            "parameters": tool.get("parameters"),
+            "strict": tool.get("strict"),
+        }
+    return tool
+
+
+def envelope(body: dict[str, Any], *, rid: str, created_at: int, model: str, status: str,
+             output: list[dict[str, Any]], usage: dict[str, Any] | None,
+             incomplete: str | None = None) -> dict[str, Any]:
+    """The `response` object, echoing the caller's settings as OpenAI does."""
+    text = body.get("text") if isinstance(body.get("text"), dict) else {}
+    text_out: dict[str, Any] = {"format": text.get("format") or {"type": "text"}}
+    if text.get("verbosity") is not None:
+        text_out["verbosity"] = text["verbosity"]
+    reasoning = body.get("reasoning") if isinstance(body.get("reasoning"), dict) else {}
+    tools = body.get("tools") if isinstance(body.get("tools"), list) else []
+    out: dict[str, Any] = {
+        "id": rid,
+        "object": "response",
+        "created_at": created_at,
+        "status": status,
+        "background": False,
+        "completed_at": int(time.time()) if status == "completed" else None,
+        "error": None,
+        "incomplete_details": {"reason": incomplete} if incomplete else None,
+        "instructions": body.get("instructions"),
+        "max_output_tokens": body.get("max_output_tokens"),
+        "model": model,
+        "output": output,
+        "parallel_tool_calls": body.get("parallel_tool_calls") is not False,
+        "previous_response_id": None,
+        "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
+        "store": False,  # the bridge keeps nothing: a later previous_response_id could not find it
+        "temperature": body["temperature"] if body.get("temperature") is not None else 1.0,
+        "text": text_out,
+        "tool_choice": body.get("tool_choice") or "auto",
+        "tools": [_echo_tool(t) for t in tools],
+        "top_p": body["top_p"] if body.get("top_p") is not None else 1.0,
+        "truncation": body.get("truncation") or "disabled",
+        "metadata": body.get("metadata") or {},
+    }
+    if usage is not None:  # the spec's `usage` is not nullable: absent until known
+        out["usage"] = usage
+    for key in ("user", "safety_identifier", "prompt_cache_key", "service_tier"):
+        if isinstance(body.get(key), str):
+            out[key] = body[key]
+    return out
+
+
+def reasoning_item(text: str, encrypted: str | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": new_id("rs_"), "type": "reasoning",
+        "summary": [{"type": "summary_text", "text": text}] if text else [],
+    }
+    if encrypted is not None:
+        item["encrypted_content"] = encrypted
+    return item
+
+
+def block_encrypted(block: dict[str, Any]) -> tuple[str, str | None]:
+    """A chat thinking block → (summary text, encrypted_content)."""
+    if block.get("type") == "redacted_thinking":
+        return "", REDACTED_PREFIX + str(block.get("data") or "")
+    sig = block.get("signature")
+    return str(block.get("thinking") or ""), (THINKING_PREFIX + sig) if sig else None
+
+
+def message_item(status: str) -> dict[str, Any]:
+    return {"id": new_id("msg_"), "type": "message", "status": status, "role": "assistant", "content": []}
+
+
+def text_part(text: str = "") -> dict[str, Any]:
+    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+
+
+def function_call_item(call_id: str | None, name: str, arguments: str, status: str) -> dict[str, Any]:
+    return {
+        "id": new_id("fc_"), "type": "function_call", "status": status,
+        "call_id": call_id or new_id("call_"), "name": name, "arguments": arguments,
+    }
+
+
+class ResponsesStreamEncoder:
+    """Stateful: one per streamed request. `chunk` per chat chunk, `done` once at the end of the stream.
+
+    The final event goes out as soon as both the finish_reason and the usage are known (the usage normally
+    arrives in a later `choices: []` chunk), else at `done()`. Only choice 0 is encoded (Responses has no `n`).
+    Tool-call argument deltas for a call already closed (a provider interleaving calls) are kept in the final
+    item but get no delta event.
+    """
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self._body = body
+        self._seq = 0
+        self._rid = ""
+        self._created = 0
+        self._model = ""
+        self._started = False
+        self._final = False
+        self._finish: str | None = None
+        self._usage: dict[str, Any] | None = None
+        self._output: list[dict[str, Any]] = []
+        self._cur: dict[str, Any] | None = None  # the open item: {kind, index, item, part_open, text}
+        self._tools: dict[int, dict[str, Any]] = {}  # chat tool_calls index → item state
+
+    # -- public ------------------------------------------------------------------------------------
+
+    def chunk(self, chunk: dict[str, Any]) -> bytes:
+        if self._final:
+            return b""
+        out: list[bytes] = []
+        if not self._started:
+            self._start(chunk, out)
+        if chunk.get("usage"):
+            self._usage = response_usage(chunk["usage"])
+        for ch in chunk.get("choices") or ():
+            if ch.get("index", 0) != 0:
+                continue
+            delta = ch.get("delta") or {}
+            if delta.get("reasoning_content"):
+                self._reasoning(delta["reasoning_content"], out)
+            for block in delta.get("thinking_blocks") or ():
+                self._thinking_block(block, out)
+            if delta.get("content"):
+                self._text("output_text", delta["content"], out)
+            if delta.get("refusal"):
+                self._text("refusal", delta["refusal"], out)
+            for tc in delta.get("tool_calls") or ():
+                self._tool_call(tc, out)
+            if ch.get("finish_reason"):
+                self._finish = ch["finish_reason"]
+                self._close(out, "incomplete" if incomplete_reason(self._finish) else "completed")
+        if self._finish is not None and self._usage is not None:
+            self._finalize(out)
+        return b"".join(out)
+
+    def done(self) -> bytes:
+        if self._final:
+            return b""
+        out: list[bytes] = []
+        if not self._started:
+            self._start({}, out)
+        self._close(out, "incomplete" if incomplete_reason(self._finish) else "completed")
+        self._finalize(out)
+        return b"".join(out)
+
+    def error(self, code: str | None, message: str, param: str | None) -> bytes:
+        self._final = True
+        return self._event("error", {"code": code, "message": message, "param": param})
+
+    # -- framing -----------------------------------------------------------------------------------
+
+    def _event(self, kind: str, fields: dict[str, Any]) -> bytes:
+        payload = {"type": kind, "sequence_number": self._seq, **fields}
+        self._seq += 1
+        return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
+
+    def _response(self, status: str, incomplete: str | None = None) -> dict[str, Any]:
+        return envelope(self._body, rid=self._rid, created_at=self._created, model=self._model, status=status,
+                        output=self._output if status != "in_progress" else [],
+                        usage=self._usage if status != "in_progress" else None, incomplete=incomplete)
+
+    def _start(self, chunk: dict[str, Any], out: list[bytes]) -> None:
+        self._started = True
+        self._rid = "resp_" + (chunk.get("id") or new_request_id().replace("-", ""))
+        created = chunk.get("created")
+        self._created = created if isinstance(created, int) else int(time.time())
+        self._model = chunk.get("model") or self._body.get("model") or ""
+        resp = self._response("in_progress")
+        out.append(self._event("response.created", {"response": resp}))
+        out.append(self._event("response.in_progress", {"response": resp}))
+
+    def _finalize(self, out: list[bytes]) -> None:
+        self._final = True
+        reason = incomplete_reason(self._finish)
+        if reason:
+            out.append(self._event("response.incomplete", {"response": self._response("incomplete", reason)}))
+        else:
+            out.append(self._event("response.completed", {"response": self._response("completed")}))
+
+    # -- items -------------------------------------------------------------------------------------
+
+    def _open(self, kind: str, item: dict[str, Any], out: list[bytes]) -> dict[str, Any]:
+        self._close(out)
+        st = {"kind": kind, "index": len(self._output), "item": item, "part_open": False, "text": ""}
+        self._output.append(item)
+        self._cur = st
+        out.append(self._event("response.output_item.added", {"output_index": st["index"], "item": item}))
+        return st
+
+    def _close(self, out: list[bytes], status: str = "completed") -> None:
+        st, self._cur = self._cur, None
+        if st is None:
+            return
+        item, ids = st["item"], {"item_id": st["item"]["id"], "output_index": st["index"]}
+        if st["kind"] == "message":
+            self._close_part(st, out)
+            item["status"] = status
+        elif st["kind"] == "reasoning":
+            if st["part_open"]:
+                part = {"type": "summary_text", "text": st["text"]}
+                out.append(self._event("response.reasoning_summary_text.done",
+                                       {**ids, "summary_index": 0, "text": st["text"]}))
+                out.append(self._event("response.reasoning_summary_part.done", {**ids, "summary_index": 0, "part": part}))
+                item["summary"] = [part]
+        else:
+            out.append(self._event("response.function_call_arguments.done",
+                                   {**ids, "name": item["name"], "arguments": item["arguments"]}))
+            item["status"] = status
+        out.append(self._event("response.output_item.done", {"output_index": st["index"], "item": item}))
+
+    def _close_part(self, st: dict[str, Any], out: list[bytes]) -> None:
+        if not st["part_open"]:
+            return
+        st["part_open"] = False
+        item = st["item"]
+        part = item["content"][-1]
+        ids = {"item_id": item["id"], "output_index": st["index"], "content_index": len(item["content"]) - 1}
+        if part["type"] == "output_text":
+            out.append(self._event("response.output_text.done", {**ids, "text": part["text"], "logprobs": []}))
+        else:
+            out.append(self._event("response.refusal.done", {**ids, "refusal": part["refusal"]}))
+        out.append(self._event("response.content_part.done", {**ids, "part": part}))
+
+    def _text(self, kind: str, delta: str, out: list[bytes]) -> None:
+        st = self._cur
+        if st is None or st["kind"] != "message":
+            st = self._open("message", message_item("in_progress"), out)
+        item = st["item"]
+        if not st["part_open"] or item["content"][-1]["type"] != kind:
+            self._close_part(st, out)
+            part = text_part() if kind == "output_text" else {"type": "refusal", "refusal": ""}
+            item["content"].append(part)
+            st["part_open"] = True
+            out.append(self._event("response.content_part.added", {
+                "item_id": item["id"], "output_index": st["index"], "content_index": len(item["content"]) - 1,
+                "part": part,
+            }))
+        part = item["content"][-1]
+        ids = {"item_id": item["id"], "output_index": st["index"], "content_index": len(item["content"]) - 1}
+        if kind == "output_text":
+            part["text"] += delta
+            out.append(self._event("response.output_text.delta", {**ids, "delta": delta, "logprobs": []}))
+        else:
+            part["refusal"] += delta
+            out.append(self._event("response.refusal.delta", {**ids, "delta": delta}))
+
+    def _reasoning(self, delta: str, out: list[bytes]) -> None:
+        st = self._cur
+        if st is None or st["kind"] != "reasoning":
+            st = self._open("reasoning", reasoning_item(""), out)
+        ids = {"item_id": st["item"]["id"], "output_index": st["index"], "summary_index": 0}
+        if not st["part_open"]:
+            st["part_open"] = True
+            out.append(self._event("response.reasoning_summary_part.added",
+                                   {**ids, "part": {"type": "summary_text", "text": ""}}))
+        st["text"] += delta
+        out.append(self._event("response.reasoning_summary_text.delta", {**ids, "delta": delta}))
+
+    def _thinking_block(self, block: Any, out: list[bytes]) -> None:
+        """A finished thinking block: attach its signature to the open reasoning item and close it."""
+        if not isinstance(block, dict):
+            return
+        text, encrypted = block_encrypted(block)
+        st = self._cur
+        if block.get("type") == "redacted_thinking" or st is None or st["kind"] != "reasoning":
+            st = self._open("reasoning", reasoning_item(""), out)
+            if text:
+                self._reasoning(text, out)
+        if encrypted is not None:
+            st["item"]["encrypted_content"] = encrypted
+        self._close(out)
+
+    def _tool_call(self, tc: dict[str, Any], out: list[bytes]) -> None:
+        idx = tc.get("index", 0)
+        fn = tc.get("function") or {}
+        st = self._tools.get(idx)
+        if st is None:
+            item = function_call_item(tc.get("id"), fn.get("name") or "", "", "in_progress")
+            st = self._tools[idx] = self._open("tool", item, out)
+        else:
+            if fn.get("name"):
+                st["item"]["name"] += fn["name"]
+            if tc.get("id"):
+                st["item"]["call_id"] = tc["id"]
+        args = fn.get("arguments")
+        if args:
+            st["item"]["arguments"] += args
+            if st is self._cur:
+                out.append(self._event("response.function_call_arguments.delta",
+                                       {"item_id": st["item"]["id"], "output_index": st["index"], "delta": args}))

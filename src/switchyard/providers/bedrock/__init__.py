@@ -1,0 +1,68 @@
+"""AWS Bedrock provider (Converse / ConverseStream API): OpenAI chat ⇄ Converse, as a pure translator,
+plus SigV4 signing (`sign`, called by the executor after `build_request`).
+
+Target fields:
+- `model`: a Bedrock model id (`anthropic.claude-sonnet-4-20250514-v1:0`, `amazon.nova-pro-v1:0`), a
+  cross-region inference-profile id (`us.anthropic...`) or an ARN; URL-quoted into
+  `{base}/model/{id}/converse` or `/converse-stream`.
+- `base_url`: providers.yaml's `https://bedrock-runtime.{region}.amazonaws.com` (`{region}` is filled in).
+- `api_key`: the AWS access key id (or a Bedrock API key when `auth` is `bearer`).
+
+Target config keys:
+- `region` (else the region in an explicit endpoint host, else `default_region`, else us-east-1).
+- `endpoint`: overrides the base URL (VPC endpoints, tests); `{region}` is filled in here too.
+- `cross_region`: "us" / "eu" / "apac" / "global" ..., prepended to a model id that has no such prefix.
+- `secret_key` (or `secret`) and `session_token`: the rest of the AWS credentials.
+- `family`: the model vendor when the id does not show it (application inference-profile ARNs).
+- `max_output`: output-token ceiling; `maxTokens` (and a thinking budget) are capped to it.
+- `json_schema_mode`: `"tool"` (default) sends `response_format: json_schema` as a forced reserved tool
+  (works on every model with tool use; the answer comes back as `message.content`); `"native"` uses
+  Converse `outputConfig.textFormat` (structured outputs, newer models only). `json_object` has no
+  Converse equivalent and is dropped.
+- `thinking_mode`: `"budget"` (default) maps `reasoning_effort` to Claude's `thinking.budget_tokens` in
+  `additionalModelRequestFields`; `"adaptive"` sends `thinking: {type: adaptive}` with
+  `outputConfig.effort`. Reasoning is only requested for Anthropic models (other vendors ignore it).
+
+Tool notes: Converse has no `tool_choice: "none"`, so the tools are withheld; but Converse rejects a
+history holding toolUse/toolResult blocks without a `toolConfig`, so then the tools are kept (the model
+may still call one). A history with tool calls and no `tools` at all gets stub declarations (open schema)
+of the tools it used. `parallel_tool_calls` has no Converse equivalent and is ignored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..base import Target, UpstreamError, UpstreamRequest
+from .request import build_request
+from .response import parse_error, parse_response
+from .sign import sign_request
+from .stream import BedrockStreamParser
+
+__all__ = ["BedrockProvider", "BedrockStreamParser"]
+
+
+class BedrockProvider:
+    """OpenAI chat ⇄ Bedrock Converse. `clock` only stamps `created` (inject one for reproducible tests)."""
+
+    name = "bedrock"
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+
+    def build_request(self, body: dict[str, Any], target: Target) -> UpstreamRequest:
+        return build_request(body, target)
+
+    async def sign(self, req: UpstreamRequest, target: Target) -> UpstreamRequest:
+        return sign_request(req, target)  # CPU only (HMACs): no need to leave the event loop
+
+    def parse_response(self, body: bytes) -> dict[str, Any]:
+        return parse_response(body, created=int(self._clock()))
+
+    def parse_error(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
+        return parse_error(status, headers, body)
+
+    def stream_parser(self) -> BedrockStreamParser:
+        return BedrockStreamParser(created=int(self._clock()))

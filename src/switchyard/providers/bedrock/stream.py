@@ -1,0 +1,229 @@
+"""Bedrock ConverseStream (`application/vnd.amazon.eventstream`) → OpenAI `chat.completion.chunk` dicts.
+
+The binary framing (prelude, headers, payload, CRCs) is decoded by botocore's `EventStreamBuffer`, so any
+byte split gives the same output. Each frame is an event (`:message-type: event`, `:event-type` names it,
+the payload is JSON) or an error (`:message-type: exception` with `:exception-type`, or `error` with
+`:error-code`), which raises `UpstreamError`.
+
+Chunk sequence: a role chunk at `messageStart`; content / reasoning_content / tool_calls deltas; at the end
+of each reasoning block one chunk carrying `thinking_blocks` (what a client sends back on the next turn);
+a finish_reason chunk at `messageStop`; a usage chunk with `choices: []` from `metadata`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+from botocore.eventstream import EventStreamBuffer, EventStreamMessage, ParserError
+
+from ..anthropic.request import JSON_TOOL
+from ..base import UpstreamError, kind_for_status
+from .response import STREAM_STATUS, error_for, finish_reason, usage
+
+
+class BedrockStreamParser:
+    __slots__ = (
+        "_blocks",
+        "_buffer",
+        "_created",
+        "_finished",
+        "_id",
+        "_model",
+        "_real_tool",
+        "_started",
+        "_tools",
+        "_usage",
+        "_usage_sent",
+    )
+
+    def __init__(self, *, created: int, model: str = "", response_id: str | None = None) -> None:
+        self._buffer = EventStreamBuffer()
+        self._created = created
+        self._model = model
+        self._id = response_id or f"chatcmpl-{uuid.uuid4().hex}"  # Converse streams carry no id
+        self._started = False
+        self._blocks: dict[int, dict[str, Any]] = {}  # contentBlockIndex → state
+        self._tools = 0  # next OpenAI tool_calls index
+        self._real_tool = False  # a tool other than the reserved response_format tool was called
+        self._finished = False  # messageStop seen
+        self._usage: dict[str, Any] | None = None
+        self._usage_sent = False
+
+    def feed(self, data: bytes) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        if not data:
+            return out
+        self._buffer.add_data(data)
+        try:
+            for message in self._buffer:
+                self._message(message, out)
+        except ParserError as exc:
+            raise UpstreamError(
+                502, "server", f"corrupt Bedrock event stream ({type(exc).__name__}: {exc})"
+            ) from None
+        return out
+
+    def close(self) -> list[dict[str, Any]]:
+        if not self._finished:
+            raise UpstreamError(502, "server", "Bedrock stream ended early (no messageStop)")
+        out: list[dict[str, Any]] = []
+        self._flush_usage(out)
+        return out
+
+    # --- frames ---------------------------------------------------------------------------------
+
+    def _message(self, message: EventStreamMessage, out: list[dict[str, Any]]) -> None:
+        headers = message.headers
+        kind = headers.get(":message-type", "event")
+        if kind == "exception":
+            self._exception(str(headers.get(":exception-type") or ""), message.payload)
+        if kind == "error":
+            code = str(headers.get(":error-code") or "")
+            text = str(headers.get(":error-message") or "Bedrock stream reported an error")
+            raise error_for(STREAM_STATUS.get(code.lower(), 500), code or None, text, body=message.payload)
+        name = headers.get(":event-type")
+        try:
+            event = orjson.loads(message.payload) if message.payload else {}
+        except orjson.JSONDecodeError:
+            raise UpstreamError(
+                502, "server", f"Bedrock stream sent invalid JSON in {name!r} event", body=message.payload
+            ) from None
+        handler = getattr(self, f"_on_{name}", None) if isinstance(name, str) else None
+        if handler is not None and isinstance(event, dict):
+            handler(event, out)
+
+    def _exception(self, name: str, payload: bytes) -> None:
+        try:
+            data = orjson.loads(payload) if payload else {}
+        except orjson.JSONDecodeError:
+            data = {}
+        data = data if isinstance(data, dict) else {}
+        text = (
+            data.get("message") or data.get("Message") or f"Bedrock stream reported {name or 'an exception'}"
+        )
+        err = error_for(STREAM_STATUS.get(name.lower(), 500), name or None, str(text), body=payload)
+        original = data.get("originalStatusCode")
+        if name.lower() == "modelstreamerrorexception" and original in (429, 503, 529):
+            err.kind = kind_for_status(original)  # the model behind Bedrock was busy, not broken
+        raise err
+
+    # --- events ---------------------------------------------------------------------------------
+
+    def _on_messageStart(self, event: dict[str, Any], out: list[dict[str, Any]]) -> None:
+        self._start(out)
+
+    def _on_contentBlockStart(self, event: dict[str, Any], out: list[dict[str, Any]]) -> None:
+        use = (event.get("start") or {}).get("toolUse")
+        if isinstance(use, dict):
+            self._tool_state(event.get("contentBlockIndex", 0), use.get("toolUseId"), use.get("name"), out)
+
+    def _on_contentBlockDelta(self, event: dict[str, Any], out: list[dict[str, Any]]) -> None:
+        index = event.get("contentBlockIndex", 0)
+        delta = event.get("delta") or {}
+        state = self._blocks.setdefault(index, {"type": "text"})
+        if isinstance(delta.get("text"), str):
+            if delta["text"]:
+                self._emit(out, {"content": delta["text"]})
+        elif isinstance(delta.get("toolUse"), dict):
+            if state["type"] == "text":  # input without a contentBlockStart: still a call
+                state = self._tool_state(index, None, None, out)
+            partial = delta["toolUse"].get("input")
+            if isinstance(partial, str) and partial:
+                if state["type"] == "json_tool":
+                    self._emit(out, {"content": partial})
+                else:
+                    call = {"index": state["tool"], "function": {"arguments": partial}}
+                    self._emit(out, {"tool_calls": [call]})
+        elif isinstance(delta.get("reasoningContent"), dict):
+            reasoning = delta["reasoningContent"]
+            if state["type"] == "text":
+                state.update(type="reasoning", text=[], signature="", redacted=[])
+            if isinstance(reasoning.get("text"), str) and reasoning["text"]:
+                state["text"].append(reasoning["text"])
+                self._emit(out, {"reasoning_content": reasoning["text"]})
+            if isinstance(reasoning.get("signature"), str):
+                state["signature"] += reasoning["signature"]
+            if isinstance(reasoning.get("redactedContent"), str):
+                state["redacted"].append(reasoning["redactedContent"])
+
+    def _on_contentBlockStop(self, event: dict[str, Any], out: list[dict[str, Any]]) -> None:
+        state = self._blocks.get(event.get("contentBlockIndex", 0)) or {}
+        if state.get("type") != "reasoning":
+            return
+        blocks: list[dict[str, Any]] = []
+        if state["text"] or state["signature"]:
+            blocks.append(
+                {"type": "thinking", "thinking": "".join(state["text"]), "signature": state["signature"]}
+            )
+        if state["redacted"]:
+            blocks.append({"type": "redacted_thinking", "data": "".join(state["redacted"])})
+        if blocks:
+            self._emit(out, {"thinking_blocks": blocks})
+
+    def _on_messageStop(self, event: dict[str, Any], out: list[dict[str, Any]]) -> None:
+        reason = finish_reason(event.get("stopReason")) or "stop"
+        if reason == "tool_calls" and not self._real_tool:
+            reason = "stop"  # only the reserved response_format tool was called
+        self._emit(out, {}, reason)
+        self._finished = True
+        self._flush_usage(out)
+
+    def _on_metadata(self, event: dict[str, Any], out: list[dict[str, Any]]) -> None:
+        if isinstance(event.get("usage"), dict):
+            self._usage = event["usage"]
+        if self._finished:
+            self._flush_usage(out)
+
+    # --- chunks ---------------------------------------------------------------------------------
+
+    def _tool_state(self, index: int, tool_id: Any, name: Any, out: list[dict[str, Any]]) -> dict[str, Any]:
+        if name == JSON_TOOL:
+            state: dict[str, Any] = {"type": "json_tool"}
+        else:
+            state = {"type": "tool", "tool": self._tools}
+            call = {
+                "index": self._tools,
+                "id": tool_id or f"call_{self._tools}",
+                "type": "function",
+                "function": {"name": name or "", "arguments": ""},
+            }
+            self._tools += 1
+            self._real_tool = True
+            self._emit(out, {"tool_calls": [call]})
+        self._blocks[index] = state
+        return state
+
+    def _start(self, out: list[dict[str, Any]]) -> None:
+        if not self._started:
+            self._started = True
+            out.append(self._chunk({"role": "assistant", "content": ""}))
+
+    def _emit(self, out: list[dict[str, Any]], delta: dict[str, Any], finish: str | None = None) -> None:
+        if self._finished:
+            return  # nothing belongs to the choice after messageStop
+        self._start(out)
+        out.append(self._chunk(delta, finish))
+
+    def _flush_usage(self, out: list[dict[str, Any]]) -> None:
+        if self._usage is None or self._usage_sent:
+            return
+        self._usage_sent = True
+        chunk = self._base()
+        chunk["choices"] = []
+        chunk["usage"] = usage(self._usage)
+        out.append(chunk)
+
+    def _base(self) -> dict[str, Any]:
+        return {
+            "id": self._id,
+            "object": "chat.completion.chunk",
+            "created": self._created,
+            "model": self._model,
+        }
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        chunk = self._base()
+        chunk["choices"] = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+        return chunk
