@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .api import surfaces
 from .api.asgi import Receive, Scope, Send, send_response
 from .api.health import healthz, readyz
 from .api.models import list_models
@@ -21,14 +22,18 @@ from .api.query import get_request, query_requests
 from .config import Settings, load_settings
 from .deps import Deps, running
 from .errors import GatewayError
-from .formats.openai_chat import ChatSurface
-from .formats.openai_completions import CompletionsSurface
 
 
 def _proxy_routes(deps: Deps) -> dict[str, ProxyRoute]:
-    chat, completions = ProxyRoute(deps, ChatSurface()), ProxyRoute(deps, CompletionsSurface())
+    table = (
+        ("/chat/completions", ProxyRoute(deps, surfaces.CHAT, alternate=surfaces.chat_alternate)),
+        ("/completions", ProxyRoute(deps, surfaces.COMPLETIONS)),
+        ("/messages", ProxyRoute(deps, surfaces.MESSAGES)),
+        ("/responses", ProxyRoute(deps, surfaces.RESPONSES)),
+        ("/embeddings", ProxyRoute(deps, surfaces.EMBEDDINGS)),
+    )
     routes: dict[str, ProxyRoute] = {}
-    for path, route in (("/chat/completions", chat), ("/completions", completions)):
+    for path, route in table:
         for p in (path, "/v1" + path):
             routes[p] = route
             routes[p + "/"] = route

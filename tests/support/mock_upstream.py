@@ -104,6 +104,13 @@ class MockUpstream:
             return _recorded(exchange(name))
         if path.endswith("/completions"):
             return await _legacy_completion(request, body, stream_req)
+        if path.endswith("/responses"):  # OpenAI Responses API
+            name = "openai/responses_stream_function_call.sse" if marker == "tools" else "openai/responses_stream_text.sse"
+            if stream_req:
+                return await _sse(request, stream(name))
+            return web.json_response(_completed_response(stream(name)))
+        if path.endswith("/embeddings"):
+            return _embeddings(body)
         if path.endswith("/messages"):  # Anthropic Messages API
             if stream_req:
                 name = {"tools": "anthropic/messages_stream_tool_use.sse", "thinking": "anthropic/messages_stream_thinking.sse"}.get(
@@ -177,3 +184,29 @@ async def _legacy_completion(request: web.Request, body: Any, stream_req: bool) 
         "choices": [{"text": " there was a gateway.", "index": 0, "logprobs": None, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 4, "completion_tokens": 5, "total_tokens": 9},
     })
+
+
+def _completed_response(sse: bytes) -> dict[str, Any]:
+    """The non-stream answer of the Responses API is the `response` of the recorded stream's final event."""
+    for block in sse.decode().split("\n\n"):
+        for line in block.splitlines():
+            if line.startswith("data: ") and '"response.completed"' in line:
+                return orjson.loads(line[6:])["response"]
+    raise AssertionError("no response.completed in the recording")
+
+
+def _embeddings(body: Any) -> web.Response:
+    """The recorded base64 embedding; for `encoding_format: float` the same vector decoded (float32 LE)."""
+    import base64
+    import struct
+
+    recorded = exchange("openai/embeddings_base64.json")["response"]
+    payload = orjson.loads(orjson.dumps(recorded["body"]))
+    if not (isinstance(body, dict) and body.get("encoding_format") == "base64"):
+        for item in payload["data"]:
+            raw = base64.b64decode(item["embedding"])
+            item["embedding"] = list(struct.unpack(f"<{len(raw) // 4}f", raw))
+    inputs = body.get("input") if isinstance(body, dict) else None
+    if isinstance(inputs, list) and len(inputs) > 1:  # one vector per input, as the API does
+        payload["data"] = [{**payload["data"][0], "index": i} for i in range(len(inputs))]
+    return web.json_response(payload)

@@ -20,6 +20,7 @@ from ..pipeline.context import RequestContext
 from ..pipeline.headers import header_map, parse_helicone
 from ..providers.base import UpstreamError
 from .asgi import SSE, Receive, Scope, Send, read_body, send_response
+from .surfaces import SurfaceSpec
 
 log = logging.getLogger("switchyard.proxy")
 
@@ -49,55 +50,44 @@ def require_model(body: dict[str, Any]) -> str:
     return model
 
 
-def _check_chat(body: dict[str, Any]) -> None:
-    messages = body.get("messages")
-    if not messages and isinstance(body.get("prompt"), str):
-        # LiteLLM's helicone/ route sends text-completion calls as {"messages": [], "prompt": "..."} to
-        # /chat/completions: serve the prompt as the user turn rather than reject a client that works elsewhere.
-        body["messages"] = [{"role": "user", "content": body.pop("prompt")}]
-        return
-    if not isinstance(messages, list) or not messages:
-        raise bad_request("'messages' must be a non-empty array of messages.", code="invalid_messages", param="messages")
-
-
-def _check_completions(body: dict[str, Any]) -> None:
-    if "prompt" not in body:
-        raise bad_request("Missing required parameter: 'prompt'.", code="missing_prompt", param="prompt")
-
-
 class ProxyRoute:
-    """One caller surface (chat or legacy completions) over the shared pipeline."""
+    """One caller surface (chat, legacy completions, Anthropic messages, Responses, embeddings) over the
+    shared pipeline. `alternate` picks another surface per request (a Responses-shaped body on chat)."""
 
-    def __init__(self, deps: Any, surface: Any) -> None:
+    def __init__(self, deps: Any, spec: SurfaceSpec, alternate: Any = None) -> None:
         self.deps = deps
-        self.surface = surface
-        self._check = _check_completions if surface.object_name == "text_completion" else _check_chat
+        self.spec = spec
+        self._alternate = alternate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         deps = self.deps
         headers = header_map(scope["headers"])
         h = parse_helicone(headers)
-        ctx = RequestContext(path=scope["path"], helicone=h)
+        ctx = RequestContext(path=scope["path"], helicone=h, forward_headers=headers)
         out_headers = [(b"helicone-id", h.request_id.encode())]
+        spec = self.spec
         try:
             raw = await read_body(receive, deps.settings.server.max_body_bytes)
             ctx.raw_body = raw
             ctx.principal = await deps.auth.authenticate(headers)
             body = parse_json_body(raw)
             ctx.body = body
+            if self._alternate is not None:
+                spec = self._alternate(body, headers) or spec
             ctx.requested_model = require_model(body)
-            self._check(body)
+            spec.check(body)
+            surface = spec.make(headers)
             ctx.stream = body.get("stream") is True
             attempts = deps.planner.plan(ctx.requested_model)
             if ctx.stream:
-                await self._stream(ctx, attempts, body, receive, send, out_headers)
+                await self._stream(ctx, attempts, body, surface, spec, receive, send, out_headers)
             else:
-                result = await deps.executor.complete(ctx, attempts, body, self.surface)
+                result = await deps.executor.complete(ctx, attempts, body, surface)
                 ctx.status = 200
                 await send_response(send, 200, result, out_headers + _outcome_headers(ctx))
         except GatewayError as e:
             ctx.status, ctx.error = e.status, e.message
-            payload = e.openai_body()
+            payload = spec.error_body(e)
             ctx.response_body = payload
             extra = [(k.encode(), v.encode()) for k, v in e.headers.items()]
             with contextlib.suppress(OSError):
@@ -109,16 +99,16 @@ class ProxyRoute:
             ctx.status, ctx.error = 500, "internal gateway error"
             err = GatewayError(500, f"Internal gateway error (request {h.request_id}).", code="internal_error")
             with contextlib.suppress(OSError, RuntimeError):
-                await send_response(send, 500, err.openai_body(), out_headers)
+                await send_response(send, 500, spec.error_body(err), out_headers)
         finally:
             if ctx.principal is not None:
                 deps.sink.submit(build_record(ctx, store_bodies=deps.settings.log.store_bodies))
 
-    async def _stream(self, ctx: RequestContext, attempts: list[Any], body: dict[str, Any], receive: Receive,
-                      send: Send, out_headers: list[tuple[bytes, bytes]]) -> None:
+    async def _stream(self, ctx: RequestContext, attempts: list[Any], body: dict[str, Any], surface: Any,
+                      spec: SurfaceSpec, receive: Receive, send: Send, out_headers: list[tuple[bytes, bytes]]) -> None:
         opts = body.get("stream_options")
-        include_usage = isinstance(opts, dict) and opts.get("include_usage") is True
-        stream = await self.deps.executor.open_stream(ctx, attempts, body, self.surface, include_usage)
+        include_usage = spec.always_usage or (isinstance(opts, dict) and opts.get("include_usage") is True)
+        stream = await self.deps.executor.open_stream(ctx, attempts, body, surface, include_usage)
         pump = asyncio.ensure_future(self._pump(ctx, stream, send, out_headers))
         watch = asyncio.ensure_future(_wait_disconnect(receive))
         try:

@@ -343,6 +343,7 @@ class MessagesSurface:
     """An Anthropic Messages caller. Stateful when streaming: construct one instance per request."""
 
     object_name = "message"
+    kind = "messages"  # which native API this surface is (see Executor._request)
     upstream_path = "chat/completions"
     native_format = "anthropic"  # the provider format whose requests this surface's bodies already are
 

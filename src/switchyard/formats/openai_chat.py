@@ -13,6 +13,7 @@ class ChatSurface:
     """Encodes OpenAI-format values for a chat-completions caller (identity, except for framing)."""
 
     object_name = "chat.completion"
+    kind = "chat"  # which native API this surface is (see Executor._request)
     upstream_path = "chat/completions"
 
     def request(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -34,6 +34,7 @@ class CompletionsSurface:
     """A legacy-completions caller served by a chat model."""
 
     object_name = "text_completion"
+    kind = "completions"  # which native API this surface is (see Executor._request)
     upstream_path = "chat/completions"
 
     def request(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -382,6 +382,7 @@ class ResponsesSurface:
     """A Responses API caller. Stateful: make one per request (it keeps the body and the stream position)."""
 
     object_name = "response"
+    kind = "responses"  # which native API this surface is (see Executor._request)
     upstream_path = "responses"
 
     def __init__(self) -> None:

@@ -41,6 +41,7 @@ class RequestContext:
     raw_body: bytes | None = None
     requested_model: str | None = None
     stream: bool = False
+    forward_headers: dict[str, str] = field(default_factory=dict)  # caller headers a native upstream may need
     # outcome
     status: int = 0
     error: str | None = None

@@ -14,26 +14,16 @@ from typing import Any
 import orjson
 
 from ..errors import GatewayError, redact
-from ..formats.openai_completions import CompletionsSurface
 from ..observe.cost import cost_usd, read_usage
 from ..providers.base import Provider, UpstreamError
 from ..providers.transport import Transport, UpstreamResponse
 from .context import AttemptLog, RequestContext
 from .plan import Attempt
-from .streaming import PassthroughPump, TranslatingPump
+from .streaming import PassthroughPump, RawPump, ResponsesPump, TranslatingPump
 
 # Failures after which the next attempt is tried; a plain bad request stops (any provider would reject it).
-_MOVES_ON = {"connection", "timeout", "rate_limited", "overloaded", "server", "auth", "not_found", "context_length"}
-
-
-def _native_path(attempt: Attempt, provider: Provider, surface: Any) -> str | None:
-    """The upstream path when the caller's format is the provider's own (pure passthrough), else None."""
-    if not getattr(provider, "speaks_openai", False):
-        return None
-    if isinstance(surface, CompletionsSurface):
-        native = (attempt.endpoint.completions if attempt.endpoint else False) or attempt.provider.completions
-        return "completions" if native else None
-    return surface.upstream_path
+_MOVES_ON = {"connection", "timeout", "rate_limited", "overloaded", "server", "auth", "not_found", "context_length",
+             "unsupported"}
 
 
 class Executor:
@@ -47,18 +37,25 @@ class Executor:
             raise UpstreamError(501, "server", f"the {attempt.target.format} wire format is not available in this build")
         return p
 
-    async def _signed(self, attempt: Attempt, body: dict[str, Any], surface: Any) -> tuple[Any, Provider, bool]:
-        req, provider, native = self._request(attempt, body, surface)
+    async def _signed(self, ctx: RequestContext, attempt: Attempt, body: dict[str, Any],
+                      surface: Any) -> tuple[Any, Provider, bool]:
+        req, provider, native = self._request(ctx, attempt, body, surface)
         sign = getattr(provider, "sign", None)  # Bedrock (SigV4) and Vertex (OAuth) sign after building
         if sign is not None:
             req = await sign(req, attempt.target)
         return req, provider, native
 
-    def _request(self, attempt: Attempt, body: dict[str, Any], surface: Any) -> tuple[Any, Provider, bool]:
+    def _request(self, ctx: RequestContext, attempt: Attempt, body: dict[str, Any],
+                 surface: Any) -> tuple[Any, Provider, bool]:
         provider = self._provider(attempt)
-        path = _native_path(attempt, provider, surface)
-        if path is not None:
-            return provider.passthrough_request(body, attempt.target, path), provider, True  # type: ignore[attr-defined]
+        kind = surface.kind
+        if kind in getattr(provider, "native_kinds", ()) and _serves_natively(attempt, kind):
+            return provider.native_request(body, attempt.target, kind, ctx.forward_headers), provider, True  # type: ignore[attr-defined]
+        if getattr(surface, "no_mapping", False):
+            raise UpstreamError(400, "unsupported", f"Helicone-Gateway-Body-Mapping: NO_MAPPING needs a provider that "
+                                f"speaks the caller's format natively; {attempt.provider.id} does not")
+        if kind == "embeddings":
+            raise UpstreamError(400, "unsupported", f"provider {attempt.provider.id} has no embeddings API here")
         return provider.build_request(surface.request(body), attempt.target), provider, False
 
     # -- non-stream ------------------------------------------------------------------------------
@@ -83,18 +80,14 @@ class Executor:
         raise final_error(errors)
 
     async def _complete_once(self, ctx: RequestContext, attempt: Attempt, body: dict[str, Any], surface: Any) -> bytes:
-        req, provider, native = await self._signed(attempt, body, surface)
+        req, provider, native = await self._signed(ctx, attempt, body, surface)
         resp = await self.transport.send(req)
         data = await resp.read()
         if not 200 <= resp.status < 300:
             raise provider.parse_error(resp.status, resp.headers, data)
         if native:
-            try:
-                parsed = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                raise UpstreamError(502, "server", "upstream answered 200 with a body that is not JSON") from None
-            if not isinstance(parsed, dict):
-                raise UpstreamError(502, "server", "upstream answered 200 with JSON that is not an object")
+            # same format both sides: the bytes go back untouched; decode only what the log needs
+            parsed = provider.parse_response(data) if surface.kind == "messages" else _json_object(data)
             _settle(ctx, attempt, parsed.get("usage"), parsed.get("model"))
             ctx.response_body = data
             return data
@@ -116,12 +109,11 @@ class Executor:
             t0 = time.perf_counter()
             resp: UpstreamResponse | None = None
             try:
-                req, provider, native = await self._signed(attempt, body, surface)
+                req, provider, native = await self._signed(ctx, attempt, body, surface)
                 resp = await self.transport.send(req)
                 if not 200 <= resp.status < 300:
                     raise provider.parse_error(resp.status, resp.headers, await resp.read())
-                pump = (PassthroughPump(include_usage, surface.object_name) if native
-                        else TranslatingPump(provider.stream_parser(), surface, include_usage))
+                pump = _pump(surface, provider, native, include_usage)
                 chunks = resp.iter_chunks()
                 first = b""
                 async for data in chunks:
@@ -171,12 +163,39 @@ class OpenStream:
 
     def finish(self) -> None:
         """Record usage and cost from what was streamed (also after an interruption)."""
-        asm = self.pump.assembler
-        _settle(self.ctx, self.attempt, asm.usage, asm.model)
-        self.ctx.response_body = asm.result()
+        _settle(self.ctx, self.attempt, self.pump.usage, self.pump.model)
+        self.ctx.response_body = self.pump.result()
 
     def close(self) -> None:
         self.resp.close()
+
+
+def _serves_natively(attempt: Attempt, kind: str) -> bool:
+    if kind == "completions":  # only models that still serve legacy completions (the rest are mapped to chat)
+        return (attempt.endpoint.completions if attempt.endpoint else False) or attempt.provider.completions
+    if kind == "responses":  # OpenAI and Azure; other OpenAI-compatible APIs are bridged through chat
+        return attempt.provider.responses
+    return True
+
+
+def _pump(surface: Any, provider: Provider, native: bool, include_usage: bool) -> Any:
+    if not native:
+        return TranslatingPump(provider.stream_parser(), surface, include_usage)
+    if surface.kind == "messages":
+        return RawPump(provider.stream_parser())
+    if surface.kind == "responses":
+        return ResponsesPump()
+    return PassthroughPump(include_usage, surface.object_name)
+
+
+def _json_object(data: bytes) -> dict[str, Any]:
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise UpstreamError(502, "server", "upstream answered 200 with a body that is not JSON") from None
+    if not isinstance(parsed, dict):
+        raise UpstreamError(502, "server", "upstream answered 200 with JSON that is not an object")
+    return parsed
 
 
 def _settle(ctx: RequestContext, attempt: Attempt, usage: Any, model: Any) -> None:

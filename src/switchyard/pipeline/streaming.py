@@ -30,7 +30,25 @@ def _is_usage_only(chunk: dict[str, Any]) -> bool:
     return chunk.get("usage") is not None and not chunk.get("choices")
 
 
-class PassthroughPump:
+class _Assembled:
+    """What every pump reports for the log: usage, model, and the answer it amounted to."""
+
+    __slots__ = ()
+    assembler: StreamAssembler
+
+    @property
+    def usage(self) -> Any:
+        return self.assembler.usage
+
+    @property
+    def model(self) -> Any:
+        return self.assembler.model
+
+    def result(self) -> Any:
+        return self.assembler.result()
+
+
+class PassthroughPump(_Assembled):
     __slots__ = ("_done", "_finished", "_include_usage", "_sse", "assembler")
 
     def __init__(self, include_usage: bool, object_name: str) -> None:
@@ -83,7 +101,7 @@ class PassthroughPump:
         return b"".join(out)
 
 
-class TranslatingPump:
+class TranslatingPump(_Assembled):
     __slots__ = ("_include_usage", "_parser", "_surface", "assembler")
 
     def __init__(self, parser: StreamParser, surface: Surface, include_usage: bool) -> None:
@@ -106,3 +124,71 @@ class TranslatingPump:
                 continue
             out.append(self._surface.chunk(chunk))
         return b"".join(out)
+
+
+class RawPump(_Assembled):
+    """The caller speaks the upstream's own (non-OpenAI) format, e.g. Anthropic → Anthropic: bytes go through
+    untouched; a copy is decoded by the provider's stream parser for usage, the log, and error detection."""
+
+    __slots__ = ("_parser", "assembler")
+
+    def __init__(self, parser: StreamParser) -> None:
+        self._parser = parser
+        self.assembler = StreamAssembler()
+
+    def feed(self, data: bytes) -> bytes:
+        for chunk in self._parser.feed(data):
+            self.assembler.feed(chunk)
+        return data
+
+    def close(self) -> bytes:
+        for chunk in self._parser.close():
+            self.assembler.feed(chunk)
+        return b""
+
+
+_TERMINAL = ("response.completed", "response.incomplete", "response.failed")
+
+
+class ResponsesPump:
+    """Native Responses API stream (OpenAI, Azure): bytes go through untouched; the terminal event's
+    `response` object gives usage and the logged answer; an `error` event is raised as an upstream failure."""
+
+    __slots__ = ("_sse", "final")
+
+    def __init__(self) -> None:
+        self._sse = SSEDecoder()
+        self.final: dict[str, Any] | None = None
+
+    def feed(self, data: bytes) -> bytes:
+        self._scan(self._sse.feed(data))
+        return data
+
+    def close(self) -> bytes:
+        self._scan(self._sse.close())
+        if self.final is None:
+            raise UpstreamError(502, "server", "upstream Responses stream ended before response.completed")
+        return b""
+
+    def _scan(self, events: list[Any]) -> None:
+        for ev in events:
+            try:
+                obj = orjson.loads(ev.data)
+            except orjson.JSONDecodeError:
+                raise UpstreamError(502, "server", "upstream sent a stream event that is not JSON") from None
+            kind = obj.get("type") if isinstance(obj, dict) else None
+            if kind in _TERMINAL:
+                self.final = obj.get("response") or {}
+            elif kind == "error":
+                raise UpstreamError(502, "server", f"upstream reported an error mid-stream: {obj.get('message')}")
+
+    @property
+    def usage(self) -> Any:
+        return (self.final or {}).get("usage")
+
+    @property
+    def model(self) -> Any:
+        return (self.final or {}).get("model")
+
+    def result(self) -> Any:
+        return self.final

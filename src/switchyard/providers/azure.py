@@ -34,7 +34,7 @@ class AzureProvider(OpenAIProvider):
         out = dict(body)
         out["model"] = target.model
         stream = out.get("stream") is True
-        if stream:
+        if stream and path != "responses":
             opts = out.get("stream_options")
             out["stream_options"] = {**opts, "include_usage": True} if isinstance(opts, dict) else {"include_usage": True}
         url = f"{azure_endpoint(target)}/openai/deployments/{deployment}/{path}?api-version={version}"

@@ -34,14 +34,33 @@ def auth_headers(target: Target) -> dict[str, str]:
     return headers
 
 
-class OpenAIProvider:
-    """OpenAI wire format. `speaks_openai` tells the executor that OpenAI-format callers can pass straight through."""
+# Caller surfaces that OpenAI-format upstreams serve natively, and the path each goes to.
+NATIVE_PATHS = {"chat": "chat/completions", "completions": "completions", "responses": "responses",
+                "embeddings": "embeddings"}
 
-    speaks_openai = True
+# Keys an Anthropic-format caller may leave in a translated body that OpenAI-format upstreams reject.
+_FOREIGN_TOP = ("thinking", "top_k")
+_FOREIGN_MESSAGE = ("thinking_blocks", "is_error", "cache_control")
+
+
+class OpenAIProvider:
+    """OpenAI wire format. Callers whose surface it speaks (`native_kinds`) pass straight through."""
+
+    native_kinds = frozenset(NATIVE_PATHS)
     path = "chat/completions"
 
     def build_request(self, body: dict[str, Any], target: Target) -> UpstreamRequest:
-        return self.passthrough_request(body, target, self.path)
+        """A body translated from another caller format: drop what only that format understands."""
+        out = {k: v for k, v in body.items() if k not in _FOREIGN_TOP}
+        out["messages"] = [_clean_message(m) for m in body.get("messages") or ()]
+        if isinstance(out.get("tools"), list):
+            out["tools"] = [{k: v for k, v in t.items() if k != "cache_control"} if isinstance(t, dict) else t
+                            for t in out["tools"]]
+        return self.passthrough_request(out, target, self.path)
+
+    def native_request(self, body: dict[str, Any], target: Target, kind: str,
+                       headers: Mapping[str, str] | None = None) -> UpstreamRequest:
+        return self.passthrough_request(body, target, NATIVE_PATHS[kind])
 
     def passthrough_request(self, body: dict[str, Any], target: Target, path: str) -> UpstreamRequest:
         return passthrough_request(body, target, path)
@@ -62,12 +81,23 @@ class OpenAIProvider:
         return OpenAIStreamParser()
 
 
+def _clean_message(msg: Any) -> Any:
+    if not isinstance(msg, dict):
+        return msg
+    out = {k: v for k, v in msg.items() if k not in _FOREIGN_MESSAGE}
+    content = out.get("content")
+    if isinstance(content, list):
+        out["content"] = [{k: v for k, v in p.items() if k != "cache_control"} if isinstance(p, dict) else p
+                          for p in content]
+    return out
+
+
 def passthrough_request(body: dict[str, Any], target: Target, path: str) -> UpstreamRequest:
     """The caller's body with only `model` rewritten, plus `include_usage` on streams. The caller's dict is not mutated."""
     out = dict(body)
     out["model"] = target.model
     stream = out.get("stream") is True
-    if stream:
+    if stream and path != "responses":  # the Responses API always reports usage and has no stream_options
         opts = out.get("stream_options")
         out["stream_options"] = {**opts, "include_usage": True} if isinstance(opts, dict) else {"include_usage": True}
     return UpstreamRequest("POST", f"{target.base_url}/{path}", auth_headers(target), orjson.dumps(out), stream)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..base import Target, UpstreamError, UpstreamRequest
-from .request import build_request
+from .request import build_request, native_request
 from .response import parse_error, parse_response
 from .stream import AnthropicStreamParser
 
@@ -24,6 +24,13 @@ __all__ = ["AnthropicProvider", "AnthropicStreamParser"]
 
 class AnthropicProvider:
     name = "anthropic"
+    native_kinds = frozenset({"messages"})
+
+    def native_request(self, body: dict[str, Any], target: Target, kind: str,
+                       headers: Mapping[str, str] | None = None) -> UpstreamRequest:
+        """An Anthropic Messages caller: the body goes through with only `model` rewritten; the caller's
+        `anthropic-beta` header is forwarded (features such as extended context depend on it)."""
+        return native_request(body, target, headers or {})
 
     def build_request(self, body: dict[str, Any], target: Target) -> UpstreamRequest:
         return build_request(body, target)

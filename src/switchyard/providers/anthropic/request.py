@@ -6,6 +6,7 @@ Design notes (json_schema strategy, thinking, config keys) are in the package do
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -61,6 +62,17 @@ def build_request(body: dict[str, Any], target: Target) -> UpstreamRequest:
     return UpstreamRequest(
         "POST", target.base_url.rstrip("/") + "/messages", _headers(target), orjson.dumps(out), stream
     )
+
+
+def native_request(body: dict[str, Any], target: Target, caller_headers: Mapping[str, str]) -> UpstreamRequest:
+    out = dict(body)
+    out["model"] = target.model
+    headers = _headers(target)
+    beta = caller_headers.get("anthropic-beta")
+    if beta:
+        headers["anthropic-beta"] = beta
+    stream = out.get("stream") is True
+    return UpstreamRequest("POST", target.base_url.rstrip("/") + "/messages", headers, orjson.dumps(out), stream)
 
 
 def _headers(target: Target) -> dict[str, str]:
