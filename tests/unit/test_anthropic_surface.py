@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from support.wire import exchange
 from switchyard.errors import GatewayError
-from switchyard.formats.anthropic_messages import MessagesSurface, effort_for_budget, tool_input
+from switchyard.formats.anthropic_messages import MessagesSurface, effort_for_budget
+from switchyard.formats.tool_args import parse_arguments as tool_input
 from switchyard.providers.anthropic import AnthropicProvider
 from switchyard.providers.base import Target
 

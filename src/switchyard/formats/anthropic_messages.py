@@ -26,6 +26,7 @@ from .anthropic_messages_stream import (
     stop_reason,
     tool_use_id,
 )
+from .tool_args import parse_arguments
 
 # Top-level parameters with the same name and meaning in both APIs.
 _SHARED = ("model", "max_tokens", "temperature", "top_p", "top_k")
@@ -306,7 +307,7 @@ def to_message(completion: dict[str, Any]) -> dict[str, Any]:
         fn = call.get("function")
         fn = fn if isinstance(fn, dict) else {}
         content.append({"type": "tool_use", "id": tool_use_id(call.get("id")), "name": fn.get("name") or "",
-                        "input": tool_input(fn.get("arguments"))})
+                        "input": parse_arguments(fn.get("arguments"))})
     return {
         "id": message_id(completion.get("id")),
         "type": "message",
@@ -317,23 +318,6 @@ def to_message(completion: dict[str, Any]) -> dict[str, Any]:
         "stop_sequence": None,
         "usage": anthropic_usage(completion.get("usage")),
     }
-
-
-def tool_input(arguments: Any) -> dict[str, Any]:
-    """OpenAI tool-call arguments (a JSON string) → Anthropic `input` (an object).
-
-    Empty → {}. What is not a JSON object (invalid or truncated JSON, a list) is kept verbatim as
-    {"_raw": arguments}, the convention the Anthropic provider uses the other way round, so nothing is lost.
-    """
-    if isinstance(arguments, dict):
-        return arguments
-    if arguments is None or (isinstance(arguments, str) and not arguments.strip()):
-        return {}
-    try:
-        value = orjson.loads(arguments)
-    except (orjson.JSONDecodeError, TypeError):
-        return {"_raw": arguments if isinstance(arguments, str) else str(arguments)}
-    return value if isinstance(value, dict) else {"_raw": arguments}
 
 
 # --- surface --------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from ...formats.tool_args import parse_arguments
 from ..base import Target, UpstreamError, UpstreamRequest
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -220,23 +221,6 @@ def _assistant_blocks(msg: dict[str, Any], i: int) -> list[dict[str, Any]]:
             }
         )
     return blocks
-
-
-def parse_arguments(arguments: Any) -> dict[str, Any]:
-    """OpenAI tool-call arguments (a JSON string) → Anthropic `input` (an object).
-
-    Empty → {}. Anything that is not a JSON object (invalid JSON, a list, a number) is kept verbatim
-    as {"_raw": arguments} so the model still sees what it sent instead of the call being dropped.
-    """
-    if isinstance(arguments, dict):
-        return arguments
-    if arguments is None or (isinstance(arguments, str) and not arguments.strip()):
-        return {}
-    try:
-        value = orjson.loads(arguments)
-    except (orjson.JSONDecodeError, TypeError):
-        return {"_raw": arguments if isinstance(arguments, str) else str(arguments)}
-    return value if isinstance(value, dict) else {"_raw": arguments}
 
 
 def _tool_result(msg: dict[str, Any], i: int) -> dict[str, Any]:
