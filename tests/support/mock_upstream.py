@@ -117,6 +117,10 @@ class MockUpstream:
                     marker, "anthropic/messages_stream_text.sse")
                 return await _sse(request, stream(name))
             return _recorded(exchange("anthropic/messages_tool_use.json" if marker == "tools" else "anthropic/messages.json"))
+        if ":batchEmbedContents" in path:  # Gemini embeddings (SYNTHETIC: shaped per Google's API reference)
+            vector = orjson.loads(_embeddings({"encoding_format": "float"}).body)["data"][0]["embedding"]
+            dims = body["requests"][0].get("outputDimensionality") or len(vector)
+            return web.json_response({"embeddings": [{"values": vector[:dims]} for _ in body["requests"]]})
         if ":streamGenerateContent" in path:  # Gemini
             name = "gemini/stream_generate_content_function_call.sse" if marker == "tools" else "gemini/stream_generate_content.sse"
             return await _sse(request, stream(name))

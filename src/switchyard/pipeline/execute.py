@@ -55,7 +55,10 @@ class Executor:
             raise UpstreamError(400, "unsupported", f"Helicone-Gateway-Body-Mapping: NO_MAPPING needs a provider that "
                                 f"speaks the caller's format natively; {attempt.provider.id} does not")
         if kind == "embeddings":
-            raise UpstreamError(400, "unsupported", f"provider {attempt.provider.id} has no embeddings API here")
+            build = getattr(provider, "build_embeddings", None)
+            if build is None:
+                raise UpstreamError(400, "unsupported", f"provider {attempt.provider.id} has no embeddings API here")
+            return build(body, attempt.target), provider, False
         return provider.build_request(surface.request(body), attempt.target), provider, False
 
     # -- non-stream ------------------------------------------------------------------------------
@@ -89,8 +92,13 @@ class Executor:
             # same format both sides: the bytes go back untouched; decode only what the log needs
             parsed = provider.parse_response(data) if surface.kind == "messages" else _json_object(data)
             _settle(ctx, attempt, parsed.get("usage"), parsed.get("model"))
-            ctx.response_body = data
+            ctx.response_body = _loggable(parsed) if surface.kind == "embeddings" else data
             return data
+        if surface.kind == "embeddings":  # translated embeddings: the provider answers in OpenAI's list shape
+            out = provider.parse_embeddings(data, body, attempt.provider_model_id)  # type: ignore[attr-defined]
+            _settle(ctx, attempt, None, out.get("model"))
+            ctx.response_body = _loggable(out)
+            return orjson.dumps(out)
         completion = provider.parse_response(data)
         _settle(ctx, attempt, completion.get("usage"), completion.get("model"))
         out = surface.response(completion)
@@ -186,6 +194,13 @@ def _pump(surface: Any, provider: Provider, native: bool, include_usage: bool) -
     if surface.kind == "responses":
         return ResponsesPump()
     return PassthroughPump(include_usage, surface.object_name)
+
+
+def _loggable(embeddings: dict[str, Any]) -> dict[str, Any]:
+    """An embeddings answer for the log: everything but the vectors themselves (megabytes of floats)."""
+    out = {k: v for k, v in embeddings.items() if k != "data"}
+    out["data_count"] = len(embeddings.get("data") or ())
+    return out
 
 
 def _json_object(data: bytes) -> dict[str, Any]:

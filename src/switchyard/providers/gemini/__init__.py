@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from switchyard.providers.base import Target, UpstreamError, UpstreamRequest
+from switchyard.providers.gemini.embeddings import build_embeddings, parse_embeddings
 from switchyard.providers.gemini.request import build_request
 from switchyard.providers.gemini.response import parse_error, parse_response
 from switchyard.providers.gemini.stream import GeminiStreamParser
@@ -28,6 +29,12 @@ class GeminiProvider:
 
     def parse_error(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
         return parse_error(status, headers, body)
+
+    def build_embeddings(self, body: dict[str, Any], target: Target) -> UpstreamRequest:
+        return build_embeddings(body, target)
+
+    def parse_embeddings(self, data: bytes, body: dict[str, Any], model: str) -> dict[str, Any]:
+        return parse_embeddings(data, body, model)
 
     def stream_parser(self) -> GeminiStreamParser:
         return GeminiStreamParser(created=int(self._clock()))

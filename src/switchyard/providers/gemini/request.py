@@ -43,8 +43,13 @@ _MIME = {
 
 def build_request(body: dict[str, Any], target: Target) -> UpstreamRequest:
     stream = bool(body.get("stream"))
-    model = quote(target.model.removeprefix("models/"), safe="-._~")
     method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+    return gemini_request(target, method, translate(body), stream)
+
+
+def gemini_request(target: Target, method: str, payload: dict[str, Any], stream: bool = False) -> UpstreamRequest:
+    """POST `{base}/models/{model}:{method}` with the key in a header (never in the URL)."""
+    model = quote(target.model.removeprefix("models/"), safe="-._~")
     headers = {"content-type": "application/json"}
     if stream:
         headers["accept"] = "text/event-stream"
@@ -54,7 +59,7 @@ def build_request(body: dict[str, Any], target: Target) -> UpstreamRequest:
         headers["x-goog-api-key"] = target.api_key  # never in the URL, so it cannot leak into logs
     headers.update(target.headers)
     url = f"{target.base_url.rstrip('/')}/models/{model}:{method}"
-    return UpstreamRequest("POST", url, headers, orjson.dumps(translate(body)), stream)
+    return UpstreamRequest("POST", url, headers, orjson.dumps(payload), stream)
 
 
 def translate(body: dict[str, Any]) -> dict[str, Any]:
