@@ -96,7 +96,8 @@ class Executor:
             return data
         if surface.kind == "embeddings":  # translated embeddings: the provider answers in OpenAI's list shape
             out = provider.parse_embeddings(data, body, attempt.provider_model_id)  # type: ignore[attr-defined]
-            _settle(ctx, attempt, None, out.get("model"))
+            usage = out.get("usage")
+            _settle(ctx, attempt, usage if usage and usage.get("prompt_tokens") else None, out.get("model"))
             ctx.response_body = _loggable(out)
             return orjson.dumps(out)
         completion = provider.parse_response(data)

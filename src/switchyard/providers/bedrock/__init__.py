@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..base import Target, UpstreamError, UpstreamRequest
+from .embeddings import build_embeddings, parse_embeddings
 from .request import build_request
 from .response import parse_error, parse_response
 from .sign import sign_request
@@ -54,6 +55,12 @@ class BedrockProvider:
 
     def build_request(self, body: dict[str, Any], target: Target) -> UpstreamRequest:
         return build_request(body, target)
+
+    def build_embeddings(self, body: dict[str, Any], target: Target) -> UpstreamRequest:
+        return build_embeddings(body, target)
+
+    def parse_embeddings(self, data: bytes, body: dict[str, Any], model: str) -> dict[str, Any]:
+        return parse_embeddings(data, body, model)
 
     async def sign(self, req: UpstreamRequest, target: Target) -> UpstreamRequest:
         return sign_request(req, target)  # CPU only (HMACs): no need to leave the event loop
