@@ -457,7 +457,6 @@ class TestRequestKeepsTheConversation:
         assert req.stream is stream_flag
 
 
-
 @pytest.mark.parametrize("stream_flag", [False, True], ids=["non-stream", "stream"])
 @pytest.mark.parametrize("name", ["anthropic", "bedrock"])
 def test_turns_alternate_from_user(name: str, stream_flag: bool) -> None:
@@ -525,20 +524,28 @@ def openai_body() -> bytes:
         for cid, (n, a) in zip(IDS["openai"], ANSWER_CALLS, strict=True)
     ]
     body["usage"].update(
-        prompt_tokens=PROMPT_TOKENS, completion_tokens=COMPLETION_TOKENS, total_tokens=PROMPT_TOKENS + COMPLETION_TOKENS
+        prompt_tokens=PROMPT_TOKENS,
+        completion_tokens=COMPLETION_TOKENS,
+        total_tokens=PROMPT_TOKENS + COMPLETION_TOKENS,
     )
     return json.dumps(body).encode()
 
 
 def openai_stream() -> bytes:
     """The recorded parallel-tool-call stream's envelope and chunk shapes, carrying this answer."""
-    recorded = [json.loads(d) for _, d in _sse_events(stream("openai/chat_completion_stream_parallel_tool_calls.sse"))
-                if d != "[DONE]"]
+    recorded = [
+        json.loads(d)
+        for _, d in _sse_events(stream("openai/chat_completion_stream_parallel_tool_calls.sse"))
+        if d != "[DONE]"
+    ]
     envelope = {k: v for k, v in recorded[0].items() if k != "choices"}
     role_chunk, usage_chunk = recorded[0], recorded[-1]
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {**envelope, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+        return {
+            **envelope,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
 
     chunks = [role_chunk] + [chunk({"content": p}) for p in _pieces(ANSWER, 4)]
     for i, (cid, (n, a)) in enumerate(zip(IDS["openai"], ANSWER_CALLS, strict=True)):
@@ -549,10 +556,15 @@ def openai_stream() -> bytes:
     chunks.append(chunk({}, "tool_calls"))
     usage = copy.deepcopy(usage_chunk)
     usage["usage"].update(
-        prompt_tokens=PROMPT_TOKENS, completion_tokens=COMPLETION_TOKENS, total_tokens=PROMPT_TOKENS + COMPLETION_TOKENS
+        prompt_tokens=PROMPT_TOKENS,
+        completion_tokens=COMPLETION_TOKENS,
+        total_tokens=PROMPT_TOKENS + COMPLETION_TOKENS,
     )
     chunks.append(usage)
-    return b"".join(f"data: {json.dumps(c, separators=(',', ':'))}\n\n".encode() for c in chunks) + b"data: [DONE]\n\n"
+    return (
+        b"".join(f"data: {json.dumps(c, separators=(',', ':'))}\n\n".encode() for c in chunks)
+        + b"data: [DONE]\n\n"
+    )
 
 
 # Anthropic ------------------------------------------------------------------------------------------
@@ -605,12 +617,14 @@ def anthropic_stream() -> bytes:
         events[-1][1]["content_block"]["name"] = n
         events.append(("content_block_delta", at(json_delta, i, delta__partial_json="")))
         events += [
-            ("content_block_delta", at(json_delta, i, delta__partial_json=p)) for p in _pieces(json.dumps(a), 4)
+            ("content_block_delta", at(json_delta, i, delta__partial_json=p))
+            for p in _pieces(json.dumps(a), 4)
         ]
         events.append(("content_block_stop", at(stop, i)))
     events += [("message_delta", message_delta), ("message_stop", {"type": "message_stop"})]
     text = "\n\n".join(
-        f"event: {n}\ndata: {d if isinstance(d, str) else json.dumps(d, separators=(',', ':'))}" for n, d in events
+        f"event: {n}\ndata: {d if isinstance(d, str) else json.dumps(d, separators=(',', ':'))}"
+        for n, d in events
     )
     return text.encode()  # like the recording: no blank line after the last event
 
@@ -640,7 +654,7 @@ def _gemini_stream(calls_apart: bool) -> bytes:
     """The recorded function-call chunk as the envelope (responseId, modelVersion, usageMetadata in every
     chunk, cumulative; CRLF framing), text in two deltas, function calls whole (Gemini never splits a
     call's arguments) either together in the final chunk or one per chunk."""
-    (_, raw), = _sse_events(stream("gemini/stream_generate_content_function_call.sse"))
+    ((_, raw),) = _sse_events(stream("gemini/stream_generate_content_function_call.sse"))
     template = json.loads(raw)
 
     def chunk(parts: list[dict[str, Any]], completion: int, finish: str | None = None) -> dict[str, Any]:
@@ -700,12 +714,19 @@ def bedrock_stream() -> bytes:
             }
         )
         items += [
-            {"event": "contentBlockDelta", "payload": {"contentBlockIndex": i, "delta": {"toolUse": {"input": p}}}}
+            {
+                "event": "contentBlockDelta",
+                "payload": {"contentBlockIndex": i, "delta": {"toolUse": {"input": p}}},
+            }
             for p in _pieces(json.dumps(a), 4)
         ]
         items.append({"event": "contentBlockStop", "payload": {"contentBlockIndex": i}})
     items.append({"event": "messageStop", "payload": {"stopReason": "tool_use"}})
-    usage = {"inputTokens": PROMPT_TOKENS, "outputTokens": COMPLETION_TOKENS, "totalTokens": PROMPT_TOKENS + COMPLETION_TOKENS}
+    usage = {
+        "inputTokens": PROMPT_TOKENS,
+        "outputTokens": COMPLETION_TOKENS,
+        "totalTokens": PROMPT_TOKENS + COMPLETION_TOKENS,
+    }
     items.append({"event": "metadata", "payload": {"usage": usage, "metrics": {"latencyMs": 812}}})
     return encode(items)
 
@@ -837,4 +858,3 @@ def test_fixture_streams_differ_by_provider() -> None:
     assert blobs["gemini"].startswith(b"data: {") and b"\r\n\r\n" in blobs["gemini"]
     assert blobs["bedrock"][:4] != b"data"
     assert len({blobs[c] for c in ("openai", "anthropic", "gemini", "gemini-calls-apart", "bedrock")}) == 5
-

@@ -49,7 +49,9 @@ class Executor:
                  surface: Any) -> tuple[Any, Provider, bool]:
         provider = self._provider(attempt)
         kind = surface.kind
-        if kind in getattr(provider, "native_kinds", ()) and _serves_natively(attempt, kind):
+        serves = getattr(provider, "serves_natively", None)  # per model, where one provider hosts several families
+        if (kind in getattr(provider, "native_kinds", ()) and _serves_natively(attempt, kind)
+                and (serves is None or serves(attempt.target, kind))):
             return provider.native_request(body, attempt.target, kind, ctx.forward_headers), provider, True  # type: ignore[attr-defined]
         if getattr(surface, "no_mapping", False):
             raise UpstreamError(400, "unsupported", f"Helicone-Gateway-Body-Mapping: NO_MAPPING needs a provider that "

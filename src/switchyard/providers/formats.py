@@ -9,6 +9,7 @@ from .azure import AzureProvider
 from .bedrock import BedrockProvider
 from .gemini import GeminiProvider
 from .openai import OpenAIProvider
+from .vertex import VertexProvider
 
 
 def build_providers() -> dict[str, Any]:
@@ -18,4 +19,5 @@ def build_providers() -> dict[str, Any]:
         "anthropic": AnthropicProvider(),
         "gemini": GeminiProvider(),
         "bedrock": BedrockProvider(),
+        "vertex": VertexProvider(),
     }

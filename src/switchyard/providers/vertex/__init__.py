@@ -108,8 +108,9 @@ class VertexProvider:
         if beta:
             upstream_headers["anthropic-beta"] = beta
         upstream_headers.update(target.headers)
-        return UpstreamRequest("POST", method_url(target, "claude", stream), upstream_headers,
-                               orjson.dumps(out), stream)
+        return UpstreamRequest(
+            "POST", method_url(target, "claude", stream), upstream_headers, orjson.dumps(out), stream
+        )
 
     async def sign(self, req: UpstreamRequest, target: Target) -> UpstreamRequest:
         """Adds `authorization: Bearer <access token>`; fills a still-unknown project from the credentials."""

@@ -60,7 +60,12 @@ def _anthropic_error(doc: Any) -> bool:
         return True
     err = doc.get("error")
     # Google's envelope carries `code`/`status`; Anthropic's carries `type`
-    return isinstance(err, dict) and isinstance(err.get("type"), str) and "status" not in err and "code" not in err
+    return (
+        isinstance(err, dict)
+        and isinstance(err.get("type"), str)
+        and "status" not in err
+        and "code" not in err
+    )
 
 
 class VertexStreamParser:
@@ -97,8 +102,10 @@ class VertexStreamParser:
         return out + self._inner.close()
 
     def _start(self, anthropic: bool) -> list[dict[str, Any]]:
-        self._inner = AnthropicStreamParser(created=self._created) if anthropic else GeminiStreamParser(
-            created=self._created
+        self._inner = (
+            AnthropicStreamParser(created=self._created)
+            if anthropic
+            else GeminiStreamParser(created=self._created)
         )
         data, self._buffer = self._buffer, b""
         return self._inner.feed(data) if data else []
