@@ -34,7 +34,11 @@ TOOLS = [
     {
         "name": "get_weather",
         "description": "Current weather for a location",
-        "input_schema": {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]},
+        "input_schema": {
+            "type": "object",
+            "properties": {"location": {"type": "string"}},
+            "required": ["location"],
+        },
     }
 ]
 
@@ -66,7 +70,11 @@ def recorded_anthropic_stream(name: str) -> dict[str, Any]:
         if t == "message_start":
             usage.update(ev["message"]["usage"])
         elif t == "content_block_start" and ev["content_block"]["type"] == "tool_use":
-            tools[ev["index"]] = {"id": ev["content_block"]["id"], "name": ev["content_block"]["name"], "json": ""}
+            tools[ev["index"]] = {
+                "id": ev["content_block"]["id"],
+                "name": ev["content_block"]["name"],
+                "json": "",
+            }
         elif t == "content_block_delta" and ev["delta"]["type"] == "text_delta":
             text += ev["delta"]["text"]
         elif t == "content_block_delta" and ev["delta"]["type"] == "input_json_delta":
@@ -74,7 +82,10 @@ def recorded_anthropic_stream(name: str) -> dict[str, Any]:
         elif t == "message_delta":
             usage.update(ev["usage"])
             stop = ev["delta"]["stop_reason"]
-    calls = [{"id": c["id"], "name": c["name"], "input": json.loads(c["json"] or "{}")} for _, c in sorted(tools.items())]
+    calls = [
+        {"id": c["id"], "name": c["name"], "input": json.loads(c["json"] or "{}")}
+        for _, c in sorted(tools.items())
+    ]
     return {"text": text, "tools": calls, "usage": usage, "stop_reason": stop}
 
 
@@ -90,7 +101,10 @@ def recorded_openai_stream(name: str) -> dict[str, Any]:
                 c["id"] = tc.get("id") or c["id"]
                 c["name"] += tc.get("function", {}).get("name") or ""
                 c["arguments"] += tc.get("function", {}).get("arguments") or ""
-    tools = [{"id": c["id"], "name": c["name"], "input": json.loads(c["arguments"])} for _, c in sorted(calls.items())]
+    tools = [
+        {"id": c["id"], "name": c["name"], "input": json.loads(c["arguments"])}
+        for _, c in sorted(calls.items())
+    ]
     return {"text": text, "tools": tools, "usage": usage, "finish_reason": finish}
 
 
@@ -109,7 +123,9 @@ def _no_ambient_anthropic_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def native(gateway) -> anthropic.Anthropic:
-    return anthropic.Anthropic(api_key=gateway.key, base_url=gateway.url, default_headers=NO_MAPPING, max_retries=0)
+    return anthropic.Anthropic(
+        api_key=gateway.key, base_url=gateway.url, default_headers=NO_MAPPING, max_retries=0
+    )
 
 
 @pytest.fixture
@@ -130,7 +146,9 @@ def test_native_create_passes_the_body_through(native, gateway, upstream, model)
         "model": model,
         "max_tokens": 256,
         "system": [{"type": "text", "text": "You are terse.", "cache_control": {"type": "ephemeral"}}],
-        "messages": [{"role": "user", "content": [{"type": "text", "text": "What is the capital of France?"}]}],
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "What is the capital of France?"}]}
+        ],
         "stop_sequences": ["\n\nHuman:"],
         "metadata": {"user_id": "user-77"},
     }
@@ -164,14 +182,20 @@ def test_native_create_passes_the_body_through(native, gateway, upstream, model)
     assert row["costUSD"] == pytest.approx(anthropic_cost(20, 10))
     assert row["request_body"]["messages"] == params["messages"]
     assert row["response_body"] == MESSAGE  # the provider's answer, untouched
-    assert [(a["provider"], a["model"], a["status"]) for a in row["attempts"]] == [("anthropic", NATIVE_MODELS[model], 200)]
+    assert [(a["provider"], a["model"], a["status"]) for a in row["attempts"]] == [
+        ("anthropic", NATIVE_MODELS[model], 200)
+    ]
 
 
 def test_native_answer_bytes_are_the_providers(gateway):
     r = httpx.post(
         f"{gateway.url}/v1/messages",
         headers={"x-api-key": gateway.key, "anthropic-version": "2023-06-01", **NO_MAPPING},
-        json={"model": "claude-sonnet-4/anthropic", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]},
+        json={
+            "model": "claude-sonnet-4/anthropic",
+            "max_tokens": 64,
+            "messages": [{"role": "user", "content": "hi"}],
+        },
         timeout=10,
     )
     assert r.status_code == 200
@@ -194,8 +218,12 @@ def test_native_stream_helper(native, gateway, upstream):
     assert (final.usage.input_tokens, final.usage.output_tokens) == (20, 5)
 
     sent = upstream.last("/messages")
-    assert sent.body == {"model": "claude-sonnet-4-20250514", "max_tokens": 128, "stream": True,
-                         "messages": [{"role": "user", "content": "1 + 1?"}]}
+    assert sent.body == {
+        "model": "claude-sonnet-4-20250514",
+        "max_tokens": 128,
+        "stream": True,
+        "messages": [{"role": "user", "content": "1 + 1?"}],
+    }
 
     row = gateway.wait_row(request_id)
     assert row["stream"] is True
@@ -210,14 +238,20 @@ def test_native_stream_bytes_are_the_recording(gateway):
         "POST",
         f"{gateway.url}/v1/messages",
         headers={"x-api-key": gateway.key, "anthropic-version": "2023-06-01", **NO_MAPPING},
-        json={"model": "claude-sonnet-4/anthropic", "max_tokens": 64, "stream": True,
-              "messages": [{"role": "user", "content": "hi"}]},
+        json={
+            "model": "claude-sonnet-4/anthropic",
+            "max_tokens": 64,
+            "stream": True,
+            "messages": [{"role": "user", "content": "hi"}],
+        },
         timeout=10,
     ) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
         body = r.read()
-    assert body == stream("anthropic/messages_stream_text.sse")  # forwarded untouched, pings and padding included
+    assert body == stream(
+        "anthropic/messages_stream_text.sse"
+    )  # forwarded untouched, pings and padding included
 
 
 def test_native_tool_use(native, gateway, upstream):
@@ -255,7 +289,11 @@ def test_native_stream_tool_use(native, gateway):
     assert [b.type for b in final.content] == ["text", "tool_use"]
     assert final.content[0].text == STREAM_TOOLS["text"]
     use = final.content[1]
-    assert (use.id, use.name, use.input) == (STREAM_TOOLS["tools"][0]["id"], "get_weather", {"location": "Paris"})
+    assert (use.id, use.name, use.input) == (
+        STREAM_TOOLS["tools"][0]["id"],
+        "get_weather",
+        {"location": "Paris"},
+    )
     assert STREAM_TOOLS["tools"][0]["input"] == {"location": "Paris"}
 
     row = gateway.wait_row(request_id)
@@ -272,10 +310,16 @@ def test_native_stream_thinking(native):
     ) as s:
         final = s.get_final_message()
     recorded = sse_events(stream("anthropic/messages_stream_thinking.sse"))
-    thinking = "".join(e["delta"]["thinking"] for e in recorded
-                       if e.get("type") == "content_block_delta" and e["delta"]["type"] == "thinking_delta")
-    signature = "".join(e["delta"]["signature"] for e in recorded
-                        if e.get("type") == "content_block_delta" and e["delta"]["type"] == "signature_delta")
+    thinking = "".join(
+        e["delta"]["thinking"]
+        for e in recorded
+        if e.get("type") == "content_block_delta" and e["delta"]["type"] == "thinking_delta"
+    )
+    signature = "".join(
+        e["delta"]["signature"]
+        for e in recorded
+        if e.get("type") == "content_block_delta" and e["delta"]["type"] == "signature_delta"
+    )
     block = final.content[0]
     assert block.type == "thinking"
     assert block.thinking == thinking
@@ -284,7 +328,9 @@ def test_native_stream_thinking(native):
 
 def test_no_mapping_with_a_provider_that_does_not_speak_messages_is_a_clear_400(native):
     with pytest.raises(anthropic.BadRequestError) as e:
-        native.messages.create(model="gpt-4o-mini", max_tokens=50, messages=[{"role": "user", "content": "hi"}])
+        native.messages.create(
+            model="gpt-4o-mini", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+        )
     assert e.value.status_code == 400
     assert e.value.body["type"] == "error"
     assert e.value.body["error"]["type"] == "invalid_request_error"
@@ -338,13 +384,26 @@ def test_mapped_stream_on_openai(mapped, gateway, upstream):
         assert s.response.headers["content-type"].startswith("text/event-stream")
         events = [ev.type for ev in s]
         final = s.get_final_message()
-    core = [e for e in events if e in ("message_start", "content_block_start", "content_block_stop", "message_delta",
-                                       "message_stop")]
-    assert core == ["message_start", "content_block_start", "content_block_stop", "message_delta", "message_stop"]
+    core = [
+        e
+        for e in events
+        if e
+        in ("message_start", "content_block_start", "content_block_stop", "message_delta", "message_stop")
+    ]
+    assert core == [
+        "message_start",
+        "content_block_start",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    ]
     assert [b.type for b in final.content] == ["text"]
     assert final.content[0].text == OPENAI_STREAM["text"]
     assert final.stop_reason == "end_turn"
     assert final.usage.output_tokens == OPENAI_STREAM["usage"]["completion_tokens"]
+    assert (
+        final.usage.input_tokens == OPENAI_STREAM["usage"]["prompt_tokens"]
+    )  # known only at the end of the stream
 
     sent = upstream.last("/chat/completions")
     assert sent.body["stream"] is True
@@ -369,12 +428,22 @@ def test_mapped_tools_on_openai(mapped, upstream):
     assert message.stop_reason == "tool_use"
     uses = [b for b in message.content if b.type == "tool_use"]
     calls = OPENAI_TOOLS["choices"][0]["message"]["tool_calls"]
-    assert [(u.name, u.input) for u in uses] == [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in calls]
+    assert [(u.name, u.input) for u in uses] == [
+        (c["function"]["name"], json.loads(c["function"]["arguments"])) for c in calls
+    ]
     assert all(u.id for u in uses) and len({u.id for u in uses}) == len(uses)
 
     sent = upstream.last("/chat/completions")
-    assert sent.body["tools"] == [{"type": "function", "function": {
-        "name": "get_weather", "description": TOOLS[0]["description"], "parameters": TOOLS[0]["input_schema"]}}]
+    assert sent.body["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": TOOLS[0]["description"],
+                "parameters": TOOLS[0]["input_schema"],
+            },
+        }
+    ]
     assert sent.body["tool_choice"] == "auto"
 
 
@@ -386,9 +455,21 @@ def test_mapped_tool_round_trip_on_openai(mapped, upstream):
         tools=TOOLS,
         messages=[
             {"role": "user", "content": "Weather in Paris?"},
-            {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "get_weather",
-                                               "input": {"location": "Paris"}}]},
-            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "18C, sunny"}]},
+            {
+                "role": "assistant",
+                "content": [
+                    {
+                        "type": "tool_use",
+                        "id": "toolu_1",
+                        "name": "get_weather",
+                        "input": {"location": "Paris"},
+                    }
+                ],
+            },
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "18C, sunny"}],
+            },
         ],
     )
     msgs = upstream.last("/chat/completions").body["messages"]
@@ -400,22 +481,76 @@ def test_mapped_tool_round_trip_on_openai(mapped, upstream):
 
 def test_mapped_stream_tools_on_openai(mapped):
     with mapped.messages.stream(
-        model="gpt-4o-mini", max_tokens=300, tools=TOOLS,
+        model="gpt-4o-mini",
+        max_tokens=300,
+        tools=TOOLS,
         messages=[{"role": "user", "content": "two cities [[tools]]"}],
     ) as s:
         final = s.get_final_message()
     assert final.stop_reason == "tool_use"
     uses = [b for b in final.content if b.type == "tool_use"]
-    assert [(u.name, u.input) for u in uses] == [(t["name"], t["input"]) for t in OPENAI_STREAM_TOOLS["tools"]]
+    assert [(u.name, u.input) for u in uses] == [
+        (t["name"], t["input"]) for t in OPENAI_STREAM_TOOLS["tools"]
+    ]
     assert final.usage.output_tokens == OPENAI_STREAM_TOOLS["usage"]["completion_tokens"]
+
+
+def test_mapped_length_stop_reason(mapped):
+    message = mapped.messages.create(
+        model="gpt-4o-mini", max_tokens=5, messages=[{"role": "user", "content": "Go on [[length]]"}]
+    )
+    assert message.stop_reason == "max_tokens"
+
+
+def test_mapped_upstream_errors_keep_anthropic_classes(mapped, gateway):
+    with pytest.raises(anthropic.RateLimitError) as e:
+        mapped.messages.create(
+            model="gpt-4o-mini", max_tokens=50, messages=[{"role": "user", "content": "hi [[error:429]]"}]
+        )
+    assert e.value.body["type"] == "error"
+    assert e.value.body["error"]["type"] == "rate_limit_error"
+    row = gateway.wait_row(e.value.response.headers["helicone-id"])
+    assert row["response_status"] == 429
+    assert [(a["provider"], a["status"]) for a in row["attempts"]] == [("openai", 429)]
+
+    with pytest.raises(anthropic.AuthenticationError) as e:
+        mapped.messages.create(
+            model="gpt-4o-mini", max_tokens=50, messages=[{"role": "user", "content": "hi [[error:401]]"}]
+        )
+    assert e.value.body["error"]["type"] == "authentication_error"
+    assert "Provider openai rejected the gateway's credentials" in e.value.body["error"]["message"]
+
+
+def test_mapped_stream_interrupted_mid_way_ends_with_an_anthropic_error_event(mapped, gateway):
+    received: list[str] = []
+    with mapped.messages.stream(
+        model="gpt-4o-mini",
+        max_tokens=50,
+        messages=[{"role": "user", "content": "story [[midstream-error]]"}],
+    ) as s:
+        request_id = s.response.headers["helicone-id"]
+        with pytest.raises(anthropic.APIStatusError) as e:
+            received.extend(ev.type for ev in s)
+    assert received[0] == "message_start"
+    assert "text" in received  # the caller got part of the answer before the error event
+    assert e.value.body["type"] == "error"
+    assert e.value.body["error"]["type"] == "api_error"
+    assert "mid-stream" in e.value.body["error"]["message"]
+    row = gateway.wait_row(request_id)
+    assert row["stream"] is True
+    assert "interrupted" in (row["error"] or "")
 
 
 def test_mapped_create_on_gemini(mapped, upstream):
     message = mapped.messages.create(
-        model="gemini-2.5-flash/google-ai-studio", max_tokens=100, messages=[{"role": "user", "content": "hi"}]
+        model="gemini-2.5-flash/google-ai-studio",
+        max_tokens=100,
+        messages=[{"role": "user", "content": "hi"}],
     )
     recorded = exchange("gemini/generate_content.json")["response"]["body"]
-    text = "".join(p.get("text", "") for p in recorded["candidates"][0]["content"]["parts"] if not p.get("thought"))
+    text = "".join(
+        p.get("text", "") for p in recorded["candidates"][0]["content"]["parts"] if not p.get("thought")
+    )
     assert message.type == "message"
     assert "".join(b.text for b in message.content if b.type == "text") == text
     assert ":generateContent" in upstream.last("generateContent").path
@@ -448,21 +583,34 @@ def test_sdk_auth_forms(gateway, upstream, form):
     raw = client.messages.with_raw_response.create(
         model="claude-sonnet-4/anthropic", max_tokens=50, messages=[{"role": "user", "content": "Hello!"}]
     )
-    sent_auth = {k: v for k, v in raw.http_request.headers.items() if k.lower() in ("x-api-key", "authorization")}
+    sent_auth = {
+        k: v for k, v in raw.http_request.headers.items() if k.lower() in ("x-api-key", "authorization")
+    }
     assert any(gateway.key in v for v in sent_auth.values()), sent_auth
     assert raw.parse().content[0].text == MESSAGE["content"][0]["text"]
     assert upstream.last("/messages").headers["x-api-key"] == "sk-ant-upstream-secret-0002"
     assert gateway.wait_row(raw.headers["helicone-id"])["response_status"] == 200
 
 
-@pytest.mark.parametrize("header", ["x-api-key: {k}", "x-api-key: Bearer {k}", "authorization: Bearer {k}",
-                                    "authorization: Bearer Bearer {k}"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "x-api-key: {k}",
+        "x-api-key: Bearer {k}",
+        "authorization: Bearer {k}",
+        "authorization: Bearer Bearer {k}",
+    ],
+)
 def test_raw_auth_headers(gateway, header):
     name, value = header.split(": ", 1)
     r = httpx.post(
         f"{gateway.url}/v1/messages",
         headers={name: value.format(k=gateway.key), "anthropic-version": "2023-06-01", **NO_MAPPING},
-        json={"model": "claude-sonnet-4/anthropic", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]},
+        json={
+            "model": "claude-sonnet-4/anthropic",
+            "max_tokens": 50,
+            "messages": [{"role": "user", "content": "hi"}],
+        },
         timeout=10,
     )
     assert r.status_code == 200, r.text
@@ -471,7 +619,9 @@ def test_raw_auth_headers(gateway, header):
 
 def test_unknown_anthropic_version_is_accepted(gateway):
     client = anthropic.Anthropic(
-        api_key=gateway.key, base_url=gateway.url, max_retries=0,
+        api_key=gateway.key,
+        base_url=gateway.url,
+        max_retries=0,
         default_headers={**NO_MAPPING, "anthropic-version": "2099-01-01"},
     )
     raw = client.messages.with_raw_response.create(
@@ -483,7 +633,9 @@ def test_unknown_anthropic_version_is_accepted(gateway):
 
 def test_beta_messages_create(native, upstream):
     raw = native.beta.messages.with_raw_response.create(
-        model="claude-sonnet-4/anthropic", max_tokens=50, messages=[{"role": "user", "content": "hi"}],
+        model="claude-sonnet-4/anthropic",
+        max_tokens=50,
+        messages=[{"role": "user", "content": "hi"}],
         betas=["context-1m-2025-08-07"],
     )
     assert raw.parse().content[0].text == MESSAGE["content"][0]["text"]
@@ -496,9 +648,17 @@ def test_beta_query_parameter_is_accepted(gateway, upstream):
     """Older Anthropic SDKs post `client.beta.messages` to `/v1/messages?beta=true`."""
     r = httpx.post(
         f"{gateway.url}/v1/messages?beta=true",
-        headers={"x-api-key": gateway.key, "anthropic-version": "2023-06-01", "anthropic-beta": "tools-2024-04-04",
-                 **NO_MAPPING},
-        json={"model": "claude-sonnet-4/anthropic", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]},
+        headers={
+            "x-api-key": gateway.key,
+            "anthropic-version": "2023-06-01",
+            "anthropic-beta": "tools-2024-04-04",
+            **NO_MAPPING,
+        },
+        json={
+            "model": "claude-sonnet-4/anthropic",
+            "max_tokens": 50,
+            "messages": [{"role": "user", "content": "hi"}],
+        },
         timeout=10,
     )
     assert r.status_code == 200, r.text
@@ -508,9 +668,14 @@ def test_beta_query_parameter_is_accepted(gateway, upstream):
 
 def test_helicone_headers_are_logged(native, gateway):
     raw = native.messages.with_raw_response.create(
-        model="claude-sonnet-4/anthropic", max_tokens=50, messages=[{"role": "user", "content": "hi"}],
-        extra_headers={"Helicone-Property-Surface": "messages", "Helicone-User-Id": "anthropic-user",
-                       "Helicone-Session-Id": "sess-a"},
+        model="claude-sonnet-4/anthropic",
+        max_tokens=50,
+        messages=[{"role": "user", "content": "hi"}],
+        extra_headers={
+            "Helicone-Property-Surface": "messages",
+            "Helicone-User-Id": "anthropic-user",
+            "Helicone-Session-Id": "sess-a",
+        },
     )
     row = gateway.wait_row(raw.headers["helicone-id"])
     assert row["request_properties"]["surface"] == "messages"
@@ -522,20 +687,30 @@ def test_helicone_headers_are_logged(native, gateway):
 
 
 def test_bad_key_is_an_authentication_error(gateway):
-    bad = anthropic.Anthropic(api_key="sk-not-a-gateway-key", base_url=gateway.url, default_headers=NO_MAPPING,
-                              max_retries=0)
+    bad = anthropic.Anthropic(
+        api_key="sk-not-a-gateway-key", base_url=gateway.url, default_headers=NO_MAPPING, max_retries=0
+    )
     with pytest.raises(anthropic.AuthenticationError) as e:
-        bad.messages.create(model="claude-sonnet-4/anthropic", max_tokens=50, messages=[{"role": "user", "content": "hi"}])
+        bad.messages.create(
+            model="claude-sonnet-4/anthropic", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+        )
     assert e.value.status_code == 401
-    assert e.value.body == {"type": "error", "error": {"type": "authentication_error", "message": "Invalid gateway key."}}
+    assert e.value.body == {
+        "type": "error",
+        "error": {"type": "authentication_error", "message": "Invalid gateway key."},
+    }
     assert e.value.response.headers["helicone-id"]
 
 
 def test_missing_max_tokens_is_a_bad_request(native, gateway, upstream):
     before = len(upstream.seen)
     with pytest.raises(anthropic.BadRequestError) as e:
-        native.messages.create(model="claude-sonnet-4/anthropic", max_tokens=anthropic.NOT_GIVEN,
-                               messages=[{"role": "user", "content": "hi"}], timeout=10)
+        native.messages.create(
+            model="claude-sonnet-4/anthropic",
+            max_tokens=anthropic.NOT_GIVEN,
+            messages=[{"role": "user", "content": "hi"}],
+            timeout=10,
+        )
     assert e.value.status_code == 400
     body = e.value.body
     assert set(body) == {"type", "error"}
@@ -549,7 +724,9 @@ def test_missing_max_tokens_is_a_bad_request(native, gateway, upstream):
 
 def test_unknown_model_is_a_400(native):
     with pytest.raises(anthropic.BadRequestError) as e:
-        native.messages.create(model="claude-nonexistent-9", max_tokens=50, messages=[{"role": "user", "content": "hi"}])
+        native.messages.create(
+            model="claude-nonexistent-9", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+        )
     assert e.value.status_code == 400
     assert e.value.body["type"] == "error"
     assert e.value.body["error"]["type"] == "invalid_request_error"
@@ -557,9 +734,12 @@ def test_unknown_model_is_a_400(native):
 
 
 def test_stream_errors_before_commit_are_anthropic_errors(native):
-    with pytest.raises(anthropic.BadRequestError) as e, native.messages.stream(
-        model="claude-nonexistent-9", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
-    ) as s:
+    with (
+        pytest.raises(anthropic.BadRequestError) as e,
+        native.messages.stream(
+            model="claude-nonexistent-9", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+        ) as s,
+    ):
         s.get_final_message()
     assert e.value.body["type"] == "error"
 
@@ -584,5 +764,8 @@ def test_seed_python_anthropic_example(gateway, upstream):
     )
     assert response.content[0].text == MESSAGE["content"][0]["text"]
     sent = upstream.last("/messages")
-    assert sent.body == {"model": "claude-3-7-sonnet-20250219", "max_tokens": 100,
-                         "messages": [{"role": "user", "content": "Hello!"}]}
+    assert sent.body == {
+        "model": "claude-3-7-sonnet-20250219",
+        "max_tokens": 100,
+        "messages": [{"role": "user", "content": "Hello!"}],
+    }

@@ -37,7 +37,10 @@ def test_recording_is_what_the_tests_assume():
 
 def test_float_encoding(client, gateway, upstream):
     raw = client.embeddings.with_raw_response.create(
-        model="text-embedding-3-small", input=["Hello, world!"], encoding_format="float", dimensions=128,
+        model="text-embedding-3-small",
+        input=["Hello, world!"],
+        encoding_format="float",
+        dimensions=128,
         extra_headers={"Helicone-Property-Surface": "embeddings"},
     )
     result = raw.parse()
@@ -51,8 +54,12 @@ def test_float_encoding(client, gateway, upstream):
 
     sent = upstream.last("/embeddings")
     assert sent.path == "/v1/embeddings"
-    assert sent.body == {"model": "text-embedding-3-small", "input": ["Hello, world!"], "encoding_format": "float",
-                         "dimensions": 128}
+    assert sent.body == {
+        "model": "text-embedding-3-small",
+        "input": ["Hello, world!"],
+        "encoding_format": "float",
+        "dimensions": 128,
+    }
     assert sent.headers["authorization"] == "Bearer sk-upstream-openai-secret-0001"
 
     row = gateway.wait_row(raw.headers["helicone-id"])
@@ -88,7 +95,10 @@ def test_sdk_default_encoding(client, upstream):
 
 def test_several_inputs(client, gateway):
     raw = client.embeddings.with_raw_response.create(
-        model="text-embedding-3-small", input=["Hello, world!", "Goodbye"], encoding_format="float", dimensions=128
+        model="text-embedding-3-small",
+        input=["Hello, world!", "Goodbye"],
+        encoding_format="float",
+        dimensions=128,
     )
     result = raw.parse()
     assert [d.index for d in result.data] == [0, 1]
@@ -97,7 +107,9 @@ def test_several_inputs(client, gateway):
 
 
 def test_token_array_input(client, upstream):
-    client.embeddings.create(model="text-embedding-3-small", input=[[9906, 11, 1917, 0]], encoding_format="float")
+    client.embeddings.create(
+        model="text-embedding-3-small", input=[[9906, 11, 1917, 0]], encoding_format="float"
+    )
     assert upstream.last("/embeddings").body["input"] == [[9906, 11, 1917, 0]]
 
 
@@ -114,8 +126,11 @@ def test_embeddings_on_a_chat_only_provider_is_a_clear_4xx(client, gateway, upst
     assert row["response_status"] == 400
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: /v1/embeddings forwards a registry model of kind chat (gpt-4o-mini) "
-                   "upstream instead of answering a 4xx; the registry knows the model kind")
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: /v1/embeddings forwards a registry model of kind chat (gpt-4o-mini) "
+    "upstream instead of answering a 4xx; the registry knows the model kind",
+)
 def test_embeddings_on_a_chat_only_model_is_a_clear_4xx(client, upstream):
     before = len(upstream.seen)
     with pytest.raises(openai.BadRequestError) as e:
@@ -131,7 +146,11 @@ def test_missing_input_is_a_400(client):
 
 
 def test_bad_key_is_a_401(gateway):
-    r = httpx.post(f"{gateway.url}/v1/embeddings", headers={"Authorization": "Bearer sk-nope"}, timeout=10,
-                   json={"model": "text-embedding-3-small", "input": "hi"})
+    r = httpx.post(
+        f"{gateway.url}/v1/embeddings",
+        headers={"Authorization": "Bearer sk-nope"},
+        timeout=10,
+        json={"model": "text-embedding-3-small", "input": "hi"},
+    )
     assert r.status_code == 401
     assert r.json()["error"]["type"] == "authentication_error"

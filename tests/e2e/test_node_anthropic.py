@@ -66,7 +66,9 @@ def node_run(request: pytest.FixtureRequest) -> dict[str, Any]:
     proc = subprocess.run(
         [node, "anthropic_messages.mjs"], cwd=NODE_DIR, env=env, capture_output=True, text=True, timeout=120
     )
-    assert proc.returncode == 0, f"node anthropic_messages.mjs failed ({proc.returncode}):\n{proc.stderr}\n{proc.stdout}"
+    assert proc.returncode == 0, (
+        f"node anthropic_messages.mjs failed ({proc.returncode}):\n{proc.stderr}\n{proc.stdout}"
+    )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     assert lines, f"no JSON line from anthropic_messages.mjs:\n{proc.stdout}\n{proc.stderr}"
     out = json.loads(lines[-1])
@@ -121,10 +123,17 @@ def test_quickstart_messages_stream(node_run, gateway):
 def test_upstream_got_the_callers_body_with_the_provider_model(node_run):
     sent = [s for s in node_run["_upstream"] if s.path == "/anthropic/v1/messages"]
     assert len(sent) == 2  # create and stream (the bad key never reaches the provider)
-    assert sent[0].body == {"model": "claude-3-7-sonnet-20250219", "max_tokens": 100,
-                            "messages": [{"role": "user", "content": "Hello!"}]}
-    assert sent[1].body == {"model": "claude-3-7-sonnet-20250219", "max_tokens": 100, "stream": True,
-                            "messages": [{"role": "user", "content": "What is 1 + 1?"}]}
+    assert sent[0].body == {
+        "model": "claude-3-7-sonnet-20250219",
+        "max_tokens": 100,
+        "messages": [{"role": "user", "content": "Hello!"}],
+    }
+    assert sent[1].body == {
+        "model": "claude-3-7-sonnet-20250219",
+        "max_tokens": 100,
+        "stream": True,
+        "messages": [{"role": "user", "content": "What is 1 + 1?"}],
+    }
     for s in sent:
         assert s.headers["x-api-key"] == "sk-ant-upstream-secret-0002"
         assert "authorization" not in s.headers
@@ -135,5 +144,8 @@ def test_bad_key_is_an_authentication_error(node_run):
     err = node_run["badKey"]
     assert err["status"] == 401
     assert err["name"] == "AuthenticationError"
-    assert err["error"] == {"type": "error", "error": {"type": "authentication_error", "message": "Invalid gateway key."}}
+    assert err["error"] == {
+        "type": "error",
+        "error": {"type": "authentication_error", "message": "Invalid gateway key."},
+    }
     assert err["heliconeId"]

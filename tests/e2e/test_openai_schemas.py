@@ -31,10 +31,25 @@ CHAT_MODELS = {
     "anthropic": "claude-sonnet-4/anthropic",
     "gemini": "gemini-2.5-flash/google-ai-studio",
 }
-TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
-                                           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
-RESPONSES_TOOLS = [{"type": "function", "name": "get_weather", "description": "Weather in a city",
-                    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}, "strict": False}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Weather in a city",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    }
+]
+RESPONSES_TOOLS = [
+    {
+        "type": "function",
+        "name": "get_weather",
+        "description": "Weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        "strict": False,
+    }
+]
 
 
 def _honour_nullable(node: Any) -> Any:
@@ -60,7 +75,9 @@ def _registry() -> Registry:
 
 @cache
 def _validator(name: str) -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator({"$ref": f"{SPEC_URI}#/components/schemas/{name}"}, registry=_registry())
+    return jsonschema.Draft202012Validator(
+        {"$ref": f"{SPEC_URI}#/components/schemas/{name}"}, registry=_registry()
+    )
 
 
 def spec_errors(name: str, value: Any) -> list[str]:
@@ -70,12 +87,17 @@ def spec_errors(name: str, value: Any) -> list[str]:
 
 def assert_valid(name: str, value: Any) -> None:
     errors = spec_errors(name, value)
-    assert errors == [], f"{name} rejects the gateway's output:\n" + "\n".join(errors) + f"\n{json.dumps(value)[:2000]}"
+    assert errors == [], (
+        f"{name} rejects the gateway's output:\n" + "\n".join(errors) + f"\n{json.dumps(value)[:2000]}"
+    )
 
 
 def sse_data(data: bytes) -> list[dict[str, Any]]:
-    return [json.loads(line[5:]) for line in data.decode().splitlines()
-            if line.startswith("data:") and line[5:].strip() not in ("", "[DONE]")]
+    return [
+        json.loads(line[5:])
+        for line in data.decode().splitlines()
+        if line.startswith("data:") and line[5:].strip() not in ("", "[DONE]")
+    ]
 
 
 def post(gateway, path: str, body: dict[str, Any], **headers: str) -> httpx.Response:
@@ -111,29 +133,46 @@ def markers_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_spec_loads_and_rejects_garbage():
-    assert spec_errors("CreateChatCompletionResponse", {"object": "chat.completion"})  # the validator has teeth
+    assert spec_errors(
+        "CreateChatCompletionResponse", {"object": "chat.completion"}
+    )  # the validator has teeth
     assert spec_errors("ErrorResponse", {"error": {"message": "x"}})
     # `nullable: true` is honoured: a null finish_reason is fine in a stream chunk, a wrong string is not
-    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
-             "choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": None, "logprobs": None}]}
+    chunk = {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": None, "logprobs": None}],
+    }
     assert spec_errors("CreateChatCompletionStreamResponse", chunk) == []
     chunk["choices"][0]["finish_reason"] = "done"
     assert spec_errors("CreateChatCompletionStreamResponse", chunk)
+    assert spec_errors("ResponseStreamEvent", {"type": "response.output_text.delta", "delta": "x"})
 
 
 # -- chat completions -------------------------------------------------------------------------------------------
 
 
-GEMINI_NO_REFUSAL = pytest.mark.xfail(strict=True, reason=(
-    "BUG: the Gemini translation builds choices[].message without 'refusal' "
-    "(src/switchyard/providers/gemini/response.py, the message dicts at lines ~53 and ~71); the spec requires it "
-    "(nullable) and OpenAI always sends \"refusal\": null, as the Anthropic translation does"))
+GEMINI_NO_REFUSAL = pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: the Gemini translation builds choices[].message without 'refusal' "
+        "(src/switchyard/providers/gemini/response.py, the message dicts at lines ~53 and ~71); the spec requires it "
+        '(nullable) and OpenAI always sends "refusal": null, as the Anthropic translation does'
+    ),
+)
 
 
 @pytest.mark.parametrize("marker", ["", " [[tools]]"], ids=["text", "tools"])
-@pytest.mark.parametrize("source", [pytest.param(s, marks=GEMINI_NO_REFUSAL) if s == "gemini" else s for s in CHAT_MODELS])
+@pytest.mark.parametrize(
+    "source", [pytest.param(s, marks=GEMINI_NO_REFUSAL) if s == "gemini" else s for s in CHAT_MODELS]
+)
 def test_chat_completion(gateway, source, marker):
-    body = {"model": CHAT_MODELS[source], "messages": [{"role": "user", "content": "Weather in Paris?" + marker}]}
+    body = {
+        "model": CHAT_MODELS[source],
+        "messages": [{"role": "user", "content": "Weather in Paris?" + marker}],
+    }
     if marker:
         body["tools"] = TOOLS
     r = post(gateway, "/v1/chat/completions", body)
@@ -148,8 +187,12 @@ def test_chat_completion(gateway, source, marker):
 @pytest.mark.parametrize("marker", ["", " [[tools]]"], ids=["text", "tools"])
 @pytest.mark.parametrize("source", list(CHAT_MODELS))
 def test_chat_completion_stream_chunks(gateway, source, marker):
-    body = {"model": CHAT_MODELS[source], "stream": True, "stream_options": {"include_usage": True},
-            "messages": [{"role": "user", "content": "Weather in Paris?" + marker}]}
+    body = {
+        "model": CHAT_MODELS[source],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "messages": [{"role": "user", "content": "Weather in Paris?" + marker}],
+    }
     if marker:
         body["tools"] = TOOLS
     chunks = stream_events(gateway, "/v1/chat/completions", body)
@@ -161,9 +204,16 @@ def test_chat_completion_stream_chunks(gateway, source, marker):
 
 
 def test_chat_completion_stream_thinking_chunks(gateway):
-    chunks = stream_events(gateway, "/v1/chat/completions", {
-        "model": CHAT_MODELS["anthropic"], "stream": True, "reasoning_effort": "low",
-        "messages": [{"role": "user", "content": "How do I cross a street? [[thinking]]"}]})
+    chunks = stream_events(
+        gateway,
+        "/v1/chat/completions",
+        {
+            "model": CHAT_MODELS["anthropic"],
+            "stream": True,
+            "reasoning_effort": "low",
+            "messages": [{"role": "user", "content": "How do I cross a street? [[thinking]]"}],
+        },
+    )
     for i, chunk in enumerate(chunks):
         errors = spec_errors("CreateChatCompletionStreamResponse", chunk)
         assert errors == [], f"chunk {i}: " + "\n".join(errors) + f"\n{json.dumps(chunk)}"
@@ -176,7 +226,9 @@ LEGACY = {"native": "llama3/my-vllm", "mapped": "gpt-4o-mini", "anthropic": "cla
 
 @pytest.mark.parametrize("source", list(LEGACY))
 def test_legacy_completion(gateway, source):
-    r = post(gateway, "/v1/completions", {"model": LEGACY[source], "prompt": "Once upon a time", "max_tokens": 20})
+    r = post(
+        gateway, "/v1/completions", {"model": LEGACY[source], "prompt": "Once upon a time", "max_tokens": 20}
+    )
     assert r.status_code == 200, r.text
     completion = r.json()
     assert completion["object"] == "text_completion"
@@ -197,9 +249,16 @@ def _legacy_chunk_for_spec(chunk: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("source", list(LEGACY))
 def test_legacy_completion_stream_chunks(gateway, source):
-    chunks = stream_events(gateway, "/v1/completions", {
-        "model": LEGACY[source], "prompt": "Once upon a time", "stream": True,
-        "stream_options": {"include_usage": True}})
+    chunks = stream_events(
+        gateway,
+        "/v1/completions",
+        {
+            "model": LEGACY[source],
+            "prompt": "Once upon a time",
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        },
+    )
     assert chunks[-1].get("usage") is not None
     for i, chunk in enumerate(chunks):
         assert chunk["object"] == "text_completion"
@@ -211,15 +270,31 @@ def test_legacy_completion_stream_chunks(gateway, source):
 
 
 def test_embeddings_float(gateway):
-    r = post(gateway, "/v1/embeddings", {"model": "text-embedding-3-small", "input": ["Hello, world!", "Bye"],
-                                         "encoding_format": "float", "dimensions": 128})
+    r = post(
+        gateway,
+        "/v1/embeddings",
+        {
+            "model": "text-embedding-3-small",
+            "input": ["Hello, world!", "Bye"],
+            "encoding_format": "float",
+            "dimensions": 128,
+        },
+    )
     assert r.status_code == 200, r.text
     assert_valid("CreateEmbeddingResponse", r.json())
 
 
 def test_embeddings_base64(gateway):
-    r = post(gateway, "/v1/embeddings", {"model": "text-embedding-3-small", "input": "Hello, world!",
-                                         "encoding_format": "base64", "dimensions": 128})
+    r = post(
+        gateway,
+        "/v1/embeddings",
+        {
+            "model": "text-embedding-3-small",
+            "input": "Hello, world!",
+            "encoding_format": "base64",
+            "dimensions": 128,
+        },
+    )
     assert r.status_code == 200, r.text
     result = r.json()
     # SPEC QUIRK: `Embedding.embedding` is typed as an array of floats only, but with `encoding_format: base64` the
@@ -231,8 +306,11 @@ def test_embeddings_base64(gateway):
 
 # -- Responses -----------------------------------------------------------------------------------------------------
 
-RESPONSES_MODELS = {"native": "gpt-4o-mini", "anthropic": "claude-sonnet-4/anthropic",
-                    "gemini": "gemini-2.5-flash/google-ai-studio"}
+RESPONSES_MODELS = {
+    "native": "gpt-4o-mini",
+    "anthropic": "claude-sonnet-4/anthropic",
+    "gemini": "gemini-2.5-flash/google-ai-studio",
+}
 
 
 def _recorded_response_for_spec(response: dict[str, Any]) -> dict[str, Any]:
@@ -257,8 +335,11 @@ def _recorded_response_for_spec(response: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize("tools", [False, True], ids=["text", "tools"])
 @pytest.mark.parametrize("source", list(RESPONSES_MODELS))
 def test_response_object(gateway, source, tools):
-    body: dict[str, Any] = {"model": RESPONSES_MODELS[source], "instructions": "Be brief.",
-                            "input": "Weather in Paris?" + (" [[tools]]" if tools else "")}
+    body: dict[str, Any] = {
+        "model": RESPONSES_MODELS[source],
+        "instructions": "Be brief.",
+        "input": "Weather in Paris?" + (" [[tools]]" if tools else ""),
+    }
     if tools:
         body["tools"] = RESPONSES_TOOLS
     r = post(gateway, "/v1/responses", body)
@@ -268,8 +349,12 @@ def test_response_object(gateway, source, tools):
     if tools:
         assert any(item["type"] == "function_call" for item in response["output"])
     if source == "native":
-        recorded = "openai/responses_stream_function_call.sse" if tools else "openai/responses_stream_text.sse"
-        assert response == next(e["response"] for e in sse_data(stream(recorded)) if e["type"] == "response.completed")
+        recorded = (
+            "openai/responses_stream_function_call.sse" if tools else "openai/responses_stream_text.sse"
+        )
+        assert response == next(
+            e["response"] for e in sse_data(stream(recorded)) if e["type"] == "response.completed"
+        )
         response = _recorded_response_for_spec(response)
     assert_valid("Response", response)
 
@@ -278,15 +363,20 @@ def test_response_object(gateway, source, tools):
 @pytest.mark.parametrize("source", ["anthropic", "gemini"])
 def test_bridged_response_stream_events(gateway, source, tools):
     """Stream events the gateway builds itself (bridged providers) against `ResponseStreamEvent`."""
-    body: dict[str, Any] = {"model": RESPONSES_MODELS[source], "stream": True,
-                            "input": "Weather in Paris?" + (" [[tools]]" if tools else "")}
+    body: dict[str, Any] = {
+        "model": RESPONSES_MODELS[source],
+        "stream": True,
+        "input": "Weather in Paris?" + (" [[tools]]" if tools else ""),
+    }
     if tools:
         body["tools"] = RESPONSES_TOOLS
     events = stream_events(gateway, "/v1/responses", body)
     assert events[-1]["type"] == "response.completed"
     for i, event in enumerate(events):
         errors = spec_errors("ResponseStreamEvent", event)
-        assert errors == [], f"event {i} ({event.get('type')}): " + "\n".join(errors) + f"\n{json.dumps(event)[:1500]}"
+        assert errors == [], (
+            f"event {i} ({event.get('type')}): " + "\n".join(errors) + f"\n{json.dumps(event)[:1500]}"
+        )
     assert_valid("Response", events[-1]["response"])
 
 
@@ -300,23 +390,55 @@ def test_responses_body_on_chat_completions(gateway):
 
 
 ERROR_CASES = {
-    "bad key": ("/v1/chat/completions", {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
-                {"Authorization": "Bearer sk-not-a-gateway-key"}, 401),
-    "unknown model": ("/v1/chat/completions", {"model": "no-such-model-x", "messages": [{"role": "user", "content": "hi"}]},
-                      {}, 400),
+    "bad key": (
+        "/v1/chat/completions",
+        {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+        {"Authorization": "Bearer sk-not-a-gateway-key"},
+        401,
+    ),
+    "unknown model": (
+        "/v1/chat/completions",
+        {"model": "no-such-model-x", "messages": [{"role": "user", "content": "hi"}]},
+        {},
+        400,
+    ),
     "missing messages": ("/v1/chat/completions", {"model": "gpt-4o-mini"}, {}, 400),
     "invalid json": ("/v1/chat/completions", None, {}, 400),
-    "upstream 400": ("/v1/chat/completions", {"model": "gpt-4o-mini",
-                                              "messages": [{"role": "user", "content": "hi [[error:400]]"}]}, {}, 400),
-    "upstream 429": ("/v1/chat/completions", {"model": "gpt-4o-mini",
-                                              "messages": [{"role": "user", "content": "hi [[error:429]]"}]}, {}, 429),
-    "fallback exhausted": ("/v1/chat/completions", {"model": "gpt-4o-mini/openai,claude-sonnet-4/anthropic",
-                                                    "messages": [{"role": "user", "content": "hi [[500]]"}]}, {}, 500),
+    "upstream 400": (
+        "/v1/chat/completions",
+        {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi [[error:400]]"}]},
+        {},
+        400,
+    ),
+    "upstream 429": (
+        "/v1/chat/completions",
+        {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi [[error:429]]"}]},
+        {},
+        429,
+    ),
+    "fallback exhausted": (
+        "/v1/chat/completions",
+        {
+            "model": "gpt-4o-mini/openai,claude-sonnet-4/anthropic",
+            "messages": [{"role": "user", "content": "hi [[500]]"}],
+        },
+        {},
+        500,
+    ),
     "completions missing prompt": ("/v1/completions", {"model": "gpt-4o-mini"}, {}, 400),
-    "embeddings chat-only provider": ("/v1/embeddings", {"model": "claude-sonnet-4/anthropic", "input": "hi"}, {}, 400),
+    "embeddings chat-only provider": (
+        "/v1/embeddings",
+        {"model": "claude-sonnet-4/anthropic", "input": "hi"},
+        {},
+        400,
+    ),
     "responses missing input": ("/v1/responses", {"model": "gpt-4o-mini"}, {}, 400),
-    "responses bridged stateful": ("/v1/responses", {"model": "claude-sonnet-4/anthropic", "input": "hi",
-                                                     "previous_response_id": "resp_1"}, {}, 400),
+    "responses bridged stateful": (
+        "/v1/responses",
+        {"model": "claude-sonnet-4/anthropic", "input": "hi", "previous_response_id": "resp_1"},
+        {},
+        400,
+    ),
 }
 
 

@@ -20,14 +20,20 @@ MESSAGE = exchange("anthropic/messages.json")["response"]["body"]
 MESSAGE_TOOLS = exchange("anthropic/messages_tool_use.json")["response"]["body"]
 ANTHROPIC_TEXT = MESSAGE["content"][0]["text"]
 
-TOOLS = [{
-    "type": "function",
-    "name": "get_capital",
-    "description": "The capital of a country",
-    "parameters": {"type": "object", "properties": {"country": {"type": "string"}}, "required": ["country"],
-                   "additionalProperties": False},
-    "strict": True,
-}]
+TOOLS = [
+    {
+        "type": "function",
+        "name": "get_capital",
+        "description": "The capital of a country",
+        "parameters": {
+            "type": "object",
+            "properties": {"country": {"type": "string"}},
+            "required": ["country"],
+            "additionalProperties": False,
+        },
+        "strict": True,
+    }
+]
 
 
 def sse_events(data: bytes) -> list[dict[str, Any]]:
@@ -49,8 +55,13 @@ TEXT_SSE = "openai/responses_stream_text.sse"
 CALL_SSE = "openai/responses_stream_function_call.sse"
 NATIVE_TEXT = completed(TEXT_SSE)
 NATIVE_CALL = completed(CALL_SSE)
-NATIVE_ANSWER = "".join(p["text"] for item in NATIVE_TEXT["output"] if item["type"] == "message"
-                        for p in item["content"] if p["type"] == "output_text")
+NATIVE_ANSWER = "".join(
+    p["text"]
+    for item in NATIVE_TEXT["output"]
+    if item["type"] == "message"
+    for p in item["content"]
+    if p["type"] == "output_text"
+)
 
 
 def anthropic_stream(name: str) -> dict[str, Any]:
@@ -62,13 +73,23 @@ def anthropic_stream(name: str) -> dict[str, Any]:
         elif t == "message_delta":
             usage.update(ev["usage"])
         elif t == "content_block_start" and ev["content_block"]["type"] == "tool_use":
-            tools[ev["index"]] = {"id": ev["content_block"]["id"], "name": ev["content_block"]["name"], "json": ""}
+            tools[ev["index"]] = {
+                "id": ev["content_block"]["id"],
+                "name": ev["content_block"]["name"],
+                "json": "",
+            }
         elif t == "content_block_delta" and ev["delta"]["type"] == "text_delta":
             text += ev["delta"]["text"]
         elif t == "content_block_delta" and ev["delta"]["type"] == "input_json_delta":
             tools[ev["index"]]["json"] += ev["delta"]["partial_json"]
-    return {"text": text, "usage": usage,
-            "tools": [{"id": c["id"], "name": c["name"], "input": json.loads(c["json"] or "{}")} for _, c in sorted(tools.items())]}
+    return {
+        "text": text,
+        "usage": usage,
+        "tools": [
+            {"id": c["id"], "name": c["name"], "input": json.loads(c["json"] or "{}")}
+            for _, c in sorted(tools.items())
+        ],
+    }
 
 
 ANTHROPIC_STREAM = anthropic_stream("anthropic/messages_stream_text.sse")
@@ -129,9 +150,15 @@ def test_native_create(client, gateway, upstream):
 
     sent = upstream.last("/responses")
     assert sent.path == "/v1/responses"
-    assert sent.body == {"model": "gpt-4o-mini", "instructions": "Answer in one sentence.",
-                         "input": "What is the capital of France?", "temperature": 0.5, "max_output_tokens": 64,
-                         "store": False, "some_future_param": {"x": 1}}
+    assert sent.body == {
+        "model": "gpt-4o-mini",
+        "instructions": "Answer in one sentence.",
+        "input": "What is the capital of France?",
+        "temperature": 0.5,
+        "max_output_tokens": 64,
+        "store": False,
+        "some_future_param": {"x": 1},
+    }
     assert sent.headers["authorization"] == "Bearer sk-upstream-openai-secret-0001"
     assert not any(k.startswith("helicone-") for k in sent.headers)
 
@@ -171,8 +198,13 @@ def test_native_stream(client, gateway, upstream):
 
 
 def test_native_stream_bytes_are_the_recording(gateway):
-    with httpx.stream("POST", f"{gateway.url}/v1/responses", headers=gateway.headers(), timeout=10,
-                      json={"model": "gpt-4o-mini", "input": "hi", "stream": True}) as r:
+    with httpx.stream(
+        "POST",
+        f"{gateway.url}/v1/responses",
+        headers=gateway.headers(),
+        timeout=10,
+        json={"model": "gpt-4o-mini", "input": "hi", "stream": True},
+    ) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
         body = r.read()
@@ -194,7 +226,9 @@ def test_bridged_create_on_anthropic(client, gateway, upstream):
     raw = client.responses.with_raw_response.create(
         model="claude-sonnet-4/anthropic",
         instructions="You are a helpful assistant.",
-        input=[{"role": "user", "content": [{"type": "input_text", "text": "What is the capital of France?"}]}],
+        input=[
+            {"role": "user", "content": [{"type": "input_text", "text": "What is the capital of France?"}]}
+        ],
         max_output_tokens=200,
         temperature=0.1,
         metadata={"ticket": "T-1"},
@@ -206,7 +240,11 @@ def test_bridged_create_on_anthropic(client, gateway, upstream):
     assert [item.type for item in response.output] == ["message"]
     assert response.output[0].role == "assistant"
     assert response.usage is not None
-    assert (response.usage.input_tokens, response.usage.output_tokens, response.usage.total_tokens) == (20, 10, 30)
+    assert (response.usage.input_tokens, response.usage.output_tokens, response.usage.total_tokens) == (
+        20,
+        10,
+        30,
+    )
     assert response.instructions == "You are a helpful assistant."
     assert response.max_output_tokens == 200
     assert response.metadata == {"ticket": "T-1"}
@@ -218,7 +256,9 @@ def test_bridged_create_on_anthropic(client, gateway, upstream):
     assert sent.body["max_tokens"] == 200
     assert sent.body["temperature"] == 0.1
     system = sent.body["system"]
-    assert (system if isinstance(system, str) else "".join(b["text"] for b in system)) == "You are a helpful assistant."
+    assert (
+        system if isinstance(system, str) else "".join(b["text"] for b in system)
+    ) == "You are a helpful assistant."
     assert len(sent.body["messages"]) == 1 and sent.body["messages"][0]["role"] == "user"
     content = sent.body["messages"][0]["content"]
     assert (content if isinstance(content, str) else content[0]["text"]) == "What is the capital of France?"
@@ -241,8 +281,14 @@ def test_bridged_stream_on_anthropic(client, gateway, upstream):
     types = [e.type for e in events]
     assert types[:2] == ["response.created", "response.in_progress"]
     assert types[-1] == "response.completed"
-    for t in ("response.output_item.added", "response.content_part.added", "response.output_text.delta",
-              "response.output_text.done", "response.content_part.done", "response.output_item.done"):
+    for t in (
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+    ):
         assert t in types
     seq = [e.sequence_number for e in events]
     assert seq == sorted(seq) and len(set(seq)) == len(seq)
@@ -274,7 +320,9 @@ def test_bridged_stream_helper_on_anthropic(client):
 
 def test_bridged_create_on_gemini(client, upstream):
     recorded = exchange("gemini/generate_content.json")["response"]["body"]
-    text = "".join(p.get("text", "") for p in recorded["candidates"][0]["content"]["parts"] if not p.get("thought"))
+    text = "".join(
+        p.get("text", "") for p in recorded["candidates"][0]["content"]["parts"] if not p.get("thought")
+    )
     response = client.responses.create(model="gemini-2.5-flash/google-ai-studio", input="hi")
     assert response.object == "response"
     assert response.output_text == text
@@ -284,7 +332,9 @@ def test_bridged_create_on_gemini(client, upstream):
 
 def test_bridged_stateful_parameter_is_a_clear_400(client):
     with pytest.raises(openai.BadRequestError) as e:
-        client.responses.create(model="claude-sonnet-4/anthropic", input="hi", previous_response_id="resp_123")
+        client.responses.create(
+            model="claude-sonnet-4/anthropic", input="hi", previous_response_id="resp_123"
+        )
     assert e.value.status_code == 400
     assert e.value.body["param"] == "previous_response_id"
 
@@ -297,7 +347,8 @@ def test_native_function_call(client, upstream):
     calls = [item for item in response.output if item.type == "function_call"]
     expected = [item for item in NATIVE_CALL["output"] if item["type"] == "function_call"]
     assert [(c.call_id, c.name, json.loads(c.arguments)) for c in calls] == [
-        (x["call_id"], x["name"], json.loads(x["arguments"])) for x in expected]
+        (x["call_id"], x["name"], json.loads(x["arguments"])) for x in expected
+    ]
     assert json.loads(calls[0].arguments) == {"country": "France"}
     assert upstream.last("/responses").body["tools"] == TOOLS
 
@@ -313,13 +364,16 @@ def test_native_function_call_stream(client):
 
 def test_bridged_function_call_on_anthropic(client, upstream):
     response = client.responses.create(
-        model="claude-sonnet-4/anthropic", input="Largest city in my country? [[tools]]", tools=TOOLS,
+        model="claude-sonnet-4/anthropic",
+        input="Largest city in my country? [[tools]]",
+        tools=TOOLS,
         tool_choice="required",
     )
     calls = [item for item in response.output if item.type == "function_call"]
     expected = [b for b in MESSAGE_TOOLS["content"] if b["type"] == "tool_use"]
     assert [(c.call_id, c.name, json.loads(c.arguments)) for c in calls] == [
-        (b["id"], b["name"], b["input"]) for b in expected]
+        (b["id"], b["name"], b["input"]) for b in expected
+    ]
     sent = upstream.last("/messages")
     assert sent.body["tools"][0]["name"] == "get_capital"
     assert sent.body["tools"][0]["input_schema"] == TOOLS[0]["parameters"]
@@ -327,15 +381,17 @@ def test_bridged_function_call_on_anthropic(client, upstream):
 
 
 def test_bridged_function_call_stream_on_anthropic(client):
-    with client.responses.stream(model="claude-sonnet-4/anthropic", input="Weather in Paris? [[tools]]",
-                                 tools=TOOLS) as s:
+    with client.responses.stream(
+        model="claude-sonnet-4/anthropic", input="Weather in Paris? [[tools]]", tools=TOOLS
+    ) as s:
         events = list(s)
         final = s.get_final_response()
     assert "response.function_call_arguments.delta" in [e.type for e in events]
     assert final.output_text == ANTHROPIC_STREAM_TOOLS["text"]
     calls = [item for item in final.output if item.type == "function_call"]
     assert [(c.call_id, c.name, json.loads(c.arguments)) for c in calls] == [
-        (t["id"], t["name"], t["input"]) for t in ANTHROPIC_STREAM_TOOLS["tools"]]
+        (t["id"], t["name"], t["input"]) for t in ANTHROPIC_STREAM_TOOLS["tools"]
+    ]
     assert (final.usage.input_tokens, final.usage.output_tokens) == (377, 65)
 
 
@@ -345,7 +401,12 @@ def test_bridged_function_call_output_round_trip_on_anthropic(client, upstream):
         tools=TOOLS,
         input=[
             {"role": "user", "content": "Capital of France?"},
-            {"type": "function_call", "call_id": "toolu_9", "name": "get_capital", "arguments": '{"country":"France"}'},
+            {
+                "type": "function_call",
+                "call_id": "toolu_9",
+                "name": "get_capital",
+                "arguments": '{"country":"France"}',
+            },
             {"type": "function_call_output", "call_id": "toolu_9", "output": "Paris"},
         ],
     )
@@ -363,8 +424,12 @@ def test_bridged_function_call_output_round_trip_on_anthropic(client, upstream):
 
 
 def test_responses_body_on_chat_completions_is_served_as_responses(gateway, upstream):
-    r = httpx.post(f"{gateway.url}/v1/chat/completions", headers=gateway.headers(), timeout=10,
-                   json={"model": "claude-sonnet-4/anthropic", "input": "What is the capital of France?"})
+    r = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        headers=gateway.headers(),
+        timeout=10,
+        json={"model": "claude-sonnet-4/anthropic", "input": "What is the capital of France?"},
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["object"] == "response"
@@ -376,25 +441,50 @@ def test_responses_body_on_chat_completions_is_served_as_responses(gateway, upst
 
 
 def test_responses_body_on_chat_completions_native(gateway, upstream):
-    r = httpx.post(f"{gateway.url}/v1/chat/completions", headers=gateway.headers(), timeout=10,
-                   json={"model": "gpt-4o-mini", "input": "What is the capital of France?"})
+    r = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        headers=gateway.headers(),
+        timeout=10,
+        json={"model": "gpt-4o-mini", "input": "What is the capital of France?"},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["object"] == "response"
     assert upstream.last().path == "/v1/responses"
 
 
+def test_responses_body_on_chat_completions_streams_responses_events(gateway):
+    with httpx.stream(
+        "POST",
+        f"{gateway.url}/v1/chat/completions",
+        headers=gateway.headers(),
+        timeout=10,
+        json={"model": "claude-sonnet-4/anthropic", "input": "1 + 1?", "stream": True},
+    ) as r:
+        assert r.status_code == 200
+        events = [json.loads(line[5:]) for line in r.iter_lines() if line.startswith("data:")]
+    assert events[0]["type"] == "response.created"
+    assert events[-1]["type"] == "response.completed"
+    assert events[-1]["response"]["output"][0]["content"][0]["text"] == ANTHROPIC_STREAM["text"]
+
+
 def test_responses_mapping_header_on_chat_completions(gateway):
-    r = httpx.post(f"{gateway.url}/v1/chat/completions", timeout=10,
-                   headers={**gateway.headers(), "Helicone-Gateway-Body-Mapping": "RESPONSES"},
-                   json={"model": "claude-sonnet-4/anthropic", "input": "hi"})
+    r = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        timeout=10,
+        headers={**gateway.headers(), "Helicone-Gateway-Body-Mapping": "RESPONSES"},
+        json={"model": "claude-sonnet-4/anthropic", "input": "hi"},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["object"] == "response"
 
 
 def test_openai_mapping_header_turns_detection_off(gateway):
-    r = httpx.post(f"{gateway.url}/v1/chat/completions", timeout=10,
-                   headers={**gateway.headers(), "Helicone-Gateway-Body-Mapping": "OPENAI"},
-                   json={"model": "claude-sonnet-4/anthropic", "input": "hi"})
+    r = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        timeout=10,
+        headers={**gateway.headers(), "Helicone-Gateway-Body-Mapping": "OPENAI"},
+        json={"model": "claude-sonnet-4/anthropic", "input": "hi"},
+    )
     assert r.status_code == 400
     err = r.json()["error"]
     assert "messages" in err["message"]

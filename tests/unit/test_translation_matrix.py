@@ -731,7 +731,7 @@ def bedrock_stream() -> bytes:
     return encode(items)
 
 
-# provider name in PROVIDERS, native non-stream body, native stream bytes, expected call ids or None
+# case → (provider name in PROVIDERS, native non-stream body, native stream bytes)
 ANSWERS: dict[str, tuple[str, Callable[[], bytes], Callable[[], bytes]]] = {
     "openai": ("openai", openai_body, openai_stream),
     "azure": ("azure", openai_body, openai_stream),

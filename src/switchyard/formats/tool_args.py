@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -22,3 +23,14 @@ def parse_arguments(arguments: Any) -> dict[str, Any]:
     except (orjson.JSONDecodeError, TypeError):
         return {"_raw": arguments if isinstance(arguments, str) else str(arguments)}
     return value if isinstance(value, dict) else {"_raw": arguments}
+
+
+_TOOL_ID_BAD = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def safe_tool_id(raw: Any) -> str:
+    """Tool-call ids as Anthropic and Bedrock accept them ([a-zA-Z0-9_-]{1,64}): other characters become `_`.
+
+    Applied to a call and to its result alike, so the pair stays bound (e.g. Kimi's `functions.get_weather:0`).
+    """
+    return _TOOL_ID_BAD.sub("_", str(raw or ""))[:64] or "call"

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from ...formats.tool_args import parse_arguments
+from ...formats.tool_args import parse_arguments, safe_tool_id
 from ..base import Target, UpstreamError, UpstreamRequest
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -138,7 +138,7 @@ def _blocks(content: Any, where: str) -> list[dict[str, Any]]:
     if content is None:
         return []
     if isinstance(content, str):
-        return [{"type": "text", "text": content}] if content else []
+        return [{"type": "text", "text": content}] if content.strip() else []  # Anthropic rejects blank text
     if not isinstance(content, list):
         raise bad_request(f"{where}.content must be a string or a list of parts", f"{where}.content")
     out = []
@@ -153,11 +153,11 @@ def _blocks(content: Any, where: str) -> list[dict[str, Any]]:
 
 def _part(part: Any, where: str) -> dict[str, Any] | None:
     if isinstance(part, str):
-        return {"type": "text", "text": part} if part else None
+        return {"type": "text", "text": part} if part.strip() else None
     kind = part.get("type") if isinstance(part, dict) else None
     if kind in ("text", "refusal"):
         text = part.get(kind) or ""
-        return {"type": "text", "text": text} if text else None
+        return {"type": "text", "text": text} if text.strip() else None
     if kind == "image_url":
         image = part.get("image_url")
         url = image.get("url") if isinstance(image, dict) else image
@@ -215,7 +215,7 @@ def _assistant_blocks(msg: dict[str, Any], i: int) -> list[dict[str, Any]]:
         blocks.append(
             {
                 "type": "tool_use",
-                "id": call.get("id"),
+                "id": safe_tool_id(call.get("id")),
                 "name": fn.get("name"),
                 "input": parse_arguments(fn.get("arguments")),
             }
@@ -225,7 +225,7 @@ def _assistant_blocks(msg: dict[str, Any], i: int) -> list[dict[str, Any]]:
 
 def _tool_result(msg: dict[str, Any], i: int) -> dict[str, Any]:
     content = msg.get("content")
-    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": msg.get("tool_call_id")}
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": safe_tool_id(msg.get("tool_call_id"))}
     if isinstance(content, list):
         if parts := _blocks(content, f"messages[{i}]"):
             block["content"] = parts

@@ -14,6 +14,7 @@ from urllib.parse import quote, unquote_to_bytes
 
 import orjson
 
+from ...formats.tool_args import safe_tool_id
 from ..anthropic.request import (
     ADAPTIVE_EFFORT,
     DEFAULT_MAX_TOKENS,
@@ -73,7 +74,6 @@ _NATIVE_FIELDS = (
     "serviceTier",
 )
 _REGION_IN_HOST = re.compile(r"bedrock-runtime(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com")
-_TOOL_ID_BAD = re.compile(r"[^A-Za-z0-9_-]")
 _DOC_NAME_BAD = re.compile(r"[^A-Za-z0-9\s\-\(\)\[\]]+")
 
 
@@ -431,7 +431,7 @@ def _document_name(filename: Any) -> str:
 
 def tool_use_id(raw: Any) -> str:
     """Converse tool ids match [a-zA-Z0-9_-]{1,64}; other characters become `_` (on both sides of a call)."""
-    return _TOOL_ID_BAD.sub("_", str(raw or ""))[:64] or "call"
+    return safe_tool_id(raw)
 
 
 def _assistant_blocks(msg: dict[str, Any], where: str) -> list[dict[str, Any]]:
