@@ -12,7 +12,7 @@ temperature/top_p/max_tokens/stop/tool_choice). For every provider:
   text of the output, every image, tool definition, tool call (name + arguments) and tool result
   (bound to its call) is there, counted on both sides; the sampling parameters are carried.
 
-Two Anthropic request-validity bugs found on the way are pinned as strict xfails at the end.
+Two Anthropic request-validity bugs found on the way (tool-id pattern, blank text) are pinned by the last tests.
 """
 
 from __future__ import annotations
