@@ -126,11 +126,6 @@ def test_embeddings_on_a_chat_only_provider_is_a_clear_4xx(client, gateway, upst
     assert row["response_status"] == 400
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: /v1/embeddings forwards a registry model of kind chat (gpt-4o-mini) "
-    "upstream instead of answering a 4xx; the registry knows the model kind",
-)
 def test_embeddings_on_a_chat_only_model_is_a_clear_4xx(client, upstream):
     before = len(upstream.seen)
     with pytest.raises(openai.BadRequestError) as e:

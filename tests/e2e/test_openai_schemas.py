@@ -154,20 +154,10 @@ def test_the_spec_loads_and_rejects_garbage():
 # -- chat completions -------------------------------------------------------------------------------------------
 
 
-GEMINI_NO_REFUSAL = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: the Gemini translation builds choices[].message without 'refusal' "
-        "(src/switchyard/providers/gemini/response.py, the message dicts at lines ~53 and ~71); the spec requires it "
-        '(nullable) and OpenAI always sends "refusal": null, as the Anthropic translation does'
-    ),
-)
 
 
 @pytest.mark.parametrize("marker", ["", " [[tools]]"], ids=["text", "tools"])
-@pytest.mark.parametrize(
-    "source", [pytest.param(s, marks=GEMINI_NO_REFUSAL) if s == "gemini" else s for s in CHAT_MODELS]
-)
+@pytest.mark.parametrize("source", list(CHAT_MODELS))
 def test_chat_completion(gateway, source, marker):
     body = {
         "model": CHAT_MODELS[source],

@@ -139,6 +139,10 @@ def _scenario(body: Any) -> str:
         text = content if isinstance(content, str) else orjson.dumps(content).decode()
     elif isinstance(body.get("prompt"), str):
         text = body["prompt"]
+    elif "input" in body:  # Responses API
+        text = body["input"] if isinstance(body["input"], str) else orjson.dumps(body["input"]).decode()
+    elif isinstance(body.get("contents"), list) and body["contents"]:  # Gemini
+        text = orjson.dumps(body["contents"][-1]).decode()
     m = _MARK.search(text)
     return m.group(1) if m else ""
 

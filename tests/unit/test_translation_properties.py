@@ -457,7 +457,8 @@ def result_kept(provider: str, text: str, parts: list[str] | None, value: Any) -
         return all(p in wire_text for p in (parts if parts is not None else [text]) if p.strip())
     if isinstance(value, list):  # anthropic text blocks
         return text == "".join(value) or (not text.strip() and not value)
-    return value == text or (not text and value in ("", None))
+    # Anthropic rejects blank text blocks: a whitespace-only result is sent as an empty one
+    return value == text or (not text.strip() and value in ("", None))
 
 
 def check_kept(provider: str, body: dict[str, Any], wire_body: dict[str, Any]) -> None:

@@ -49,6 +49,12 @@ class Executor:
                  surface: Any) -> tuple[Any, Provider, bool]:
         provider = self._provider(attempt)
         kind = surface.kind
+        model = attempt.model
+        if model is not None and (model.kind == "embedding") != (kind == "embeddings"):
+            wanted = "an embedding model" if kind == "embeddings" else "a chat model"
+            article = "an" if model.kind[0] in "aeiou" else "a"
+            raise UpstreamError(400, "bad_request", f"{attempt.source} is {article} {model.kind} model; "
+                                f"this endpoint needs {wanted}.", param="model")
         serves = getattr(provider, "serves_natively", None)  # per model, where one provider hosts several families
         if (kind in getattr(provider, "native_kinds", ()) and _serves_natively(attempt, kind)
                 and (serves is None or serves(attempt.target, kind))):

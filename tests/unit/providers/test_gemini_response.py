@@ -51,7 +51,7 @@ def test_fixture_text_response():
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": "Hello! How can I help you today?"},
+                "message": {"role": "assistant", "content": "Hello! How can I help you today?", "refusal": None},
                 "finish_reason": "stop",
                 "logprobs": None,
             }
@@ -70,6 +70,7 @@ def test_fixture_function_call_response():
             "message": {
                 "role": "assistant",
                 "content": None,
+                "refusal": None,
                 "tool_calls": [
                     {
                         "id": "call_0",
@@ -121,7 +122,7 @@ def test_thoughts_go_to_reasoning_content_and_text_parts_join():
         }
     )
     msg = out["choices"][0]["message"]
-    assert msg == {"role": "assistant", "content": "Hello there", "reasoning_content": "Let me think. "}
+    assert msg == {"role": "assistant", "content": "Hello there", "reasoning_content": "Let me think. ", "refusal": None}
     assert out["usage"] == usage(prompt=4, completion=7, total=11, reasoning=5)
 
 
@@ -194,7 +195,7 @@ def test_finish_reasons(raw, expected):
 
 def test_safety_stop_without_content():
     out = parse({"candidates": [{"finishReason": "SAFETY", "safetyRatings": []}]})
-    assert out["choices"][0]["message"] == {"role": "assistant", "content": ""}
+    assert out["choices"][0]["message"] == {"role": "assistant", "content": "", "refusal": None}
     assert out["choices"][0]["finish_reason"] == "content_filter"
 
 
@@ -208,7 +209,7 @@ def test_blocked_prompt_gives_one_filtered_choice():
     assert out["choices"] == [
         {
             "index": 0,
-            "message": {"role": "assistant", "content": ""},
+            "message": {"role": "assistant", "content": "", "refusal": None},
             "finish_reason": "content_filter",
             "logprobs": None,
         }

@@ -50,7 +50,7 @@ def parse_response(body: bytes, *, created: int) -> dict[str, Any]:
     choices = []
     for position, cand in enumerate(data.get("candidates") or []):
         text, reasoning, calls, images = split_parts((cand.get("content") or {}).get("parts") or [], counter)
-        message: dict[str, Any] = {"role": "assistant", "content": text if text or not calls else None}
+        message: dict[str, Any] = {"role": "assistant", "content": text if text or not calls else None, "refusal": None}
         if reasoning:
             message["reasoning_content"] = reasoning
         if calls:
@@ -68,7 +68,7 @@ def parse_response(body: bytes, *, created: int) -> dict[str, Any]:
         )
     if not choices:
         blocked = bool((data.get("promptFeedback") or {}).get("blockReason"))
-        message = {"role": "assistant", "content": ""}
+        message = {"role": "assistant", "content": "", "refusal": None}
         choices.append(
             {
                 "index": 0,
