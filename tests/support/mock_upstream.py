@@ -111,6 +111,10 @@ class MockUpstream:
             return web.json_response(_completed_response(stream(name)))
         if path.endswith("/embeddings"):
             return _embeddings(body)
+        if path.endswith(":rawPredict") or path.endswith(":streamRawPredict"):  # Claude on Vertex AI
+            if path.endswith(":streamRawPredict"):
+                return await _sse(request, stream("anthropic/messages_stream_text.sse"))
+            return _recorded(exchange("anthropic/messages.json"))
         if path.endswith("/messages"):  # Anthropic Messages API
             if stream_req:
                 name = {"tools": "anthropic/messages_stream_tool_use.sse", "thinking": "anthropic/messages_stream_thinking.sse"}.get(
