@@ -61,7 +61,7 @@ class ProviderSettings(_Strict):
 
 class LogSettings(_Strict):
     queue_size: int = Field(20_000, ge=10)
-    batch_size: int = Field(128, ge=1)  # small batches keep each write short on the event loop (p99)
+    batch_size: int = Field(500, ge=1)
     flush_interval_ms: int = Field(200, ge=1)
     spool_dir: str | None = None  # default: $SWITCHYARD_HOME/spool
     store_bodies: bool = True

@@ -207,16 +207,16 @@ async def test_background_replay_after_recovery(tmp_path: Path) -> None:
 # -- queue full ------------------------------------------------------------------------------------------
 
 
-async def test_full_queue_spools_synchronously(tmp_path: Path) -> None:
+async def test_full_queue_overflows_to_the_spool_in_one_batch(tmp_path: Path) -> None:
     store = FakeStore()
     sink = make_sink(store, tmp_path, queue_size=2, batch_size=10)
     recs = records(5)
     for r in recs:
-        sink.submit(r)
-    # No await yet: the overflow is already on disk.
-    assert sink.backlog == 2 and sink.spooled == 3
-    assert [r["id"] for r in spooled_records(sink.spool)] == [r["id"] for r in recs[2:]]
+        sink.submit(r)  # never blocks, never drops: 2 queued, 3 held for the disk
+    assert sink.backlog == 5 and sink.spooled == 0
     await sink.close()
+    assert sink.spooled == 3 and len(sink.spool.pending()) == 1, "the overflow is written as one file (one fsync)"
+    assert [r["id"] for r in spooled_records(sink.spool)] == [r["id"] for r in recs[2:]]
     assert set(store.rows) == {r["id"] for r in recs[:2]}
     assert await sink.replay() == 3
     assert dict(store.inserted) == {r["id"]: 1 for r in recs}

@@ -26,6 +26,7 @@ class LogSink:
         self._store = store
         self.spool = spool
         self._queue: collections.deque[dict[str, Any]] = collections.deque()
+        self._overflow: list[dict[str, Any]] = []
         self._queue_size = queue_size
         self._batch_size = batch_size
         self._flush_interval = flush_interval
@@ -43,7 +44,14 @@ class LogSink:
 
     @property
     def backlog(self) -> int:
-        return len(self._queue)
+        return len(self._queue) + len(self._overflow)
+
+    def _spill(self) -> None:
+        """Records that found the queue full go to disk, one file (one fsync) per batch; replay inserts them."""
+        if self._overflow:
+            batch, self._overflow = self._overflow, []
+            self.spool.write(batch)
+            self.spooled += len(batch)
 
     async def start(self) -> None:
         self.spool.reclaim_stale()
@@ -53,9 +61,13 @@ class LogSink:
         ]
 
     def submit(self, record: dict[str, Any]) -> None:
-        if self._closing or len(self._queue) >= self._queue_size:
+        if self._closing:
             self.spool.write([record])
             self.spooled += 1
+            return
+        if len(self._queue) >= self._queue_size:
+            self._overflow.append(record)  # the writer moves these to the disk spool in batches
+            self._wake.set()
             return
         self._queue.append(record)
         if len(self._queue) >= self._batch_size:
@@ -72,6 +84,7 @@ class LogSink:
                 await replayer
         if writer is not None:
             await writer  # it sees `_closing`, finishes its batch and returns (never cancelled mid-write)
+        self._spill()
         while self._queue:
             await self._flush(self._take())
 
@@ -84,8 +97,10 @@ class LogSink:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._flush_interval)
             self._wake.clear()
+            self._spill()
             while self._queue:
                 await self._flush(self._take())
+                self._spill()
 
     async def _flush(self, batch: list[dict[str, Any]]) -> None:
         if not batch:

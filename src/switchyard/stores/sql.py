@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import uuid
 from collections.abc import Sequence
@@ -13,12 +14,13 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from .base import Conflict, GatewayKey, NotFound, Org, RequestQuery, StoreUnavailable
 from .filters import COLUMNS, FilterError, to_sql
-from .schema import gateway_keys, organizations, request_properties, requests
+from .log_writer import RejectedBatch, insert_postgres, insert_sqlite
+from .schema import gateway_keys, organizations, requests
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -180,45 +182,32 @@ class SQLStore:
         try:
             await self._insert_batch(records)
             return []
-        except (IntegrityError, DataError, ProgrammingError):
+        except RejectedBatch:
             pass  # some record in the batch is bad: find it, keep the others
-        except (OSError, DBAPIError) as e:
-            raise StoreUnavailable(str(e)) from None
         rejected = []
         for rec in records:
             try:
                 await self._insert_batch([rec])
-            except (IntegrityError, DataError, ProgrammingError):
+            except RejectedBatch:
                 rejected.append(rec)
-            except (OSError, DBAPIError) as e:
-                raise StoreUnavailable(str(e)) from None
         return rejected
 
     async def _insert_batch(self, records: Sequence[dict[str, Any]]) -> None:
-        rows = []
-        for rec in records:
-            row = {c: rec.get(c) for c in _REQUEST_COLUMNS}
-            row["stream"] = bool(rec.get("stream"))
-            row["cache_hit"] = bool(rec.get("cache_hit"))
-            properties = {str(k).lower(): v for k, v in (rec.get("properties") or {}).items()}
-            row["properties"] = orjson.dumps(properties).decode() if properties else None
-            attempts = rec.get("attempts")
-            row["attempts"] = orjson.dumps(attempts).decode() if attempts else None
-            rows.append(row)
-        async with self.engine.begin() as conn:
-            inserted = (await conn.execute(
-                self._insert(requests).on_conflict_do_nothing().returning(requests.c.id), rows
-            )).scalars().all()
-            if not inserted:
-                return
-            fresh = set(inserted)  # properties only for rows inserted now: a replayed or reused id keeps its first ones
-            props = [
-                {"request_id": row["id"], "org_id": row["org_id"], "key": k, "value": str(v)}
-                for row in rows if row["id"] in fresh and row["properties"]
-                for k, v in orjson.loads(row["properties"]).items()
-            ]
-            if props:
-                await conn.execute(self._insert(request_properties).on_conflict_do_nothing(), props)
+        try:
+            async with self.engine.connect() as conn:
+                driver = (await conn.get_raw_connection()).driver_connection
+                if self.dialect == "sqlite":
+                    await insert_sqlite(driver, records)
+                else:
+                    await insert_postgres(driver, records)
+        except RejectedBatch:
+            raise
+        except (OSError, DBAPIError, sqlite3.Error) as e:
+            raise StoreUnavailable(str(e)) from None
+        except Exception as e:  # asyncpg's own errors (connection lost, server shutting down, ...)
+            if type(e).__module__.startswith("asyncpg"):
+                raise StoreUnavailable(str(e)) from None
+            raise
 
     async def query_requests(self, q: RequestQuery) -> list[dict[str, Any]]:
         where = to_sql(q.filter)
@@ -243,7 +232,6 @@ class SQLStore:
         return _decode(dict(row), True) if row else None
 
 
-_REQUEST_COLUMNS = [c.name for c in requests.columns]
 
 
 def _decode(row: dict[str, Any], include_bodies: bool) -> dict[str, Any]:
