@@ -72,6 +72,17 @@ def _multi_row(sql: str, width: int, n: int) -> str:
     return f"{head} VALUES {', '.join([one + ')'] * n)} {rest}"
 
 
+def _chunks(rows: list[Any], most: int) -> list[list[Any]]:
+    """Split into power-of-two sized chunks (≤ `most`): sqlite3 caches one prepared statement per distinct SQL,
+    and a statement per batch size would keep up to 128 multi-megabyte programs alive."""
+    out, i = [], 0
+    while i < len(rows):
+        size = 1 << min(len(rows) - i, most).bit_length() - 1
+        out.append(rows[i : i + size])
+        i += size
+    return out
+
+
 def _fresh(rows: list[tuple[Any, ...]], props: list[tuple[Any, ...]], existing: set[str]) -> tuple[list, list]:
     """Only rows not stored yet, and only their properties: a replayed or reused id keeps its first ones."""
     return [r for r in rows if r[0] not in existing], [p for p in props if p[0] not in existing]
@@ -88,9 +99,7 @@ async def insert_sqlite(conn: Any, records: Sequence[dict[str, Any]]) -> None:
         # one multi-row statement per table, not executemany: sqlite3 re-takes the GIL around every row it
         # steps, and with a busy event loop each hand-over waits for the switch interval (a convoy)
         for sql, batch, width in ((_SQLITE_REQUESTS, rows, len(COLUMNS)), (_SQLITE_PROPS, props, len(_PROP_COLUMNS))):
-            per = _SQLITE_MAX_PARAMS // width
-            for i in range(0, len(batch), per):
-                chunk = batch[i : i + per]
+            for chunk in _chunks(batch, _SQLITE_MAX_PARAMS // width):
                 await conn.execute(_multi_row(sql, width, len(chunk)), [v for row in chunk for v in row])
         await conn.commit()
     except (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.ProgrammingError, sqlite3.InterfaceError) as e:
