@@ -15,7 +15,7 @@ import anthropic
 import httpx
 import pytest
 
-from support.wire import exchange, stream
+from support.wire import exchange, sse_events, stream
 
 NO_MAPPING = {"Helicone-Gateway-Body-Mapping": "NO_MAPPING"}
 
@@ -49,17 +49,6 @@ def anthropic_cost(inp: int, out: int) -> float:
 
 def openai_cost(inp: int, out: int) -> float:
     return (inp * 0.15 + out * 0.60) / 1e6  # gpt-4o-mini on OpenAI
-
-
-def sse_events(data: bytes) -> list[dict[str, Any]]:
-    out = []
-    for block in data.decode().replace("\r\n", "\n").split("\n\n"):
-        for line in block.splitlines():
-            if line.startswith("data:"):
-                payload = line[5:].strip()
-                if payload and payload != "[DONE]":
-                    out.append(json.loads(payload))
-    return out
 
 
 def recorded_anthropic_stream(name: str) -> dict[str, Any]:

@@ -7,17 +7,13 @@ otherwise.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from support.node import NODE_DIR, marks, run_script
 from support.wire import exchange, stream
 
-NODE_DIR = Path(__file__).resolve().parent / "node"
 MESSAGE = exchange("anthropic/messages.json")["response"]["body"]
 
 
@@ -38,42 +34,13 @@ def cost(prompt: int, completion: int) -> float:
     return (prompt * 3.00 + completion * 15.00) / 1e6  # Claude 3.7 Sonnet on Anthropic, USD per 1M tokens
 
 
-def _missing() -> str | None:
-    if shutil.which("node") is None:
-        return "Node.js (`node`) is not on PATH"
-    if not (NODE_DIR / "node_modules" / "@anthropic-ai" / "sdk" / "package.json").exists():
-        return f"the npm packages are not installed: run `npm ci` in {NODE_DIR} (make test does)"
-    return None
-
-
-MISSING = _missing()
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-# Without Node or the npm packages: skipped (before any gateway starts) on a workstation, a loud failure in CI.
-pytestmark = [pytest.mark.node, pytest.mark.skipif(MISSING is not None and not IN_CI, reason=MISSING or "")]
+pytestmark = marks("@anthropic-ai/sdk")
 
 
 @pytest.fixture(scope="module")
 def node_run(request: pytest.FixtureRequest) -> dict[str, Any]:
-    if MISSING is not None:
-        pytest.fail(f"Node SDK end-to-end tests cannot run in CI: {MISSING}", pytrace=False)
-    node = shutil.which("node")
-    assert node is not None
     gateway, upstream = request.getfixturevalue("gateway"), request.getfixturevalue("upstream")
-    before = len(upstream.seen)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}  # no ambient credentials
-    env.update({"BASE_URL": gateway.url, "KEY": gateway.key, "NO_PROXY": "127.0.0.1,localhost"})
-    proc = subprocess.run(
-        [node, "anthropic_messages.mjs"], cwd=NODE_DIR, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert proc.returncode == 0, (
-        f"node anthropic_messages.mjs failed ({proc.returncode}):\n{proc.stderr}\n{proc.stdout}"
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    assert lines, f"no JSON line from anthropic_messages.mjs:\n{proc.stdout}\n{proc.stderr}"
-    out = json.loads(lines[-1])
-    out["_upstream"] = upstream.seen[before:]
-    return out
+    return run_script("anthropic_messages.mjs", "@anthropic-ai/sdk", gateway, upstream, drop_env_prefix="ANTHROPIC_")
 
 
 def test_sdk_version_is_the_pinned_one(node_run):

@@ -7,17 +7,13 @@ The script uses `baseURL` WITHOUT /v1, exactly as the quickstart does, so the SD
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from support.node import NODE_DIR, marks, run_script
 from support.wire import exchange, stream
 
-NODE_DIR = Path(__file__).resolve().parent / "node"
 ANSWER = exchange("openai/chat_completion.json")["response"]["body"]["choices"][0]["message"]["content"]
 
 
@@ -37,41 +33,13 @@ def cost(prompt: int, completion: int) -> float:
     return (prompt * 0.15 + completion * 0.60) / 1e6  # gpt-4o-mini, USD per 1M tokens
 
 
-def _missing() -> str | None:
-    if shutil.which("node") is None:
-        return "Node.js (`node`) is not on PATH"
-    if not (NODE_DIR / "node_modules" / "openai" / "package.json").exists():
-        return f"the npm packages are not installed: run `npm ci` in {NODE_DIR} (make test does)"
-    return None
-
-
-MISSING = _missing()
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-# Without Node or the npm packages: skipped (before any gateway starts) on a workstation, a loud failure in CI.
-pytestmark = [pytest.mark.node, pytest.mark.skipif(MISSING is not None and not IN_CI, reason=MISSING or "")]
+pytestmark = marks("openai")
 
 
 @pytest.fixture(scope="module")
 def node_run(request: pytest.FixtureRequest) -> dict[str, Any]:
-    if MISSING is not None:
-        pytest.fail(f"Node SDK end-to-end tests cannot run in CI: {MISSING}", pytrace=False)
-    node = shutil.which("node")
-    assert node is not None
     gateway, upstream = request.getfixturevalue("gateway"), request.getfixturevalue("upstream")
-    before = len(upstream.seen)
-    env = {**os.environ, "BASE_URL": gateway.url, "KEY": gateway.key, "NO_PROXY": "127.0.0.1,localhost"}
-    proc = subprocess.run(
-        [node, "openai_chat.mjs"], cwd=NODE_DIR, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert proc.returncode == 0, (
-        f"node openai_chat.mjs failed ({proc.returncode}):\n{proc.stderr}\n{proc.stdout}"
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    assert lines, f"no JSON line from openai_chat.mjs:\n{proc.stdout}\n{proc.stderr}"
-    out = json.loads(lines[-1])
-    out["_upstream"] = upstream.seen[before:]
-    return out
+    return run_script("openai_chat.mjs", "openai", gateway, upstream)
 
 
 def test_sdk_versions_are_the_pinned_ones(node_run):

@@ -13,8 +13,7 @@ import httpx
 import openai
 import pytest
 
-import support.mock_upstream as mock_upstream
-from support.wire import exchange, stream
+from support.wire import exchange, sse_events, stream
 
 MESSAGE = exchange("anthropic/messages.json")["response"]["body"]
 MESSAGE_TOOLS = exchange("anthropic/messages_tool_use.json")["response"]["body"]
@@ -34,17 +33,6 @@ TOOLS = [
         "strict": True,
     }
 ]
-
-
-def sse_events(data: bytes) -> list[dict[str, Any]]:
-    out = []
-    for block in data.decode().replace("\r\n", "\n").split("\n\n"):
-        for line in block.splitlines():
-            if line.startswith("data:"):
-                payload = line[5:].strip()
-                if payload and payload != "[DONE]":
-                    out.append(json.loads(payload))
-    return out
 
 
 def completed(name: str) -> dict[str, Any]:
@@ -102,23 +90,6 @@ def openai_cost(inp: int, out: int) -> float:
 
 def anthropic_cost(inp: int, out: int) -> float:
     return (inp * 3.00 + out * 15.00) / 1e6  # claude-sonnet-4 on Anthropic
-
-
-@pytest.fixture(autouse=True)
-def input_markers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The mock upstream picks its scenario from `messages`/`prompt`; a native Responses body has neither, so
-    let it read the marker from `input` too (the mock runs in this process)."""
-    original = mock_upstream._scenario
-
-    def scenario(body: Any) -> str:
-        found = original(body)
-        if found or not isinstance(body, dict) or "input" not in body:
-            return found
-        inp = body["input"]
-        m = mock_upstream._MARK.search(inp if isinstance(inp, str) else json.dumps(inp))
-        return m.group(1) if m else ""
-
-    monkeypatch.setattr(mock_upstream, "_scenario", scenario)
 
 
 @pytest.fixture

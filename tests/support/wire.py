@@ -26,3 +26,15 @@ def stream(name: str) -> bytes:
     if not path.exists():
         path = SYNTHETIC / name
     return path.read_bytes()
+
+
+def sse_events(data: bytes) -> list[dict[str, Any]]:
+    """The JSON payloads of an SSE body's `data:` lines ([DONE] left out), for reading recordings in tests."""
+    out = []
+    for block in data.decode().replace("\r\n", "\n").split("\n\n"):
+        for line in block.splitlines():
+            if line.startswith("data:"):
+                payload = line[5:].strip()
+                if payload and payload != "[DONE]":
+                    out.append(json.loads(payload))
+    return out
