@@ -304,10 +304,10 @@ def has_https_image(body: dict[str, Any]) -> bool:
 
 def nothing_to_send(provider: str, body: dict[str, Any]) -> bool:
     """No non-system message carries anything: Anthropic and Converse reject empty conversations
-    (Converse also rejects blank text, so whitespace counts as nothing there)."""
+    (both also reject blank text, so whitespace counts as nothing there)."""
 
     def blank(text: str) -> bool:
-        return not text.strip() if provider == "bedrock" else not text
+        return not text.strip() if provider in ("bedrock", "anthropic") else not text
 
     for m in body["messages"]:
         if m["role"] in ("system", "developer"):
@@ -455,8 +455,9 @@ def result_kept(provider: str, text: str, parts: list[str] | None, value: Any) -
         if not text.strip():  # blank results are said to be empty (Converse rejects blank text)
             return wire_text in ("", "(empty)", text)
         return all(p in wire_text for p in (parts if parts is not None else [text]) if p.strip())
-    if isinstance(value, list):  # anthropic text blocks
-        return text == "".join(value) or (not text.strip() and not value)
+    if isinstance(value, list):  # anthropic text blocks; blank parts are dropped (Anthropic rejects blank text)
+        kept = "".join(p for p in parts if p.strip()) if parts is not None else text
+        return kept == "".join(value) or text == "".join(value) or (not text.strip() and not value)
     # Anthropic rejects blank text blocks: a whitespace-only result is sent as an empty one
     return value == text or (not text.strip() and value in ("", None))
 

@@ -10,7 +10,8 @@ import pytest
 
 from switchyard.providers.base import Target, UpstreamError
 from switchyard.providers.bedrock import BedrockProvider
-from switchyard.providers.bedrock.request import base_url, family, model_id, region, tool_use_id
+from switchyard.providers.bedrock.messages import tool_use_id
+from switchyard.providers.bedrock.request import base_url, family, model_id, region
 
 CLAUDE = "anthropic.claude-sonnet-4-20250514-v1:0"
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
