@@ -27,9 +27,13 @@ def test_sigterm_with_requests_in_flight_loses_no_row(upstream, tmp_path):
     gw = GatewayProcess(tmp_path / "gw", default_config(upstream.url, free_port()))
     gw.prepare()
     gw.start()
+    before = len(upstream.seen)
     with cf.ThreadPoolExecutor(24) as pool:
         futures = [pool.submit(_chat, gw, "[[slow]] in flight", i % 3 == 0) for i in range(24)]
-        time.sleep(0.25)  # all requests are now waiting on the slow upstream
+        deadline = time.monotonic() + 20
+        while len(upstream.seen) < before + 24 and time.monotonic() < deadline:
+            time.sleep(0.01)  # wait until every request has reached the (slow) upstream: all are in flight
+        assert len(upstream.seen) >= before + 24, "the requests did not all reach the upstream"
         gw.proc.send_signal(signal.SIGTERM)
         results = [f.result() for f in futures]
     # uvicorn re-raises the signal after its graceful shutdown, so "killed by SIGTERM" is the clean exit here

@@ -91,7 +91,7 @@ class MockUpstream:
         if marker == "500":
             return web.json_response({"error": {"message": "The server had an error while processing your request.", "type": "server_error", "param": None, "code": None}}, status=500)
         if marker == "slow":
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(1.0)  # long enough for a test to act while requests are in flight
         path = request.path
         stream_req = isinstance(body, dict) and body.get("stream") is True
         if path.endswith("/chat/completions"):
