@@ -19,7 +19,7 @@ from ..providers.base import Provider, UpstreamError
 from ..providers.transport import Transport, UpstreamResponse
 from .context import AttemptLog, RequestContext
 from .plan import Attempt
-from .streaming import PassthroughPump, RawPump, ResponsesPump, TranslatingPump
+from .streaming import PassthroughPump, RawPump, ReframingPump, ResponsesPump, TranslatingPump
 
 # Failures after which the next attempt is tried; a plain bad request stops (any provider would reject it).
 _MOVES_ON = {"connection", "timeout", "rate_limited", "overloaded", "server", "auth", "not_found", "context_length",
@@ -98,7 +98,10 @@ class Executor:
             raise provider.parse_error(resp.status, resp.headers, data)
         if native:
             # same format both sides: the bytes go back untouched; decode only what the log needs
-            parsed = provider.parse_response(data) if surface.kind == "messages" else _json_object(data)
+            if surface.kind == "messages":  # usage from the Anthropic answer (Bedrock wraps it differently)
+                parsed = getattr(provider, "parse_native", provider.parse_response)(data)
+            else:
+                parsed = _json_object(data)
             _settle(ctx, attempt, parsed.get("usage"), parsed.get("model"))
             ctx.response_body = _loggable(parsed) if surface.kind == "embeddings" else data
             return data
@@ -199,7 +202,9 @@ def _pump(surface: Any, provider: Provider, native: bool, include_usage: bool) -
     if not native:
         return TranslatingPump(provider.stream_parser(), surface, include_usage)
     if surface.kind == "messages":
-        return RawPump(provider.stream_parser())
+        parser = provider.native_parser() if hasattr(provider, "native_parser") else provider.stream_parser()
+        reframer = getattr(provider, "native_reframer", None)
+        return ReframingPump(reframer(), parser) if reframer else RawPump(parser)
     if surface.kind == "responses":
         return ResponsesPump()
     return PassthroughPump(include_usage, surface.object_name)

@@ -147,6 +147,24 @@ class RawPump(_Assembled):
         return b""
 
 
+class ReframingPump(RawPump):
+    """The upstream wraps the caller's own format in another envelope (Bedrock's event stream around Anthropic
+    events): unwrap it, then forward and decode as `RawPump` does."""
+
+    __slots__ = ("_reframer",)
+
+    def __init__(self, reframer: Any, parser: StreamParser) -> None:
+        super().__init__(parser)
+        self._reframer = reframer
+
+    def feed(self, data: bytes) -> bytes:
+        return super().feed(self._reframer.feed(data))
+
+    def close(self) -> bytes:
+        self._reframer.close()
+        return super().close()
+
+
 _TERMINAL = ("response.completed", "response.incomplete", "response.failed")
 
 

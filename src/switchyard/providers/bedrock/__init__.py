@@ -35,8 +35,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..anthropic import AnthropicProvider
 from ..base import Target, UpstreamError, UpstreamRequest
 from .embeddings import build_embeddings, parse_embeddings
+from .invoke import InvokeStreamReframer, native_request, serves_natively
 from .request import build_request
 from .response import parse_error, parse_response
 from .sign import sign_request
@@ -55,6 +57,24 @@ class BedrockProvider:
 
     def build_request(self, body: dict[str, Any], target: Target) -> UpstreamRequest:
         return build_request(body, target)
+
+    native_kinds = frozenset({"messages"})  # Claude only: see `serves_natively`
+
+    def serves_natively(self, target: Target, kind: str) -> bool:
+        return serves_natively(target, kind)
+
+    def native_request(self, body: dict[str, Any], target: Target, kind: str,
+                       headers: Mapping[str, str] | None = None) -> UpstreamRequest:
+        return native_request(body, target, headers or {})
+
+    def parse_native(self, data: bytes) -> dict[str, Any]:
+        return AnthropicProvider().parse_response(data)
+
+    def native_parser(self) -> Any:
+        return AnthropicProvider().stream_parser()
+
+    def native_reframer(self) -> InvokeStreamReframer:
+        return InvokeStreamReframer()
 
     def build_embeddings(self, body: dict[str, Any], target: Target) -> UpstreamRequest:
         return build_embeddings(body, target)
