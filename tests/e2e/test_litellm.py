@@ -13,7 +13,6 @@ dynamic_config.py and observed on the wire):
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 
@@ -22,22 +21,14 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network fetc
 import litellm
 import pytest
 
-from support.wire import exchange, stream
+from support.wire import chat_stream_text, exchange
 
 ANSWER = exchange("openai/chat_completion.json")["response"]["body"]["choices"][0]["message"]["content"]
 
 
-def recorded_stream_text(name: str) -> str:
-    """The text that the recorded stream's content deltas add up to."""
-    text = []
-    for line in stream(name).decode().splitlines():
-        if line.startswith("data: {"):
-            for choice in json.loads(line[6:])["choices"]:
-                text.append(choice["delta"].get("content") or "")
-    return "".join(text)
 
 
-STREAM_ANSWER = recorded_stream_text("openai/chat_completion_stream_usage.sse")
+STREAM_ANSWER = chat_stream_text("openai/chat_completion_stream_usage.sse")
 GPT_4O_MINI = (0.15, 0.60)  # USD per 1M tokens, input/output
 GPT_4O = (2.50, 10.00)
 

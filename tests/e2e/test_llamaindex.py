@@ -21,21 +21,14 @@ import pytest
 from llama_index.core.llms import ChatMessage
 from llama_index.llms.helicone import Helicone
 
-from support.wire import exchange, stream
+from support.wire import chat_stream_text, exchange
 
 ANSWER = exchange("openai/chat_completion.json")["response"]["body"]["choices"][0]["message"]["content"]
 
 
-def recorded_stream_text(name: str) -> str:
-    text = []
-    for line in stream(name).decode().splitlines():
-        if line.startswith("data: {"):
-            for choice in json.loads(line[6:])["choices"]:
-                text.append(choice["delta"].get("content") or "")
-    return "".join(text)
 
 
-STREAM_ANSWER = recorded_stream_text("openai/chat_completion_stream_usage.sse")
+STREAM_ANSWER = chat_stream_text("openai/chat_completion_stream_usage.sse")
 TOOL_CALLS = exchange("openai/chat_completion_tool_calls.json")["response"]["body"]["choices"][0]["message"][
     "tool_calls"
 ]

@@ -38,3 +38,10 @@ def sse_events(data: bytes) -> list[dict[str, Any]]:
                 if payload and payload != "[DONE]":
                     out.append(json.loads(payload))
     return out
+
+
+def chat_stream_text(name: str) -> str:
+    """The text a recorded OpenAI chat stream's content deltas add up to."""
+    return "".join(
+        choice["delta"].get("content") or "" for ev in sse_events(stream(name)) for choice in ev.get("choices") or ()
+    )

@@ -50,12 +50,8 @@ def _check_messages(body: dict[str, Any]) -> None:
     to_chat(body)  # the full Anthropic-side validation (messages, max_tokens, blocks), also for native upstreams
 
 
-def _check_responses(body: dict[str, Any]) -> None:
-    if body.get("input") in (None, "", []):
-        raise bad_request("Missing required parameter: 'input'.", code="missing_input", param="input")
-
-
-def _check_embeddings(body: dict[str, Any]) -> None:
+def _require_input(body: dict[str, Any]) -> None:
+    """Responses and embeddings both carry their payload in `input`."""
     if body.get("input") in (None, "", []):
         raise bad_request("Missing required parameter: 'input'.", code="missing_input", param="input")
 
@@ -79,8 +75,8 @@ _CHAT, _COMPLETIONS, _EMBEDDINGS = ChatSurface(), CompletionsSurface(), Embeddin
 CHAT = SurfaceSpec(make=lambda h: _CHAT, check=_check_chat)
 COMPLETIONS = SurfaceSpec(make=lambda h: _COMPLETIONS, check=_check_completions)
 MESSAGES = SurfaceSpec(make=_messages, check=_check_messages, anthropic_errors=True, always_usage=True)
-RESPONSES = SurfaceSpec(make=lambda h: ResponsesSurface(), check=_check_responses, always_usage=True)
-EMBEDDINGS = SurfaceSpec(make=lambda h: _EMBEDDINGS, check=_check_embeddings)
+RESPONSES = SurfaceSpec(make=lambda h: ResponsesSurface(), check=_require_input, always_usage=True)
+EMBEDDINGS = SurfaceSpec(make=lambda h: _EMBEDDINGS, check=_require_input)
 
 
 def chat_alternate(body: dict[str, Any], headers: dict[str, str]) -> SurfaceSpec | None:

@@ -329,7 +329,6 @@ class MessagesSurface:
     object_name = "message"
     kind = "messages"  # which native API this surface is (see Executor._request)
     upstream_path = "chat/completions"
-    native_format = "anthropic"  # the provider format whose requests this surface's bodies already are
 
     def __init__(self) -> None:
         self._stream = MessagesStreamEncoder()
