@@ -57,6 +57,10 @@ class ProviderSettings(_Strict):
     embeddings: bool | None = None
     priority: int | None = None
     config: dict[str, Any] = Field(default_factory=dict)  # region, deployment, api_version, ...
+    # Per-provider upstream timeouts (seconds); unset: the `upstream` defaults.
+    connect_timeout: float | None = Field(None, gt=0)
+    first_byte_timeout: float | None = Field(None, gt=0)
+    total_timeout: float | None = Field(None, gt=0)
 
 
 class LogSettings(_Strict):
@@ -81,6 +85,64 @@ class UpstreamSettings(_Strict):
     pool_size: int = Field(512, ge=1)
 
 
+class RetrySettings(_Strict):
+    """Retries of one attempt before moving to the next (Helicone-Retry-* headers override per request)."""
+
+    enabled: bool = False
+    num: int = Field(2, ge=0, le=10)
+    factor: float = Field(2.0, ge=1.0, le=10.0)
+    min_timeout_ms: int = Field(1000, ge=0)
+    max_timeout_ms: int = Field(10_000, ge=0)
+
+
+class BreakerSettings(_Strict):
+    """Circuit breaker per provider endpoint and key."""
+
+    failures: int = Field(5, ge=1)  # consecutive failures that open the circuit
+    open_seconds: float = Field(30.0, gt=0)  # first ejection; doubles on each failed half-open probe
+    max_open_seconds: float = Field(300.0, gt=0)
+
+
+class RoutingSettings(_Strict):
+    retries: RetrySettings = Field(default_factory=RetrySettings)
+    breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+
+
+class RedisSettings(_Strict):
+    """Shared state for replicas: cache, rate limits, budgets, key-cache invalidation. Unset: in-process."""
+
+    url: str | None = None
+    # What limits do while Redis is unreachable: "open" admits (and counts in process), "closed" answers 503.
+    on_failure: Literal["open", "closed"] = "open"
+    timeout_ms: int = Field(250, ge=10)
+    key_prefix: str = "switchyard:"
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^rediss?://", v):
+            raise ValueError("must start with redis:// or rediss://")
+        return v
+
+
+class CacheSettings(_Strict):
+    """The response cache (Helicone-Cache-Enabled). In-process LRU unless redis.url is set."""
+
+    max_entries: int = Field(10_000, ge=1)
+    max_bytes: int = Field(256 * 1024 * 1024, ge=1024)
+    max_entry_bytes: int = Field(8 * 1024 * 1024, ge=1024)  # larger answers are not stored
+
+
+class AdminSettings(_Strict):
+    # The admin API (/admin/v1/...) answers only to this key (Authorization: Bearer ...). Unset: disabled.
+    key: str | None = None
+
+
+class CreditSettings(_Strict):
+    # A reservation left by a crashed process is released after this long.
+    reservation_ttl_seconds: int = Field(3600, ge=60)
+
+
 class Settings(_Strict):
     server: ServerSettings = Field(default_factory=ServerSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
@@ -88,6 +150,11 @@ class Settings(_Strict):
     log: LogSettings = Field(default_factory=LogSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    admin: AdminSettings = Field(default_factory=AdminSettings)
+    credits: CreditSettings = Field(default_factory=CreditSettings)
     home: str = ""  # resolved at load time; not a config key users normally set
 
     @property

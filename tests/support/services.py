@@ -11,6 +11,8 @@ import pytest
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 PG_URL = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test"
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -28,6 +30,20 @@ def require_postgres() -> str:
             pytest.fail(message + " (CI=true: Postgres-backed tests must run)")
         pytest.skip(message)
     return PG_URL
+
+
+def require_redis() -> str:
+    if not _reachable(REDIS_HOST, REDIS_PORT):
+        message = f"Redis is not reachable at {REDIS_HOST}:{REDIS_PORT}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " (CI=true: Redis-backed tests must run)")
+        pytest.skip(message)
+    return REDIS_URL
+
+
+def fresh_prefix(name: str = "sytest") -> str:
+    """A Redis key prefix no other test run uses (tests share the machine's Redis)."""
+    return f"{name}:{secrets.token_hex(4)}:"
 
 
 def fresh_schema(prefix: str = "sy_test") -> str:

@@ -66,3 +66,58 @@ def cost_usd(usage: Usage, endpoint: Endpoint | None) -> float | None:
     write_price = price.cache_write if price.cache_write is not None else price.input
     total = fresh * price.input + cached * cached_price + written * write_price + usage.completion_tokens * price.output
     return round(total / 1_000_000, 12)
+
+
+def _max_output(body: dict[str, Any], endpoint: Endpoint) -> int | None:
+    cap = endpoint.max_output or endpoint.context
+    asked = None
+    for name in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
+        v = body.get(name)
+        if isinstance(v, int) and v > 0:
+            asked = v
+            break
+    if asked is None:
+        return cap
+    return min(asked, cap) if cap else asked
+
+
+def worst_case_usd(endpoint: Endpoint | None, body: dict[str, Any], body_bytes: int) -> float | None:
+    """An upper bound on what one call can cost, for credit and budget reservations; None when unknown.
+
+    Input: the request cannot carry more tokens than the model's context window, and a text token is at least
+    one byte of the JSON body; images are billed by size, not bytes, so with an image part the context window
+    is the bound. Output: the caller's max tokens, capped by the model's maximum output (else its context).
+    Tighter than Helicone's `context × input + max_output × output`, and still never below the real cost.
+    """
+    if endpoint is None or endpoint.price is None:
+        return None
+    context = endpoint.context
+    has_media = _has_media(body)
+    if context is None:
+        if has_media:
+            return None
+        prompt = body_bytes
+    else:
+        prompt = context if has_media else min(context, body_bytes)
+    out = _max_output(body, endpoint)
+    if out is None:
+        return None
+    price = price_for(endpoint, prompt) or endpoint.price
+    write = price.cache_write if price.cache_write is not None else price.input
+    top_input = max(price.input, write)
+    return (prompt * top_input + out * price.output) / 1_000_000
+
+
+def _has_media(body: dict[str, Any]) -> bool:
+    msgs = body.get("messages") or body.get("input")
+    if not isinstance(msgs, list):
+        return False
+    for m in msgs:
+        content = m.get("content") if isinstance(m, dict) else None
+        if isinstance(content, list):
+            for part in content:
+                if isinstance(part, dict) and part.get("type") in (
+                    "image_url", "image", "input_image", "document", "input_file", "file", "input_audio", "audio"
+                ):
+                    return True
+    return False

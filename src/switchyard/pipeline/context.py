@@ -54,6 +54,8 @@ class RequestContext:
     ttft_ms: float | None = None
     upstream_ms: float = 0.0  # time spent waiting on upstreams (for the overhead figure)
     attempts: list[AttemptLog] = field(default_factory=list)
+    cache_hit: bool = False
+    cost_saved_usd: float | None = None  # a cache hit: what the original call cost
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0

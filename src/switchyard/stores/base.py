@@ -4,7 +4,7 @@ contract test suite runs them all."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
@@ -21,10 +21,30 @@ class Conflict(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class LimitRule:
+    """One limit: at most `limit` of `metric` per sliding `window_seconds`, counted per `per`.
+
+    metric: "requests" | "tokens" | "usd". per: "key" (the gateway key), "org", "user" (Helicone-User-Id) or
+    "property:<name>" (the value of Helicone-Property-<name>). A USD rule is a budget: checked before the call
+    with a worst-case reservation, settled with the real cost after it.
+    """
+
+    metric: str
+    limit: float
+    window_seconds: int
+    per: str = "key"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"metric": self.metric, "limit": self.limit, "window_seconds": self.window_seconds, "per": self.per}
+
+
+@dataclass(frozen=True, slots=True)
 class Org:
     id: str
     name: str
     created_at: int
+    credits_enabled: bool = False
+    limits: tuple[LimitRule, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +55,55 @@ class GatewayKey:
     prefix: str
     created_at: int
     revoked_at: int | None
+    allowed_models: tuple[str, ...] = ()  # empty: every model; else registry ids or `model/provider` strings
+    limits: tuple[LimitRule, ...] = ()
 
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderKey:
+    """An organisation's own key for a provider (BYOK). `ciphertext` is the AES-GCM-encrypted secret; it is never
+    shown — `hint` (the last four characters) identifies the key to humans."""
+
+    id: str  # addressable as `model/provider/<id>`; user-chosen or generated
+    org_id: str
+    provider: str  # registry provider id
+    hint: str
+    config: dict[str, Any]  # region, resource, deployment, api_version, base_url, ...
+    enabled: bool
+    created_at: int
+    updated_at: int
+    ciphertext: str = field(repr=False, default="")
+
+    def public(self) -> dict[str, Any]:
+        """What the admin API and CLI may show."""
+        return {"id": self.id, "provider": self.provider, "hint": self.hint, "config": self.config,
+                "enabled": self.enabled, "created_at": self.created_at, "updated_at": self.updated_at}
+
+
+@dataclass(frozen=True, slots=True)
+class CreditBalance:
+    org_id: str
+    balance_usd: float  # settled balance (grants minus charges)
+    reserved_usd: float  # held by in-flight PTB attempts
+
+    @property
+    def available_usd(self) -> float:
+        return self.balance_usd - self.reserved_usd
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    id: str
+    org_id: str
+    created_at: int
+    kind: str  # "grant" | "charge" | "adjust"
+    amount_usd: float  # signed: grants positive, charges negative
+    request_id: str | None
+    note: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +135,34 @@ class Store(Protocol):
     async def find_key_by_hash(self, key_hash: str) -> GatewayKey | None: ...
     async def list_keys(self, org_id: str | None = None) -> list[GatewayKey]: ...
     async def revoke_key(self, key_id: str) -> GatewayKey: ...
-    async def keys_revision(self) -> tuple[int, int, int]: ...
+    async def keys_revision(self) -> tuple[int, ...]: ...  # changes on any change to keys, provider keys, orgs
+
+    async def get_key(self, key_id: str) -> GatewayKey | None: ...
+    async def update_key(self, key_id: str, *, name: str | None = None, allowed_models: Sequence[str] | None = None,
+                         limits: Sequence[LimitRule] | None = None) -> GatewayKey: ...
+    async def update_org(self, org_id: str, *, credits_enabled: bool | None = None,
+                         limits: Sequence[LimitRule] | None = None) -> Org: ...
+
+    # provider keys (BYOK), stored encrypted; Conflict on a duplicate id within the organisation
+    async def create_provider_key(self, org_id: str, provider: str, ciphertext: str, hint: str, *,
+                                  key_id: str | None = None, config: dict[str, Any] | None = None,
+                                  enabled: bool = True) -> ProviderKey: ...
+    async def list_provider_keys(self, org_id: str | None = None) -> list[ProviderKey]: ...
+    async def get_provider_key(self, org_id: str, key_id: str) -> ProviderKey | None: ...
+    async def update_provider_key(self, org_id: str, key_id: str, *, ciphertext: str | None = None,
+                                  hint: str | None = None, config: dict[str, Any] | None = None,
+                                  enabled: bool | None = None) -> ProviderKey: ...
+    async def delete_provider_key(self, org_id: str, key_id: str) -> None: ...
+
+    # credits (PTB): integer micro-dollars inside, USD floats at the edge; every change is one ledger row
+    async def add_credits(self, org_id: str, amount_usd: float, note: str | None = None) -> LedgerEntry: ...
+    async def credit_balance(self, org_id: str) -> CreditBalance: ...
+    async def credit_ledger(self, org_id: str, limit: int = 100, offset: int = 0) -> list[LedgerEntry]: ...
+    async def reserve_credits(self, org_id: str, reservation_id: str, amount_usd: float) -> bool: ...
+    async def settle_credits(self, org_id: str, reservation_id: str, cost_usd: float,
+                             request_id: str | None = None) -> None: ...
+    async def release_credits(self, org_id: str, reservation_id: str) -> None: ...
+    async def expire_reservations(self, older_than_ms: int) -> int: ...
 
     # request log
     async def insert_requests(self, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]: ...
