@@ -64,7 +64,8 @@ def test_chat_sync_answer_and_log_row(client, gateway, upstream):
     assert row["request_properties"]["feature"] == "checkout"
     assert row["request_body"]["messages"][0]["content"] == "What's the weather in San Francisco?"
     assert row["response_body"]["choices"][0]["message"]["content"] == RECORDED["choices"][0]["message"]["content"]
-    assert row["attempts"] == [{"provider": "openai", "model": "gpt-4o-mini", "status": 200, "latency_ms": row["attempts"][0]["latency_ms"]}]
+    assert row["attempts"] == [{"provider": "openai", "model": "gpt-4o-mini", "status": 200,
+                                "source": "gpt-4o-mini/openai/ptb", "latency_ms": row["attempts"][0]["latency_ms"]}]
 
 
 def test_body_user_is_the_fallback_user(client, gateway):

@@ -81,7 +81,7 @@ class GatewayProcess:
             cli(self.home, self.config_path, "orgs", "create", org)
         return cli(self.home, self.config_path, "keys", "create", "--org", org).strip().splitlines()[-1]
 
-    def start(self, timeout: float = 30) -> GatewayProcess:
+    def start(self, timeout: float = 90) -> GatewayProcess:
         env = {**os.environ, "SWITCHYARD_HOME": str(self.home), "SWITCHYARD_CONFIG": str(self.config_path), **self.env}
         self.log_path = self.home / "serve.log"
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor

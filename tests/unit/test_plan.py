@@ -27,7 +27,7 @@ def planner(*keys: str, providers: dict[str, Any] | None = None) -> Planner:
 
 
 def sources(p: Planner, model: str) -> list[str]:
-    return [a.source for a in p.plan(model)]
+    return [a.route for a in p.plan(model)]
 
 
 def error(p: Planner, model: str) -> GatewayError:
@@ -119,7 +119,7 @@ def test_alias_with_provider() -> None:
 def test_model_slash_provider_pins_the_provider() -> None:
     p = planner("OPENAI_API_KEY", "OPENROUTER_API_KEY")
     (a,) = p.plan("gpt-4o-mini/openrouter")
-    assert a.source == "gpt-4o-mini/openrouter"
+    assert a.source == "gpt-4o-mini/openrouter/ptb"
     assert a.provider_model_id == "openai/gpt-4o-mini"
     assert a.target.base_url == "https://openrouter.ai/api/v1"
 
@@ -142,7 +142,7 @@ def test_unknown_model_with_builtin_provider_passes_through() -> None:
     assert a.model is None and a.endpoint is None
     assert a.provider_model_id == "ft:gpt-4o-mini:acme::abc123"
     assert a.target.model == "ft:gpt-4o-mini:acme::abc123"
-    assert a.source == "ft:gpt-4o-mini:acme::abc123/openai"
+    assert a.source == "ft:gpt-4o-mini:acme::abc123/openai/ptb"
 
 
 def test_custom_provider_passes_the_name_verbatim() -> None:
@@ -168,7 +168,7 @@ def test_openrouter_style_id_is_a_model_name() -> None:
     assert [(s.model, s.provider) for s in parsed.specs] == [("openai/gpt-4o-mini", None)]
     assert sources(p, "openai/gpt-4o-mini") == ["gpt-4o-mini/openai", "gpt-4o-mini/openrouter"]
     (a,) = p.plan("openai/gpt-4o-mini/openrouter")
-    assert a.source == "gpt-4o-mini/openrouter" and a.provider_model_id == "openai/gpt-4o-mini"
+    assert a.source == "gpt-4o-mini/openrouter/ptb" and a.provider_model_id == "openai/gpt-4o-mini"
 
 
 # -- exclusions and fallback chains ----------------------------------------------------------------------

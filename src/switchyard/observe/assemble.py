@@ -48,6 +48,15 @@ class StreamAssembler:
                     t["arguments"].append(fn["arguments"])
 
     @property
+    def has_output(self) -> bool:
+        """Whether anything the caller would see as the answer has arrived (text, reasoning, a tool call, a finish).
+        Before that a stream can still fall back to another provider without the caller noticing."""
+        for c in self._choices.values():
+            if c["text"] or c["reasoning"] or c["tools"] or c["finish_reason"]:
+                return True
+        return False
+
+    @property
     def text(self) -> str:
         return "".join("".join(c["text"]) for c in self._choices.values())
 

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import GatewayError
 from ..security import Secrets
@@ -52,6 +53,11 @@ class Authenticator:
         self._poll_interval = poll_interval
         self._revision: tuple[int, ...] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._listeners: list[Any] = []
+
+    def on_change(self, callback: Any) -> None:
+        """Call `callback()` whenever keys, provider keys or organisations change (in this or another process)."""
+        self._listeners.append(callback)
 
     async def start(self) -> None:
         with contextlib.suppress(StoreUnavailable, OSError):
@@ -66,6 +72,9 @@ class Authenticator:
 
     def invalidate(self) -> None:
         self._cache.clear()
+        self._orgs.clear()
+        for callback in self._listeners:
+            callback()
 
     async def _poll(self) -> None:
         while True:
@@ -77,7 +86,7 @@ class Authenticator:
                 continue
             if rev != self._revision:
                 self._revision = rev
-                self._cache.clear()
+                self.invalidate()
 
     async def authenticate(self, headers: dict[str, str]) -> Principal:
         key = extract_key(headers)

@@ -13,20 +13,31 @@ from .headers import HeliconeHeaders
 
 @dataclass(slots=True)
 class AttemptLog:
+    """One try of one attempt, as the log row lists it (retries and hedged tries are separate entries)."""
+
     provider: str
     model: str
+    source: str | None = None  # model/provider/byok|ptb[/key-id]
     status: int | None = None
     error: str | None = None
     kind: str | None = None
     latency_ms: float | None = None
+    retry: int = 0  # 0: first try; n: the n-th retry of the same attempt
+    note: str | None = None  # "hedge" (started in parallel), "continuation" (a resumed stream's seam)
 
     def as_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"provider": self.provider, "model": self.model, "status": self.status}
+        if self.source is not None:
+            d["source"] = self.source
         if self.error is not None:
             d["error"] = self.error
             d["kind"] = self.kind
         if self.latency_ms is not None:
             d["latency_ms"] = round(self.latency_ms, 3)
+        if self.retry:
+            d["retry"] = self.retry
+        if self.note is not None:
+            d["note"] = self.note
         return d
 
 
@@ -54,6 +65,7 @@ class RequestContext:
     ttft_ms: float | None = None
     upstream_ms: float = 0.0  # time spent waiting on upstreams (for the overhead figure)
     attempts: list[AttemptLog] = field(default_factory=list)
+    options: Any = None  # pipeline.options.RouteOptions
     cache_hit: bool = False
     cost_saved_usd: float | None = None  # a cache hit: what the original call cost
 

@@ -1,240 +1,277 @@
-"""Execute a plan: one attempt after another until one answers.
+"""Execute a plan: attempts in order (or hedged in parallel) until one answers.
 
-Non-stream: send, read, translate back. Stream: open the upstream and read until the first caller bytes are
-ready; only then commit (send the response head). Before the commit any failure falls through to the next
-attempt; after it, a failure ends the stream with an error event in the caller's format.
+Per attempt: skip it if its circuit is open; reserve credits if it is billed to them (PTB); call it (`call.py`),
+retrying transient failures as the retry policy allows; record every try in the log; report the outcome to the
+circuit breaker. Which failures move on to the next attempt:
+- connection errors, timeouts, 408, 409, 429, 5xx, a provider's 401/403 (its key is bad), an unreadable 200,
+  404 and "this provider can't serve this" — the next provider may well succeed;
+- a context-length 400 moves on only to attempts whose model has a larger context window;
+- insufficient credits skips the remaining credit-billed (PTB) attempts; the organisation's own keys still run;
+- an endpoint whose circuit is open is skipped while another endpoint of the plan is usable (and tried anyway
+  when none is: a breaker must not turn one provider's trouble into a certain failure);
+- any other 400 stops: every provider would reject that request.
+
+A stream commits at its first caller-visible content (`call.open_stream`): before it, every failure can fall
+back; after it, a failure ends the stream with an error event in the caller's format — or, with
+`Switchyard-Stream-Continuation: true`, resumes on the next attempt (`continuation.py`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from ..errors import GatewayError, redact
-from ..observe.cost import cost_usd, read_usage
 from ..providers.base import Provider, UpstreamError
-from ..providers.transport import Transport, UpstreamResponse
+from ..providers.transport import Timeouts, Transport
+from .call import Answer, Caller, StreamStart
 from .context import AttemptLog, RequestContext
+from .credits import Credits, Hold
+from .order import order
 from .plan import Attempt
-from .streaming import PassthroughPump, RawPump, ReframingPump, ResponsesPump, TranslatingPump
+from .retry import RetryPolicy
+from .stream import OpenStream, settle
 
-# Failures after which the next attempt is tried; a plain bad request stops (any provider would reject it).
-_MOVES_ON = {"connection", "timeout", "rate_limited", "overloaded", "server", "auth", "not_found", "context_length",
-             "unsupported"}
+_MOVES_ON = frozenset({"connection", "timeout", "rate_limited", "overloaded", "server", "auth", "not_found",
+                       "unsupported", "circuit_open", "cancelled"})
+# Failures that say something about the provider's health (the rest are the request's or the gateway's own).
+_HEALTH_KINDS = frozenset({"connection", "timeout", "rate_limited", "overloaded", "server", "auth"})
+_NO_RETRY = RetryPolicy(0)
+
+
+@dataclass(slots=True)
+class _Run:
+    """What the attempts of one request learned so far."""
+
+    errors: list[tuple[Attempt, UpstreamError]] = field(default_factory=list)
+    ptb_blocked: bool = False  # credits could not be reserved: only BYOK attempts may still run
+    context_floor: int | None = None  # after a context-length error: only larger windows
+    tries: int = 0
+    holds: int = 0  # credit reservations made (numbers their ids)
+    panic: bool = False  # every endpoint of the plan is ejected: try them anyway (no healthy alternative)
 
 
 class Executor:
-    def __init__(self, transport: Transport, providers: Mapping[str, Provider]) -> None:
+    def __init__(self, transport: Transport, providers: Mapping[str, Provider], *, health: Any = None,
+                 metrics: Any = None, credits: Credits | None = None,
+                 provider_timeouts: Mapping[str, Timeouts] | None = None) -> None:
+        self.call = Caller(transport, providers)
         self.transport = transport
         self.providers = providers
+        self.health = health
+        self.metrics = metrics
+        self.credits = credits
+        self._timeouts = dict(provider_timeouts or {})
 
-    def _provider(self, attempt: Attempt) -> Provider:
-        p = self.providers.get(attempt.target.format)
-        if p is None:
-            raise UpstreamError(501, "server", f"the {attempt.target.format} wire format is not available in this build")
-        return p
+    def timeouts(self, ctx: RequestContext, attempt: Attempt) -> Timeouts:
+        base = self._timeouts.get(attempt.provider.id, self.transport.timeouts)
+        return ctx.options.timeouts(base) if ctx.options is not None else base
 
-    async def _signed(self, ctx: RequestContext, attempt: Attempt, body: dict[str, Any],
-                      surface: Any) -> tuple[Any, Provider, bool]:
-        req, provider, native = self._request(ctx, attempt, body, surface)
-        sign = getattr(provider, "sign", None)  # Bedrock (SigV4) and Vertex (OAuth) sign after building
-        if sign is not None:
-            req = await sign(req, attempt.target)
-        return req, provider, native
-
-    def _request(self, ctx: RequestContext, attempt: Attempt, body: dict[str, Any],
-                 surface: Any) -> tuple[Any, Provider, bool]:
-        provider = self._provider(attempt)
-        kind = surface.kind
-        model = attempt.model
-        if model is not None and (model.kind == "embedding") != (kind == "embeddings"):
-            wanted = "an embedding model" if kind == "embeddings" else "a chat model"
-            article = "an" if model.kind[0] in "aeiou" else "a"
-            raise UpstreamError(400, "bad_request", f"{attempt.source} is {article} {model.kind} model; "
-                                f"this endpoint needs {wanted}.", param="model")
-        serves = getattr(provider, "serves_natively", None)  # per model, where one provider hosts several families
-        if (kind in getattr(provider, "native_kinds", ()) and _serves_natively(attempt, kind)
-                and (serves is None or serves(attempt.target, kind))):
-            return provider.native_request(body, attempt.target, kind, ctx.forward_headers), provider, True  # type: ignore[attr-defined]
-        if getattr(surface, "no_mapping", False):
-            raise UpstreamError(400, "unsupported", f"Helicone-Gateway-Body-Mapping: NO_MAPPING needs a provider that "
-                                f"speaks the caller's format natively; {attempt.provider.id} does not")
-        if kind == "embeddings":
-            build = getattr(provider, "build_embeddings", None)
-            if build is None:
-                raise UpstreamError(400, "unsupported", f"provider {attempt.provider.id} has no embeddings API here")
-            return build(body, attempt.target), provider, False
-        return provider.build_request(surface.request(body), attempt.target), provider, False
-
-    # -- non-stream ------------------------------------------------------------------------------
+    # -- entry points ----------------------------------------------------------------------------
     async def complete(self, ctx: RequestContext, attempts: list[Attempt], body: dict[str, Any], surface: Any) -> bytes:
-        errors: list[tuple[Attempt, UpstreamError]] = []
-        for attempt in attempts:
-            alog = AttemptLog(attempt.provider.id, attempt.provider_model_id)
+        def op(a: Attempt) -> Awaitable[Answer]:
+            return self.call.complete(ctx, a, body, surface, self.timeouts(ctx, a))
+
+        attempt, answer, hold = await self._run(ctx, attempts, body, op, _drop_answer)
+        settle(ctx, attempt, answer.usage, answer.model)
+        ctx.response_body = answer.logged
+        if hold is not None and self.credits is not None:
+            self.credits.settle(hold, ctx.cost_usd, ctx.helicone.request_id)
+        return answer.data
+
+    async def open_stream(self, ctx: RequestContext, attempts: list[Attempt], body: dict[str, Any], surface: Any,
+                          include_usage: bool) -> Any:
+        """Try attempts until one yields its first caller content. Raises GatewayError if none does."""
+        def op(a: Attempt) -> Awaitable[StreamStart]:
+            return self.call.open_stream(ctx, a, body, surface, include_usage, self.timeouts(ctx, a))
+
+        attempt, start, hold = await self._run(ctx, attempts, body, op, StreamStart.close)
+        ctx.provider, ctx.model = attempt.provider.id, attempt.provider_model_id
+        ctx.registry_model = attempt.model.id if attempt.model else None
+        return OpenStream(self, ctx, attempt, start, surface, hold, body=body, plan=attempts,
+                          include_usage=include_usage)
+
+    # -- the attempt loop ------------------------------------------------------------------------
+    async def _run(self, ctx: RequestContext, attempts: list[Attempt], body: dict[str, Any],
+                   op: Callable[[Attempt], Awaitable[Any]], discard: Callable[[Any], None]) -> tuple[Attempt, Any, Hold | None]:
+        run = _Run()
+        health = self.health
+        queue = deque(order(attempts, health))
+        if health is not None and health.any_unhealthy:
+            # Envoy's "panic mode": the breaker routes around a failing endpoint when there is somewhere else to
+            # go; when every endpoint is ejected, failing fast would turn one provider's trouble into a total
+            # outage for the caller, so they are all tried as usual.
+            run.panic = all(health.score(a.endpoint_id) == 2 for a in queue)
+        hedge = ctx.options.hedge_after if ctx.options is not None else None
+        if hedge is not None and len(queue) > 1:
+            return await self._hedged(ctx, queue, body, op, discard, run, hedge)
+        while queue:
+            attempt = queue.popleft()
+            if not self._eligible(ctx, attempt, run):
+                continue
+            try:
+                return await self._attempt(ctx, attempt, body, op, run)
+            except UpstreamError as e:
+                if not self._moves_on(attempt, e, run):
+                    break
+        raise final_error(run.errors)
+
+    async def _hedged(self, ctx: RequestContext, queue: deque[Attempt], body: dict[str, Any],
+                      op: Callable[[Attempt], Awaitable[Any]], discard: Callable[[Any], None], run: _Run,
+                      after: float) -> tuple[Attempt, Any, Hold | None]:
+        """Start the next attempt whenever the newest one has not answered within `after` seconds; the first
+        answer wins and the others are cancelled (logged as such)."""
+        running: dict[asyncio.Task[Any], Attempt] = {}
+
+        def launch(note: str | None) -> bool:
+            while queue:
+                a = queue.popleft()
+                if self._eligible(ctx, a, run):
+                    running[asyncio.ensure_future(self._attempt(ctx, a, body, op, run, note))] = a
+                    return True
+            return False
+
+        launch(None)
+        try:
+            while running:
+                timeout = after if queue else None
+                done, _ = await asyncio.wait(running, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                if not done:
+                    if launch("hedge") and self.metrics is not None:
+                        self.metrics.hedge("started")
+                    continue
+                winner = None
+                for task in done:
+                    a = running.pop(task)
+                    try:
+                        result = task.result()
+                    except UpstreamError as e:
+                        if not self._moves_on(a, e, run):
+                            queue.clear()
+                        continue
+                    if winner is None:
+                        winner = result
+                    else:  # two answered in the same instant: keep one, give the other back
+                        self._give_back(result, discard)
+                if winner is not None:
+                    if self.metrics is not None and run.tries > 1:
+                        self.metrics.hedge("won")
+                    return winner
+                if not running:
+                    launch(None)
+        finally:
+            for task in running:
+                task.cancel()
+            for task in list(running):
+                with contextlib.suppress(BaseException):
+                    result = await task
+                    self._give_back(result, discard)
+        raise final_error(run.errors)
+
+    def _give_back(self, result: tuple[Attempt, Any, Hold | None], discard: Callable[[Any], None]) -> None:
+        _, value, hold = result
+        discard(value)
+        if hold is not None and self.credits is not None:
+            self.credits.release(hold)
+
+    def _eligible(self, ctx: RequestContext, attempt: Attempt, run: _Run) -> bool:
+        if run.ptb_blocked and attempt.auth == "ptb":
+            return False
+        if run.context_floor is not None:
+            window = attempt.context
+            if window is not None and window <= run.context_floor:
+                return False
+        return True
+
+    def _moves_on(self, attempt: Attempt, e: UpstreamError, run: _Run) -> bool:
+        if e.kind in ("insufficient_credits", "credits_unavailable"):
+            run.ptb_blocked = True
+            return True
+        if e.kind == "context_length":
+            window = attempt.context
+            if window is None:
+                return False  # nothing to compare with: any other model could be as small
+            run.context_floor = max(run.context_floor or 0, window)
+            return True
+        return e.kind in _MOVES_ON or e.status in (408, 409)
+
+    async def _attempt(self, ctx: RequestContext, attempt: Attempt, body: dict[str, Any],
+                       op: Callable[[Attempt], Awaitable[Any]], run: _Run,
+                       note: str | None = None) -> tuple[Attempt, Any, Hold | None]:
+        """One attempt: breaker check, credit reservation, then tries with retries. Failures are recorded and
+        re-raised as UpstreamError."""
+        health = self.health
+        endpoint = attempt.endpoint_id
+        if health is not None and not health.allow(endpoint) and not run.panic:
+            e = UpstreamError(503, "circuit_open", f"{attempt.route} is temporarily ejected after repeated failures "
+                              "(circuit breaker open)")
+            ctx.attempts.append(AttemptLog(attempt.provider.id, attempt.provider_model_id, attempt.source,
+                                           error=e.message, kind=e.kind, note=note))
+            run.errors.append((attempt, e))
+            raise e
+        hold: Hold | None = None
+        credits = self.credits
+        if credits is not None and credits.applies(ctx, attempt):
+            run.holds += 1
+            try:
+                hold = await credits.reserve(ctx, attempt, body, run.holds)
+            except UpstreamError as e:
+                ctx.attempts.append(AttemptLog(attempt.provider.id, attempt.provider_model_id, attempt.source,
+                                               status=e.status, error=e.message, kind=e.kind, note=note))
+                run.errors.append((attempt, e))
+                raise
+        policy = ctx.options.retry if ctx.options is not None else _NO_RETRY
+        retry_no = 0
+        while True:
+            run.tries += 1
+            alog = AttemptLog(attempt.provider.id, attempt.provider_model_id, attempt.source, retry=retry_no, note=note)
             ctx.attempts.append(alog)
             t0 = time.perf_counter()
             try:
-                out = await self._complete_once(ctx, attempt, body, surface)
+                result = await op(attempt)
             except UpstreamError as e:
                 _failed(alog, e, t0, ctx)
-                errors.append((attempt, e))
-                if e.kind not in _MOVES_ON:
-                    break
+                self._observe(attempt, e.kind)
+                delay = policy.delay(retry_no, e)
+                if delay is None:
+                    if hold is not None:
+                        credits.release(hold)  # type: ignore[union-attr]
+                    run.errors.append((attempt, e))
+                    raise
+                if self.metrics is not None:
+                    self.metrics.retry(attempt.provider.id)
+                retry_no += 1
+                await asyncio.sleep(delay)
                 continue
+            except asyncio.CancelledError:
+                alog.kind, alog.error = "cancelled", "cancelled: another attempt answered first, or the caller left"
+                alog.latency_ms = (time.perf_counter() - t0) * 1000
+                if hold is not None:
+                    credits.release(hold)  # type: ignore[union-attr]
+                raise
             alog.status = 200
             alog.latency_ms = (time.perf_counter() - t0) * 1000
             ctx.upstream_ms += alog.latency_ms
-            return out
-        raise final_error(errors)
+            self._observe(attempt, "ok")
+            return attempt, result, hold
 
-    async def _complete_once(self, ctx: RequestContext, attempt: Attempt, body: dict[str, Any], surface: Any) -> bytes:
-        req, provider, native = await self._signed(ctx, attempt, body, surface)
-        resp = await self.transport.send(req)
-        data = await resp.read()
-        if not 200 <= resp.status < 300:
-            raise provider.parse_error(resp.status, resp.headers, data)
-        if native:
-            # same format both sides: the bytes go back untouched; decode only what the log needs
-            if surface.kind == "messages":  # usage from the Anthropic answer (Bedrock wraps it differently)
-                parsed = getattr(provider, "parse_native", provider.parse_response)(data)
-            else:
-                parsed = _json_object(data)
-            _settle(ctx, attempt, parsed.get("usage"), parsed.get("model"))
-            ctx.response_body = _loggable(parsed) if surface.kind == "embeddings" else data
-            return data
-        if surface.kind == "embeddings":  # translated embeddings: the provider answers in OpenAI's list shape
-            out = provider.parse_embeddings(data, body, attempt.provider_model_id)  # type: ignore[attr-defined]
-            usage = out.get("usage")
-            _settle(ctx, attempt, usage if usage and usage.get("prompt_tokens") else None, out.get("model"))
-            ctx.response_body = _loggable(out)
-            return orjson.dumps(out)
-        completion = provider.parse_response(data)
-        _settle(ctx, attempt, completion.get("usage"), completion.get("model"))
-        out = surface.response(completion)
-        ctx.response_body = out
-        return orjson.dumps(out)
-
-    # -- stream ----------------------------------------------------------------------------------
-    async def open_stream(
-        self, ctx: RequestContext, attempts: list[Attempt], body: dict[str, Any], surface: Any, include_usage: bool
-    ) -> OpenStream:
-        """Try attempts until one yields its first caller bytes. Raises GatewayError if none does."""
-        errors: list[tuple[Attempt, UpstreamError]] = []
-        for attempt in attempts:
-            alog = AttemptLog(attempt.provider.id, attempt.provider_model_id)
-            ctx.attempts.append(alog)
-            t0 = time.perf_counter()
-            resp: UpstreamResponse | None = None
-            try:
-                req, provider, native = await self._signed(ctx, attempt, body, surface)
-                resp = await self.transport.send(req)
-                if not 200 <= resp.status < 300:
-                    raise provider.parse_error(resp.status, resp.headers, await resp.read())
-                pump = _pump(surface, provider, native, include_usage)
-                chunks = resp.iter_chunks()
-                first = b""
-                async for data in chunks:
-                    first = pump.feed(data)
-                    if first:
-                        break
-                else:
-                    first = pump.close()
-                    chunks = None  # type: ignore[assignment]
-            except UpstreamError as e:
-                if resp is not None:
-                    resp.close()
-                _failed(alog, e, t0, ctx)
-                errors.append((attempt, e))
-                if e.kind not in _MOVES_ON:
-                    break
-                continue
-            alog.status = 200
-            alog.latency_ms = (time.perf_counter() - t0) * 1000
-            ctx.upstream_ms += alog.latency_ms
-            ctx.provider, ctx.model, ctx.registry_model = attempt.provider.id, attempt.provider_model_id, attempt.source
-            return OpenStream(ctx, attempt, resp, pump, chunks, first, surface)
-        raise final_error(errors)
+    def _observe(self, attempt: Attempt, outcome: str) -> None:
+        if self.health is not None:
+            if outcome == "ok":
+                self.health.success(attempt.endpoint_id)
+            elif outcome in _HEALTH_KINDS:
+                self.health.failure(attempt.endpoint_id, outcome)
+        if self.metrics is not None:
+            self.metrics.attempt(attempt.provider.id, outcome)
 
 
-class OpenStream:
-    """A committed-to-be stream: `first` is ready to send; iterate `rest()` for the remainder."""
-
-    def __init__(self, ctx: RequestContext, attempt: Attempt, resp: UpstreamResponse, pump: Any, chunks: Any,
-                 first: bytes, surface: Any) -> None:
-        self.ctx, self.attempt, self.resp, self.pump = ctx, attempt, resp, pump
-        self._chunks, self.first, self.surface = chunks, first, surface
-
-    async def rest(self):  # -> AsyncIterator[bytes]
-        if self._chunks is not None:
-            async for data in self._chunks:
-                out = self.pump.feed(data)
-                if out:
-                    yield out
-            tail = self.pump.close()
-            if tail:
-                yield tail
-
-    def error_bytes(self, e: UpstreamError) -> bytes:
-        err = GatewayError(e.status if e.status >= 400 else 502, redact(e.message), code=e.kind)
-        return self.surface.error_event(err)
-
-    def finish(self) -> None:
-        """Record usage and cost from what was streamed (also after an interruption)."""
-        _settle(self.ctx, self.attempt, self.pump.usage, self.pump.model)
-        self.ctx.response_body = self.pump.result()
-
-    def close(self) -> None:
-        self.resp.close()
-
-
-def _serves_natively(attempt: Attempt, kind: str) -> bool:
-    if kind == "completions":  # only models that still serve legacy completions (the rest are mapped to chat)
-        return (attempt.endpoint.completions if attempt.endpoint else False) or attempt.provider.completions
-    if kind == "responses":  # OpenAI and Azure; other OpenAI-compatible APIs are bridged through chat
-        return attempt.provider.responses
-    return True
-
-
-def _pump(surface: Any, provider: Provider, native: bool, include_usage: bool) -> Any:
-    if not native:
-        return TranslatingPump(provider.stream_parser(), surface, include_usage)
-    if surface.kind == "messages":
-        parser = provider.native_parser() if hasattr(provider, "native_parser") else provider.stream_parser()
-        reframer = getattr(provider, "native_reframer", None)
-        return ReframingPump(reframer(), parser) if reframer else RawPump(parser)
-    if surface.kind == "responses":
-        return ResponsesPump()
-    return PassthroughPump(include_usage, surface.object_name)
-
-
-def _loggable(embeddings: dict[str, Any]) -> dict[str, Any]:
-    """An embeddings answer for the log: everything but the vectors themselves (megabytes of floats)."""
-    out = {k: v for k, v in embeddings.items() if k != "data"}
-    out["data_count"] = len(embeddings.get("data") or ())
-    return out
-
-
-def _json_object(data: bytes) -> dict[str, Any]:
-    try:
-        parsed = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        raise UpstreamError(502, "server", "upstream answered 200 with a body that is not JSON") from None
-    if not isinstance(parsed, dict):
-        raise UpstreamError(502, "server", "upstream answered 200 with JSON that is not an object")
-    return parsed
-
-
-def _settle(ctx: RequestContext, attempt: Attempt, usage: Any, model: Any) -> None:
-    ctx.provider = attempt.provider.id
-    ctx.model = model if isinstance(model, str) and model else attempt.provider_model_id
-    ctx.registry_model = attempt.model.id if attempt.model else None
-    u = read_usage(usage)
-    if u is not None:
-        ctx.usage = u
-        ctx.cost_usd = cost_usd(u, attempt.endpoint)
+def _drop_answer(_: Answer) -> None:
+    return None
 
 
 def _failed(alog: AttemptLog, e: UpstreamError, t0: float, ctx: RequestContext) -> None:
@@ -244,8 +281,12 @@ def _failed(alog: AttemptLog, e: UpstreamError, t0: float, ctx: RequestContext) 
 
 
 def final_error(errors: list[tuple[Attempt, UpstreamError]]) -> GatewayError:
-    """The caller-facing error once every attempt failed: the last upstream error, every attempt in `details`."""
-    attempt, e = errors[-1]
+    """The caller-facing error once every attempt failed: the last real upstream error (an attempt skipped by the
+    circuit breaker only when nothing was tried), every attempt in `details`."""
+    if not errors:
+        return GatewayError(503, "No attempt could be made for this request.", code="no_attempts")
+    tried = [x for x in errors if x[1].kind != "circuit_open"] or errors
+    attempt, e = tried[-1]
     status = e.status if 400 <= e.status < 600 else 502
     message = redact(e.message)
     if e.kind == "auth" and e.status in (401, 403):

@@ -5,9 +5,14 @@ Grammar (Helicone's):
     item        := "!" provider                      global exclusion, applies to every spec
                  | model ["/" provider ["/" key_id]]
 A spec's last segment is a provider when the registry knows it; otherwise the whole spec is a model name
-(so OpenRouter-style ids like `openai/gpt-4o-mini` still work as names). A bare model fans out to every
-provider that serves it and has a key, cheapest first, then by provider tier. `model/provider` for a model the
+(so OpenRouter-style ids like `openai/gpt-4o-mini` still work as names). `model/provider` for a model the
 registry lacks passes the name through verbatim (custom and self-hosted deployments, fine-tunes).
+
+Attempt order (static part; `order.py` adds live health at request time):
+- items of a fallback chain keep the caller's order;
+- within an item, the organisation's own keys (BYOK) come first, then the gateway's configured keys (PTB);
+- within each of those, cheapest endpoint first (input + output price per 1M tokens), then provider tier;
+- `model/provider/<key-id>` names exactly one BYOK key.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass, field
 from ..errors import GatewayError
 from ..providers.base import Target
 from ..providers.registry import Endpoint, ModelInfo, ProviderInfo, Registry
+from .keyring import EMPTY, Keyring, OrgKey
 
 _MAX_PLAN_CACHE = 4096
 
@@ -41,11 +47,31 @@ class Attempt:
     endpoint: Endpoint | None
     provider_model_id: str
     target: Target = field(compare=False)
+    auth: str = "ptb"  # "byok": the organisation's key; "ptb": the gateway's configured key
+    key_id: str | None = None  # the BYOK key's id
+    group: int = 0  # index of the chain item this attempt came from
+    rank: int = 0  # static order within its group and auth kind (price, tier); equal ranks share one endpoint
+
+    @property
+    def route(self) -> str:
+        """`model/provider`, as a caller would write it."""
+        return f"{self.model.id if self.model else self.provider_model_id}/{self.provider.id}"
 
     @property
     def source(self) -> str:
+        """Helicone's attempt source: `model/provider/byok|ptb[/key-id]`."""
         name = self.model.id if self.model else self.provider_model_id
-        return f"{name}/{self.provider.id}"
+        tail = f"/{self.key_id}" if self.key_id else ""
+        return f"{name}/{self.provider.id}/{self.auth}{tail}"
+
+    @property
+    def endpoint_id(self) -> str:
+        """The circuit breaker's unit: one provider with one key (never the key itself)."""
+        return f"{self.provider.id}:{self.auth}:{self.key_id}" if self.key_id else f"{self.provider.id}:ptb"
+
+    @property
+    def context(self) -> int | None:
+        return (self.endpoint.context if self.endpoint else None) or (self.model.context if self.model else None)
 
 
 def _err(message: str, code: str = "invalid_model") -> GatewayError:
@@ -83,13 +109,25 @@ def _spec(item: str, registry: Registry) -> Spec:
     return Spec(item)
 
 
-def _target(p: ProviderInfo, provider_model_id: str, endpoint: Endpoint | None) -> Target:
+def _target(p: ProviderInfo, provider_model_id: str, endpoint: Endpoint | None, key: OrgKey | None = None) -> Target:
     config = dict(p.config)
     if endpoint is not None and endpoint.max_output:
         config["max_output"] = endpoint.max_output
+    if key is None:
+        return Target(
+            provider=p.id, model=provider_model_id, format=p.format, base_url=p.base_url or "",
+            api_key=p.api_key, auth=p.auth, config=config, headers=p.headers,
+        )
+    # BYOK: the organisation's key and its own settings (region, deployment, ...) over the provider defaults;
+    # the gateway's own credentials for this provider must not leak into the organisation's calls.
+    for secret in ("secret", "secret_key", "secret_access_key", "session_token", "access_token", "credentials_file"):
+        config.pop(secret, None)
+    config.update(key.config)
+    if key.base_url and p.format == "azure":
+        config["endpoint"] = key.base_url
     return Target(
-        provider=p.id, model=provider_model_id, format=p.format, base_url=p.base_url or "",
-        api_key=p.api_key, auth=p.auth, config=config, headers=p.headers,
+        provider=p.id, model=provider_model_id, format=p.format, base_url=key.base_url or p.base_url or "",
+        api_key=key.api_key, auth=key.auth or p.auth, config=config, headers=p.headers,
     )
 
 
@@ -106,30 +144,47 @@ class Planner:
         self.formats = formats  # wire formats this build can speak; None = all
         self._cache: dict[str, list[Attempt]] = {}
 
-    def plan(self, model_field: str) -> list[Attempt]:
-        cached = self._cache.get(model_field)
+    def plan(self, model_field: str, ring: Keyring = EMPTY) -> list[Attempt]:
+        """The static attempt list for a model string and an organisation's BYOK keys (cached per both)."""
+        key: str | tuple[str, str, int] = model_field if not ring.by_provider else (model_field, ring.org_id, ring.version)
+        cached = self._cache.get(key)
         if cached is not None:
             return cached
-        attempts = self._build(model_field)
+        attempts = self._build(model_field, ring)
         if len(self._cache) >= _MAX_PLAN_CACHE:
             self._cache.clear()
-        self._cache[model_field] = attempts
+        self._cache[key] = attempts
         return attempts
 
-    def _build(self, model_field: str) -> list[Attempt]:
+    def _build(self, model_field: str, ring: Keyring) -> list[Attempt]:
         reg = self.registry
         parsed = parse_model_field(model_field, reg)
         attempts: list[Attempt] = []
         keyless: list[ProviderInfo] = []
         unsupported: list[ProviderInfo] = []
-        for spec in parsed.specs:
+        for group, spec in enumerate(parsed.specs):
             info = reg.model(spec.model)
             if spec.provider is not None:
                 p = reg.providers[spec.provider]
                 if p.id in parsed.excluded:
                     continue
                 ep = info.endpoints.get(p.id) if info else None
-                candidates = [(p, ep, ep.provider_model_id if ep else spec.model, info if ep else None)]
+                pmid = ep.provider_model_id if ep else spec.model
+                if spec.key_id is not None:
+                    key = ring.get(p.id, spec.key_id)
+                    if key is None:
+                        raise GatewayError(
+                            400, f"No enabled {p.id} key with id {spec.key_id!r} in your organisation "
+                            f"(model {spec.model}/{p.id}/{spec.key_id}). List them with GET /admin/v1/orgs/<org>/provider-keys.",
+                            code="provider_key_not_found", param="model",
+                        )
+                    if self.formats is not None and p.format not in self.formats:
+                        unsupported.append(p)
+                        continue
+                    attempts.append(Attempt(p, info if ep else None, ep, pmid, _target(p, pmid, ep, key),
+                                            auth="byok", key_id=key.id, group=group))
+                    continue
+                candidates = [(p, ep, pmid, info if ep else None)]
             else:
                 if info is None:
                     raise _err(
@@ -142,16 +197,24 @@ class Planner:
                     key=lambda ep: _sort_key(ep, reg.providers[ep.provider]),
                 )
                 candidates = [(reg.providers[ep.provider], ep, ep.provider_model_id, info) for ep in eps]
-            for p, ep, pmid, minfo in candidates:
+            byok: list[Attempt] = []
+            ptb: list[Attempt] = []
+            for rank, (p, ep, pmid, minfo) in enumerate(candidates):
                 if self.formats is not None and p.format not in self.formats:
                     unsupported.append(p)
                     continue
+                for key in ring.by_provider.get(p.id, ()):
+                    byok.append(Attempt(p, minfo, ep, pmid, _target(p, pmid, ep, key), auth="byok", key_id=key.id,
+                                        group=group, rank=rank))
                 if (p.needs_key and not p.api_key) or p.missing_setting():
-                    keyless.append(p)
+                    if not ring.by_provider.get(p.id):
+                        keyless.append(p)
                     continue
                 if p.format == "openai" and not p.base_url:
                     continue
-                attempts.append(Attempt(p, minfo, ep, pmid, _target(p, pmid, ep)))
+                ptb.append(Attempt(p, minfo, ep, pmid, _target(p, pmid, ep), group=group, rank=rank))
+            attempts.extend(byok)
+            attempts.extend(ptb)
         if not attempts:
             if unsupported and not keyless:
                 names = ", ".join(sorted({f"{p.id} ({p.format})" for p in unsupported}))
@@ -173,3 +236,27 @@ class Planner:
                 code="no_providers",
             )
         return attempts
+
+
+def restrict(attempts: list[Attempt], allowed: tuple[str, ...]) -> list[Attempt]:
+    """The attempts a gateway key may use: its allow-list names registry models (`gpt-4o-mini`, any provider) or
+    `model/provider` pairs. An empty list allows everything. Nothing left → 403 naming what is allowed."""
+    if not allowed:
+        return attempts
+    kept = [a for a in attempts if _allowed(a, allowed)]
+    if not kept:
+        raise GatewayError(403, f"This gateway key may not use {attempts[0].route if len(attempts) == 1 else 'these models'}"
+                           f"; it is limited to: {', '.join(allowed)}.", code="model_not_allowed", param="model")
+    return kept
+
+
+def _allowed(a: Attempt, allowed: tuple[str, ...]) -> bool:
+    names = (a.model.id,) if a.model else ()
+    names += (a.provider_model_id,)
+    for entry in allowed:
+        if "/" in entry:
+            if entry == a.route or entry == f"{a.provider_model_id}/{a.provider.id}":
+                return True
+        elif entry in names:
+            return True
+    return False

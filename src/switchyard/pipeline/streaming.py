@@ -47,6 +47,10 @@ class _Assembled:
     def result(self) -> Any:
         return self.assembler.result()
 
+    @property
+    def has_output(self) -> bool:
+        return self.assembler.has_output
+
 
 class PassthroughPump(_Assembled):
     __slots__ = ("_done", "_finished", "_include_usage", "_sse", "assembler")
@@ -172,11 +176,12 @@ class ResponsesPump:
     """Native Responses API stream (OpenAI, Azure): bytes go through untouched; the terminal event's
     `response` object gives usage and the logged answer; an `error` event is raised as an upstream failure."""
 
-    __slots__ = ("_sse", "final")
+    __slots__ = ("_sse", "final", "has_output")
 
     def __init__(self) -> None:
         self._sse = SSEDecoder()
         self.final: dict[str, Any] | None = None
+        self.has_output = False  # past response.created / in_progress: the answer has begun
 
     def feed(self, data: bytes) -> bytes:
         self._scan(self._sse.feed(data))
@@ -195,6 +200,8 @@ class ResponsesPump:
             except orjson.JSONDecodeError:
                 raise UpstreamError(502, "server", "upstream sent a stream event that is not JSON") from None
             kind = obj.get("type") if isinstance(obj, dict) else None
+            if kind not in ("response.created", "response.in_progress", "error"):
+                self.has_output = True
             if kind in _TERMINAL:
                 self.final = obj.get("response") or {}
             elif kind == "error":

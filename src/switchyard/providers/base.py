@@ -26,6 +26,12 @@ ErrorKind = Literal[
     "not_found",  # 404: unknown model or path at the provider
     "server",  # 5xx and anything unclassified
     "connection",  # could not connect, reset before a response
+    # made by the gateway, not the provider:
+    "unsupported",  # this provider cannot serve this request (format, kind, NO_MAPPING)
+    "insufficient_credits",  # the organisation's credit balance cannot cover the worst case (PTB)
+    "credits_unavailable",  # the credit ledger could not be reached (PTB)
+    "circuit_open",  # the provider endpoint is ejected by the circuit breaker
+    "cancelled",  # a hedged attempt that lost the race
 ]
 
 
@@ -76,6 +82,7 @@ class UpstreamError(Exception):
         self.param = param
         self.retry_after = retry_after
         self.body = body
+        self.should_retry: bool | None = None  # the provider's `x-should-retry` header, when it sent one
 
     def __repr__(self) -> str:
         return f"UpstreamError({self.status}, {self.kind!r}, {self.message!r})"

@@ -1,0 +1,211 @@
+"""One call to one upstream: build the request (native or translated), sign, send, read or start the stream.
+
+Nothing here decides what happens after a failure — that is `execute.py`. A call never writes to the request
+context either: it returns an `Answer` (or a `StreamStart`) and the executor applies the winner's, which is what
+lets hedged attempts run side by side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ..providers.base import Provider, UpstreamError
+from ..providers.transport import Timeouts, Transport, UpstreamResponse
+from .context import RequestContext
+from .plan import Attempt
+from .streaming import PassthroughPump, RawPump, ReframingPump, ResponsesPump, TranslatingPump
+
+
+@dataclass(slots=True)
+class Answer:
+    data: bytes  # what the caller gets
+    usage: Any
+    model: Any
+    logged: Any  # what the log keeps as the response body
+
+
+@dataclass(slots=True)
+class StreamStart:
+    """An upstream stream that has produced the caller's first content: `first` is ready to send."""
+
+    resp: UpstreamResponse
+    pump: Any
+    chunks: Any  # the rest of the upstream body (an async iterator), None when it already ended
+    first: bytes
+
+    def close(self) -> None:
+        self.resp.close()
+
+
+class Caller:
+    def __init__(self, transport: Transport, providers: Mapping[str, Provider]) -> None:
+        self.transport = transport
+        self.providers = providers
+
+    def _provider(self, attempt: Attempt) -> Provider:
+        p = self.providers.get(attempt.target.format)
+        if p is None:
+            raise UpstreamError(501, "unsupported", f"the {attempt.target.format} wire format is not available in this build")
+        return p
+
+    async def _signed(self, ctx: RequestContext, attempt: Attempt, body: dict[str, Any],
+                      surface: Any) -> tuple[Any, Provider, bool]:
+        req, provider, native = self._request(ctx, attempt, body, surface)
+        sign = getattr(provider, "sign", None)  # Bedrock (SigV4) and Vertex (OAuth) sign after building
+        if sign is not None:
+            req = await sign(req, attempt.target)
+        return req, provider, native
+
+    def _request(self, ctx: RequestContext, attempt: Attempt, body: dict[str, Any],
+                 surface: Any) -> tuple[Any, Provider, bool]:
+        provider = self._provider(attempt)
+        kind = surface.kind
+        model = attempt.model
+        if model is not None and (model.kind == "embedding") != (kind == "embeddings"):
+            wanted = "an embedding model" if kind == "embeddings" else "a chat model"
+            article = "an" if model.kind[0] in "aeiou" else "a"
+            raise UpstreamError(400, "bad_request", f"{attempt.route} is {article} {model.kind} model; "
+                                f"this endpoint needs {wanted}.", param="model")
+        serves = getattr(provider, "serves_natively", None)  # per model, where one provider hosts several families
+        if (kind in getattr(provider, "native_kinds", ()) and _serves_natively(attempt, kind)
+                and (serves is None or serves(attempt.target, kind))):
+            return provider.native_request(body, attempt.target, kind, ctx.forward_headers), provider, True  # type: ignore[attr-defined]
+        if getattr(surface, "no_mapping", False):
+            raise UpstreamError(400, "unsupported", f"Helicone-Gateway-Body-Mapping: NO_MAPPING needs a provider that "
+                                f"speaks the caller's format natively; {attempt.provider.id} does not")
+        if kind == "embeddings":
+            build = getattr(provider, "build_embeddings", None)
+            if build is None:
+                raise UpstreamError(400, "unsupported", f"provider {attempt.provider.id} has no embeddings API here")
+            return build(body, attempt.target), provider, False
+        return provider.build_request(surface.request(body), attempt.target), provider, False
+
+    async def _send(self, req: Any, provider: Provider, timeouts: Timeouts) -> UpstreamResponse:
+        resp = await self.transport.send(req, timeouts)
+        if not 200 <= resp.status < 300:
+            data = await resp.read()
+            e = provider.parse_error(resp.status, resp.headers, data)
+            flag = resp.headers.get("x-should-retry")
+            if flag is not None:
+                e.should_retry = flag.strip().lower() == "true"
+            raise e
+        return resp
+
+    # -- non-stream ------------------------------------------------------------------------------
+    async def complete(self, ctx: RequestContext, attempt: Attempt, body: dict[str, Any], surface: Any,
+                       timeouts: Timeouts) -> Answer:
+        req, provider, native = await self._signed(ctx, attempt, body, surface)
+        resp = await self._send(req, provider, timeouts)
+        data = await resp.read()
+        try:
+            return _answer(data, attempt, provider, native, body, surface)
+        except UpstreamError:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+            # a 200 whose body the translator cannot read: the provider's fault, so the next attempt may serve
+            raise UpstreamError(502, "server", f"{attempt.provider.id} answered 200 with a body the gateway "
+                                "could not read") from None
+
+    # -- stream ----------------------------------------------------------------------------------
+    async def open_stream(self, ctx: RequestContext, attempt: Attempt, body: dict[str, Any], surface: Any,
+                          include_usage: bool, timeouts: Timeouts) -> StreamStart:
+        """Open the upstream stream and read until the caller's first content (role-only preambles are held back,
+        so a stream that fails before saying anything can still fall back). Closes the upstream on failure."""
+        req, provider, native = await self._signed(ctx, attempt, body, surface)
+        resp = await self._send(req, provider, timeouts)
+        try:
+            pump = _pump(surface, provider, native, include_usage)
+            chunks: Any = resp.iter_chunks()
+            held: list[bytes] = []
+            async for data in chunks:
+                out = _feed(pump, data)
+                if out:
+                    held.append(out)
+                if pump.has_output:
+                    break
+            else:
+                held.append(_close(pump))
+                chunks = None
+            return StreamStart(resp, pump, chunks, b"".join(held))
+        except BaseException:
+            resp.close()
+            raise
+
+
+def _feed(pump: Any, data: bytes) -> bytes:
+    try:
+        return pump.feed(data)
+    except UpstreamError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+        raise UpstreamError(502, "server", "upstream sent a stream the gateway could not read") from None
+
+
+def _close(pump: Any) -> bytes:
+    try:
+        return pump.close()
+    except UpstreamError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+        raise UpstreamError(502, "server", "upstream stream ended in a state the gateway could not read") from None
+
+
+def _answer(data: bytes, attempt: Attempt, provider: Provider, native: bool, body: dict[str, Any],
+            surface: Any) -> Answer:
+    if native:
+        # same format both sides: the bytes go back untouched; decode only what the log needs
+        if surface.kind == "messages":  # usage from the Anthropic answer (Bedrock wraps it differently)
+            parsed = getattr(provider, "parse_native", provider.parse_response)(data)
+        else:
+            parsed = json_object(data)
+        logged = loggable(parsed) if surface.kind == "embeddings" else data
+        return Answer(data, parsed.get("usage"), parsed.get("model"), logged)
+    if surface.kind == "embeddings":  # translated embeddings: the provider answers in OpenAI's list shape
+        out = provider.parse_embeddings(data, body, attempt.provider_model_id)  # type: ignore[attr-defined]
+        usage = out.get("usage")
+        return Answer(orjson.dumps(out), usage if usage and usage.get("prompt_tokens") else None, out.get("model"),
+                      loggable(out))
+    completion = provider.parse_response(data)
+    out = surface.response(completion)
+    return Answer(orjson.dumps(out), completion.get("usage"), completion.get("model"), out)
+
+
+def _serves_natively(attempt: Attempt, kind: str) -> bool:
+    if kind == "completions":  # only models that still serve legacy completions (the rest are mapped to chat)
+        return (attempt.endpoint.completions if attempt.endpoint else False) or attempt.provider.completions
+    if kind == "responses":  # OpenAI and Azure; other OpenAI-compatible APIs are bridged through chat
+        return attempt.provider.responses
+    return True
+
+
+def _pump(surface: Any, provider: Provider, native: bool, include_usage: bool) -> Any:
+    if not native:
+        return TranslatingPump(provider.stream_parser(), surface, include_usage)
+    if surface.kind == "messages":
+        parser = provider.native_parser() if hasattr(provider, "native_parser") else provider.stream_parser()
+        reframer = getattr(provider, "native_reframer", None)
+        return ReframingPump(reframer(), parser) if reframer else RawPump(parser)
+    if surface.kind == "responses":
+        return ResponsesPump()
+    return PassthroughPump(include_usage, surface.object_name)
+
+
+def loggable(embeddings: dict[str, Any]) -> dict[str, Any]:
+    """An embeddings answer for the log: everything but the vectors themselves (megabytes of floats)."""
+    out = {k: v for k, v in embeddings.items() if k != "data"}
+    out["data_count"] = len(embeddings.get("data") or ())
+    return out
+
+
+def json_object(data: bytes) -> dict[str, Any]:
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise UpstreamError(502, "server", "upstream answered 200 with a body that is not JSON") from None
+    if not isinstance(parsed, dict):
+        raise UpstreamError(502, "server", "upstream answered 200 with JSON that is not an object")
+    return parsed

@@ -1,0 +1,54 @@
+"""Request-time order of a plan's attempts: live health and load balancing over the static plan.
+
+The plan (`plan.py`) fixes chain order, BYOK before PTB, then price. Two things only known at request time
+refine it, and only *within* one chain item and one auth kind — a caller's `a,b` chain is never reordered, and
+an organisation's own keys are never passed over for the gateway's credit-billed ones:
+- health: endpoints with recent failures (or half-open) go after healthy ones of the same item, open circuits
+  last (the executor then skips them);
+- load balancing: several BYOK keys for one endpoint (same rank) take turns as the first choice.
+The fast path — one attempt, or everything healthy with no key to rotate — returns the plan list itself.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from .plan import Attempt
+
+_turn = itertools.count()
+
+
+def order(attempts: list[Attempt], health: Any | None) -> list[Attempt]:
+    if len(attempts) < 2:
+        return attempts
+    rotate = _has_twins(attempts)
+    unhealthy = health is not None and health.any_unhealthy
+    if not rotate and not unhealthy:
+        return attempts
+    turn = next(_turn) if rotate else 0
+    sizes: dict[tuple[int, str, int], int] = {}
+    for a in attempts:
+        k = (a.group, a.auth, a.rank)
+        sizes[k] = sizes.get(k, 0) + 1
+    seen: dict[tuple[int, str, int], int] = {}
+
+    def key(a: Attempt) -> tuple[int, int, int, int, int]:
+        k = (a.group, a.auth, a.rank)
+        n = seen.get(k, 0)
+        seen[k] = n + 1
+        twin = (n - turn) % sizes[k]  # rotation among keys sharing one endpoint
+        score = health.score(a.endpoint_id) if unhealthy else 0
+        return (a.group, 0 if a.auth == "byok" else 1, score, a.rank, twin)
+
+    return sorted(attempts, key=key)  # stable: equal keys keep the plan's order
+
+
+def _has_twins(attempts: list[Attempt]) -> bool:
+    prev = None
+    for a in attempts:
+        k = (a.group, a.auth, a.rank)
+        if a.auth == "byok" and k == prev:
+            return True
+        prev = k
+    return False
