@@ -16,7 +16,7 @@ import orjson
 from .schema import request_properties, requests
 
 COLUMNS = [c.name for c in requests.columns]
-_FLOATS = {"latency_ms", "ttft_ms", "overhead_ms", "cost_usd"}
+_FLOATS = {"latency_ms", "ttft_ms", "overhead_ms", "cost_usd", "cost_saved_usd"}
 _INTS = {"created_at", "status", "prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens",
          "cache_write_tokens", "reasoning_tokens"}
 _PROP_COLUMNS = [c.name for c in request_properties.columns]

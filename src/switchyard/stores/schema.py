@@ -26,6 +26,9 @@ organizations = Table(
     Column("id", String(36), primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
     Column("created_at", BigInteger, nullable=False),
+    Column("credits_enabled", Boolean, nullable=False, default=False),
+    Column("limits", Text, nullable=True),  # JSON list of LimitRule dicts
+    Column("updated_at", BigInteger, nullable=False),
 )
 
 gateway_keys = Table(
@@ -39,6 +42,8 @@ gateway_keys = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger, nullable=True),
     Column("updated_at", BigInteger, nullable=False),
+    Column("allowed_models", Text, nullable=True),  # JSON list of model strings; NULL: every model
+    Column("limits", Text, nullable=True),  # JSON list of LimitRule dicts
 )
 
 requests = Table(
@@ -66,6 +71,7 @@ requests = Table(
     Column("cache_write_tokens", Integer, nullable=True),
     Column("reasoning_tokens", Integer, nullable=True),
     Column("cost_usd", Float, nullable=True),
+    Column("cost_saved_usd", Float, nullable=True),  # a cache hit: what the original call cost
     Column("user_id", Text, nullable=True),
     Column("session_id", Text, nullable=True),
     Column("session_path", Text, nullable=True),
@@ -88,4 +94,61 @@ request_properties = Table(
     Column("org_id", String(36), nullable=False),
     Column("value", Text, nullable=False),
     Index("ix_request_properties_lookup", "org_id", "key", "value"),
+)
+
+provider_keys = Table(
+    "provider_keys",
+    metadata,
+    Column("org_id", String(36), primary_key=True),
+    Column("id", String(64), primary_key=True),  # unique within the organisation, not globally
+    Column("provider", String(64), nullable=False),
+    Column("ciphertext", Text, nullable=False),  # AES-GCM, never decrypted by the store
+    Column("hint", String(16), nullable=False),
+    Column("config", Text, nullable=True),  # JSON object
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# Credits: integer micro-dollars (1 USD = 1,000,000), so sums are exact on every backend.
+credit_accounts = Table(
+    "credit_accounts",
+    metadata,
+    Column("org_id", String(36), primary_key=True),
+    Column("balance", BigInteger, nullable=False),  # grants minus charges
+    Column("reserved", BigInteger, nullable=False),  # held by open reservations
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+credit_reservations = Table(
+    "credit_reservations",
+    metadata,
+    Column("reservation_id", String(64), primary_key=True),
+    Column("org_id", String(36), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_credit_reservations_created", "created_at"),
+)
+
+credit_ledger = Table(
+    "credit_ledger",
+    metadata,
+    # an integer sequence: it orders the ledger by insertion even within one millisecond
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("org_id", String(36), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),  # grant | charge | adjust
+    Column("amount", BigInteger, nullable=False),  # signed micro-dollars
+    Column("request_id", String(64), nullable=True),
+    Column("note", Text, nullable=True),
+    Index("ix_credit_ledger_org", "org_id", "id"),
+)
+
+# One row (id 1) whose counter is bumped in the same transaction as every change to gateway keys, provider
+# keys and organisations: the gateway polls it to drop its caches (see SQLStore.keys_revision).
+store_revision = Table(
+    "store_revision",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("value", BigInteger, nullable=False),
 )

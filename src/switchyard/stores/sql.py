@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, func, insert, select, update
+from sqlalchemy import event, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -21,6 +21,9 @@ from .base import Conflict, GatewayKey, NotFound, Org, RequestQuery, StoreUnavai
 from .filters import COLUMNS, FilterError, to_sql
 from .log_writer import RejectedBatch, insert_postgres, insert_sqlite
 from .schema import gateway_keys, organizations, requests
+from .sql_credits import CreditsMixin
+from .sql_provider_keys import ProviderKeysMixin
+from .sql_settings import SettingsMixin, bump_revision, key_of, org_of
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -38,18 +41,11 @@ def async_url(url: str) -> str:
     return url
 
 
-def _org(row: Any) -> Org:
-    return Org(id=row.id, name=row.name, created_at=row.created_at)
+class SQLStore(SettingsMixin, ProviderKeysMixin, CreditsMixin):
+    """The whole store contract. Organisation/key settings and the revision counter, provider keys, and credits
+    live in their mixins (sql_settings, sql_provider_keys, sql_credits); organisations, gateway keys and the
+    request log are here."""
 
-
-def _key(row: Any) -> GatewayKey:
-    return GatewayKey(
-        id=row.id, org_id=row.org_id, name=row.name, prefix=row.prefix,
-        created_at=row.created_at, revoked_at=row.revoked_at,
-    )
-
-
-class SQLStore:
     def __init__(self, url: str, *, schema: str | None = None) -> None:
         self.url = url
         self.schema = schema
@@ -69,6 +65,9 @@ class SQLStore:
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
+
+    def _now(self) -> int:
+        return now_ms()  # looked up at call time, so tests can control the clock through this module
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def migrate(self) -> None:
@@ -100,7 +99,12 @@ class SQLStore:
         org = Org(id=str(uuid.uuid4()), name=name, created_at=now_ms())
         try:
             async with self.engine.begin() as conn:
-                await conn.execute(insert(organizations).values(id=org.id, name=name, created_at=org.created_at))
+                await conn.execute(
+                    insert(organizations).values(
+                        id=org.id, name=name, created_at=org.created_at, updated_at=org.created_at
+                    )
+                )
+                await bump_revision(conn)
         except IntegrityError:
             raise Conflict(f"organisation {name!r} already exists") from None
         return org
@@ -108,38 +112,49 @@ class SQLStore:
     async def get_org_by_name(self, name: str) -> Org | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(organizations).where(organizations.c.name == name))).first()
-        return _org(row) if row else None
+        return org_of(row) if row else None
 
     async def get_org(self, org_id: str) -> Org | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(organizations).where(organizations.c.id == org_id))).first()
-        return _org(row) if row else None
+        return org_of(row) if row else None
 
     async def list_orgs(self) -> list[Org]:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(select(organizations).order_by(organizations.c.created_at))).all()
-        return [_org(r) for r in rows]
+        return [org_of(r) for r in rows]
 
     # -- gateway keys ----------------------------------------------------------------------------
     async def create_key(self, org_id: str, key_hash: str, prefix: str, name: str | None) -> GatewayKey:
         t = now_ms()
-        key = GatewayKey(id=str(uuid.uuid4()), org_id=org_id, name=name, prefix=prefix, created_at=t, revoked_at=None)
+        key = GatewayKey(
+            id=str(uuid.uuid4()), org_id=org_id, name=name, prefix=prefix, created_at=t, revoked_at=None
+        )
         async with self.engine.begin() as conn:
             await conn.execute(
                 insert(gateway_keys).values(
-                    id=key.id, org_id=org_id, name=name, key_hash=key_hash, prefix=prefix,
-                    created_at=t, revoked_at=None, updated_at=t,
+                    id=key.id,
+                    org_id=org_id,
+                    name=name,
+                    key_hash=key_hash,
+                    prefix=prefix,
+                    created_at=t,
+                    revoked_at=None,
+                    updated_at=t,
                 )
             )
+            await bump_revision(conn)
         return key
 
     async def find_key_by_hash(self, key_hash: str) -> GatewayKey | None:
         try:
             async with self.engine.connect() as conn:
-                row = (await conn.execute(select(gateway_keys).where(gateway_keys.c.key_hash == key_hash))).first()
+                row = (
+                    await conn.execute(select(gateway_keys).where(gateway_keys.c.key_hash == key_hash))
+                ).first()
         except (OSError, DBAPIError) as e:
             raise StoreUnavailable(str(e)) from None
-        return _key(row) if row else None
+        return key_of(row) if row else None
 
     async def list_keys(self, org_id: str | None = None) -> list[GatewayKey]:
         q = select(gateway_keys).order_by(gateway_keys.c.created_at)
@@ -147,7 +162,7 @@ class SQLStore:
             q = q.where(gateway_keys.c.org_id == org_id)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(q)).all()
-        return [_key(r) for r in rows]
+        return [key_of(r) for r in rows]
 
     async def revoke_key(self, key_id: str) -> GatewayKey:
         t = now_ms()
@@ -158,20 +173,12 @@ class SQLStore:
                 .where(gateway_keys.c.revoked_at.is_(None))
                 .values(revoked_at=t, updated_at=t)
             )
+            if res.rowcount:  # revoking a revoked key changes nothing, so the revision stays
+                await bump_revision(conn)
             row = (await conn.execute(select(gateway_keys).where(gateway_keys.c.id == key_id))).first()
         if row is None:
             raise NotFound(f"no gateway key with id {key_id}")
-        del res
-        return _key(row)
-
-    async def keys_revision(self) -> tuple[int, int, int]:
-        """(count, revoked, newest change) of the key table: a cheap fingerprint that changes on create and revoke."""
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(
-                select(func.count(), func.count(gateway_keys.c.revoked_at), func.max(gateway_keys.c.updated_at))
-            )).one()
-        # the revoked count catches a revoke stamped no later than the newest change (same ms, or a slow clock)
-        return int(row[0]), int(row[1]), int(row[2] or 0)
+        return key_of(row)
 
     # -- request log -----------------------------------------------------------------------------
     async def insert_requests(self, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -230,8 +237,6 @@ class SQLStore:
         async with self.engine.connect() as conn:
             row = (await conn.execute(stmt)).mappings().first()
         return _decode(dict(row), True) if row else None
-
-
 
 
 def _decode(row: dict[str, Any], include_bodies: bool) -> dict[str, Any]:
