@@ -13,14 +13,14 @@ from switchyard.stores import sql as sql_module
 from switchyard.stores.base import Conflict, NotFound, Org
 from switchyard.stores.sql import SQLStore
 
-M = 1_000_000  # micro-dollars per USD
+M = 1_000_000_000  # nano-dollars per USD
 
 
 def uid() -> str:
     return uuid.uuid4().hex
 
 
-def micros(usd: float) -> int:
+def nanos(usd: float) -> int:
     return round(usd * M)
 
 
@@ -32,7 +32,7 @@ async def new_org(store: SQLStore, grant: float | None = None) -> Org:
 
 
 async def ledger_sum(store: SQLStore, org_id: str) -> int:
-    return sum(micros(e.amount_usd) for e in await store.credit_ledger(org_id, limit=100_000))
+    return sum(nanos(e.amount_usd) for e in await store.credit_ledger(org_id, limit=100_000))
 
 
 # -- grants, adjustments, balance, ledger ----------------------------------------------------------------
@@ -63,7 +63,7 @@ async def test_add_credits_grant_and_adjust(store: SQLStore) -> None:
     assert await store.credit_ledger(org.id) == [adjust, grant], "newest first"
 
 
-async def test_amounts_are_exact_micro_dollars(store: SQLStore) -> None:
+async def test_amounts_are_exact_nano_dollars(store: SQLStore) -> None:
     org = await new_org(store)
     for _ in range(3):
         await store.add_credits(org.id, 0.1)
@@ -72,13 +72,13 @@ async def test_amounts_are_exact_micro_dollars(store: SQLStore) -> None:
 
 async def test_rounding_is_half_away_from_zero(store: SQLStore) -> None:
     org = await new_org(store)
-    assert (await store.add_credits(org.id, 0.0000015)).amount_usd == 0.000002
-    assert (await store.add_credits(org.id, -0.0000025)).amount_usd == -0.000003
-    assert (await store.add_credits(org.id, 0.0000014)).amount_usd == 0.000001
-    assert micros((await store.credit_balance(org.id)).balance_usd) == 0
+    assert (await store.add_credits(org.id, 0.0000000015)).amount_usd == 0.000000002
+    assert (await store.add_credits(org.id, -0.0000000025)).amount_usd == -0.000000003
+    assert (await store.add_credits(org.id, 0.0000000014)).amount_usd == 0.000000001
+    assert nanos((await store.credit_balance(org.id)).balance_usd) == 0
 
 
-@pytest.mark.parametrize("amount", [0.0, 0.0000004, float("nan"), float("inf")])
+@pytest.mark.parametrize("amount", [0.0, 0.0000000004, float("nan"), float("inf")])
 async def test_add_credits_refuses_nothing_and_non_numbers(store: SQLStore, amount: float) -> None:
     org = await new_org(store)
     with pytest.raises(ValueError):
@@ -142,7 +142,7 @@ async def test_settle_charges_the_real_cost_once(store: SQLStore) -> None:
     await store.release_credits(org.id, "call-1")  # too late: no effect
     assert await store.credit_balance(org.id) == bal
     assert len(await store.credit_ledger(org.id)) == 2
-    assert await ledger_sum(store, org.id) == micros(bal.balance_usd)
+    assert await ledger_sum(store, org.id) == nanos(bal.balance_usd)
 
 
 async def test_settle_above_the_hold_charges_the_real_cost(store: SQLStore) -> None:
@@ -211,7 +211,7 @@ async def test_expire_releases_only_stale_reservations(
 
 async def test_exact_under_concurrent_reserve_settle_release(store: SQLStore) -> None:
     """300 concurrent calls reserve, then settle (a random cost up to the hold; twice, racing itself) or release
-    (twice). The start balance covers only some of them at a time. The books must balance to the micro-dollar
+    (twice). The start balance covers only some of them at a time. The books must balance to the nano-dollar
     and no hold may ever exceed what was available."""
     rng = random.Random(20240605)
     start = 40 * M  # the 300 holds add up to ~150 USD
@@ -223,7 +223,7 @@ async def test_exact_under_concurrent_reserve_settle_release(store: SQLStore) ->
 
     async def call(i: int) -> None:
         nonlocal held, spent, granted, refused
-        amount = rng.randint(1, 1_000_000)
+        amount = rng.randint(1, 1_000_000_000)
         rid = f"{org.id}-{i}"
         await asyncio.sleep(rng.random() * 0.05)
         if not await store.reserve_credits(org.id, rid, amount / M):
@@ -249,7 +249,7 @@ async def test_exact_under_concurrent_reserve_settle_release(store: SQLStore) ->
     async def watch() -> None:
         while not done.is_set():
             bal = await store.credit_balance(org.id)
-            assert 0 <= micros(bal.reserved_usd) <= micros(bal.balance_usd), bal
+            assert 0 <= nanos(bal.reserved_usd) <= nanos(bal.balance_usd), bal
             await asyncio.sleep(0.005)
 
     watcher = asyncio.create_task(watch())
@@ -260,9 +260,9 @@ async def test_exact_under_concurrent_reserve_settle_release(store: SQLStore) ->
         await watcher
     assert granted and refused, f"the test must exercise both outcomes ({granted} granted, {refused} refused)"
     bal = await store.credit_balance(org.id)
-    assert micros(bal.balance_usd) == start - sum(settled)
+    assert nanos(bal.balance_usd) == start - sum(settled)
     assert bal.reserved_usd == 0.0
-    assert await ledger_sum(store, org.id) == micros(bal.balance_usd)
+    assert await ledger_sum(store, org.id) == nanos(bal.balance_usd)
     charges = [e for e in await store.credit_ledger(org.id, limit=10_000) if e.kind == "charge"]
     assert len(charges) == len(settled), "each settle charges once, even when it races a replay"
 

@@ -60,6 +60,7 @@ def to_helicone(row: dict[str, Any]) -> dict[str, Any]:
         "prompt_cache_write_tokens": row["cache_write_tokens"],
         "reasoning_tokens": row["reasoning_tokens"],
         "costUSD": row["cost_usd"],
+        "cost_saved_usd": row.get("cost_saved_usd"),
         "request_user_id": row["user_id"],
         "session_id": row["session_id"],
         "session_path": row["session_path"],

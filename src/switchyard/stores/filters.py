@@ -57,6 +57,7 @@ COLUMNS = {
     "total_tokens": "total_tokens",
     "cost": "cost_usd",
     "cost_usd": "cost_usd",
+    "cost_saved_usd": "cost_saved_usd",
     "cache_hit": "cache_hit",
     "stream": "stream",
     "error": "error",

@@ -110,7 +110,7 @@ provider_keys = Table(
     Column("updated_at", BigInteger, nullable=False),
 )
 
-# Credits: integer micro-dollars (1 USD = 1,000,000), so sums are exact on every backend.
+# Credits: integer nano-dollars (1 USD = 1,000,000,000), so sums are exact on every backend.
 credit_accounts = Table(
     "credit_accounts",
     metadata,
@@ -138,7 +138,7 @@ credit_ledger = Table(
     Column("org_id", String(36), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("kind", String(16), nullable=False),  # grant | charge | adjust
-    Column("amount", BigInteger, nullable=False),  # signed micro-dollars
+    Column("amount", BigInteger, nullable=False),  # signed nano-dollars
     Column("request_id", String(64), nullable=True),
     Column("note", Text, nullable=True),
     Index("ix_credit_ledger_org", "org_id", "id"),

@@ -1,7 +1,7 @@
 """Credits for pass-through billing (PTB): per-organisation balance, holds for in-flight calls, and a ledger.
 A mixin of `SQLStore`.
 
-Money is integer micro-dollars inside (1 USD = 1,000,000; rounded half away from zero at the edge), so sums
+Money is integer nano-dollars inside (1 USD = 1,000,000,000; rounded half away from zero at the edge), so sums
 are exact on every backend. Concurrency: a reservation is ONE conditional UPDATE
 (`reserved = reserved + a WHERE balance - reserved >= a`), which PostgreSQL applies row-atomically (a
 concurrent updater waits for the row and re-checks the condition) and SQLite applies under its single writer
@@ -25,19 +25,19 @@ from .base import Conflict, CreditBalance, LedgerEntry, NotFound
 from .schema import credit_accounts, credit_ledger, credit_reservations, organizations
 from .sql_errors import unavailable_on_db_error
 
-MICROS_PER_USD = 1_000_000
+NANOS_PER_USD = 1_000_000_000
 
 
-def to_micros(usd: float) -> int:
-    """USD → integer micro-dollars, rounding half away from zero (0.0000015 → 2, -0.0000015 → -2). The float's
-    shortest decimal form is what gets rounded, so 0.1 is exactly 100,000."""
+def to_nanos(usd: float) -> int:
+    """USD → integer nano-dollars, rounding half away from zero (0.0000000015 → 2, -0.0000000015 → -2). The float's
+    shortest decimal form is what gets rounded, so 0.1 is exactly 100,000,000."""
     if isinstance(usd, bool) or not isinstance(usd, int | float) or not math.isfinite(usd):
         raise ValueError(f"an amount in USD must be a finite number, not {usd!r}")
-    return int((Decimal(repr(usd)) * MICROS_PER_USD).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return int((Decimal(repr(usd)) * NANOS_PER_USD).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def to_usd(micros: int) -> float:
-    return micros / MICROS_PER_USD
+def to_usd(nanos: int) -> float:
+    return nanos / NANOS_PER_USD
 
 
 def _entry(row: Any) -> LedgerEntry:
@@ -95,9 +95,9 @@ class CreditsMixin:
     async def add_credits(self, org_id: str, amount_usd: float, note: str | None = None) -> LedgerEntry:
         """A positive amount is a "grant", a negative one an "adjust"; the account is created on first use.
         NotFound for an unknown organisation; ValueError for a zero or non-finite amount."""
-        amount = to_micros(amount_usd)
+        amount = to_nanos(amount_usd)
         if amount == 0:
-            raise ValueError("a credit change must be at least one micro-dollar")
+            raise ValueError("a credit change must be at least one nano-dollar")
         t = self._now()
         upsert = self._insert(credit_accounts).values(org_id=org_id, balance=amount, reserved=0, updated_at=t)
         upsert = upsert.on_conflict_do_update(
@@ -144,7 +144,7 @@ class CreditsMixin:
     async def reserve_credits(self, org_id: str, reservation_id: str, amount_usd: float) -> bool:
         """Hold `amount_usd` for an in-flight call. False when the available balance (balance − reserved) is
         short or the organisation has no account. Conflict when `reservation_id` is already in use."""
-        amount = to_micros(amount_usd)
+        amount = to_nanos(amount_usd)
         if amount < 0:
             raise ValueError("a reservation cannot be negative")
         hold = (
@@ -175,7 +175,7 @@ class CreditsMixin:
     ) -> None:
         """Replace the hold with the real cost: one "charge" ledger row. A second settle, or a settle after a
         release or expiry, does nothing. The cost may exceed the hold (the balance then goes below zero)."""
-        cost = to_micros(cost_usd)
+        cost = to_nanos(cost_usd)
         if cost < 0:
             raise ValueError("a charge cannot be negative")
         with unavailable_on_db_error():
