@@ -14,8 +14,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .api import surfaces
+from .api.admin import admin_routes
 from .api.asgi import Receive, Scope, Send, send_response
 from .api.health import healthz, readyz
+from .api.metrics import metrics
 from .api.models import list_models
 from .api.proxy import ProxyRoute
 from .api.query import get_request, query_requests
@@ -60,10 +62,12 @@ class Gateway:
             routes=[
                 Route("/healthz", healthz),
                 Route("/readyz", readyz),
+                Route("/metrics", metrics),
                 Route("/v1/models", list_models),
                 Route("/models", list_models),
                 Route("/v1/request/query", query_requests, methods=["POST"]),
                 Route("/v1/request/{request_id}", get_request, methods=["GET"]),
+                *admin_routes(),
             ],
             exception_handlers={HTTPException: _http_error},
             lifespan=self._lifespan,

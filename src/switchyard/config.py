@@ -222,6 +222,13 @@ def load_settings(path: str | None = None, env: dict[str, str] | None = None) ->
         raw = _blank_to_none(interpolate(loaded, env))
     home = env.get("SWITCHYARD_HOME") or str(Path.cwd() / ".switchyard")
     raw["home"] = str(Path(home).resolve())
+    admin_key = env.get("SWITCHYARD_ADMIN_KEY")
+    if admin_key:  # the admin API's key from the environment, unless the file sets admin.key
+        admin = raw.get("admin")
+        if admin is None:
+            raw["admin"] = {"key": admin_key}
+        elif isinstance(admin, dict) and not admin.get("key"):
+            raw["admin"] = {**admin, "key": admin_key}
     try:
         return Settings.model_validate(raw)
     except ValidationError as e:

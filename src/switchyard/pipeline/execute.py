@@ -194,9 +194,8 @@ class Executor:
             return True
         if e.kind == "context_length":
             window = attempt.context
-            if window is None:
-                return False  # nothing to compare with: any other model could be as small
-            run.context_floor = max(run.context_floor or 0, window)
+            if window is not None:  # unknown window (a passthrough model): any later attempt may be larger
+                run.context_floor = max(run.context_floor or 0, window)
             return True
         return e.kind in _MOVES_ON or e.status in (408, 409)
 

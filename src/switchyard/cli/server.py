@@ -1,0 +1,96 @@
+"""`switchyard serve` and `switchyard migrate`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+
+from ..api import admin_ops as ops
+from ..api.admin_models import KeyCreate
+from ..config import Settings
+from ..stores.sql import SQLStore
+from .runner import run_store, secrets_for
+
+DEFAULT_ORG = "default"
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    host = args.host or settings.server.host
+    port = args.port or settings.server.port
+    workers = args.workers or settings.server.workers
+
+    async def bootstrap(store: SQLStore) -> str | None:
+        org = await store.get_org_by_name(DEFAULT_ORG) or await store.create_org(DEFAULT_ORG)
+        if await store.list_keys():
+            return None
+        key, _ = await ops.create_gateway_key(store, secrets_for(settings), org, KeyCreate(name="default"))
+        return key
+
+    first_key = run_store(settings, bootstrap)
+    if first_key:
+        print(
+            "Switchyard: created organisation 'default' and its first gateway key (shown once, store it now):"
+        )
+        print(f"  {first_key}")
+    print(
+        f"Switchyard listening on http://{host}:{port} (store: {safe_url(settings.database_url)}, workers: {workers})",
+        flush=True,
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    if args.config:
+        os.environ["SWITCHYARD_CONFIG"] = os.path.abspath(args.config)
+    os.environ["SWITCHYARD_HOME"] = settings.home
+    uvicorn.run(
+        "switchyard.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=args.access_log,
+        log_level="warning",
+        timeout_graceful_shutdown=int(settings.server.graceful_shutdown_seconds) or None,
+        backlog=4096,
+        timeout_keep_alive=75,
+        proxy_headers=False,
+        server_header=False,
+    )
+    return 0
+
+
+def safe_url(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    run_store(settings, lambda store: asyncio.sleep(0))
+    print(f"migrations applied to {safe_url(settings.database_url)}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    s = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="run the gateway (creates the default org and a first key on first start)",
+    )
+    s.add_argument("--host", help="bind address (default: server.host, 127.0.0.1)")
+    s.add_argument("--port", type=int, help="port (default: server.port, 8787)")
+    s.add_argument(
+        "--workers", type=int, help="worker processes sharing the port (default: server.workers, 1)"
+    )
+    s.add_argument("--access-log", action="store_true", help="log every HTTP request line")
+    s.set_defaults(fn=cmd_serve)
+
+    m = sub.add_parser("migrate", parents=[common], help="apply database migrations")
+    m.set_defaults(fn=cmd_migrate)
