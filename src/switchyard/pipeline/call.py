@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from ..errors import scrub
 from ..providers.base import Provider, UpstreamError
 from ..providers.transport import Timeouts, Transport, UpstreamResponse
 from .context import RequestContext
@@ -84,11 +85,16 @@ class Caller:
             return build(body, attempt.target), provider, False
         return provider.build_request(surface.request(body), attempt.target), provider, False
 
-    async def _send(self, req: Any, provider: Provider, timeouts: Timeouts) -> UpstreamResponse:
-        resp = await self.transport.send(req, timeouts)
+    async def _send(self, req: Any, provider: Provider, timeouts: Timeouts, target: Any) -> UpstreamResponse:
+        try:
+            resp = await self.transport.send(req, timeouts)
+        except UpstreamError as e:  # a transport message may quote the URL, and some providers put keys in it
+            e.message = scrub(e.message, target)
+            raise
         if not 200 <= resp.status < 300:
             data = await resp.read()
             e = provider.parse_error(resp.status, resp.headers, data)
+            e.message = scrub(e.message, target)
             flag = resp.headers.get("x-should-retry")
             if flag is not None:
                 e.should_retry = flag.strip().lower() == "true"
@@ -99,7 +105,7 @@ class Caller:
     async def complete(self, ctx: RequestContext, attempt: Attempt, body: dict[str, Any], surface: Any,
                        timeouts: Timeouts) -> Answer:
         req, provider, native = await self._signed(ctx, attempt, body, surface)
-        resp = await self._send(req, provider, timeouts)
+        resp = await self._send(req, provider, timeouts, attempt.target)
         data = await resp.read()
         try:
             return _answer(data, attempt, provider, native, body, surface)
@@ -116,7 +122,7 @@ class Caller:
         """Open the upstream stream and read until the caller's first content (role-only preambles are held back,
         so a stream that fails before saying anything can still fall back). Closes the upstream on failure."""
         req, provider, native = await self._signed(ctx, attempt, body, surface)
-        resp = await self._send(req, provider, timeouts)
+        resp = await self._send(req, provider, timeouts, attempt.target)
         try:
             pump = _pump(surface, provider, native, include_usage)
             chunks: Any = resp.iter_chunks()
@@ -131,6 +137,10 @@ class Caller:
                 held.append(_close(pump))
                 chunks = None
             return StreamStart(resp, pump, chunks, b"".join(held))
+        except UpstreamError as e:
+            resp.close()
+            e.message = scrub(e.message, attempt.target)
+            raise
         except BaseException:
             resp.close()
             raise

@@ -289,7 +289,8 @@ def final_error(errors: list[tuple[Attempt, UpstreamError]]) -> GatewayError:
     status = e.status if 400 <= e.status < 600 else 502
     message = redact(e.message)
     if e.kind == "auth" and e.status in (401, 403):
-        message = f"Provider {attempt.provider.id} rejected the gateway's credentials for it: {message}"
+        whose = f"your organisation's key {attempt.key_id!r}" if attempt.auth == "byok" else "the gateway's credentials"
+        message = f"Provider {attempt.provider.id} rejected {whose} for it: {message}"
     details = None
     if len(errors) > 1:
         details = [

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from ..errors import GatewayError, redact
+from ..errors import GatewayError, redact, scrub
 from ..formats.sse import SSEDecoder
 from ..observe.cost import cost_usd, read_usage
 from ..providers.base import UpstreamError
@@ -91,6 +91,7 @@ class OpenStream:
                     yield out
                 return
             except UpstreamError as e:
+                e.message = scrub(e.message, self.attempt.target)
                 self.executor._observe(self.attempt, e.kind)
                 first = await self._resume(e)
                 if first is None:
