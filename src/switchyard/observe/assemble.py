@@ -57,6 +57,11 @@ class StreamAssembler:
         return False
 
     @property
+    def finished(self) -> bool:
+        """Every choice has its finish reason."""
+        return bool(self._choices) and all(c["finish_reason"] for c in self._choices.values())
+
+    @property
     def text(self) -> str:
         return "".join("".join(c["text"]) for c in self._choices.values())
 

@@ -65,6 +65,11 @@ class PassthroughPump(_Assembled):
     def feed(self, data: bytes) -> bytes:
         return self._encode(self._sse.feed(data))
 
+    @property
+    def finished(self) -> bool:
+        """The caller has been sent the whole answer (its end marker included)."""
+        return self._done
+
     def close(self) -> bytes:
         out = self._encode(self._sse.close())
         if self._done:
@@ -145,6 +150,11 @@ class RawPump(_Assembled):
             self.assembler.feed(chunk)
         return data
 
+    @property
+    def finished(self) -> bool:
+        """The stop reason has been forwarded: the caller holds the whole answer."""
+        return self.assembler.finished
+
     def close(self) -> bytes:
         for chunk in self._parser.close():
             self.assembler.feed(chunk)
@@ -206,6 +216,10 @@ class ResponsesPump:
                 self.final = obj.get("response") or {}
             elif kind == "error":
                 raise UpstreamError(502, "server", f"upstream reported an error mid-stream: {obj.get('message')}")
+
+    @property
+    def finished(self) -> bool:
+        return self.final is not None
 
     @property
     def usage(self) -> Any:
