@@ -1,8 +1,10 @@
 """The proxy routes (chat completions, legacy completions): raw ASGI handlers on the hot path.
 
-Order per request: read body (size limit) → authenticate → parse → plan → execute → respond; the request
-record is submitted to the log sink in `finally`, so every answered request of a known caller is logged,
-errors and client disconnects included.
+Order per request: read body (size limit) → authenticate → parse → routing options (headers) → plan (with the
+organisation's BYOK keyring, filtered by the key's allow-list) → limits (admission: rate limits, budgets) →
+cache (a hit answers at once) → execute → respond. In `finally` the limits are settled with the real cost and
+the request record is submitted to the log sink, so every answered request of a known caller is logged, errors
+and client disconnects included.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from ..errors import GatewayError, bad_request, redact
 from ..observe.record import build_record
 from ..pipeline.context import RequestContext
 from ..pipeline.headers import header_map, parse_helicone
+from ..pipeline.options import route_options
+from ..pipeline.plan import restrict
 from ..providers.base import UpstreamError
 from .asgi import SSE, Receive, Scope, Send, read_body, send_response
+from .cache_response import cache_lookup, send_hit
 from .surfaces import SurfaceSpec
 
 log = logging.getLogger("switchyard.proxy")
@@ -66,6 +71,7 @@ class ProxyRoute:
         ctx = RequestContext(path=scope["path"], helicone=h, forward_headers=headers)
         out_headers = [(b"helicone-id", h.request_id.encode())]
         spec = self.spec
+        admission = None  # rate limits and budgets held by this request, settled in `finally`
         try:
             raw = await read_body(receive, deps.settings.server.max_body_bytes)
             ctx.raw_body = raw
@@ -78,13 +84,25 @@ class ProxyRoute:
             spec.check(body)
             surface = spec.make(headers)
             ctx.stream = body.get("stream") is True
-            attempts = deps.planner.plan(ctx.requested_model)
+            ctx.options = route_options(headers, deps.retry_default)
+            ring = await deps.keyrings.get(ctx.principal.org.id)
+            attempts = restrict(deps.planner.plan(ctx.requested_model, ring), ctx.principal.key.allowed_models)
+            admission = await deps.limits.admit(ctx, attempts)  # 400 bad policy, 429 over a limit, 503
+            out_headers += admission.headers
+            ticket = await cache_lookup(deps, ctx, headers, body, surface.kind)  # None: caching off
+            if ticket is not None:
+                out_headers += ticket.response_headers
+                if ticket.hit is not None:
+                    return await send_hit(send, ctx, ticket, out_headers)
+            reply = send if ticket is None else ticket.recording(send)  # keeps the sent bytes when saving
             if ctx.stream:
-                await self._stream(ctx, attempts, body, surface, spec, receive, send, out_headers)
+                await self._stream(ctx, attempts, body, surface, spec, receive, reply, out_headers)
             else:
                 result = await deps.executor.complete(ctx, attempts, body, surface)
                 ctx.status = 200
-                await send_response(send, 200, result, out_headers + _outcome_headers(ctx))
+                await send_response(reply, 200, result, out_headers + _outcome_headers(ctx))
+            if ticket is not None:
+                ticket.answered(ctx)  # schedules the save of a clean 200; never delays or fails the answer
         except GatewayError as e:
             ctx.status, ctx.error = e.status, e.message
             payload = spec.error_body(e)
@@ -101,22 +119,29 @@ class ProxyRoute:
             with contextlib.suppress(OSError, RuntimeError):
                 await send_response(send, 500, spec.error_body(err), out_headers)
         finally:
+            if admission is not None:
+                deps.limits.finish(admission, ctx)  # real cost and tokens; never delays the answer
             if ctx.principal is not None:
                 deps.sink.submit(build_record(ctx, store_bodies=deps.settings.log.store_bodies))
+            deps.metrics.request(ctx.path, ctx.status, ctx.cache_hit, ctx.provider)
+            deps.metrics.latency(ctx.path, ctx.elapsed_ms() / 1000.0)
 
     async def _stream(self, ctx: RequestContext, attempts: list[Any], body: dict[str, Any], surface: Any,
                       spec: SurfaceSpec, receive: Receive, send: Send, out_headers: list[tuple[bytes, bytes]]) -> None:
         opts = body.get("stream_options")
         include_usage = spec.always_usage or (isinstance(opts, dict) and opts.get("include_usage") is True)
         stream = await self.deps.executor.open_stream(ctx, attempts, body, surface, include_usage)
-        pump = asyncio.ensure_future(self._pump(ctx, stream, send, out_headers))
+        sent: list[bool] = [False]  # every byte of the answer handed to the server (only the end marker left)
+        pump = asyncio.ensure_future(self._pump(ctx, stream, send, out_headers, sent))
         watch = asyncio.ensure_future(_wait_disconnect(receive))
         try:
             await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
         finally:
             if not pump.done():  # the caller went away: stop the upstream too
                 pump.cancel()
-                ctx.error = "client disconnected during the stream"
+                # a client that leaves right after the end marker (`[DONE]`, a stop reason) read the whole answer
+                if not sent[0] and not getattr(stream.pump, "finished", False):
+                    ctx.error = "client disconnected during the stream"
                 with contextlib.suppress(asyncio.CancelledError):
                     await pump
             watch.cancel()
@@ -125,7 +150,8 @@ class ProxyRoute:
         if pump.done() and not pump.cancelled() and pump.exception() is not None:
             raise pump.exception()  # type: ignore[misc]
 
-    async def _pump(self, ctx: RequestContext, stream: Any, send: Send, out_headers: list[tuple[bytes, bytes]]) -> None:
+    async def _pump(self, ctx: RequestContext, stream: Any, send: Send, out_headers: list[tuple[bytes, bytes]],
+                    sent: list[bool]) -> None:
         ctx.mark_first_token()
         ctx.status = 200
         await send({"type": "http.response.start", "status": 200,
@@ -134,6 +160,7 @@ class ProxyRoute:
             await send({"type": "http.response.body", "body": stream.first, "more_body": True})
             async for out in stream.rest():
                 await send({"type": "http.response.body", "body": out, "more_body": True})
+            sent[0] = True
         except UpstreamError as e:
             ctx.error = f"stream interrupted: {redact(e.message)}"
             with contextlib.suppress(OSError):

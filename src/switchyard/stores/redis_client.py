@@ -7,6 +7,8 @@ fast, handled failure (fail open or closed, per configuration), not a stalled re
 from __future__ import annotations
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from ..config import RedisSettings
 
@@ -20,6 +22,9 @@ def connect(settings: RedisSettings) -> Redis:
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         health_check_interval=30,
+        # One immediate retry (a connection that died while idle, e.g. after a Redis restart), never the default
+        # ten with backoff: that would stall requests for seconds against a Redis that is down.
+        retry=Retry(NoBackoff(), 1),
         max_connections=256,
         decode_responses=False,
     )

@@ -1,0 +1,318 @@
+"""Rate limits and USD budgets: which rules apply to a request, admission before the call, settlement after.
+
+Rules of one request: the `Helicone-RateLimit-Policy` header (see `ratelimit_policy.py`), the gateway key's
+configured limits and its organisation's. Counters (one per metric, window and scope):
+
+    header policy   key id [+ user | + property name and value]    (Helicone: per API key, then segment)
+    per "key"       gateway key id
+    per "org"       organisation id
+    per "user"      organisation id + Helicone-User-Id
+    per "property"  organisation id + property name + value
+
+A request without the user id or property a rule segments by is counted under the empty value: all such
+requests of the key (or organisation) share one counter, so omitting a header never escapes a limit.
+
+Metrics. `requests`: admitted while fewer than `limit` are logged in the window; 1 is logged at admission (a
+failed call still counts: it still cost a slot). `tokens`: admitted while fewer than `limit` tokens are logged;
+the real total is logged after the call, so a window can overshoot by one request's tokens. `usd` (configured
+budgets and `u=cents` policies): admitted only while settled + reserved-in-flight < limit; the request reserves
+its worst-case cost (`observe.cost.worst_case_usd`, the maximum over the plan's attempts; an attempt without a
+known bound adds nothing), and settlement replaces the reservation with the real cost (`ctx.cost_usd`, 0 when
+unknown or on a cache hit) — or just drops it when nothing was paid.
+
+Why a budget is never exceeded by more than one request's real cost. Take any instant t and the requests whose
+cost counts at t; let n be the last of them to be admitted, at a ≤ t. Each earlier one was, at a, either
+settled — its cost was logged at some s ≤ a and stays counted until its bucket stamp (never before s) plus a
+window, which is after t ≥ a, so it was counted at a too — or in flight, holding a reservation ≥ its real cost.
+So Σ real costs of the earlier ones ≤ settled(a) + reserved(a) < limit (n's admission test), and the total at t
+is below limit + cost(n). Backends are atomic per operation (asyncio in process, one Lua script on Redis), so
+"at a" is well defined even with 200 concurrent admissions. The bound needs every attempt's worst case to be
+known (a priced model); an unpriced model reserves 0 and its real cost, if any, is counted when it settles. A
+reservation older than `credits.reservation_ttl_seconds` (a crashed replica) lapses.
+
+Without Redis, counters live in the process: limits then hold per process, so with `server.workers` > 1 or
+several replicas, set `redis.url`. With it, counters live in Redis and hold across replicas. Redis unreachable
+or slower than `redis.timeout_ms`: `on_failure: open` admits through an in-process limiter (limits then hold per
+replica, not in total, until Redis is back), `closed` answers 503 `limits_unavailable`. Either way the error is
+counted and Redis is probed again after a second, so limits recover on their own. Requests without any rule
+never touch Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from typing import Any
+
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeout
+
+from ..errors import GatewayError
+from ..ids import new_request_id
+from ..observe.cost import worst_case_usd
+from ..stores.limiter_memory import NANO_PER_USD, TOKENS, USD, Charge, MemoryLimiter
+from ..stores.limiter_redis import RedisLimiter
+from ..stores.redis_client import connect
+from .limit_rules import Rule, rate_headers, rejection, resolve_rules
+from .ratelimit_policy import HEADER, PolicyError, RateLimitPolicy, parse_policy, policy_error
+
+log = logging.getLogger("switchyard.limits")
+
+_FAILURES = (RedisError, OSError, TimeoutError)
+_RETRY_REDIS_AFTER = 1.0  # seconds between probes while Redis is down
+
+
+class Admission:
+    """What one admitted request holds until it is settled (exactly once, after the answer)."""
+
+    __slots__ = ("_backend", "_done", "_limits", "_rid", "_rules", "headers")
+
+    def __init__(
+        self,
+        limits: Limits | None,
+        backend: Any,
+        rid: str,
+        rules: list[Rule],
+        headers: list[tuple[bytes, bytes]],
+    ) -> None:
+        self._limits, self._backend, self._rid, self._rules = limits, backend, rid, rules
+        self.headers = headers  # Helicone-RateLimit-* for the response, when a header policy is active
+        self._done = not rules
+
+    def _settlement(self, ctx: Any) -> list[Charge]:
+        cost = 0.0 if ctx.cache_hit or not ctx.cost_usd else max(0.0, ctx.cost_usd)
+        tokens = 0 if ctx.cache_hit or ctx.usage is None else ctx.usage.total_tokens
+        out = []
+        for r in self._rules:
+            c = r.charge
+            if c.metric == USD:
+                amount = math.ceil(cost * NANO_PER_USD)
+                if amount or c.amount:  # a real cost to log, or a reservation to drop
+                    out.append(Charge(c.counter, USD, c.limit, c.window_ms, amount))
+            elif c.metric == TOKENS and tokens > 0:
+                out.append(Charge(c.counter, TOKENS, c.limit, c.window_ms, tokens))
+        return out
+
+    def _take(self, ctx: Any) -> list[Charge]:
+        """The settlement, once: later calls get nothing."""
+        if self._done:
+            return []
+        self._done = True
+        return self._settlement(ctx)
+
+    async def settle(self, ctx: Any) -> None:
+        """Log real cost and tokens, drop the reservation. Never raises: a failure only leaves the reservation
+        to lapse (which errs on the strict side)."""
+        charges = self._take(ctx)
+        if not charges:
+            return
+        if self._backend.local:
+            self._backend.settle_now(self._rid, charges)
+        elif self._limits is not None:
+            await self._limits._remote("settle", self._backend.settle(self._rid, charges), always=True)
+
+
+NO_LIMITS = Admission(None, None, "", [], [])
+
+
+class Limits:
+    def __init__(
+        self,
+        backend: Any = None,
+        *,
+        on_failure: str = "open",
+        timeout_ms: int = 250,
+        reservation_ttl_ms: int = 3_600_000,
+    ) -> None:
+        self.fallback = MemoryLimiter(reservation_ttl_ms)
+        self.backend = backend if backend is not None else self.fallback
+        self.metrics: Any = None  # observe.metrics.Metrics when the gateway has one
+        self._on_failure = on_failure
+        self._timeout = timeout_ms / 1000
+        self._policies: dict[str, RateLimitPolicy | str] = {}
+        self._pending: set[asyncio.Task[Any]] = set()
+        self._down_until = 0.0  # monotonic; 0: Redis believed healthy
+        self._probing = False
+
+    @classmethod
+    def build(cls, settings: Any, *, metrics: Any = None, redis: Any = None) -> Limits:
+        """In-process limits, or Redis-backed ones when `redis.url` is set (`redis`: a client to share)."""
+        ttl = settings.credits.reservation_ttl_seconds * 1000
+        rs = settings.redis
+        if not rs.url:
+            limits = cls(reservation_ttl_ms=ttl)
+        else:
+            backend = RedisLimiter(redis if redis is not None else connect(rs), rs.key_prefix, ttl,
+                                   owns_client=redis is None)
+            limits = cls(backend, on_failure=rs.on_failure, timeout_ms=rs.timeout_ms, reservation_ttl_ms=ttl)
+        limits.metrics = metrics
+        return limits
+
+    @property
+    def shared(self) -> bool:
+        return self.backend is not self.fallback
+
+    async def start(self) -> None:
+        """Learn whether Redis answers (for the metric and the log); never fails the start."""
+        if self.shared:
+            await self._remote("ping", self.backend.ping())
+
+    async def close(self) -> None:
+        """Wait for pending settlements (shutdown must not drop a budget's real costs), then disconnect."""
+        if self._pending:
+            await asyncio.wait(list(self._pending), timeout=10)
+        if self.shared:
+            with contextlib.suppress(*_FAILURES):
+                await self.backend.close()
+
+    # -- per request ---------------------------------------------------------------------------------------
+
+    async def admit(self, ctx: Any, attempts: list[Any]) -> Admission:
+        """Check every rule of this request at once; raises GatewayError (400 bad policy, 429, 503)."""
+        principal = ctx.principal
+        raw = ctx.forward_headers.get(HEADER)
+        if raw is None and not principal.key.limits and not principal.org.limits:
+            return NO_LIMITS
+        policy = self._policy(raw) if raw is not None else None
+        worst = 0.0
+        if (policy is not None and policy.unit == "cents") or any(
+            r.metric == USD for r in (*principal.key.limits, *principal.org.limits)
+        ):
+            worst = self._worst_case(ctx, attempts)
+        rules = resolve_rules(principal, ctx.helicone, policy, worst)
+        if not rules:
+            return NO_LIMITS
+        charges = [r.charge for r in rules]
+        # names this request's reservations; not the Helicone request id, which a caller may reuse
+        rid = new_request_id() if worst > 0 else ""
+        backend = self.backend
+        decision = None
+        if backend.local:
+            decision = backend.acquire_now(rid, charges)
+        else:
+            decision = await self._remote("acquire", backend.acquire(rid, charges), rid, charges)
+            if decision is None:
+                if self._on_failure == "closed":
+                    raise GatewayError(
+                        503,
+                        "Rate limits and budgets cannot be checked right now (the limit store "
+                        "is unreachable); try again shortly.",
+                        code="limits_unavailable",
+                        headers={"retry-after": "1"},
+                    )
+                backend = self.fallback
+                decision = backend.acquire_now(rid, charges)
+        if not decision.admitted:
+            blocked = rules[decision.blocked]
+            self._count("ratelimited", blocked.scope)
+            raise rejection(blocked, decision)
+        headers: list[tuple[bytes, bytes]] = []
+        if policy is not None:
+            headers = [
+                (k.encode(), v.encode())
+                for k, v in rate_headers(rules[0], decision.used[0], decision.reset_ms[0])
+            ]
+        return Admission(self, backend, rid, rules, headers)
+
+    def finish(self, admission: Admission, ctx: Any) -> None:
+        """Settle after the answer without delaying it: inline when in process, else as a tracked task."""
+        charges = admission._take(ctx)
+        if not charges:  # nothing to log (a request count is final at admission) and nothing reserved
+            return
+        backend, rid = admission._backend, admission._rid
+        if backend.local:
+            backend.settle_now(rid, charges)
+        else:
+            self._spawn(self._remote("settle", backend.settle(rid, charges), always=True))
+
+    # -- helpers ---------------------------------------------------------------------------------------------
+
+    def _policy(self, raw: str) -> RateLimitPolicy:
+        got = self._policies.get(raw)
+        if got is None:
+            try:
+                got = parse_policy(raw)
+            except PolicyError as e:
+                got = str(e)
+            if len(self._policies) >= 1024:
+                self._policies.clear()
+            self._policies[raw] = got
+        if isinstance(got, str):
+            raise policy_error(raw, got)
+        return got
+
+    @staticmethod
+    def _worst_case(ctx: Any, attempts: list[Any]) -> float:
+        body = ctx.body or {}
+        size = len(ctx.raw_body or b"")
+        worst = 0.0
+        for a in attempts:
+            w = worst_case_usd(getattr(a, "endpoint", None), body, size)
+            if w is not None and w > worst:
+                worst = w
+        return worst
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._pending.add(task)  # a strong reference until done: the loop itself keeps only a weak one
+        task.add_done_callback(self._pending.discard)
+
+    async def _remote(
+        self,
+        op: str,
+        call: Any,
+        rid: str | None = None,
+        charges: list[Charge] | None = None,
+        always: bool = False,
+    ) -> Any:
+        """Run one Redis call under the timeout; None on failure (counted, and admissions skip Redis for a
+        second, then one probes). Settlements (`always`) are tried regardless: they run off the request path,
+        and a dropped one would hold its reservation until it lapses."""
+        if not always and self._down_until and (time.monotonic() < self._down_until or self._probing):
+            call.close()  # never awaited: close the coroutine so it does not warn
+            return None
+        probing = bool(self._down_until) and not always
+        self._probing = probing
+        try:
+            async with asyncio.timeout(self._timeout):
+                result = await call
+        except _FAILURES as e:
+            self._down(op, e)
+            if isinstance(e, (TimeoutError, RedisTimeout)) and op == "acquire" and rid and charges:
+                # the script may still have run: give its reservations back once Redis answers again
+                self._spawn(self._quiet_release(rid, charges))
+            return None
+        finally:
+            if probing:
+                self._probing = False
+        if self._down_until:
+            self._down_until = 0.0
+            log.warning("Redis answers again: limits are shared across replicas again")
+            self._count("set_redis_up", True)
+        elif op == "ping":
+            self._count("set_redis_up", True)
+        return result
+
+    async def _quiet_release(self, rid: str, charges: list[Charge]) -> None:
+        with contextlib.suppress(*_FAILURES):
+            async with asyncio.timeout(max(self._timeout * 4, 1.0)):
+                await self.backend.release(rid, charges)
+
+    def _down(self, op: str, e: BaseException) -> None:
+        was_up = not self._down_until
+        self._down_until = time.monotonic() + _RETRY_REDIS_AFTER
+        self._count("redis_error", op)
+        if was_up:
+            mode = "admitting with per-replica limits" if self._on_failure == "open" else "answering 503"
+            log.warning(
+                "Redis unreachable for limits (%s: %s): %s until it is back", op, type(e).__name__, mode
+            )
+            self._count("set_redis_up", False)
+
+    def _count(self, method: str, arg: Any) -> None:
+        fn = getattr(self.metrics, method, None) if self.metrics is not None else None
+        if fn is not None:
+            fn(arg)

@@ -1,0 +1,212 @@
+"""Exact sliding-window counters in process: the reference algorithm (the Redis backend's Lua mirrors it).
+
+A counter is a time-ordered log of settled amounts plus a set of in-flight reservations:
+
+    used(now) = Σ amounts logged in (now - window, now]  +  Σ live reservations
+
+An amount logged at `t` counts for exactly [t, t + window): there is no fixed-window boundary, so a burst at the
+end of one minute and another at the start of the next cannot double the limit. To bound memory, a logged
+amount is merged into a bucket stamped `ceil(t / grain) * grain` with `grain = window / 1000` (or into the
+newest bucket when that is later still): an amount is never counted for less than its window and at most 0.1%
+longer, which can only make a limit stricter. A counter therefore holds at most ~1001 buckets however busy.
+
+Admission of one request over several counters is all-or-nothing: every counter must have `used < limit`;
+only then is anything recorded — `requests` log 1 at once, `usd` reserve the request's worst-case cost,
+`tokens` record nothing until the call is over. `settle` drops the request's reservation and logs the real
+amount (cost, tokens) at settle time; `release` is a settle of nothing. All amounts are integers (requests,
+tokens, nano-dollars) so running totals never drift. A reservation left behind (a crashed caller) lapses after
+`reservation_ttl_ms`.
+
+asyncio gives atomicity for free here: no operation awaits between its check and its writes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+REQUESTS, TOKENS, USD = "requests", "tokens", "usd"
+NANO_PER_USD = 1_000_000_000
+RESERVED_RETRY_MS = 1000  # Retry-After when only in-flight reservations stand in the way
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """One rule applied to one request. `amount`: at admission, 1 for requests, the reservation (nano-dollars)
+    for usd, 0 for tokens; at settle, the real amount to log."""
+
+    counter: str  # unique per (metric, window, scope)
+    metric: str
+    limit: int  # requests, tokens or nano-dollars
+    window_ms: int
+    amount: int = 0
+
+    @property
+    def grain_ms(self) -> int:
+        return max(1, self.window_ms // 1000)
+
+
+@dataclass(slots=True)
+class Decision:
+    admitted: bool
+    used: list[int]  # per charge, after the decision: settled + reserved
+    reset_ms: list[int | None]  # per charge: until the oldest logged amount ages out (None: nothing logged)
+    blocked: int = -1  # the refused charge that waits longest
+    retry_after_ms: int = 0
+
+
+def retry_after_ms(log: list[tuple[int, int]], used: int, limit: int, window_ms: int, now: int) -> int:
+    """How long until enough of the log ages out for `used < limit` again. When even an empty log would not do,
+    in-flight reservations hold the rest: they turn into (usually far smaller) real costs as those calls end,
+    typically within seconds, so the hint is a second (or the window, if shorter)."""
+    excess = used - limit + 1
+    freed = 0
+    for ts, amount in log:
+        freed += amount
+        if freed >= excess:
+            return max(1, ts + window_ms - now)
+    return min(window_ms, RESERVED_RETRY_MS)
+
+
+@dataclass(slots=True)
+class _Counter:
+    window_ms: int
+    grain_ms: int
+    log: deque[list[int]] = field(default_factory=deque)  # [bucket ts, amount], ascending ts
+    total: int = 0
+    reserved: dict[str, tuple[int, int]] = field(default_factory=dict)  # rid → (amount, expires at)
+    reserved_total: int = 0
+    next_lapse: int = 0  # earliest reservation expiry (skip the scan until then)
+
+    def expire(self, now: int) -> None:
+        log, window = self.log, self.window_ms
+        while log and log[0][0] + window <= now:
+            self.total -= log.popleft()[1]
+        if self.reserved and now >= self.next_lapse:
+            for rid, (amount, until) in list(self.reserved.items()):
+                if until <= now:
+                    del self.reserved[rid]
+                    self.reserved_total -= amount
+            self.next_lapse = min((u for _, u in self.reserved.values()), default=0)
+
+    def add(self, now: int, amount: int) -> None:
+        grain = self.grain_ms
+        bucket = -(-now // grain) * grain
+        log = self.log
+        if log and log[-1][0] >= bucket:
+            log[-1][1] += amount
+        else:
+            log.append([bucket, amount])
+        self.total += amount
+
+    def reserve(self, rid: str, amount: int, until: int) -> None:
+        old = self.reserved.get(rid)
+        if old is not None:
+            self.reserved_total -= old[0]
+        self.reserved[rid] = (amount, until)
+        self.reserved_total += amount
+        if self.next_lapse == 0 or until < self.next_lapse:
+            self.next_lapse = until
+
+    def unreserve(self, rid: str) -> None:
+        old = self.reserved.pop(rid, None)
+        if old is not None:
+            self.reserved_total -= old[0]
+
+    def reset_ms(self, now: int) -> int | None:
+        return self.log[0][0] + self.window_ms - now if self.log else None
+
+    def idle(self, now: int) -> bool:
+        self.expire(now)
+        return not self.log and not self.reserved
+
+
+def _now_ms() -> int:
+    return time.monotonic_ns() // 1_000_000  # monotonic: a wall-clock step must not expire amounts early
+
+
+class MemoryLimiter:
+    """Counters in a dict; idle ones are swept incrementally (a few per operation), so memory follows the set of
+    counters active within their window."""
+
+    local = True  # no I/O: callers may settle inline instead of scheduling a task
+
+    def __init__(self, reservation_ttl_ms: int = 3_600_000) -> None:
+        self._counters: dict[str, _Counter] = {}
+        self._ttl = reservation_ttl_ms
+        self._sweep: list[str] = []
+        self._ops = 0
+
+    def __len__(self) -> int:
+        return len(self._counters)
+
+    def _get(self, c: Charge) -> _Counter:
+        counter = self._counters.get(c.counter)
+        if counter is None:
+            counter = self._counters[c.counter] = _Counter(c.window_ms, c.grain_ms)
+        return counter
+
+    def acquire_now(self, rid: str, charges: list[Charge], now_ms: int | None = None) -> Decision:
+        now = _now_ms() if now_ms is None else now_ms
+        self._tick(now)
+        counters = [self._get(c) for c in charges]
+        used = []
+        for counter in counters:
+            counter.expire(now)
+            used.append(counter.total + counter.reserved_total)
+        blocked, wait = -1, 0
+        for i, (c, counter) in enumerate(zip(charges, counters, strict=True)):
+            if used[i] >= c.limit:
+                log = [(ts, a) for ts, a in counter.log]
+                w = retry_after_ms(log, used[i], c.limit, c.window_ms, now)
+                if w > wait:
+                    blocked, wait = i, w
+        if blocked >= 0:
+            return Decision(False, used, [k.reset_ms(now) for k in counters], blocked, wait)
+        until = now + self._ttl
+        for i, (c, counter) in enumerate(zip(charges, counters, strict=True)):
+            if c.metric == REQUESTS:
+                counter.add(now, c.amount)
+                used[i] += c.amount
+            elif c.metric == USD and c.amount > 0:
+                counter.reserve(rid, c.amount, until)
+                used[i] += c.amount
+        return Decision(True, used, [k.reset_ms(now) for k in counters])
+
+    def settle_now(self, rid: str, charges: list[Charge], now_ms: int | None = None) -> None:
+        now = _now_ms() if now_ms is None else now_ms
+        for c in charges:
+            if c.metric == REQUESTS:
+                continue
+            counter = self._get(c)
+            if c.metric == USD:
+                counter.unreserve(rid)
+            if c.amount > 0:
+                counter.add(now, c.amount)
+
+    async def acquire(self, rid: str, charges: list[Charge], now_ms: int | None = None) -> Decision:
+        return self.acquire_now(rid, charges, now_ms)
+
+    async def settle(self, rid: str, charges: list[Charge], now_ms: int | None = None) -> None:
+        self.settle_now(rid, charges, now_ms)
+
+    async def release(self, rid: str, charges: list[Charge], now_ms: int | None = None) -> None:
+        self.settle_now(rid, [Charge(c.counter, c.metric, c.limit, c.window_ms, 0) for c in charges], now_ms)
+
+    async def close(self) -> None:
+        self._counters.clear()
+
+    def _tick(self, now: int) -> None:
+        """Every 64 operations look at 64 counters and drop the idle ones: O(1) amortised, no pauses."""
+        self._ops += 1
+        if self._ops & 63:
+            return
+        if not self._sweep:
+            self._sweep = list(self._counters)
+        sweep = self._sweep
+        for _ in range(min(64, len(sweep))):
+            name = sweep.pop()
+            counter = self._counters.get(name)
+            if counter is not None and counter.idle(now):
+                del self._counters[name]
