@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from support.fault_upstream import FaultUpstream
 from support.gateway import GatewayProcess, default_config, free_port
 from support.mock_upstream import MockUpstream
 
@@ -20,6 +21,14 @@ def upstream() -> Iterator[MockUpstream]:
     mock = MockUpstream().start()
     yield mock
     mock.stop()
+
+
+@pytest.fixture(scope="session")
+def fault() -> Iterator[FaultUpstream]:
+    """The fault-injection upstream (tests/support/fault_upstream.py); tests tell their requests apart by tag."""
+    f = FaultUpstream().start()
+    yield f
+    f.stop()
 
 
 @pytest.fixture(scope="session")

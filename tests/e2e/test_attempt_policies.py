@@ -19,7 +19,6 @@ from support.fault_calls import NO_BREAKER, STEADY, attempts, call, sdk_stream, 
 from support.fault_upstream import (
     SLOW_SECONDS,
     Blackhole,
-    FaultUpstream,
     healthy_completion_text,
     healthy_text,
 )
@@ -40,13 +39,6 @@ def retry(num: int = 3, min_ms: int = 10, max_ms: int = 200, factor: float = 1.5
         "Helicone-Retry-Min-Timeout": str(min_ms),
         "Helicone-Retry-Max-Timeout": str(max_ms),
     }
-
-
-@pytest.fixture(scope="module")
-def fault() -> Iterator[FaultUpstream]:
-    f = FaultUpstream().start()
-    yield f
-    f.stop()
 
 
 @pytest.fixture(scope="module")

@@ -7,22 +7,13 @@ provider `brk`, so no other test's faults count towards the threshold.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from support.fault_calls import STEADY, call, start_gateway, tag
-from support.fault_upstream import FaultUpstream
 
 THRESHOLD = 5  # routing.breaker.failures default
-
-
-@pytest.fixture(scope="module")
-def fault() -> Iterator[FaultUpstream]:
-    f = FaultUpstream().start()
-    yield f
-    f.stop()
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 
 import anthropic
 import httpx
@@ -29,7 +28,6 @@ from support.fault_calls import (
     tag,
 )
 from support.fault_upstream import (
-    FaultUpstream,
     anthropic_text,
     content_prefix,
     fault_message,
@@ -39,13 +37,6 @@ from support.fault_upstream import (
 from support.wire import sse_events
 
 FIRST_BYTE_300 = {"Switchyard-First-Byte-Timeout-Ms": "300"}
-
-
-@pytest.fixture(scope="module")
-def fault() -> Iterator[FaultUpstream]:
-    f = FaultUpstream().start()
-    yield f
-    f.stop()
 
 
 @pytest.fixture(scope="module")
