@@ -114,7 +114,9 @@ class RedisSettings(_Strict):
     url: str | None = None
     # What limits do while Redis is unreachable: "open" admits (and counts in process), "closed" answers 503.
     on_failure: Literal["open", "closed"] = "open"
-    timeout_ms: int = Field(250, ge=10)
+    # How long one Redis call may take before it counts as a failure. Generous on purpose: a replica whose event
+    # loop is saturated sees slow answers from a healthy Redis, and failing open then would count per replica.
+    timeout_ms: int = Field(1000, ge=10)
     key_prefix: str = "switchyard:"
 
     @field_validator("url")

@@ -9,15 +9,26 @@ from typing import Any
 
 from .api.models import models_payload
 from .config import Settings
+from .observe.metrics import Metrics
 from .observe.sink import LogSink
 from .observe.spool import Spool
 from .pipeline.auth import Authenticator
+from .pipeline.caching import ResponseCache
+from .pipeline.credits import Credits
 from .pipeline.execute import Executor
+from .pipeline.health import Health
+from .pipeline.invalidation import Invalidation
+from .pipeline.keyring import Keyrings
+from .pipeline.limits import Limits
 from .pipeline.plan import Planner
+from .pipeline.retry import RetryPolicy
 from .providers.formats import build_providers
 from .providers.registry import Registry, load_registry
 from .providers.transport import Timeouts, Transport
 from .security import Secrets, load_or_create_master
+from .stores.cache_memory import MemoryCache
+from .stores.cache_redis import RedisCache
+from .stores.redis_client import connect
 from .stores.sql import SQLStore
 
 
@@ -33,10 +44,40 @@ class Deps:
     executor: Executor
     sink: LogSink
     models_payload: bytes
+    metrics: Metrics
+    health: Health
+    keyrings: Keyrings
+    credits: Credits
+    retry_default: RetryPolicy
+    cache: ResponseCache
+    limits: Limits
+    invalidation: Invalidation  # key changes published to / received from other replicas (Redis)
 
 
 def open_store(settings: Settings) -> SQLStore:
     return SQLStore(settings.database_url, schema=settings.database.schema_name)
+
+
+def open_cache(settings: Settings, redis: Any = None) -> ResponseCache:
+    """Redis when `redis.url` is set (shared by replicas), else an in-process LRU."""
+    c, r = settings.cache, settings.redis
+    if r.url:
+        client = redis if redis is not None else connect(r)
+        backend: Any = RedisCache(client, r.key_prefix, r.timeout_ms, owns_client=redis is None)
+    else:
+        backend = MemoryCache(c.max_entries, c.max_bytes)
+    return ResponseCache(backend, max_entry_bytes=c.max_entry_bytes)
+
+
+def provider_timeouts(settings: Settings) -> dict[str, Timeouts]:
+    """Providers with their own timeouts in the configuration (the rest use `upstream`)."""
+    up = settings.upstream
+    out = {}
+    for pid, p in settings.providers.items():
+        if p.connect_timeout or p.first_byte_timeout or p.total_timeout:
+            out[pid] = Timeouts(p.connect_timeout or up.connect_timeout, p.first_byte_timeout or up.first_byte_timeout,
+                                p.total_timeout or up.total_timeout)
+    return out
 
 
 @contextlib.asynccontextmanager
@@ -56,14 +97,37 @@ async def running(settings: Settings, *, env: Mapping[str, str] | None = None,
     await transport.start()
     await auth.start()
     await sink.start()
+    health = Health(settings.routing.breaker)
+    metrics = Metrics()
+    metrics.bind_health(health)
+    metrics.bind_sink(sink)
+    keyrings = Keyrings(store, secrets)
+    auth.on_change(keyrings.invalidate)
+    credits = Credits(store, metrics, sweep_after_seconds=settings.credits.reservation_ttl_seconds)
+    await credits.start()
+    executor = Executor(transport, providers, health=health, metrics=metrics, credits=credits,
+                        provider_timeouts=provider_timeouts(settings))
+    redis = connect(settings.redis) if settings.redis.url else None  # one pool for the cache and the limits
     deps = Deps(
         settings=settings, registry=registry, planner=Planner(registry, frozenset(providers)), store=store,
-        secrets=secrets, auth=auth, transport=transport, executor=Executor(transport, providers), sink=sink,
-        models_payload=models_payload(registry),
+        secrets=secrets, auth=auth, transport=transport, executor=executor, sink=sink,
+        models_payload=models_payload(registry), metrics=metrics, health=health, cache=open_cache(settings, redis),
+        keyrings=keyrings, credits=credits, retry_default=RetryPolicy.from_settings(settings.routing.retries),
+        limits=Limits.build(settings, metrics=metrics, redis=redis),
+        invalidation=Invalidation(settings.redis, auth.invalidate, metrics=metrics),
     )
+    await deps.limits.start()
+    await deps.invalidation.start()
     try:
         yield deps
     finally:
+        await deps.invalidation.close()
+        await deps.limits.close()  # pending settlements land first
+        await deps.cache.close()
+        if redis is not None:
+            with contextlib.suppress(Exception):
+                await redis.aclose()
+        await credits.drain()  # settlements of the last answers land before the store closes
         await sink.close()
         await auth.close()
         await transport.close()

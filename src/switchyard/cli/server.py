@@ -59,6 +59,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=int(settings.server.graceful_shutdown_seconds) or None,
         backlog=4096,
         timeout_keep_alive=75,
+        # A worker imports the whole gateway before it answers uvicorn's health check; on a slow or busy host that
+        # takes longer than uvicorn's 5 s default, which would kill and restart workers forever.
+        timeout_worker_healthcheck=120,
         proxy_headers=False,
         server_header=False,
     )
