@@ -10,6 +10,7 @@ import os
 from ..api import admin_ops as ops
 from ..api.admin_models import KeyCreate
 from ..config import Settings
+from ..stores.base import Conflict
 from ..stores.sql import SQLStore
 from .runner import run_store, secrets_for
 
@@ -24,7 +25,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     workers = args.workers or settings.server.workers
 
     async def bootstrap(store: SQLStore) -> str | None:
-        org = await store.get_org_by_name(DEFAULT_ORG) or await store.create_org(DEFAULT_ORG)
+        org = await store.get_org_by_name(DEFAULT_ORG)
+        if org is None:
+            try:
+                org = await store.create_org(DEFAULT_ORG)
+            except Conflict:  # another replica starting at the same moment created it first
+                org = await store.get_org_by_name(DEFAULT_ORG)
+                assert org is not None
         if await store.list_keys():
             return None
         key, _ = await ops.create_gateway_key(store, secrets_for(settings), org, KeyCreate(name="default"))

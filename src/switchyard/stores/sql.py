@@ -73,10 +73,13 @@ class SQLStore(SettingsMixin, ProviderKeysMixin, CreditsMixin):
     async def migrate(self) -> None:
         cfg = Config()
         cfg.set_main_option("script_location", str(_MIGRATIONS))
-        if self.schema and self.dialect == "postgresql":
-            async with self.engine.begin() as conn:
-                await conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
         async with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                # Replicas starting together on a fresh database migrate one at a time (the lock ends with the
+                # transaction); the others then find the schema at head and do nothing.
+                await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7370020001)")
+                if self.schema:
+                    await conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
 
             def run(sync_conn: Any) -> None:
                 cfg.attributes["connection"] = sync_conn
