@@ -1,12 +1,19 @@
 #!/bin/bash
 # Side-by-side gateway overhead, one machine, one run: the same nginx mock upstream, the same load.
-# Usage: compare.sh [-s SECONDS] [TARGET...]    TARGETS: direct portkey litellm switchyard (default: all)
+# Usage: compare.sh [-s SECONDS] [TARGET...]
+#   TARGETS: direct portkey litellm switchyard sy-limit sy-limit-redis sy-cache sy-cache-redis
+#   (default: direct portkey litellm switchyard)
 #   direct      no gateway: the baseline (the physical limit of this setup)
 #   portkey     npm @portkey-ai/gateway 1.15.2   (peers-setup.sh installs it under $PEERS)
 #   litellm     PyPI litellm[proxy], 1 worker, no database
 #   switchyard  the project at $PROJECT, started by switchyard-start.sh (embedded defaults, auth + logging on)
+#   sy-*        the same gateway with one policy on every request (switchyard-start.sh says which)
+# After the table, when switchyard ran: a second one with each sy-* row's cost against the switchyard row of the
+# same run, and the gateway's CPU per request (user + system µs from /proc over the wrk runs, whole process tree).
 # Columns: saturation req/s at 32 connections (non-stream and stream), p50/p99 there, p50/p99 at a fixed
 # 200 req/s from one sequential client (pure per-request overhead), peak RSS of the gateway process tree, non-2xx answers.
+# hey prints latencies in 0.1 ms steps, too coarse for a Redis round trip: its per-request CSV is read instead and
+# the quantiles interpolated within the 0.1 ms class (the grouped-data median), which resolves ~10 µs shifts.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 secs=10
@@ -18,7 +25,17 @@ PROJECT=${PROJECT:-$(pwd)}
 body=$(mktemp)
 echo '{"model":"MODEL","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"What is the capital of France?"}],"max_tokens":64,"temperature":0.2}' > "$body"
 pids=()
-stop_all() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; pids=(); sleep 1; }
+declare -A rps srps p50 hits cpu scpu   # per target, for the policy-cost table
+prefix=""; sydir=""; redis_url=""   # set by start() from switchyard-start.sh for the sy-* targets
+stop_all() {
+  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; pids=(); sleep 1
+  if [ -n "${prefix:-}" ] && command -v redis-cli >/dev/null; then # the Redis variants' keys (cache entries live 7 days)
+    redis-cli -u "$redis_url" --scan --pattern "$prefix*" | xargs -r -n 500 redis-cli -u "$redis_url" del >/dev/null
+  fi
+  # the gateway's home (its SQLite log grows ~15 MB per second of load); BENCH_KEEP=1 keeps it for inspection
+  [ -n "${sydir:-}" ] && [ -z "${BENCH_KEEP:-}" ] && rm -rf "$sydir"
+  prefix=""; sydir=""
+}
 trap 'stop_all; rm -f "$body"' EXIT
 wait_port() { for _ in $(seq 1 120); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.5; done; return 1; }
 tree_rss_kb() { # RSS of a process and its descendants, in kB
@@ -27,7 +44,8 @@ tree_rss_kb() { # RSS of a process and its descendants, in kB
   ps -o rss= -p "$(echo $all | tr ' ' ',')" 2>/dev/null | awk '{s+=$1} END{print s+0}'
 }
 tree_pids() { local out=$1 p; for p in $(pgrep -P "$1" 2>/dev/null); do out="$out $(tree_pids "$p")"; done; echo "$out"; }
-start() { # sets: url, key, headers, model, smodel (stream model), root pid
+start() { # sets: url, key, headers, model, smodel (stream model), root pid; prefix (Redis keys), sydir to delete
+  prefix=""; sydir=""
   case $1 in
     direct) url=http://127.0.0.1:18080/v1/chat/completions; surl=http://127.0.0.1:18081/v1/chat/completions
             key=sk-bench; headers=""; sheaders=""; model=gpt-4o-mini; smodel=gpt-4o-mini; root="";;
@@ -42,35 +60,89 @@ start() { # sets: url, key, headers, model, smodel (stream model), root pid
       wait_port 14000 || return 1; sleep 2
       url=http://127.0.0.1:14000/v1/chat/completions; surl=$url; key=sk-bench; headers=""; sheaders=""
       model=gpt-4o-mini; smodel=gpt-4o-mini-stream;;
-    switchyard)
-      local out; out=$("$here/switchyard-start.sh" "$PROJECT") || return 1
-      eval "$out"   # sets: root url key model smodel headers sheaders
+    switchyard | sy-limit | sy-limit-redis | sy-cache | sy-cache-redis)
+      local out; out=$("$here/switchyard-start.sh" "$PROJECT" "$1") || return 1
+      eval "$out"   # sets: root url key model smodel headers sheaders prefix redis_url sydir
       surl=$url; pids+=($root);;
+    *) echo "unknown target: $1" >&2; return 1;;
   esac
 }
+# hey -o csv → "p50 p99 non200" (ms, 3 decimals): quantile q = L + (q*n - F)/f * 0.1 ms, where the class holding
+# the q*n-th sample starts at L (its printed value - 0.05 ms), F samples lie below it and f in it.
+hey_stats() {
+  awk -F, 'NR > 1 && $1 != "" { n++; c[int($1 * 10000 + 0.5)]++; if ($7 != 200) bad++ }
+    function q(p,   k, cum, t) { t = p * n; cum = 0
+      for (k = 0; k <= max; k++) if (k in c) { if (cum + c[k] >= t) return (k - 0.5 + (t - cum) / c[k]) / 10; cum += c[k] }
+      return max / 10 }
+    END { max = 0; for (k in c) if (k + 0 > max) max = k + 0
+      if (n == 0) { print "? ? 0"; exit } printf "%.3f %.3f %d\n", q(0.5), q(0.99), bad + 0 }'
+}
+# CPU seconds (user + system, in clock ticks) of a process tree so far. Per request it is the robust figure on a
+# shared machine: other jobs stretch wall-clock time and cut req/s, but barely change the CPU a request costs.
+cpu_ticks() {
+  local p sum=0 t
+  for p in $(tree_pids "$1"); do
+    t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}'); sum=$((sum + ${t:-0}))
+  done
+  echo "$sum"
+}
+hz=$(getconf CLK_TCK)
+cpu_us_per_req() { # ticks before, ticks after, wrk output → µs of gateway CPU per answered request
+  awk -v a="$1" -v b="$2" -v hz="$hz" '/ requests in /{n = $1} END { if (n > 0 && b > a) printf "%.0f", (b - a) / hz * 1e6 / n; else print "?" }' <<< "$3"
+}
+fmt2() { if [[ ${1:-} =~ ^[0-9.]+$ ]]; then printf %.2f "$1"; else echo "?"; fi; }
 ms() { awk -v q="$1" '$1==q{v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; printf "%.2f", v}'; }
 echo "| target | req/s | p50 ms | p99 ms | stream req/s | stream p99 ms | p50 ms @200/s | p99 ms @200/s | peak RSS MB | non-2xx |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for t in $targets; do
   if ! start "$t"; then echo "| $t | did not start | | | | | | | | |"; stop_all; continue; fi
   BENCH_KEY=$key BENCH_MODEL=$model BENCH_HEADERS="$headers" wrk -t1 -c8 -d2s -s "$here/chat.lua" "$url" >/dev/null 2>&1
+  c0=$( [ -n "$root" ] && cpu_ticks "$root" || echo 0)
   w=$(BENCH_KEY=$key BENCH_MODEL=$model BENCH_HEADERS="$headers" wrk -t1 -c32 -d${secs}s -s "$here/chat.lua" --latency "$url" 2>&1)
+  c1=$( [ -n "$root" ] && cpu_ticks "$root" || echo 0)
   rss1=$( [ -n "$root" ] && tree_rss_kb "$root" || echo 0)
+  c2=$( [ -n "$root" ] && cpu_ticks "$root" || echo 0)
   s=$(BENCH_STREAM=1 BENCH_KEY=$key BENCH_MODEL=$smodel BENCH_HEADERS="$sheaders" wrk -t1 -c32 -d${secs}s -s "$here/chat.lua" --latency "$surl" 2>&1)
+  c3=$( [ -n "$root" ] && cpu_ticks "$root" || echo 0)
   rss2=$( [ -n "$root" ] && tree_rss_kb "$root" || echo 0)
+  cpu[$t]=$(cpu_us_per_req "$c0" "$c1" "$w"); scpu[$t]=$(cpu_us_per_req "$c2" "$c3" "$s")
   sed "s|MODEL|$model|" "$body" > "$body.j"
   hargs=(-z ${secs}s -c 1 -q 200 -m POST -D "$body.j" -T application/json -H "Authorization: Bearer $key")
   IFS='|' read -ra hs <<< "$headers"; for h in "${hs[@]}"; do [ -n "$h" ] && hargs+=(-H "$h"); done
-  h=$(hey "${hargs[@]}" "$url" 2>&1)
+  h=$(hey "${hargs[@]}" -o csv "$url" 2>/dev/null | hey_stats)
   rss3=$( [ -n "$root" ] && tree_rss_kb "$root" || echo 0)
   peak=$(printf "%s\n" "$rss1" "$rss2" "$rss3" | sort -n | tail -1)
-  hp50=$(echo "$h" | awk '/ 50% in/{printf "%.2f", $3*1000}'); hp99=$(echo "$h" | awk '/ 99% in/{printf "%.2f", $3*1000}')
-  herr=$(echo "$h" | awk '/^ *\[[0-9]+\]/{if ($1 != "[200]") n+=$2} END{print n+0}')
+  read -r hp50 hp99 herr <<< "$h"
   n1=$(echo "$w" | awk '/Non-2xx/{print $5}'); n2=$(echo "$s" | awk '/Non-2xx/{print $5}')
+  rps[$t]=$(echo "$w" | awk '/Requests\/sec/{printf "%.0f", $2}'); srps[$t]=$(echo "$s" | awk '/Requests\/sec/{printf "%.0f", $2}')
+  p50[$t]=$hp50
+  hits[$t]="—"   # cache variants: share of lookups that hit (this worker's /metrics), proof of the hit path
+  if [[ $t == sy-cache* ]]; then
+    hits[$t]=$(curl -s "${url%%/v1/*}/metrics" | awk '/^switchyard_cache_total\{result="(hit|miss)"\}/ {
+      n += $2; if ($1 ~ /hit/) h += $2 } END { if (n > 0) printf "%.2f%%", 100 * h / n; else print "?" }')
+  fi
   printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n" "$t" \
-    "$(echo "$w" | awk '/Requests\/sec/{printf "%.0f", $2}')" "$(echo "$w" | ms 50%)" "$(echo "$w" | ms 99%)" \
-    "$(echo "$s" | awk '/Requests\/sec/{printf "%.0f", $2}')" "$(echo "$s" | ms 99%)" \
-    "${hp50:-?}" "${hp99:-?}" "$((peak / 1024))" "$(( ${n1:-0} + ${n2:-0} + herr ))"
+    "${rps[$t]}" "$(echo "$w" | ms 50%)" "$(echo "$w" | ms 99%)" "${srps[$t]}" "$(echo "$s" | ms 99%)" \
+    "$(fmt2 "$hp50")" "$(fmt2 "$hp99")" \
+    "$((peak / 1024))" "$(( ${n1:-0} + ${n2:-0} + ${herr:-0} ))"
   stop_all
 done
 rm -f "$body.j"
+# The policies' cost: each sy-* row against the plain gateway measured in this same run (paired, so a busier
+# machine moves both); the switchyard row itself gives the reference CPU per request.
+if [ -n "${p50[switchyard]:-}" ]; then
+  echo
+  echo "| target | Δ p50 µs @200/s vs switchyard | req/s ÷ switchyard | stream req/s ÷ switchyard | CPU µs/req | Δ CPU µs/req | stream CPU µs/req | Δ stream CPU µs/req | cache hits |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  for t in $targets; do
+    [[ $t == switchyard || ( $t == sy-* && -n "${p50[$t]:-}" ) ]] || continue
+    awk -v t="$t" -v a="${p50[$t]}" -v b="${p50[switchyard]}" -v r="${rps[$t]}" -v rb="${rps[switchyard]}" \
+      -v s="${srps[$t]}" -v sb="${srps[switchyard]}" -v c="${cpu[$t]}" -v cb="${cpu[switchyard]}" \
+      -v sc="${scpu[$t]}" -v scb="${scpu[switchyard]}" -v hit="${hits[$t]}" '
+      function isnum(x) { return x ~ /^[0-9.]+$/ }
+      function ratio(x, y) { return (x + 0 > 0 && y + 0 > 0) ? sprintf("%.2f", x / y) : "?" }
+      function delta(x, y, k) { return (isnum(x) && isnum(y)) ? sprintf("%+.0f", (x - y) * k) : "?" }
+      BEGIN { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", t, delta(a, b, 1000), ratio(r, rb), ratio(s, sb),
+                     c, delta(c, cb, 1), sc, delta(sc, scb, 1), hit }'
+  done
+fi

@@ -1,6 +1,9 @@
 #!/bin/bash
 # One command for the benchmark table: direct upstream (baseline) vs Switchyard, side by side in one run,
 # plus the peers when they are installed (bench/peers-setup.sh). Usage: bench/run.sh [-s SECONDS] [TARGETS]
+# TARGETS: direct switchyard litellm portkey, and the policy variants sy-limit sy-limit-redis sy-cache sy-cache-redis
+# (switchyard-start.sh; the Redis ones need the Redis at $SWITCHYARD_BENCH_REDIS, default redis://127.0.0.1:6379/0).
+# SWITCHYARD_PROJECT=DIR measures another checkout's gateway (DIR/.venv/bin/switchyard) with these same scripts.
 # Installs wrk, hey and nginx-light from Debian if missing. Everything stays on loopback.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -10,9 +13,16 @@ fi
 secs=8
 [ "${1:-}" = "-s" ] && { secs=$2; shift 2; }
 targets=${*:-}
+for t in $targets; do
+  case $t in
+    direct | switchyard | sy-limit | sy-limit-redis | sy-cache | sy-cache-redis | litellm | portkey) ;;
+    *) echo "unknown target '$t' (direct switchyard sy-limit sy-limit-redis sy-cache sy-cache-redis litellm portkey)" >&2
+       exit 2;;
+  esac
+done
 if [ -z "$targets" ]; then
   targets="direct switchyard"
   [ -x "${PEERS:-/tmp/peers}/litellm-venv/bin/litellm" ] && targets="$targets litellm"
   [ -f "${PEERS:-/tmp/peers}/portkey/node_modules/@portkey-ai/gateway/build/start-server.js" ] && targets="$targets portkey"
 fi
-PROJECT=$(cd "$here/.." && pwd) exec "$here/compare.sh" -s "$secs" $targets
+PROJECT=${SWITCHYARD_PROJECT:-$(cd "$here/.." && pwd)} exec "$here/compare.sh" -s "$secs" $targets
