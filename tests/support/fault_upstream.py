@@ -31,13 +31,14 @@ import contextlib
 import re
 import socket
 import struct
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from aiohttp import web
+
+from support.threaded_app import ThreadedApp
 
 from .wire import chat_stream_text, exchange, sse_events, stream
 
@@ -112,8 +113,7 @@ class FaultUpstream:
     port: int = 0
     received: list[Received] = field(default_factory=list)
     _failures: dict[str, int] = field(default_factory=dict)
-    _loop: asyncio.AbstractEventLoop | None = None
-    _runner: web.AppRunner | None = None
+    _server: ThreadedApp | None = None
 
     @property
     def url(self) -> str:
@@ -143,30 +143,14 @@ class FaultUpstream:
         return len(self.received)
 
     def start(self) -> FaultUpstream:
-        ready = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            app = web.Application(client_max_size=16 * 1024 * 1024)
-            app.router.add_post("/{tail:.*}", self._handle)
-            self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
-            loop.run_until_complete(self._runner.setup())
-            site = web.TCPSite(self._runner, self.host, self.port)
-            loop.run_until_complete(site.start())
-            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            ready.set()
-            loop.run_forever()
-
-        threading.Thread(target=run, name="fault-upstream", daemon=True).start()
-        if not ready.wait(10):
-            raise RuntimeError("fault upstream did not start")
+        self._server = ThreadedApp(self._handle, name="fault-upstream", max_body=16 * 1024 * 1024,
+                                   handler_cancellation=True)
+        self.port = self._server.start(self.host, self.port)
         return self
 
     def stop(self) -> None:
-        if self._loop and self._runner:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._server is not None:
+            self._server.stop()
 
     # -- dispatch --------------------------------------------------------------------------------
     def _choose(self, model: str) -> str:
