@@ -17,10 +17,9 @@ import anthropic
 import httpx
 import openai
 import pytest
-import redis
 
 from support.gateway import GatewayProcess, default_config, free_port
-from support.services import fresh_prefix, require_redis
+from support.services import drop_prefix, fresh_prefix, require_redis
 from support.wire import chat_stream_text, sse_events, stream
 
 ON = {"Helicone-Cache-Enabled": "true"}
@@ -64,11 +63,7 @@ def redis_gateway(upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     gw.start()
     yield gw
     gw.stop()
-    client = redis.Redis.from_url(url)
-    keys = list(client.scan_iter(match=prefix + "*"))
-    assert keys, "the Redis-backed gateway stored its entries under its key prefix"
-    client.delete(*keys)
-    client.close()
+    assert drop_prefix(url, prefix), "the Redis-backed gateway stored its entries under its key prefix"
 
 
 @pytest.fixture(

@@ -18,11 +18,10 @@ from typing import Any
 import httpx
 import openai
 import pytest
-import redis
 import yaml
 
 from support.gateway import GatewayProcess, default_config, free_port
-from support.services import fresh_prefix, require_redis
+from support.services import drop_prefix, fresh_prefix, require_redis
 
 POLICY = "Helicone-RateLimit-Policy"
 ADMIN_KEY = "admin-e2e-limits-0123456789"
@@ -74,11 +73,8 @@ def redis_gateway(upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     gw.start()
     yield gw
     gw.stop()
-    client = redis.Redis.from_url(url)
-    keys = list(client.scan_iter(match=prefix + "*"))
+    keys = drop_prefix(url, prefix)
     assert any(b":rl:" in k for k in keys), "the Redis-backed gateway kept its counters under its key prefix"
-    client.delete(*keys)
-    client.close()
 
 
 @pytest.fixture(

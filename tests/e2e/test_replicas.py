@@ -25,11 +25,17 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 import yaml
 
 from support.gateway import GatewayProcess, cli, default_config, free_port
-from support.services import drop_schema, fresh_prefix, fresh_schema, require_postgres, require_redis
+from support.services import (
+    drop_prefix,
+    drop_schema,
+    fresh_prefix,
+    fresh_schema,
+    require_postgres,
+    require_redis,
+)
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -100,11 +106,7 @@ def replicas(upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rep
         a.stop()
         b.stop()
         drop_schema(schema)
-        client = redis.Redis.from_url(redis_url)
-        keys = list(client.scan_iter(match=prefix + "*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
+        drop_prefix(redis_url, prefix)
 
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}

@@ -46,6 +46,20 @@ def fresh_prefix(name: str = "sytest") -> str:
     return f"{name}:{secrets.token_hex(4)}:"
 
 
+def drop_prefix(url: str, prefix: str) -> list[bytes]:
+    """Delete every Redis key under `prefix` (a test's own namespace); returns the keys that were there."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
+        return keys
+    finally:
+        client.close()
+
+
 def fresh_schema(prefix: str = "sy_test") -> str:
     return f"{prefix}_{secrets.token_hex(4)}"
 

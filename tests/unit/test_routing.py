@@ -15,7 +15,6 @@ from switchyard.pipeline.retry import RetryPolicy, retry_policy
 from switchyard.providers.base import UpstreamError
 from switchyard.security import Secrets
 from switchyard.stores.base import ProviderKey
-
 from unit.test_plan import planner
 
 
