@@ -7,7 +7,6 @@ Every validation failure becomes a 400 `GatewayError` whose message (and `param`
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -52,16 +51,9 @@ class _Body(BaseModel):
 
 class LimitIn(_Body):
     metric: Literal["requests", "tokens", "usd"]
-    limit: float = Field(gt=0)
+    limit: float = Field(gt=0, allow_inf_nan=False)
     window_seconds: int = Field(ge=1, le=MAX_WINDOW_SECONDS)
     per: str = "key"
-
-    @field_validator("limit")
-    @classmethod
-    def _finite(cls, v: float) -> float:
-        if not math.isfinite(v):
-            raise ValueError("must be a finite number")
-        return v
 
     @field_validator("per")
     @classmethod
@@ -152,15 +144,9 @@ class ProviderKeyPatch(_Body):
 
 
 class CreditGrant(_Body):
-    amount_usd: float = Field(ge=0.000001, le=MAX_CREDIT_GRANT_USD)  # the ledger counts micro-dollars
+    amount_usd: float = Field(ge=0.000001, le=MAX_CREDIT_GRANT_USD, allow_inf_nan=False)
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
 
-    @field_validator("amount_usd")
-    @classmethod
-    def _finite(cls, v: float) -> float:
-        if not math.isfinite(v):
-            raise ValueError("must be a finite number")
-        return v
 
 
 M = TypeVar("M", bound=BaseModel)
