@@ -172,3 +172,22 @@ def test_auth_none_leaves_request_alone():
     t.auth = "none"
     req = request()
     assert sign_request(req, t) is req
+
+
+def test_botocore_is_imported_only_when_bedrock_is_used():
+    """A serving process that never talks to Bedrock does not load botocore (~30 MB of modules)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import switchyard.app, switchyard.deps\n"
+        "from switchyard.providers.formats import build_providers\n"
+        "build_providers()\n"
+        "print('botocore' in sys.modules)\n"
+        "from switchyard.providers.bedrock.stream import BedrockStreamParser\n"
+        "BedrockStreamParser(created=0)\n"
+        "print('botocore' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True"]

@@ -15,11 +15,10 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
-from botocore.eventstream import EventStreamBuffer, ParserError
 
 from ..base import Target, UpstreamError, UpstreamRequest
 from .request import base_url, family, model_id
-from .stream import BedrockStreamParser
+from .stream import BedrockStreamParser, event_stream_buffer, is_parser_error
 
 BEDROCK_ANTHROPIC_VERSION = "bedrock-2023-05-31"
 
@@ -47,7 +46,7 @@ class InvokeStreamReframer:
     """Bedrock event-stream bytes → Anthropic SSE bytes (any split of the input gives the same output)."""
 
     def __init__(self) -> None:
-        self._buffer = EventStreamBuffer()
+        self._buffer = event_stream_buffer()
         self._errors = BedrockStreamParser(created=0)  # reused for exception / error frames
 
     def feed(self, data: bytes) -> bytes:
@@ -63,10 +62,12 @@ class InvokeStreamReframer:
                 raw = base64.b64decode(orjson.loads(message.payload)["bytes"])
                 event = orjson.loads(raw)
                 out.append(b"event: " + str(event.get("type", "message")).encode() + b"\ndata: " + raw + b"\n\n")
-        except ParserError as exc:
-            raise UpstreamError(502, "server", f"corrupt Bedrock event stream ({exc})") from None
         except (KeyError, ValueError, TypeError):
             raise UpstreamError(502, "server", "Bedrock sent a stream chunk that is not an Anthropic event") from None
+        except Exception as exc:
+            if not is_parser_error(exc):
+                raise
+            raise UpstreamError(502, "server", f"corrupt Bedrock event stream ({exc})") from None
         return b"".join(out)
 
     def close(self) -> None:

@@ -8,10 +8,6 @@ built for (`request.region()`). With `target.auth == "bearer"` the key is a Bedr
 
 from __future__ import annotations
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-
 from ..base import Target, UpstreamError, UpstreamRequest
 from .request import region
 
@@ -40,6 +36,11 @@ def sign_request(req: UpstreamRequest, target: Target) -> UpstreamRequest:
             "auth",
             "AWS credentials for Bedrock are incomplete: set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
         )
+    # botocore (~30 MB of modules) is imported on the first signed request, not by every serving process.
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
     token = cfg.get("session_token") or None
     credentials = Credentials(str(target.api_key), str(secret), str(token) if token else None)
     signer = SigV4Auth(credentials, SERVICE, region(target))

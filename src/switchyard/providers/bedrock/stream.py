@@ -13,14 +13,29 @@ a finish_reason chunk at `messageStop`; a usage chunk with `choices: []` from `m
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from botocore.eventstream import EventStreamBuffer, EventStreamMessage, ParserError
 
 from ..anthropic.request import JSON_TOOL
 from ..base import UpstreamError, kind_for_status
 from .response import STREAM_STATUS, error_for, finish_reason, usage
+
+if TYPE_CHECKING:
+    from botocore.eventstream import EventStreamBuffer, EventStreamMessage
+
+
+def event_stream_buffer() -> EventStreamBuffer:
+    """botocore's event-stream decoder, imported when a Bedrock stream is first read (not at start-up)."""
+    from botocore.eventstream import EventStreamBuffer
+
+    return EventStreamBuffer()
+
+
+def is_parser_error(exc: BaseException) -> bool:
+    from botocore.eventstream import ParserError
+
+    return isinstance(exc, ParserError)
 
 
 class BedrockStreamParser:
@@ -39,7 +54,7 @@ class BedrockStreamParser:
     )
 
     def __init__(self, *, created: int, model: str = "", response_id: str | None = None) -> None:
-        self._buffer = EventStreamBuffer()
+        self._buffer = event_stream_buffer()
         self._created = created
         self._model = model
         self._id = response_id or f"chatcmpl-{uuid.uuid4().hex}"  # Converse streams carry no id
@@ -59,7 +74,9 @@ class BedrockStreamParser:
         try:
             for message in self._buffer:
                 self._message(message, out)
-        except ParserError as exc:
+        except Exception as exc:
+            if not is_parser_error(exc):
+                raise
             raise UpstreamError(
                 502, "server", f"corrupt Bedrock event stream ({type(exc).__name__}: {exc})"
             ) from None
