@@ -134,16 +134,16 @@ def test_circuit_state_is_read_from_health_at_scrape_time():
     m.bind_health(health)
     assert "switchyard_circuit_state" not in names(scrape(m))  # nothing tracked: every endpoint closed
     health.failure("openai:ptb", "server")
-    health.failure("anthropic:byok:k1", "auth")
+    health.failure("anthropic:byok:org-1:k1", "auth")
     s = scrape(m)
     assert value(s, "switchyard_circuit_state", endpoint="openai:ptb") == 0
     assert value(s, "switchyard_circuit_consecutive_failures", endpoint="openai:ptb") == 1
-    assert value(s, "switchyard_circuit_state", endpoint="anthropic:byok:k1") == 2
+    assert value(s, "switchyard_circuit_state", endpoint="anthropic:byok") == 2  # BYOK: per provider, no key id
     now[0] = 10.0
-    assert value(scrape(m), "switchyard_circuit_state", endpoint="anthropic:byok:k1") == 1  # half-open
-    health.success("anthropic:byok:k1")
+    assert value(scrape(m), "switchyard_circuit_state", endpoint="anthropic:byok") == 1  # half-open
+    health.success("anthropic:byok:org-1:k1")
     s = scrape(m)
-    assert value(s, "switchyard_circuit_state", endpoint="anthropic:byok:k1") is None  # closed and forgotten
+    assert value(s, "switchyard_circuit_state", endpoint="anthropic:byok") is None  # closed and forgotten
 
 
 class _Store:

@@ -127,7 +127,8 @@ def test_byok_stays_first_even_when_unhealthy() -> None:
     p = planner("OPENAI_API_KEY")
     health = Health(BreakerSettings(failures=1))
     attempts = p.plan("gpt-4o-mini", ring(key("openai", "own")))
-    health.failure("openai:byok:own", "server")
+    health.failure(attempts[0].endpoint_id, "server")
+    assert health.score(attempts[0].endpoint_id) == 2  # open
     assert [a.auth for a in order(attempts, health)] == ["byok", "ptb"]
 
 

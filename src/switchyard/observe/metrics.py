@@ -238,22 +238,46 @@ def _counter(name: str, doc: str, labels: tuple[str, ...], values: dict[Any, int
 
 
 def _circuit_families(rows: list[dict[str, Any]]) -> Iterator[Metric]:
+    """Organisations' own keys (BYOK endpoints `provider:byok:<org>:<key id>`) are folded into one series per
+    provider, `provider:byok`, with the worst state and the longest failure run among them, plus a count of keys
+    per state: labels never name an organisation or a key id (`/metrics` may be scraped by anyone who can reach
+    it), and their number stays bounded by the providers. The admin API's /health lists each key."""
+    worst: dict[str, tuple[int, int]] = {}  # endpoint label → (state value, consecutive failures)
+    byok: dict[tuple[str, str], int] = {}  # (provider, state) → number of tracked BYOK keys
+    for row in rows:
+        provider, _, rest = row["endpoint"].partition(":")
+        value = _CIRCUIT_VALUE.get(row["state"], 0)
+        label = row["endpoint"]
+        if rest.startswith("byok"):
+            label = f"{provider}:byok"
+            byok[(provider, row["state"])] = byok.get((provider, row["state"]), 0) + 1
+        old = worst.get(label, (0, 0))
+        worst[label] = (max(old[0], value), max(old[1], row["consecutive_failures"]))
     state = GaugeMetricFamily(
         "switchyard_circuit_state",
-        "Circuit breaker per provider endpoint: 0 closed, "
+        "Circuit breaker per provider endpoint (BYOK keys: the worst per provider): 0 closed, "
         "1 half-open, 2 open. Endpoints not listed are closed.",
         labels=("endpoint",),
     )
     failures = GaugeMetricFamily(
         "switchyard_circuit_consecutive_failures",
-        "Counted failures in a row per provider endpoint.",
+        "Counted failures in a row per provider endpoint (BYOK keys: the longest run per provider).",
         labels=("endpoint",),
     )
-    for row in rows:
-        state.add_metric((row["endpoint"],), _CIRCUIT_VALUE.get(row["state"], 0))
-        failures.add_metric((row["endpoint"],), row["consecutive_failures"])
+    for label, (value, count) in worst.items():
+        state.add_metric((label,), value)
+        failures.add_metric((label,), count)
     yield state
     yield failures
+    if byok:
+        keys = GaugeMetricFamily(
+            "switchyard_circuit_byok_keys",
+            "Organisations' own provider keys the breaker tracks, by provider and state.",
+            labels=("provider", "state"),
+        )
+        for (provider, st), n in byok.items():
+            keys.add_metric((provider, st), n)
+        yield keys
 
 
 def _sink_families(sink: Any) -> Iterator[Metric]:

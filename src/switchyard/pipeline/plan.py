@@ -51,6 +51,7 @@ class Attempt:
     key_id: str | None = None  # the BYOK key's id
     group: int = 0  # index of the chain item this attempt came from
     rank: int = 0  # static order within its group and auth kind (price, tier); equal ranks share one endpoint
+    org_id: str = ""  # the organisation owning the BYOK key (key ids are only unique within one organisation)
 
     @property
     def route(self) -> str:
@@ -66,8 +67,10 @@ class Attempt:
 
     @property
     def endpoint_id(self) -> str:
-        """The circuit breaker's unit: one provider with one key (never the key itself)."""
-        return f"{self.provider.id}:{self.auth}:{self.key_id}" if self.key_id else f"{self.provider.id}:ptb"
+        """The circuit breaker's unit: one provider with one key (never the key itself). A BYOK key is named by
+        its organisation and id (`openai:byok:<org>:<key id>`): two organisations may both call a key `main`,
+        and one's broken key must not eject the other's."""
+        return f"{self.provider.id}:byok:{self.org_id}:{self.key_id}" if self.key_id else f"{self.provider.id}:ptb"
 
     @property
     def context(self) -> int | None:
@@ -182,7 +185,7 @@ class Planner:
                         unsupported.append(p)
                         continue
                     attempts.append(Attempt(p, info if ep else None, ep, pmid, _target(p, pmid, ep, key),
-                                            auth="byok", key_id=key.id, group=group))
+                                            auth="byok", key_id=key.id, group=group, org_id=ring.org_id))
                     continue
                 candidates = [(p, ep, pmid, info if ep else None)]
             else:
@@ -205,7 +208,7 @@ class Planner:
                     continue
                 for key in ring.by_provider.get(p.id, ()):
                     byok.append(Attempt(p, minfo, ep, pmid, _target(p, pmid, ep, key), auth="byok", key_id=key.id,
-                                        group=group, rank=rank))
+                                        group=group, rank=rank, org_id=ring.org_id))
                 if (p.needs_key and not p.api_key) or p.missing_setting():
                     if not ring.by_provider.get(p.id):
                         keyless.append(p)
