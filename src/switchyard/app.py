@@ -18,7 +18,7 @@ from .api.admin import admin_routes
 from .api.asgi import Receive, Scope, Send, send_response
 from .api.health import healthz, readyz
 from .api.metrics import metrics
-from .api.models import list_models
+from .api.models import get_model, list_models
 from .api.proxy import ProxyRoute
 from .api.query import get_request, query_requests
 from .config import Settings, load_settings
@@ -65,6 +65,8 @@ class Gateway:
                 Route("/metrics", metrics),
                 Route("/v1/models", list_models),
                 Route("/models", list_models),
+                Route("/v1/models/{model_id:path}", get_model),
+                Route("/models/{model_id:path}", get_model),
                 Route("/v1/request/query", query_requests, methods=["POST"]),
                 Route("/v1/request/{request_id}", get_request, methods=["GET"]),
                 *admin_routes(),

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .api.models import models_payload
+from .api.models import ModelCatalog, build_catalog
 from .config import Settings
 from .observe.metrics import Metrics
 from .observe.sink import LogSink
@@ -43,7 +43,7 @@ class Deps:
     transport: Transport
     executor: Executor
     sink: LogSink
-    models_payload: bytes
+    models: ModelCatalog  # GET /v1/models in OpenAI's and Anthropic's shapes
     metrics: Metrics
     health: Health
     keyrings: Keyrings
@@ -111,7 +111,7 @@ async def running(settings: Settings, *, env: Mapping[str, str] | None = None,
     deps = Deps(
         settings=settings, registry=registry, planner=Planner(registry, frozenset(providers)), store=store,
         secrets=secrets, auth=auth, transport=transport, executor=executor, sink=sink,
-        models_payload=models_payload(registry), metrics=metrics, health=health, cache=open_cache(settings, redis),
+        models=build_catalog(registry), metrics=metrics, health=health, cache=open_cache(settings, redis),
         keyrings=keyrings, credits=credits, retry_default=RetryPolicy.from_settings(settings.routing.retries),
         limits=Limits.build(settings, metrics=metrics, redis=redis),
         invalidation=Invalidation(settings.redis, auth.invalidate, metrics=metrics),
