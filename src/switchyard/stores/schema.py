@@ -152,3 +152,14 @@ store_revision = Table(
     Column("id", Integer, primary_key=True),
     Column("value", BigInteger, nullable=False),
 )
+# Database triggers (migration 0004) bump it too, on every insert, update and delete of gateway_keys,
+# provider_keys and organizations, so a key revoked directly in SQL is dropped from the caches within a second.
+
+# Facts about the store itself, one row per name: the master key's check value (security.verify_master).
+store_meta = Table(
+    "store_meta",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)

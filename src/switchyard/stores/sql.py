@@ -22,6 +22,7 @@ from .filters import COLUMNS, FilterError, to_sql
 from .log_writer import RejectedBatch, insert_postgres, insert_sqlite
 from .schema import gateway_keys, organizations, requests
 from .sql_credits import CreditsMixin
+from .sql_meta import MetaMixin
 from .sql_provider_keys import ProviderKeysMixin
 from .sql_settings import SettingsMixin, bump_revision, key_of, org_of
 
@@ -41,7 +42,7 @@ def async_url(url: str) -> str:
     return url
 
 
-class SQLStore(SettingsMixin, ProviderKeysMixin, CreditsMixin):
+class SQLStore(SettingsMixin, ProviderKeysMixin, CreditsMixin, MetaMixin):
     """The whole store contract. Organisation/key settings and the revision counter, provider keys, and credits
     live in their mixins (sql_settings, sql_provider_keys, sql_credits); organisations, gateway keys and the
     request log are here."""
