@@ -7,6 +7,7 @@ stream parser so both paths translate a candidate the same way.
 from __future__ import annotations
 
 import re
+import secrets
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -46,7 +47,7 @@ def parse_response(body: bytes, *, created: int) -> dict[str, Any]:
         raise UpstreamError(502, "server", "unexpected response shape from Gemini", body=body)
     if isinstance(data.get("error"), dict):
         raise error_from_payload(int(data["error"].get("code") or 500), {}, data["error"], body)
-    counter = [0]
+    counter = CallIds()
     choices = []
     for position, cand in enumerate(data.get("candidates") or []):
         text, reasoning, calls, images = split_parts((cand.get("content") or {}).get("parts") or [], counter)
@@ -89,11 +90,32 @@ def parse_response(body: bytes, *, created: int) -> dict[str, Any]:
     return out
 
 
+def new_prefix() -> str:
+    return secrets.token_hex(8)
+
+
+class CallIds:
+    """Tool call ids for one response. Gemini's own `functionCall.id` when it sends one; otherwise `call_` + a
+    random prefix per response + a counter. Gemini numbers nothing, and plain `call_0`, `call_1` in every answer
+    collide in a history continued on another provider (Anthropic refuses duplicate `tool_use` ids)."""
+
+    __slots__ = ("_n", "_prefix")
+
+    def __init__(self) -> None:
+        self._prefix = new_prefix()
+        self._n = 0
+
+    def next(self, given: Any = None) -> str:
+        self._n += 1
+        if isinstance(given, str) and given:
+            return given
+        return f"call_{self._prefix}{self._n - 1}"
+
+
 def split_parts(
-    parts: list[dict[str, Any]], counter: list[int]
+    parts: list[dict[str, Any]], counter: CallIds
 ) -> tuple[str, str, list[dict[str, Any]], list[dict[str, Any]]]:
-    """Parts → (answer text, thought text, OpenAI tool_calls, images). `counter` numbers tool call
-    ids across the whole response (`call_0`, `call_1`, ...)."""
+    """Parts → (answer text, thought text, OpenAI tool_calls, images); `counter` makes the tool call ids."""
     text: list[str] = []
     thoughts: list[str] = []
     calls: list[dict[str, Any]] = []
@@ -102,8 +124,7 @@ def split_parts(
         if isinstance(part.get("text"), str):
             (thoughts if part.get("thought") else text).append(part["text"])
         elif isinstance(part.get("functionCall"), dict):
-            calls.append(tool_call(part, counter[0]))
-            counter[0] += 1
+            calls.append(tool_call(part, counter.next(part["functionCall"].get("id"))))
         elif isinstance(part.get("inlineData"), dict):
             blob = part["inlineData"]
             url = f"data:{blob.get('mimeType', 'application/octet-stream')};base64,{blob.get('data', '')}"
@@ -111,10 +132,10 @@ def split_parts(
     return "".join(text), "".join(thoughts), calls, images
 
 
-def tool_call(part: dict[str, Any], n: int) -> dict[str, Any]:
+def tool_call(part: dict[str, Any], call_id: str) -> dict[str, Any]:
     fn = part["functionCall"]
     call: dict[str, Any] = {
-        "id": f"call_{n}",
+        "id": call_id,
         "type": "function",
         "function": {"name": fn.get("name", ""), "arguments": orjson.dumps(fn.get("args") or {}).decode()},
     }

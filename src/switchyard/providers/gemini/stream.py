@@ -16,7 +16,7 @@ import orjson
 
 from switchyard.formats.sse import SSEDecoder
 from switchyard.providers.base import UpstreamError
-from switchyard.providers.gemini.response import error_from_payload, finish_reason, split_parts, usage
+from switchyard.providers.gemini.response import CallIds, error_from_payload, finish_reason, split_parts, usage
 
 
 class GeminiStreamParser:
@@ -41,7 +41,7 @@ class GeminiStreamParser:
         self._named = False
         self._model = ""
         self._usage: dict[str, Any] | None = None
-        self._counter = [0]  # tool call ids, unique across the response
+        self._counter = CallIds()  # tool call ids, unique across responses
         self._started: set[int] = set()  # choices whose first chunk (with the role) went out
         self._tools: dict[int, int] = {}  # choice index → next tool_calls index
         self._called: set[int] = set()  # choices that made a function call
