@@ -92,7 +92,7 @@ async def running(settings: Settings, *, env: Mapping[str, str] | None = None,
     auth = Authenticator(store, secrets)
     log = settings.log
     sink = LogSink(store, Spool(settings.spool_path), queue_size=log.queue_size, batch_size=log.batch_size,
-                   flush_interval=log.flush_interval_ms / 1000)
+                   flush_interval=log.flush_interval_ms / 1000, write_ahead=log.write_ahead)
     providers = providers or build_providers()
     await transport.start()
     await auth.start()

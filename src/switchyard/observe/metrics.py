@@ -307,3 +307,26 @@ def _sink_families(sink: Any) -> Iterator[Metric]:
         "Request records written to the disk spool.",
         value=sink.spooled,
     )
+    yield GaugeMetricFamily(
+        "switchyard_log_records_at_risk",
+        "Request records only in memory (in neither the store nor a spool file): a crash now loses them.",
+        value=sink.at_risk,
+    )
+    yield GaugeMetricFamily(
+        "switchyard_log_spool_up", "1 while the last write to the disk spool succeeded.", value=1 if sink.spool_up else 0
+    )
+    yield CounterMetricFamily(
+        "switchyard_log_records_overflowed_total",
+        "Request records moved to the disk spool because the in-memory queue was full.",
+        value=sink.overflowed,
+    )
+    yield CounterMetricFamily(
+        "switchyard_log_records_dropped_total",
+        "Request records lost: memory full while the spool failed, or unsaved when the shutdown drain timed out.",
+        value=sink.dropped,
+    )
+    yield CounterMetricFamily(
+        "switchyard_log_writer_restarts_total",
+        "Log writer or replay task restarts after an unexpected error.",
+        value=sink.restarts,
+    )

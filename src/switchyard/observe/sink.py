@@ -1,9 +1,23 @@
-"""The durable request-log sink: never blocks a response, never drops a record.
+"""The request-log sink: never blocks a response; loses a record only in the bounded cases named below.
 
-`submit` appends to a bounded in-memory queue (O(1), no I/O). A writer task drains it in batches. When the
-store fails, the batch goes to the on-disk spool and the store is marked down; while it is down, new batches go
-straight to the spool, and a replay loop re-inserts spooled files once a ping succeeds. When the queue is full,
-`submit` spools the record synchronously (a small append) rather than drop it. `close` drains everything.
+`submit` appends to an in-memory queue (O(1), no I/O). Every `flush_interval` (sooner when a batch is full) the
+writer task takes the whole queue, writes it to a write-ahead file in the spool (no fsync: once written, the
+kernel has it, so a killed process loses nothing), then inserts it into the store in batches and deletes the
+file. A killed process leaves its write-ahead files behind; the next start (or a sibling worker) replays them.
+When the store fails, the batch's file is handed to the replay queue and the store is marked down; a replay
+loop re-inserts spooled files once a ping succeeds (inserts are idempotent on the request id).
+
+When the spool fails too (disk full, permission denied, the directory replaced by a file), records stay in
+memory and the writer retries with backoff (up to `max_backoff`), logging and exporting how many are at risk.
+Memory is bounded: beyond `queue_size` records held, the newest are moved to the spool; when that is
+impossible, new records are dropped and counted (`dropped`). The writer and replay tasks are supervised:
+an unexpected exception is logged, counted and the task restarted. `close` drains for at most `drain_timeout`
+and never raises.
+
+What can be lost, and is counted or bounded: records submitted in the last `flush_interval` before a SIGKILL
+(or all records not yet inserted if `write_ahead` is off); records dropped because memory was full while the
+disk was failing; records still unsaved when the drain deadline passes at shutdown. A power cut can also lose
+write-ahead files that were not fsynced (spooled batches are).
 """
 
 from __future__ import annotations
@@ -12,6 +26,10 @@ import asyncio
 import collections
 import contextlib
 import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..stores.base import StoreUnavailable
@@ -19,24 +37,51 @@ from .spool import Spool
 
 log = logging.getLogger("switchyard.sink")
 
+_NAG_EVERY = 30.0  # seconds between repeated warnings while records are at risk
+
+
+@dataclass(slots=True)
+class _Chunk:
+    records: list[dict[str, Any]]
+    path: Path | None  # its write-ahead file; None: only in memory
+    done: int = 0  # records from the front already in the store
+
+    @property
+    def left(self) -> int:
+        return len(self.records) - self.done
+
 
 class LogSink:
     def __init__(self, store: Any, spool: Spool, *, queue_size: int = 20_000, batch_size: int = 500,
-                 flush_interval: float = 0.2, replay_interval: float = 1.0) -> None:
+                 flush_interval: float = 0.05, replay_interval: float = 1.0, write_ahead: bool = True,
+                 drain_timeout: float = 10.0, max_backoff: float = 5.0) -> None:
         self._store = store
         self.spool = spool
         self._queue: collections.deque[dict[str, Any]] = collections.deque()
-        self._overflow: list[dict[str, Any]] = []
+        self._chunks: collections.deque[_Chunk] = collections.deque()  # taken from the queue, not yet stored
+        self._delivering: _Chunk | None = None  # the chunk being inserted (never moved under the writer)
+        self._unsaved = 0  # records in _chunks that are in neither the store nor the spool
         self._queue_size = queue_size
         self._batch_size = batch_size
         self._flush_interval = flush_interval
         self._replay_interval = replay_interval
+        self._write_ahead = write_ahead
+        self._drain_timeout = drain_timeout
+        self._max_backoff = max_backoff
         self._wake = asyncio.Event()
         self._closing = False
+        self._closed = False
+        self._deadline = float("inf")
         self._store_up = True
+        self.spool_up = True
+        self._nagged: dict[str, float] = {}  # warning kind → when last logged
         self._tasks: list[asyncio.Task[None]] = []
-        self.written = 0
-        self.spooled = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self.written = 0  # records inserted
+        self.spooled = 0  # records handed to the replay queue on disk
+        self.overflowed = 0  # of those, records moved to disk because memory was full
+        self.dropped = 0  # records lost: memory full while the disk failed, or unsaved at the drain deadline
+        self.restarts = 0  # writer or replay task restarts after an unexpected exception
 
     @property
     def store_up(self) -> bool:
@@ -44,38 +89,45 @@ class LogSink:
 
     @property
     def backlog(self) -> int:
-        return len(self._queue) + len(self._overflow)
+        """Records in memory not yet in the store (some of them may be on disk already)."""
+        return len(self._queue) + sum(c.left for c in self._chunks)
 
-    def _spill(self) -> None:
-        """Records that found the queue full go to disk, one file (one fsync) per batch; replay inserts them."""
-        if self._overflow:
-            batch, self._overflow = self._overflow, []
-            self.spool.write(batch)
-            self.spooled += len(batch)
+    @property
+    def at_risk(self) -> int:
+        """Records only in memory, in neither the store nor a file: a SIGKILL now loses these."""
+        return len(self._queue) + self._unsaved
 
     async def start(self) -> None:
-        self.spool.reclaim_stale()
+        with contextlib.suppress(OSError):
+            self.spool.reclaim_stale()
         self._tasks = [
-            asyncio.create_task(self._writer(), name="switchyard-log-writer"),
-            asyncio.create_task(self._replayer(), name="switchyard-log-replay"),
+            asyncio.create_task(self._supervise(self._writer, "writer"), name="switchyard-log-writer"),
+            asyncio.create_task(self._supervise(self._replayer, "replay"), name="switchyard-log-replay"),
         ]
+        self._arm()
 
     def submit(self, record: dict[str, Any]) -> None:
-        if self._closing:
-            self.spool.write([record])
-            self.spooled += 1
+        if self._closed:
+            self._spool_now([record])
             return
         if len(self._queue) >= self._queue_size:
-            self._overflow.append(record)  # the writer moves these to the disk spool in batches
-            self._wake.set()
+            self._journal()  # the timer is late (a stalled loop): write ahead now, a rare synchronous write
+        if len(self._queue) + self._unsaved >= self._queue_size:
+            self.dropped += 1
+            self._nag("drop", f"request-log memory is full ({self._queue_size} records) and the spool is failing: "
+                      f"{self.dropped} records dropped so far")
             return
         self._queue.append(record)
         if len(self._queue) >= self._batch_size:
             self._wake.set()
 
     async def close(self) -> None:
-        """Drain: everything queued reaches the store, or the spool if the store is down."""
+        """Drain: everything queued reaches the store, or the spool if the store is down. Never raises; records
+        still unsaved after `drain_timeout` are logged and counted as dropped."""
         self._closing = True
+        if self._timer is not None:
+            self._timer.cancel()
+        self._deadline = asyncio.get_running_loop().time() + self._drain_timeout
         self._wake.set()
         writer, replayer = self._tasks or (None, None)
         if replayer is not None:
@@ -83,59 +135,248 @@ class LogSink:
             with contextlib.suppress(asyncio.CancelledError):
                 await replayer
         if writer is not None:
-            await writer  # it sees `_closing`, finishes its batch and returns (never cancelled mid-write)
-        self._spill()
-        while self._queue:
-            await self._flush(self._take())
+            await writer  # it sees `_closing`, drains and returns (never cancelled mid-write)
+        else:
+            await self._supervise(self._writer, "writer")
+        self._closed = True
 
-    def _take(self) -> list[dict[str, Any]]:
-        n = min(self._batch_size, len(self._queue))
-        return [self._queue.popleft() for _ in range(n)]
+    # -- supervision -----------------------------------------------------------------------------------------
+
+    async def _supervise(self, run: Callable[[], Awaitable[None]], what: str) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.restarts += 1
+                log.exception("request-log %s task failed; restarting it in %.1fs", what, delay)
+            if self._closing and asyncio.get_running_loop().time() >= self._deadline:
+                self._give_up()
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._max_backoff)
+
+    # -- writer ----------------------------------------------------------------------------------------------
+
+    def _arm(self) -> None:
+        self._timer = asyncio.get_running_loop().call_later(self._flush_interval, self._tick)
+
+    def _tick(self) -> None:
+        """Every `flush_interval`, on a timer rather than in the writer task: a store that takes seconds to
+        answer an insert must not widen the window in which a killed process loses records."""
+        try:
+            self._journal()
+        except Exception:
+            self.restarts += 1
+            log.exception("request-log write-ahead failed")
+        finally:
+            if not self._closing:
+                self._arm()
+        if self._chunks:
+            self._wake.set()
 
     async def _writer(self) -> None:
-        while not self._closing:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._flush_interval)
+        loop = asyncio.get_running_loop()
+        backoff = 0.0
+        while True:
+            wait = backoff or self._flush_interval
+            if self._closing:
+                if not self._queue and not self._chunks:
+                    return
+                if loop.time() >= self._deadline:
+                    self._give_up()
+                    return
+                wait = min(backoff, self._deadline - loop.time())
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
-            self._spill()
-            while self._queue:
-                await self._flush(self._take())
-                self._spill()
+            if await self._cycle():
+                backoff = 0.0
+            else:
+                backoff = min(max(backoff * 2, 0.1), self._max_backoff)
+                self._nag("risk", f"request-log store and spool both failing: {self.at_risk} records only in memory "
+                          f"(at risk); retrying in {backoff:.1f}s")
 
-    async def _flush(self, batch: list[dict[str, Any]]) -> None:
-        if not batch:
-            return
-        if self._store_up:
+    async def _cycle(self) -> bool:
+        """Journal the queue, then store (or spool) every chunk. False when a chunk could go nowhere."""
+        self._journal()
+        while self._chunks:
+            chunk = self._delivering = self._chunks[0]
+            try:
+                if not await self._deliver(chunk):
+                    return False
+            finally:
+                self._delivering = None
+            if self._chunks and self._chunks[0] is chunk:  # the timer never moves the chunk being delivered
+                self._chunks.popleft()
+        return True
+
+    def _journal(self) -> None:
+        """Queue → one chunk, on disk first when write-ahead is on; then keep memory within `queue_size`."""
+        if self._queue:
+            records = list(self._queue)
+            self._queue.clear()
+            path = None
+            if self._write_ahead:
+                try:
+                    path = self.spool.write_ahead(records)
+                except OSError as e:
+                    self._spool_failed(e)
+                except Exception:  # a bug must not lose the records: they stay in memory, retried by the writer
+                    log.exception("unexpected error writing ahead %d request records", len(records))
+                else:
+                    self._spool_ok()
+            self._chunks.append(_Chunk(records, path))
+            if path is None:
+                self._unsaved += len(records)
+        held = sum(c.left for c in self._chunks)
+        for chunk in reversed(list(self._chunks)):  # the newest first
+            if held < self._queue_size:
+                break
+            if chunk is self._delivering:
+                continue
+            if not self._save(chunk):
+                return
+            self._chunks.remove(chunk)
+            held -= chunk.left
+            self.overflowed += chunk.left
+
+    async def _deliver(self, chunk: _Chunk) -> bool:
+        while self._store_up and chunk.left:
+            batch = chunk.records[chunk.done : chunk.done + self._batch_size]
             try:
                 self._reject(await self._store.insert_requests(batch))
-                self.written += len(batch)
-                return
             except StoreUnavailable as e:
                 log.warning("request log store unavailable, spooling to disk: %s", e)
                 self._store_up = False
+                break
             except asyncio.CancelledError:
-                self.spool.write(batch)  # cancelled mid-write: the rows may or may not be in; replay is idempotent
-                self.spooled += len(batch)
+                self._save(chunk)  # rows may or may not be in: replay is idempotent
                 raise
-            except Exception:  # a bug must not lose the batch or kill the writer: keep it on disk for replay
+            except Exception:  # a bug must not lose the batch: keep it on disk for replay
                 log.exception("unexpected error writing %d request records; spooled for replay", len(batch))
-        self.spool.write(batch)
-        self.spooled += len(batch)
+                break
+            chunk.done += len(batch)
+            self.written += len(batch)
+            if chunk.path is None:
+                self._unsaved -= len(batch)
+        if chunk.left:
+            return self._save(chunk)
+        if chunk.path is not None:
+            try:
+                self.spool.done(chunk.path)
+            except OSError as e:  # left behind: a later replay inserts nothing new from it
+                log.warning("cannot delete write-ahead file %s: %s", chunk.path.name, e)
+        return True
+
+    def _save(self, chunk: _Chunk) -> bool:
+        """A chunk's remaining records go to the replay queue on disk. False if the disk refuses."""
+        if chunk.path is not None:
+            try:
+                self.spool.commit(chunk.path)
+            except OSError as e:
+                if chunk.path.exists():
+                    self._spool_failed(e)
+                    return False
+                chunk.path = None  # the file is gone (the directory was removed or replaced)
+                self._unsaved += chunk.left
+            else:
+                self.spooled += chunk.left
+                self._spool_ok()
+                return True
+        try:
+            self.spool.write(chunk.records[chunk.done :])
+        except OSError as e:
+            self._spool_failed(e)
+            return False
+        self.spooled += chunk.left
+        self._unsaved -= chunk.left
+        self._spool_ok()
+        return True
+
+    def _spool_now(self, records: list[dict[str, Any]]) -> None:
+        try:
+            self.spool.write(records)
+            self.spooled += len(records)
+        except OSError as e:
+            self.dropped += len(records)
+            log.error("request record submitted after shutdown lost: the spool failed (%s)", e)
+
+    def _give_up(self) -> None:
+        lost = self.at_risk
+        if lost:
+            self.dropped += lost
+            log.error("shutdown: %d request records reached neither the store nor the spool in %.0fs and are lost",
+                      lost, self._drain_timeout)
+        self._queue.clear()
+        self._chunks.clear()  # write-ahead files stay on disk, claimed by this process: the next start replays them
+        self._unsaved = 0
+
+    # -- health of the disk ----------------------------------------------------------------------------------
+
+    def _spool_failed(self, e: OSError) -> None:
+        if self.spool_up:
+            self.spool_up = False
+            self._nagged["risk"] = time.monotonic()
+            log.error("cannot write the request-log spool in %s (%s): records stay in memory (at risk) until "
+                      "the store or the spool recovers", self.spool.dir, e)
+
+    def _spool_ok(self) -> None:
+        if not self.spool_up:
+            self.spool_up = True
+            log.warning("the request-log spool in %s is writable again", self.spool.dir)
+
+    def _nag(self, kind: str, message: str) -> None:
+        now = time.monotonic()
+        if now - self._nagged.get(kind, -_NAG_EVERY) >= _NAG_EVERY:
+            self._nagged[kind] = now
+            log.error(message)
 
     def _reject(self, rejected: list[dict[str, Any]] | None) -> None:
         """Records the schema refuses are kept aside on disk (never silently dropped) and reported once."""
         if rejected:
-            path = self.spool.write_aside(rejected, "rejected")
-            log.error("the store rejected %d request records; kept in %s", len(rejected), path)
+            try:
+                path = self.spool.write_aside(rejected, "rejected")
+            except OSError as e:
+                self.dropped += len(rejected)
+                log.error("the store rejected %d request records and the spool failed (%s): they are lost",
+                          len(rejected), e)
+            else:
+                log.error("the store rejected %d request records; kept in %s", len(rejected), path)
+
+    # -- replay ----------------------------------------------------------------------------------------------
 
     async def _replayer(self) -> None:
         while True:
             await asyncio.sleep(self._replay_interval)
+            self._check_spool()
             await self.replay()
+
+    def _check_spool(self) -> None:
+        """A spool directory removed or replaced under us takes our write-ahead files with it: count them at risk."""
+        if self.spool.dir.is_dir():
+            return
+        for chunk in self._chunks:
+            if chunk.path is not None and not chunk.path.exists():
+                chunk.path = None
+                self._unsaved += chunk.left
+        try:
+            self.spool.ensure()  # recreates a removed directory; a file in its place stays an error
+        except OSError as e:
+            self._spool_failed(e)
 
     async def replay(self) -> int:
         """Re-insert spooled files if the store answers. Returns the number of records replayed."""
-        pending = self.spool.pending()
+        try:
+            self.spool.reclaim_stale()  # files of a sibling worker that died
+            pending = self.spool.pending()
+        except OSError as e:
+            self._spool_failed(e)
+            pending = []
         if not pending and self._store_up:
             return 0
         try:
@@ -143,33 +384,47 @@ class LogSink:
         except StoreUnavailable:
             self._store_up = False
             return 0
-        self._store_up = True
+        if not self._store_up:
+            self._store_up = True
+            self._wake.set()  # records held in memory can go now
         done = 0
         for path in pending:
-            claimed = self.spool.claim(path)
+            try:
+                claimed = self.spool.claim(path)
+            except OSError as e:
+                self._spool_failed(e)
+                return done
             if claimed is None:
                 continue
-            try:
-                records = self.spool.read(claimed)
-            except (ValueError, OSError) as e:  # unreadable (e.g. a torn or corrupt file): keep it aside, go on
+            n = await self._replay_file(path, claimed)
+            if n is None:
+                return done
+            done += n
+        return done
+
+    async def _replay_file(self, path: Path, claimed: Path) -> int | None:
+        """Insert one claimed file. None: stop this round (the store failed; the file is queued again)."""
+        try:
+            records = self.spool.read(claimed)
+        except (ValueError, OSError) as e:  # unreadable (e.g. a torn or corrupt file): keep it aside, go on
+            with contextlib.suppress(OSError):
                 log.error("spool file %s is unreadable (%s); moved to %s", path.name, e,
                           self.spool.set_aside(claimed, "corrupt"))
-                continue
-            try:
-                for i in range(0, len(records), self._batch_size):
-                    self._reject(await self._store.insert_requests(records[i : i + self._batch_size]))
-            except StoreUnavailable:
-                self.spool.release(claimed)
-                self._store_up = False
-                return done
-            except asyncio.CancelledError:
-                self.spool.release(claimed)
-                raise
-            except Exception:
-                log.exception("unexpected error replaying %s; it stays queued", path.name)
-                self.spool.release(claimed)
-                return done
-            claimed.unlink()
-            done += len(records)
-            self.written += len(records)
-        return done
+            return 0
+        try:
+            for i in range(0, len(records), self._batch_size):
+                self._reject(await self._store.insert_requests(records[i : i + self._batch_size]))
+        except StoreUnavailable:
+            self.spool.release(claimed)
+            self._store_up = False
+            return None
+        except asyncio.CancelledError:
+            self.spool.release(claimed)
+            raise
+        except Exception:
+            log.exception("unexpected error replaying %s; it stays queued", path.name)
+            self.spool.release(claimed)
+            return None
+        self.spool.done(claimed)
+        self.written += len(records)
+        return len(records)
