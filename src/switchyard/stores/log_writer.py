@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from .rollups import apply_postgres, apply_sqlite
 from .schema import request_properties, requests
 
 COLUMNS = [c.name for c in requests.columns]
@@ -101,6 +102,7 @@ async def insert_sqlite(conn: Any, records: Sequence[dict[str, Any]]) -> None:
         for sql, batch, width in ((_SQLITE_REQUESTS, rows, len(COLUMNS)), (_SQLITE_PROPS, props, len(_PROP_COLUMNS))):
             for chunk in _chunks(batch, _SQLITE_MAX_PARAMS // width):
                 await conn.execute(_multi_row(sql, width, len(chunk)), [v for row in chunk for v in row])
+        await apply_sqlite(conn, rows, props)  # dashboard rollups, same transaction (stores/rollups.py)
         await conn.commit()
     except (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.ProgrammingError, sqlite3.InterfaceError) as e:
         await conn.rollback()
@@ -124,5 +126,6 @@ async def insert_postgres(conn: Any, records: Sequence[dict[str, Any]]) -> None:
                 await conn.executemany(_PG_REQUESTS, rows)
             if props:
                 await conn.executemany(_PG_PROPS, props)
+            await apply_postgres(conn, rows, props)  # dashboard rollups, same transaction (stores/rollups.py)
     except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as e:
         raise RejectedBatch(str(e)) from None

@@ -1,0 +1,228 @@
+"""The dashboard's read layer: overview, users, properties and facets from the rollups; the request list, request
+detail, annotations and sessions in `insights_requests` / `insights_sessions`. Everything is re-exported here —
+the pages and the REST API import only this module.
+
+Every function takes the store and one organisation id and reads nothing outside it. Rollup reads never touch
+the log table: a range is widened to whole buckets of one grain (minute for short recent ranges, hour up to
+8 days, day beyond), and `Overview.range` says which range the numbers cover.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BigInteger, Float, and_, cast, desc, distinct, func, literal_column, select
+
+from .insights_requests import (
+    annotations_for,
+    iter_requests,
+    list_requests,
+    request_detail,
+    set_feedback,
+    set_property,
+    set_scores,
+)
+from .insights_sessions import list_sessions, session_trace
+from .insights_types import (
+    PRESETS,
+    Facets,
+    Feedback,
+    InsightsError,
+    Overview,
+    PropertyBreakdown,
+    PropertyKeyStat,
+    RequestDetail,
+    RequestFilter,
+    RequestPage,
+    RequestRow,
+    SeriesPoint,
+    SessionPage,
+    SessionSummary,
+    SessionTrace,
+    TimeRange,
+    Top,
+    TopItem,
+    Totals,
+    TreeNode,
+    UserPage,
+    UserSummary,
+)
+from .rollups import GRAIN_MS, MINUTE_KEEP_MS, bin_value, now_ms
+from .schema_dashboard import rollups as r
+
+GRAIN_NAMES = {"m": "minute", "h": "hour", "d": "day"}
+_MAX_SERIES_POINTS = 1000
+
+
+def plan(rng: TimeRange, now: int | None = None) -> tuple[str, str, TimeRange]:
+    """(grain, series grain, effective range) for a requested range."""
+    now = now_ms() if now is None else now
+    span = rng.span_ms
+    if span <= 6 * 3_600_000 and rng.start_ms - rng.start_ms % 60_000 >= now - MINUTE_KEEP_MS + 60_000:
+        grain = "m"
+    elif span <= 8 * 86_400_000:
+        grain = "h"
+    else:
+        grain = "d"
+    w = GRAIN_MS[grain]
+    start = rng.start_ms - rng.start_ms % w
+    end = -(-rng.end_ms // w) * w
+    if grain == "m":
+        series = "m"
+    else:
+        series = "h" if (end - start) // GRAIN_MS["h"] <= _MAX_SERIES_POINTS else "d"
+    return grain, series, TimeRange(start, end)
+
+
+def _where(org_id: str, grain: str, dim: str | tuple[str, ...], eff: TimeRange) -> Any:
+    dim_clause = r.c.dim == dim if isinstance(dim, str) else r.c.dim.in_(dim)
+    return and_(r.c.org_id == org_id, r.c.grain == grain, dim_clause, r.c.bucket >= eff.start_ms,
+                r.c.bucket < eff.end_ms)
+
+
+def _sum(col: str) -> Any:
+    """SUM that comes back as int (or float for the latency sums) on both backends (PostgreSQL: numeric)."""
+    kind = Float if col in ("latency_sum", "ttft_sum") else BigInteger
+    return cast(func.coalesce(func.sum(r.c[col]), 0), kind)
+
+
+_USD = 1e9
+
+
+def _percentiles(hist: dict[int, int], qs: tuple[float, ...]) -> list[float | None]:
+    total = sum(hist.values())
+    if total <= 0:
+        return [None] * len(qs)
+    out: list[float | None] = []
+    bins = sorted(b for b, c in hist.items() if c > 0)
+    for q in qs:
+        need, cum = q * total, 0
+        for b in bins:
+            cum += hist[b]
+            if cum >= need:
+                out.append(round(bin_value(b), 1))
+                break
+        else:
+            out.append(round(bin_value(bins[-1]), 1))
+    return out
+
+
+async def _top(conn: Any, org_id: str, grain: str, dim: str, eff: TimeRange, n: int) -> Top:
+    cost, reqs = _sum("cost_nano"), _sum("requests")
+    cols = [r.c.name, r.c.value, reqs.label("requests"), _sum("errors").label("errors"), cost.label("cost"),
+            _sum("total_tokens").label("tokens")]
+    base = select(*cols).where(_where(org_id, grain, dim, eff)).group_by(r.c.name, r.c.value)
+    lists = []
+    for order in (cost, reqs):
+        rows = (await conn.execute(base.order_by(desc(order), r.c.name, r.c.value).limit(n))).all()
+        lists.append([TopItem(x.name, x.value if dim == "property" else None, int(x.requests), int(x.errors),
+                              x.cost / _USD, int(x.tokens)) for x in rows])
+    return Top(by_cost=lists[0], by_requests=lists[1])
+
+
+async def overview(store: Any, org_id: str, rng: TimeRange, *, top: int = 10) -> Overview:
+    grain, series_grain, eff = plan(rng)
+    metrics = ("requests", "errors", "cache_hits", "cost_nano", "cost_saved_nano", "prompt_tokens",
+               "completion_tokens", "cached_tokens", "latency_sum", "latency_count")
+    async with store.engine.connect() as conn:
+        t = (await conn.execute(select(*(_sum(m).label(m) for m in metrics))
+                                .where(_where(org_id, grain, "total", eff)))).one()
+        hist_rows = (await conn.execute(
+            select(r.c.dim, r.c.name, _sum("requests").label("n")).where(_where(org_id, grain, ("lat", "ttft"), eff))
+            .group_by(r.c.dim, r.c.name))).all()
+        series_rows = (await conn.execute(  # one 'total' row per bucket: no grouping
+            select(r.c.bucket, *(r.c[m] for m in metrics)).where(_where(org_id, series_grain, "total", eff)))).all()
+        tops = [await _top(conn, org_id, grain, dim, eff, top) for dim in ("model", "provider", "user", "property")]
+    hists: dict[str, dict[int, int]] = {"lat": {}, "ttft": {}}
+    for dim, name, n in hist_rows:
+        hists[dim][int(name)] = hists[dim].get(int(name), 0) + int(n)
+    lat, ttft = _percentiles(hists["lat"], (0.5, 0.95, 0.99)), _percentiles(hists["ttft"], (0.5, 0.95, 0.99))
+    n = int(t.requests)
+    totals = Totals(
+        requests=n, errors=int(t.errors), error_rate=t.errors / n if n else 0.0, cost_usd=t.cost_nano / _USD,
+        prompt_tokens=int(t.prompt_tokens), completion_tokens=int(t.completion_tokens),
+        cached_tokens=int(t.cached_tokens), cache_hits=int(t.cache_hits), cache_hit_rate=t.cache_hits / n if n else 0.0,
+        cost_saved_usd=t.cost_saved_nano / _USD,
+        avg_latency_ms=round(t.latency_sum / t.latency_count, 1) if t.latency_count else None,
+        latency_p50_ms=lat[0], latency_p95_ms=lat[1], latency_p99_ms=lat[2],
+        ttft_p50_ms=ttft[0], ttft_p95_ms=ttft[1], ttft_p99_ms=ttft[2],
+    )
+    by_bucket = {int(row[0]): row for row in series_rows}
+    width = GRAIN_MS[series_grain]
+    series = []
+    for b in range(eff.start_ms - eff.start_ms % width, eff.end_ms, width):
+        row = by_bucket.get(b)
+        if row is None:
+            series.append(SeriesPoint(b))
+            continue
+        _, reqs, errs, hits, cost, _saved, pt, ct, _cached, lsum, lcount = row
+        series.append(SeriesPoint(b, int(reqs), int(errs), cost / _USD, int(pt), int(ct), int(hits),
+                                  round(lsum / lcount, 1) if lcount else None))
+    return Overview(range=eff, grain=GRAIN_NAMES[grain], series_grain=GRAIN_NAMES[series_grain], totals=totals,
+                    series=series, models=tops[0], providers=tops[1], users=tops[2], properties=tops[3])
+
+
+async def facets(store: Any, org_id: str, rng: TimeRange) -> Facets:
+    grain, _, eff = plan(rng)
+    out: dict[str, list[str]] = {}
+    async with store.engine.connect() as conn:
+        for dim in ("model", "provider", "property"):
+            q = select(r.c.name).distinct().where(_where(org_id, grain, dim, eff)).where(r.c.name != "")
+            out[dim] = sorted(x[0] for x in (await conn.execute(q.limit(500))).all())
+    return Facets(models=out["model"], providers=out["provider"], property_keys=out["property"])
+
+
+_USER_SORTS = ("cost", "requests", "last_seen")
+
+
+async def list_users(store: Any, org_id: str, rng: TimeRange, *, search: str | None = None, sort: str = "cost",
+                     limit: int = 50, offset: int = 0) -> UserPage:
+    if sort not in _USER_SORTS:
+        raise InsightsError(f"cannot sort users by {sort!r}; use cost, requests or last_seen")
+    grain, _, eff = plan(rng)
+    where = _where(org_id, grain, "user", eff)
+    if search:
+        esc = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where = and_(where, r.c.name.ilike(f"%{esc}%", escape="\\"))
+    cols = [r.c.name, _sum("requests").label("requests"), _sum("errors").label("errors"),
+            _sum("cost_nano").label("cost"), _sum("prompt_tokens").label("pt"), _sum("completion_tokens").label("ct"),
+            _sum("total_tokens").label("tt"), func.min(r.c.first_at).label("first"),
+            func.max(r.c.last_at).label("last_seen")]
+    q = (select(*cols).where(where).group_by(r.c.name).order_by(desc(literal_column(sort)), r.c.name)
+         .limit(max(1, min(limit, 1000))).offset(max(0, offset)))
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(q)).all()
+        total = (await conn.execute(select(func.count(distinct(r.c.name))).where(where))).scalar_one()
+    items = [UserSummary(x.name, int(x.requests), int(x.errors), x.cost / _USD, int(x.pt), int(x.ct), int(x.tt),
+                         int(x.first), int(x.last_seen)) for x in rows]
+    return UserPage(items=items, total=int(total), range=eff)
+
+
+async def property_breakdown(store: Any, org_id: str, rng: TimeRange, *, key: str | None = None,
+                             limit: int = 50) -> PropertyBreakdown:
+    grain, _, eff = plan(rng)
+    where = _where(org_id, grain, "property", eff)
+    async with store.engine.connect() as conn:
+        keys = (await conn.execute(
+            select(r.c.name, _sum("requests").label("n"), _sum("cost_nano").label("cost"),
+                   func.count(distinct(r.c.value)).label("values")).where(where).group_by(r.c.name)
+            .order_by(desc(literal_column("cost")), r.c.name).limit(500))).all()
+        values: list[TopItem] = []
+        if key is not None:
+            rows = (await conn.execute(
+                select(r.c.value, _sum("requests").label("n"), _sum("errors").label("e"),
+                       _sum("cost_nano").label("cost"), _sum("total_tokens").label("tokens"))
+                .where(and_(where, r.c.name == key.lower())).group_by(r.c.value)
+                .order_by(desc(literal_column("cost")), r.c.value).limit(max(1, min(limit, 1000))))).all()
+            values = [TopItem(key.lower(), x.value, int(x.n), int(x.e), x.cost / _USD, int(x.tokens)) for x in rows]
+    return PropertyBreakdown(range=eff, keys=[PropertyKeyStat(k.name, int(k.n), k.cost / _USD, int(k.values))
+                                              for k in keys], values=values)
+
+
+__all__ = [
+    "PRESETS", "Facets", "Feedback", "InsightsError", "Overview", "PropertyBreakdown", "PropertyKeyStat",
+    "RequestDetail", "RequestFilter", "RequestPage", "RequestRow", "SeriesPoint", "SessionPage", "SessionSummary",
+    "SessionTrace", "TimeRange", "Top", "TopItem", "Totals", "TreeNode", "UserPage", "UserSummary",
+    "annotations_for", "facets", "iter_requests", "list_requests", "list_sessions", "list_users", "overview",
+    "plan", "property_breakdown", "request_detail", "session_trace", "set_feedback", "set_property", "set_scores",
+]
