@@ -15,6 +15,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .providers.request_head import header_problem
+
 
 class ConfigError(Exception):
     """The configuration file is missing, unreadable or invalid; the message names the problem."""
@@ -62,6 +64,15 @@ class ProviderSettings(_Strict):
     first_byte_timeout: float | None = Field(None, gt=0)
     total_timeout: float | None = Field(None, gt=0)
 
+    @field_validator("headers")
+    @classmethod
+    def _sendable_headers(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, value in v.items():
+            problem = header_problem(name, value)
+            if problem:
+                raise ValueError(problem)
+        return v
+
 
 class LogSettings(_Strict):
     queue_size: int = Field(20_000, ge=10)
@@ -87,7 +98,14 @@ class UpstreamSettings(_Strict):
     # Long by default: reasoning models can think for many minutes before the first byte.
     first_byte_timeout: float = Field(600.0, gt=0)
     total_timeout: float = Field(3600.0, gt=0)
-    pool_size: int = Field(512, ge=1)
+    pool_size: int = Field(512, ge=1)  # idle keep-alive connections kept per upstream host
+    # Open connections per upstream host (scheme, host, port); a request past it waits for one to come free.
+    max_connections_per_host: int = Field(1024, ge=1)
+    # Body bytes of one upstream response (streamed or not), and what a gzip/deflate body may expand to.
+    max_response_bytes: int = Field(256 * 1024 * 1024, ge=1024)
+    # An idle keep-alive connection is not reused after this many seconds (nor after the upstream's own
+    # `Keep-Alive: timeout` less one second).
+    idle_timeout: float = Field(50.0, gt=0)
 
 
 class RetrySettings(_Strict):

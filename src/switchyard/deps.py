@@ -88,7 +88,9 @@ async def running(settings: Settings, *, env: Mapping[str, str] | None = None,
     await store.migrate()
     secrets = Secrets(load_or_create_master(settings.security.master_key, settings.home_path))
     up = settings.upstream
-    transport = Transport(pool_size=up.pool_size, timeouts=Timeouts(up.connect_timeout, up.first_byte_timeout, up.total_timeout))
+    transport = Transport(pool_size=up.pool_size, timeouts=Timeouts(up.connect_timeout, up.first_byte_timeout, up.total_timeout),
+                          max_connections_per_host=up.max_connections_per_host,
+                          max_response_bytes=up.max_response_bytes, idle_timeout=up.idle_timeout, env=env)
     auth = Authenticator(store, secrets)
     log = settings.log
     sink = LogSink(store, Spool(settings.spool_path), queue_size=log.queue_size, batch_size=log.batch_size,

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from support.threaded_app import ThreadedApp
 
+from .anthropic_rules import refusal
 from .wire import exchange, stream
 
 _MARK = re.compile(r"\[\[([a-z0-9:_-]+)\]\]")
@@ -95,6 +96,8 @@ class MockUpstream:
             return web.json_response(_completed_response(stream(name)))
         if path.endswith("/embeddings"):
             return _embeddings(body)
+        if path.endswith(("/messages", ":rawPredict", ":streamRawPredict")) and (why := refusal(body)):
+            return web.json_response({"type": "error", "error": {"type": "invalid_request_error", "message": why}}, status=400)
         if path.endswith(":rawPredict") or path.endswith(":streamRawPredict"):  # Claude on Vertex AI
             if path.endswith(":streamRawPredict"):
                 return await _sse(request, stream("anthropic/messages_stream_text.sse"))

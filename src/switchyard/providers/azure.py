@@ -4,15 +4,18 @@ URL: `{endpoint}/openai/deployments/{deployment}/{path}?api-version={api_version
 `endpoint` is `providers.azure.base_url`, or `config.endpoint` (env AZURE_OPENAI_ENDPOINT), or
 `https://{config.resource}.openai.azure.com`; the deployment is `config.deployment`, else the provider model id
 (Helicone's default); `api_version` from config (env AZURE_OPENAI_API_VERSION), else the registry default.
+The deployment (which may come from the caller's model string) is percent-encoded as one path segment and
+the API version as one query value, so neither can change the path or the query that carries the key.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
-from .base import Target, UpstreamRequest
+from .base import Target, UpstreamRequest, path_segment
 from .openai import OpenAIProvider, auth_headers
 
 DEFAULT_API_VERSION = "2025-01-01-preview"
@@ -37,5 +40,6 @@ class AzureProvider(OpenAIProvider):
         if stream and path != "responses":
             opts = out.get("stream_options")
             out["stream_options"] = {**opts, "include_usage": True} if isinstance(opts, dict) else {"include_usage": True}
-        url = f"{azure_endpoint(target)}/openai/deployments/{deployment}/{path}?api-version={version}"
+        url = (f"{azure_endpoint(target)}/openai/deployments/{path_segment(str(deployment), 'Azure deployment')}/"
+               f"{path}?api-version={quote(str(version), safe='')}")
         return UpstreamRequest("POST", url, auth_headers(target), orjson.dumps(out), stream)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
+from urllib.parse import quote
 
 ErrorKind = Literal[
     "rate_limited",  # 429 from the provider
@@ -128,6 +129,16 @@ def kind_for_status(status: int) -> ErrorKind:
     if 400 <= status < 500:
         return "bad_request"
     return "server"
+
+
+def path_segment(value: str, what: str, safe: str = "") -> str:
+    """`value` percent-encoded as exactly one URL path segment (`/`, `?`, `#`, spaces, non-ASCII all encoded).
+
+    `.` and `..` are refused (400): servers resolve them as dot-segments, encoded or not."""
+    if value in ("", ".", ".."):
+        raise UpstreamError(400, "bad_request", f"{what} {value!r} cannot be used in an upstream URL",
+                            code="invalid_model", param="model")
+    return quote(value, safe=safe)
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:

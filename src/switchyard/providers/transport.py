@@ -1,15 +1,21 @@
 """The only HTTP client of the gateway: one keep-alive pool per process (`providers/http1.py`).
 
 Timeouts are explicit: connect, first byte (and between reads), and total. Every failure becomes an
-`UpstreamError` with kind `connection` or `timeout`, so retry and fallback never see a raw socket error.
+`UpstreamError`, so retry and fallback never see a raw socket error: kind `connection` or `timeout` (they count
+against the circuit breaker); a response over `upstream.max_response_bytes` is a 502 of kind `bad_request` (the
+request asked for too much: no retry, no move-on, no breaker count); a request the client refuses to send (a
+header value with a line break, a URL that is not valid) is a 400 of kind `unsupported` (the next provider may
+build a valid one; no breaker count).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 from .base import UpstreamError, UpstreamRequest
+from .egress_proxy import ProxySettings
 from .http1 import HTTPError, Pool, Response
 
 
@@ -21,6 +27,11 @@ class Timeouts:
 
 
 def _upstream_error(e: HTTPError, what: str) -> UpstreamError:
+    if e.invalid:
+        return UpstreamError(400, "unsupported", f"the gateway refused to send this request upstream: {e}",
+                             code="invalid_upstream_request")
+    if e.too_large:
+        return UpstreamError(502, "bad_request", f"upstream response too large: {e}", code="upstream_response_too_large")
     if e.timeout:
         return UpstreamError(504, "timeout", f"upstream timed out {what}: {e}")
     return UpstreamError(502, "connection", f"upstream connection failed {what}: {e}")
@@ -54,13 +65,20 @@ class UpstreamResponse:
 
 
 class Transport:
-    def __init__(self, *, pool_size: int = 512, timeouts: Timeouts) -> None:
+    """`env` (default: the process environment) is read once, here, for HTTP(S)_PROXY and NO_PROXY; a proxy URL
+    that cannot be used raises ValueError naming the variable."""
+
+    def __init__(self, *, pool_size: int = 512, timeouts: Timeouts, max_connections_per_host: int = 1024,
+                 max_response_bytes: int = 256 << 20, idle_timeout: float = 50.0,
+                 env: Mapping[str, str] | None = None) -> None:
         self.timeouts = timeouts
-        self._pool_size = pool_size
+        self._limits = {"max_idle_per_host": pool_size, "max_connections_per_host": max_connections_per_host,
+                        "max_response_bytes": max_response_bytes, "idle_timeout": idle_timeout}
+        self._proxies = ProxySettings.from_env(os.environ if env is None else env)
         self._pool: Pool | None = None
 
     async def start(self) -> None:
-        self._pool = Pool(max_idle_per_host=self._pool_size)
+        self._pool = Pool(proxies=self._proxies, **self._limits)  # type: ignore[arg-type]
 
     async def close(self) -> None:
         if self._pool is not None:

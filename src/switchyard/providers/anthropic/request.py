@@ -12,13 +12,13 @@ from typing import Any
 import orjson
 
 from ...formats.tool_args import parse_arguments, safe_tool_id
+from .. import claude_rules as claude
 from ..base import Target, UpstreamError, UpstreamRequest
+from ..claude_rules import ADAPTIVE_EFFORT, DEFAULT_MAX_TOKENS, MIN_THINKING_BUDGET, THINKING_BUDGETS
+
+__all__ = ["ADAPTIVE_EFFORT", "DEFAULT_MAX_TOKENS", "JSON_TOOL", "MIN_THINKING_BUDGET", "THINKING_BUDGETS"]
 
 ANTHROPIC_VERSION = "2023-06-01"
-DEFAULT_MAX_TOKENS = 4096
-MIN_THINKING_BUDGET = 1024
-THINKING_BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384, "xhigh": 32768}
-ADAPTIVE_EFFORT = {"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "high"}
 JSON_TOOL = "switchyard_json_response"  # reserved tool name for json_schema_mode == "tool"
 # Anthropic-native content blocks a caller may send inside OpenAI messages; passed through unchanged.
 _NATIVE_BLOCKS = frozenset(
@@ -285,47 +285,44 @@ def _tool_choice(choice: Any) -> dict[str, Any] | None:
 
 
 def _apply_reasoning(body: dict[str, Any], out: dict[str, Any], target: Target) -> None:
-    thinking = body.get("thinking")
-    effort = body.get("reasoning_effort")
-    if not isinstance(thinking, dict):
-        if effort not in THINKING_BUDGETS:
-            return  # absent, "none", or unknown
-        if target.config.get("thinking_mode") == "adaptive":
-            thinking = {"type": "adaptive"}
-            out.setdefault("output_config", {})["effort"] = ADAPTIVE_EFFORT[effort]
-        else:
-            thinking = {"type": "enabled", "budget_tokens": THINKING_BUDGETS[effort]}
-    thinking = dict(thinking)
-    budget = thinking.get("budget_tokens")
+    thinking, effort = claude.requested(body, body.get("thinking"), target.config)
+    choice = out.get("tool_choice") or {}
+    thinking, _ = claude.decide(
+        thinking,
+        forced_tool=choice.get("type") in ("any", "tool"),
+        unsigned_tool_turn=claude.open_tool_turn(out["messages"], uses_tool=_uses_tool, starts_with_thinking=_leads_with_thinking),
+    )
+    if thinking is None:
+        return
+    if effort is not None:
+        out.setdefault("output_config", {})["effort"] = effort
     explicit = body.get("max_completion_tokens") or body.get("max_tokens")
-    # Anthropic needs max_tokens > budget_tokens. An explicit limit above the budget is kept (OpenAI's
-    # max_completion_tokens counts reasoning too); otherwise the budget goes on top of the answer room.
-    if (
-        thinking.get("type") == "enabled"
-        and isinstance(budget, int)
-        and (not explicit or out["max_tokens"] <= budget)
-    ):
-        out["max_tokens"] += budget
-    if thinking.get("type") in ("enabled", "adaptive"):
-        # Anthropic rejects temperature/top_k with thinking and only allows top_p in [0.95, 1].
+    out["max_tokens"] = claude.fit_budget(thinking, explicit, out["max_tokens"])
+    if claude.is_on(thinking):
         out.pop("temperature", None)
         out.pop("top_k", None)
         if "top_p" in out:
-            out["top_p"] = max(0.95, min(1.0, out["top_p"]))
+            out["top_p"] = claude.sampling_under_thinking(None, None, out["top_p"])[2]
     out["thinking"] = thinking
+
+
+def _uses_tool(msg: dict[str, Any]) -> bool:
+    content = msg.get("content")
+    return isinstance(content, list) and any(b.get("type") == "tool_use" for b in content)
+
+
+def _leads_with_thinking(msg: dict[str, Any]) -> bool:
+    content = msg.get("content")
+    return isinstance(content, list) and bool(content) and content[0].get("type") in ("thinking", "redacted_thinking")
 
 
 def _fit_thinking(out: dict[str, Any]) -> None:
     """After max_tokens was capped to the model's ceiling, shrink the thinking budget below it."""
-    thinking = out.get("thinking") or {}
-    budget = thinking.get("budget_tokens")
-    if thinking.get("type") != "enabled" or not isinstance(budget, int) or budget < out["max_tokens"]:
-        return
-    budget = out["max_tokens"] - MIN_THINKING_BUDGET  # leave at least 1024 tokens for the answer
-    if budget < MIN_THINKING_BUDGET:
-        del out["thinking"]  # the model cannot fit a thinking budget: answer without thinking
-    else:
-        thinking["budget_tokens"] = budget
+    thinking = claude.shrink_to_cap(out.get("thinking"), out["max_tokens"])
+    if thinking is None:
+        out.pop("thinking", None)
+    elif "thinking" in out:
+        out["thinking"] = thinking
 
 
 def _apply_response_format(body: dict[str, Any], out: dict[str, Any], target: Target) -> None:

@@ -9,11 +9,10 @@ from __future__ import annotations
 import base64
 import struct
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 
-from ..base import Target, UpstreamError, UpstreamRequest
+from ..base import Target, UpstreamError, UpstreamRequest, path_segment
 from .request import base_url, model_id
 
 
@@ -30,7 +29,7 @@ def build_embeddings(body: dict[str, Any], target: Target) -> UpstreamRequest:
             raise UpstreamError(400, "bad_request", "Titan embeddings support dimensions 256, 512 or 1024",
                                 param="dimensions")
         payload["dimensions"] = dims
-    url = f"{base_url(target)}/model/{quote(model_id(target), safe='')}/invoke"
+    url = f"{base_url(target)}/model/{path_segment(model_id(target), 'Bedrock model id')}/invoke"
     headers = {"content-type": "application/json", "accept": "application/json", **target.headers}
     return UpstreamRequest("POST", url, headers, orjson.dumps(payload))
 

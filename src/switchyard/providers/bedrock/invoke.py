@@ -12,11 +12,10 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 
-from ..base import Target, UpstreamError, UpstreamRequest
+from ..base import Target, UpstreamError, UpstreamRequest, path_segment
 from .request import base_url, family, model_id
 from .stream import BedrockStreamParser, event_stream_buffer, is_parser_error
 
@@ -35,7 +34,7 @@ def native_request(body: Mapping[str, Any], target: Target, headers: Mapping[str
     if beta:
         out["anthropic_beta"] = [b.strip() for b in beta.split(",") if b.strip()]
     action = "invoke-with-response-stream" if stream else "invoke"
-    url = f"{base_url(target)}/model/{quote(model_id(target), safe='')}/{action}"
+    url = f"{base_url(target)}/model/{path_segment(model_id(target), 'Bedrock model id')}/{action}"
     req_headers = {"content-type": "application/json",
                    "accept": "application/vnd.amazon.eventstream" if stream else "application/json",
                    **target.headers}

@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 
-from ..anthropic.request import (
-    ADAPTIVE_EFFORT,
-    DEFAULT_MAX_TOKENS,
-    JSON_TOOL,
-    MIN_THINKING_BUDGET,
-    THINKING_BUDGETS,
-)
-from ..base import Target, UpstreamRequest
+from .. import claude_rules as claude
+from ..anthropic.request import JSON_TOOL
+from ..base import Target, UpstreamRequest, path_segment
+from ..claude_rules import DEFAULT_MAX_TOKENS
 from .messages import bad_request, cache_point, convert_messages
 
 DEFAULT_REGION = "us-east-1"
@@ -90,7 +85,7 @@ def family(target: Target) -> str:
 def build_request(body: dict[str, Any], target: Target) -> UpstreamRequest:
     stream = bool(body.get("stream"))
     action = "converse-stream" if stream else "converse"
-    url = f"{base_url(target)}/model/{quote(model_id(target), safe='')}/{action}"
+    url = f"{base_url(target)}/model/{path_segment(model_id(target), 'Bedrock model id')}/{action}"
     headers = {
         "content-type": "application/json",
         "accept": "application/vnd.amazon.eventstream" if stream else "application/json",
@@ -117,10 +112,10 @@ def translate(body: dict[str, Any], target: Target) -> dict[str, Any]:
     extra: dict[str, Any] = dict(body.get("additionalModelRequestFields") or {})
     _top_k(body, vendor, extra)
     output_config: dict[str, Any] = dict(body.get("outputConfig") or {})
-    if vendor == "anthropic":
-        _apply_reasoning(body, inference, extra, output_config, target)
-    _cap_max_tokens(inference, extra, target)
     tool_config = _tool_config(body, messages)
+    if vendor == "anthropic":
+        _apply_reasoning(body, inference, extra, output_config, target, tool_config, messages)
+    _cap_max_tokens(inference, extra, target)
     tool_config = _apply_response_format(
         body, tool_config, output_config, target, thinking="thinking" in extra
     )
@@ -173,32 +168,41 @@ def _apply_reasoning(
     extra: dict[str, Any],
     output_config: dict[str, Any],
     target: Target,
+    tool_config: dict[str, Any] | None,
+    messages: list[dict[str, Any]],
 ) -> None:
-    """Claude extended thinking, as the Anthropic translator does it, in `additionalModelRequestFields`."""
-    thinking = extra.get("thinking", body.get("thinking"))
-    effort = body.get("reasoning_effort")
-    if not isinstance(thinking, dict):
-        if effort not in THINKING_BUDGETS:
-            return  # absent, "none", or unknown
-        if target.config.get("thinking_mode") == "adaptive":
-            thinking = {"type": "adaptive"}
-            output_config.setdefault("effort", ADAPTIVE_EFFORT[effort])
-        else:
-            thinking = {"type": "enabled", "budget_tokens": THINKING_BUDGETS[effort]}
-    thinking = dict(thinking)
-    budget = thinking.get("budget_tokens")
+    """Claude extended thinking (claude_rules), in `additionalModelRequestFields`."""
+    thinking, effort = claude.requested(body, extra.get("thinking", body.get("thinking")), target.config)
+    choice = (tool_config or {}).get("toolChoice") or {}
+    thinking, _ = claude.decide(
+        thinking,
+        forced_tool="any" in choice or "tool" in choice,
+        unsigned_tool_turn=claude.open_tool_turn(messages, uses_tool=_uses_tool, starts_with_thinking=_leads_with_reasoning),
+    )
+    if thinking is None:
+        extra.pop("thinking", None)
+        return
+    if effort is not None:
+        output_config.setdefault("effort", effort)
     explicit = inference.get("maxTokens")
-    # Claude needs maxTokens > budget_tokens; an explicit limit above the budget is kept (OpenAI's
-    # max_completion_tokens counts reasoning too), otherwise the budget goes on top of the answer room.
-    if thinking.get("type") == "enabled" and isinstance(budget, int) and (not explicit or explicit <= budget):
-        inference["maxTokens"] = (explicit or DEFAULT_MAX_TOKENS) + budget
-    if thinking.get("type") in ("enabled", "adaptive"):
-        # Claude rejects temperature/top_k with thinking and only allows top_p in [0.95, 1].
+    inference["maxTokens"] = claude.fit_budget(thinking, explicit, explicit or DEFAULT_MAX_TOKENS)
+    if not explicit and inference["maxTokens"] == DEFAULT_MAX_TOKENS:
+        del inference["maxTokens"]  # nothing asked and no budget to make room for: Converse's own default
+    if claude.is_on(thinking):
         inference.pop("temperature", None)
         extra.pop("top_k", None)
         if "topP" in inference:
-            inference["topP"] = max(0.95, min(1.0, inference["topP"]))
+            inference["topP"] = claude.sampling_under_thinking(None, None, inference["topP"])[2]
     extra["thinking"] = thinking
+
+
+def _uses_tool(msg: dict[str, Any]) -> bool:
+    return any(isinstance(b, dict) and "toolUse" in b for b in msg.get("content") or [])
+
+
+def _leads_with_reasoning(msg: dict[str, Any]) -> bool:
+    content = msg.get("content") or []
+    return bool(content) and isinstance(content[0], dict) and "reasoningContent" in content[0]
 
 
 def _cap_max_tokens(inference: dict[str, Any], extra: dict[str, Any], target: Target) -> None:
@@ -206,14 +210,11 @@ def _cap_max_tokens(inference: dict[str, Any], extra: dict[str, Any], target: Ta
     if not cap or not inference.get("maxTokens") or inference["maxTokens"] <= cap:
         return
     inference["maxTokens"] = cap
-    thinking = extra.get("thinking") or {}
-    budget = thinking.get("budget_tokens")
-    if thinking.get("type") != "enabled" or not isinstance(budget, int) or budget < cap:
-        return
-    if cap - MIN_THINKING_BUDGET < MIN_THINKING_BUDGET:
-        del extra["thinking"]  # no room for a thinking budget: answer without thinking
-    else:
-        extra["thinking"] = {**thinking, "budget_tokens": cap - MIN_THINKING_BUDGET}
+    thinking = claude.shrink_to_cap(extra.get("thinking"), cap)
+    if thinking is None:
+        extra.pop("thinking", None)  # no room for a thinking budget: answer without thinking
+    elif "thinking" in extra:
+        extra["thinking"] = thinking
 
 
 # --- tools and response format -----------------------------------------------------------------------

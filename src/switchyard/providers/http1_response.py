@@ -1,0 +1,161 @@
+"""The response side of the upstream client (`http1.py`): one exchange's buffer, the body reader, and the
+gzip/deflate decoder with its expansion cap.
+
+The connection appends body bytes to the exchange and pauses reading above `_HIGH_WATER` buffered bytes; the
+reader resumes it below `_LOW_WATER`. A gzip or deflate body (Content-Encoding) is decoded as it is read,
+streamed or whole, and never to more than `max_response_bytes`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+import zlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .http1 import _Connection
+
+_HIGH_WATER = 1 << 20  # pause reading from the upstream when this much is buffered for a slow consumer
+_LOW_WATER = 1 << 18
+
+
+class HTTPError(Exception):
+    """Transport-level failure. `timeout` tells a timeout apart from a broken or refused connection; `too_large`
+    is a response over the size cap; `invalid` a request the client refused to send."""
+
+    def __init__(self, message: str, *, timeout: bool = False, before_response: bool = False,
+                 too_large: bool = False, invalid: bool = False) -> None:
+        super().__init__(message)
+        self.timeout = timeout
+        self.before_response = before_response  # nothing of the response was received
+        self.too_large = too_large
+        self.invalid = invalid
+
+
+class _Exchange:
+    __slots__ = ("buffered", "chunks", "done", "error", "headers", "headers_ready", "received", "status", "waiter")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.headers_ready: asyncio.Future[None] = loop.create_future()
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self.chunks: collections.deque[bytes] = collections.deque()
+        self.buffered = 0  # received, not yet taken by the reader
+        self.received = 0  # body bytes received in all
+        self.done = False
+        self.error: BaseException | None = None
+        self.waiter: asyncio.Future[None] | None = None
+
+    def wake(self) -> None:
+        w = self.waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    def fail(self, exc: BaseException) -> None:
+        if self.done:
+            return
+        self.error = exc
+        if not self.headers_ready.done():
+            self.headers_ready.set_exception(exc)
+            self.headers_ready.exception()  # mark retrieved: the caller may already have given up
+        self.wake()
+
+
+class _Inflater:
+    """gzip / deflate (zlib-wrapped, or raw as some servers send it) → bytes, at most `limit` of them."""
+
+    __slots__ = ("_d", "_encoding", "_fed", "_limit", "_out")
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        self._encoding = "gzip" if encoding == "x-gzip" else encoding
+        self._d = zlib.decompressobj(47 if self._encoding == "gzip" else 15)
+        self._limit = limit
+        self._out = 0
+        self._fed = False
+
+    def feed(self, data: bytes) -> bytes:
+        try:
+            out = self._d.decompress(data, self._limit - self._out + 1)
+        except zlib.error as e:
+            if self._encoding != "deflate" or self._fed:
+                raise HTTPError(f"upstream sent a corrupt {self._encoding} body: {e}") from None
+            self._d = zlib.decompressobj(-15)  # raw deflate
+            self._fed = True
+            return self.feed(data)
+        self._fed = True
+        self._out += len(out)
+        if self._out > self._limit:
+            raise HTTPError(f"upstream's {self._encoding} body expands past upstream.max_response_bytes "
+                            f"({self._limit} bytes)", too_large=True)
+        return out
+
+    def finish(self) -> bytes:
+        if self._fed and not self._d.eof:
+            raise HTTPError(f"upstream sent a truncated {self._encoding} body")
+        return b""
+
+
+class Response:
+    """Status and headers have arrived; the body is read whole (`read`) or as it comes (`iter_chunks`)."""
+
+    __slots__ = ("_conn", "_deadline", "_ex", "_limit", "_read_timeout", "headers", "status")
+
+    def __init__(self, conn: _Connection, ex: _Exchange, read_timeout: float, deadline: float, limit: int) -> None:
+        self._conn = conn
+        self._ex = ex
+        self._read_timeout = read_timeout
+        self._deadline = deadline
+        self._limit = limit
+        self.status = ex.status
+        self.headers = ex.headers
+
+    async def _next(self) -> bytes | None:
+        ex = self._ex
+        while True:
+            if ex.chunks:
+                chunk = ex.chunks.popleft()
+                self._conn.consumed(ex, len(chunk))
+                return chunk
+            if ex.error is not None:
+                raise ex.error
+            if ex.done:
+                return None
+            loop = asyncio.get_running_loop()
+            ex.waiter = loop.create_future()
+            timeout = min(self._read_timeout, self._deadline - time.monotonic())
+            try:
+                await asyncio.wait_for(ex.waiter, max(timeout, 0.0))
+            except TimeoutError:
+                self.close()
+                raise HTTPError("upstream response stalled past the timeout", timeout=True) from None
+            finally:
+                ex.waiter = None
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        encoding = self.headers.get("content-encoding", "").strip().lower()
+        inflater = _Inflater(encoding, self._limit) if encoding in ("gzip", "x-gzip", "deflate") else None
+        try:
+            while (chunk := await self._next()) is not None:
+                if inflater is not None:
+                    chunk = inflater.feed(chunk)
+                    if not chunk:
+                        continue
+                yield chunk
+            if inflater is not None:
+                inflater.finish()
+        finally:
+            if not self._ex.done:
+                self.close()
+
+    async def read(self) -> bytes:
+        parts = [c async for c in self.iter_chunks()]
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def close(self) -> None:
+        """Abandon the response: the connection is closed (never reused mid-body), the upstream stops."""
+        if not self._ex.done:
+            self._ex.fail(HTTPError("response abandoned"))
+            self._conn.close()

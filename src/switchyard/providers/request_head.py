@@ -1,0 +1,98 @@
+"""What the upstream client puts on the wire before the body: the route of a URL and the request head. Pure.
+
+Nothing invalid is ever sent: a URL whose request target is not plain visible ASCII (a space, a control
+character, a non-ASCII character, a fragment), an unknown scheme, a bad host or port, a header name that is
+not an RFC 9110 token, or a header value with a control character (CR, LF, NUL, ...) or a character outside
+Latin-1 raises `ValueError` naming the problem; the client turns it into a clean upstream error.
+
+Through an HTTP proxy (`egress_proxy.py`) an `http` URL is sent in absolute form to the proxy; an `https` URL
+goes through a CONNECT tunnel and keeps the origin form.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from .egress_proxy import Proxy, ProxySettings
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # HTAB is allowed inside a field value
+_TARGET = re.compile(r"/[\x21-\x22\x24-\x7e]*")  # visible ASCII without '#'
+_REG_NAME = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=%-]+")
+_IPV6 = re.compile(r"[0-9A-Fa-f:.]+")
+_DEFAULT_PORT = {"http": 80, "https": 443}
+
+
+def header_problem(name: str, value: str) -> str | None:
+    """Why this header cannot be sent (None when it can)."""
+    if not _TOKEN.fullmatch(name):
+        return f"header name {name!r} is not a valid HTTP token"
+    if _BAD_VALUE.search(value):
+        return f"the value of header {name!r} contains a control character (CR, LF, NUL, ...)"
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return f"the value of header {name!r} contains a character that HTTP/1.1 cannot carry"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where and how one URL is sent. `key` names the pool of connections that can carry it."""
+
+    key: tuple[str, str, int]  # scheme, host, port of the origin
+    target: str  # the request target: origin form, or absolute form through an HTTP proxy
+    host_header: str
+    proxy: Proxy | None
+    tunnel: bool  # https through a proxy: CONNECT first, then TLS to the origin
+
+    @property
+    def connect_to(self) -> tuple[str, int]:
+        return (self.proxy.host, self.proxy.port) if self.proxy else (self.key[1], self.key[2])
+
+
+def route_for(url: str, proxies: ProxySettings) -> Route:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as e:
+        raise ValueError(f"invalid upstream URL: {e}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORT:
+        raise ValueError(f"upstream URL scheme {parts.scheme!r} is not http or https")
+    host = parts.hostname or ""
+    ipv6 = ":" in host
+    if not host or not (_IPV6.fullmatch(host) if ipv6 else _REG_NAME.fullmatch(host)):
+        raise ValueError(f"upstream URL has an invalid host {host!r}")
+    if "#" in url:
+        raise ValueError("upstream URL contains '#' (a fragment), which an unencoded value must have put there")
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if not _TARGET.fullmatch(target):
+        raise ValueError("upstream request target contains a space, a control or a non-ASCII character")
+    port = port or _DEFAULT_PORT[scheme]
+    authority = f"[{host}]" if ipv6 else host
+    if parts.port is not None:
+        authority = f"{authority}:{port}"
+    proxy = proxies.proxy_for(scheme, host, port)
+    absolute = proxy is not None and scheme == "http"
+    return Route((scheme, host, port), f"http://{authority}{target}" if absolute else target, authority, proxy,
+                 tunnel=proxy is not None and scheme == "https")
+
+
+def encode_head(method: str, route: Route, headers: dict[str, str], body_len: int) -> bytes:
+    """The request line and header block. Raises ValueError for a header that cannot be sent."""
+    head = [f"{method} {route.target} HTTP/1.1\r\nhost: {route.host_header}\r\ncontent-length: {body_len}\r\n"]
+    if route.proxy is not None and not route.tunnel and route.proxy.authorization:
+        head.append(f"proxy-authorization: {route.proxy.authorization}\r\n")
+    for k, v in headers.items():
+        if not _TOKEN.fullmatch(k) or _BAD_VALUE.search(v):
+            raise ValueError(header_problem(k, v) or f"header {k!r} cannot be sent")
+        head.append(f"{k}: {v}\r\n")
+    head.append("\r\n")
+    try:
+        return "".join(head).encode("latin-1")
+    except UnicodeEncodeError:
+        bad = next((k for k, v in headers.items() if header_problem(k, v)), "?")
+        raise ValueError(header_problem(bad, headers.get(bad, "")) or "a header cannot be sent") from None

@@ -1,0 +1,96 @@
+"""What Anthropic's Messages API refuses, for the mock upstreams: a permissive mock hides exactly the bugs users hit.
+
+Each rule is one Anthropic documents (extended thinking, tool use, sampling ranges); `refusal(body)` answers the
+message of the first rule the body breaks, or None.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def refusal(body: Any) -> str | None:
+    if not isinstance(body, dict):
+        return "The request body must be a JSON object."
+    for rule in (_temperature, _thinking_sampling, _thinking_budget, _thinking_forced_tool, _thinking_history, _unique_tool_ids):
+        message = rule(body)
+        if message:
+            return message
+    return None
+
+
+def _thinking_on(body: dict[str, Any]) -> bool:
+    thinking = body.get("thinking")
+    return isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
+
+
+def _temperature(body: dict[str, Any]) -> str | None:
+    t = body.get("temperature")
+    if t is not None and not (isinstance(t, (int, float)) and 0 <= t <= 1):
+        return "temperature: range: 0..1"
+    return None
+
+
+def _thinking_sampling(body: dict[str, Any]) -> str | None:
+    if not _thinking_on(body):
+        return None
+    if body.get("temperature") not in (None, 1):
+        return "`temperature` may only be set to 1 when thinking is enabled or in interleaved thinking mode."
+    if body.get("top_k") is not None:
+        return "`top_k` is not supported when thinking is enabled."
+    top_p = body.get("top_p")
+    if top_p is not None and not 0.95 <= top_p <= 1:
+        return "`top_p` must be between 0.95 and 1 when thinking is enabled."
+    return None
+
+
+def _thinking_budget(body: dict[str, Any]) -> str | None:
+    thinking = body.get("thinking") or {}
+    budget = thinking.get("budget_tokens") if isinstance(thinking, dict) else None
+    if thinking and thinking.get("type") == "enabled":
+        if not isinstance(budget, int) or budget < 1024:
+            return "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
+        if body.get("max_tokens", 0) <= budget:
+            return "`max_tokens` must be greater than `thinking.budget_tokens`."
+    return None
+
+
+def _thinking_forced_tool(body: dict[str, Any]) -> str | None:
+    choice = body.get("tool_choice")
+    if _thinking_on(body) and isinstance(choice, dict) and choice.get("type") in ("any", "tool"):
+        return "Thinking may not be enabled when tool_choice forces tool use."
+    return None
+
+
+def _thinking_history(body: dict[str, Any]) -> str | None:
+    """With thinking on, the assistant turn a tool loop continues must lead with its (signed) thinking block."""
+    if not _thinking_on(body):
+        return None
+    messages = body.get("messages") or []
+    for i in range(len(messages) - 1, -1, -1):
+        msg = messages[i]
+        content = msg.get("content")
+        if msg.get("role") == "assistant":
+            if isinstance(content, list) and any(b.get("type") == "tool_use" for b in content):
+                first = content[0].get("type")
+                if first not in ("thinking", "redacted_thinking"):
+                    return (f"messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{first}`. "
+                            "When `thinking` is enabled, a final `assistant` message must start with a thinking block.")
+                if first == "thinking" and not content[0].get("signature"):
+                    return f"messages.{i}.content.0.thinking.signature: Field required"
+            return None
+        if not (isinstance(content, list) and content and all(b.get("type") == "tool_result" for b in content)):
+            return None
+    return None
+
+
+def _unique_tool_ids(body: dict[str, Any]) -> str | None:
+    seen: set[str] = set()
+    for i, msg in enumerate(body.get("messages") or []):
+        content = msg.get("content")
+        for block in content if isinstance(content, list) else []:
+            if block.get("type") == "tool_use":
+                if block.get("id") in seen:
+                    return f"messages.{i}: `tool_use` ids must be unique"
+                seen.add(block.get("id"))
+    return None
