@@ -22,6 +22,7 @@ from .api.models import get_model, list_models
 from .api.proxy import ProxyRoute
 from .api.query import get_request, query_requests
 from .config import Settings, load_settings
+from .dashboard import dashboard_routes
 from .deps import Deps, running
 from .errors import GatewayError
 
@@ -70,6 +71,7 @@ class Gateway:
                 Route("/v1/request/query", query_requests, methods=["POST"]),
                 Route("/v1/request/{request_id}", get_request, methods=["GET"]),
                 *admin_routes(),
+                *dashboard_routes(),
             ],
             exception_handlers={HTTPException: _http_error},
             lifespan=self._lifespan,
