@@ -87,10 +87,28 @@ class LogSettings(_Strict):
     store_bodies: bool = True
 
 
+MIN_SECRET_LENGTH = 32  # characters of a master key, admin key or metrics token (security.MIN_SECRET_LENGTH)
+
+
+def _long_secret(value: str | None, what: str) -> str | None:
+    if value is not None and len(value) < MIN_SECRET_LENGTH:
+        raise ValueError(
+            f"{what} is {len(value)} characters long; it must be at least {MIN_SECRET_LENGTH} "
+            "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    return value
+
+
 class SecuritySettings(_Strict):
     # Master secret for key hashing (HMAC) and provider-key encryption (AES-GCM). Embedded default: a
-    # random secret generated once into $SWITCHYARD_HOME/master.key. Replicas must share one value.
+    # random secret generated once into $SWITCHYARD_HOME/master.key. Replicas must share one value; a process
+    # whose secret differs from the one the database was set up with refuses to start (security.verify_master).
     master_key: str | None = None
+
+    @field_validator("master_key")
+    @classmethod
+    def _length(cls, v: str | None) -> str | None:
+        return _long_secret(v, "the master key")
 
 
 class UpstreamSettings(_Strict):
@@ -162,6 +180,22 @@ class AdminSettings(_Strict):
     # The admin API (/admin/v1/...) answers only to this key (Authorization: Bearer ...). Unset: disabled.
     key: str | None = None
 
+    @field_validator("key")
+    @classmethod
+    def _length(cls, v: str | None) -> str | None:
+        return _long_secret(v, "the admin key (admin.key or SWITCHYARD_ADMIN_KEY)")
+
+
+class MetricsSettings(_Strict):
+    # GET /metrics answers only to `Authorization: Bearer <token>` when set (e.g. "${SWITCHYARD_METRICS_TOKEN}");
+    # unset: open, as Prometheus scrapes usually are on a private network.
+    token: str | None = None
+
+    @field_validator("token")
+    @classmethod
+    def _length(cls, v: str | None) -> str | None:
+        return _long_secret(v, "the metrics token")
+
 
 class CreditSettings(_Strict):
     # A reservation left by a crashed process is released after this long.
@@ -180,6 +214,7 @@ class Settings(_Strict):
     cache: CacheSettings = Field(default_factory=CacheSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
     credits: CreditSettings = Field(default_factory=CreditSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     home: str = ""  # resolved at load time; not a config key users normally set
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .api.models import ModelCatalog, build_catalog
@@ -21,6 +21,7 @@ from .pipeline.invalidation import Invalidation
 from .pipeline.keyring import Keyrings
 from .pipeline.limits import Limits
 from .pipeline.plan import Planner
+from .pipeline.request_ids import InFlightIds
 from .pipeline.retry import RetryPolicy
 from .providers.formats import build_providers
 from .providers.registry import Registry, load_registry
@@ -52,6 +53,7 @@ class Deps:
     cache: ResponseCache
     limits: Limits
     invalidation: Invalidation  # key changes published to / received from other replicas (Redis)
+    request_ids: InFlightIds = field(default_factory=InFlightIds)  # caller-chosen request ids in flight here
 
 
 def open_store(settings: Settings) -> SQLStore:

@@ -120,12 +120,12 @@ def test_admin_key_from_the_environment(upstream, tmp_path):
     g = GatewayProcess(
         tmp_path / "gw",
         default_config(upstream.url, free_port()),
-        env={"SWITCHYARD_ADMIN_KEY": "env-admin-key-42"},
+        env={"SWITCHYARD_ADMIN_KEY": "env-admin-key-42-0123456789abcdefghij"},
     )
     g.prepare()
     g.start()
     try:
-        client = Admin(g.url, key="env-admin-key-42")
+        client = Admin(g.url, key="env-admin-key-42-0123456789abcdefghij")
         assert client("GET", "/orgs").status_code == 200
         error(client("GET", "/orgs", key=ADMIN_KEY), 401, "invalid_admin_key")
     finally:

@@ -24,7 +24,7 @@ from support.gateway import GatewayProcess, default_config, free_port
 from support.services import drop_prefix, fresh_prefix, require_redis
 
 POLICY = "Helicone-RateLimit-Policy"
-ADMIN_KEY = "admin-e2e-limits-0123456789"
+ADMIN_KEY = "admin-e2e-limits-0123456789abcdefghij"
 OPUS_CALL_USD = (
     20 * 15.00 + 10 * 75.00
 ) / 1e6  # recorded Anthropic answer: 20 in, 10 out; claude-opus-4 prices

@@ -15,7 +15,7 @@ import pytest
 from support.gateway import GatewayProcess, default_config, free_port
 from support.mock_upstream import MockUpstream
 
-ADMIN_KEY = "admin-secrets-test-000111222333"
+ADMIN_KEY = "admin-secrets-test-000111222333444555"
 # Deliberately not key-shaped (no sk- prefix): pattern-based redaction alone would miss it.
 ECHOED = "q9ZxW4byokNOPREFIXsecret0123456789"
 ANTHROPIC_SECRET = "sk-ant-byok-SECRET-c0ffee00112233"

@@ -158,7 +158,8 @@ def test_display_prefix_never_reveals_more_than_prefix_plus_four(key: str) -> No
 
 
 def test_configured_master_is_used(tmp_path: Path) -> None:
-    assert load_or_create_master("configured-secret", tmp_path) == b"configured-secret"
+    configured = "configured-secret-0123456789abcdef"
+    assert load_or_create_master(configured, tmp_path) == configured.encode()
     assert not (tmp_path / "master.key").exists()
 
 

@@ -94,6 +94,7 @@ class ProxyRoute:
             raw = await read_body(receive, deps.settings.server.max_body_bytes)
             ctx.raw_body = raw
             ctx.principal = await deps.auth.authenticate(headers)
+            deps.request_ids.claim(ctx.principal.org.id, h)  # 409 while this org runs a request with the same id
             body = parse_json_body(raw)
             ctx.body = body
             if self._alternate is not None:
@@ -140,6 +141,7 @@ class ProxyRoute:
             if admission is not None:
                 deps.limits.finish(admission, ctx)  # real cost and tokens; never delays the answer
             if ctx.principal is not None:
+                deps.request_ids.release(ctx.principal.org.id, h)
                 deps.sink.submit(build_record(ctx, store_bodies=deps.settings.log.store_bodies))
             deps.metrics.request(ctx.path, ctx.status, ctx.cache_hit, ctx.provider)
             deps.metrics.latency(ctx.path, ctx.elapsed_ms() / 1000.0)

@@ -81,7 +81,7 @@ def cmd_keys_create(settings: Settings, args: argparse.Namespace) -> int:
 
     async def go(store: SQLStore) -> Any:
         return await ops.create_gateway_key(
-            store, secrets_for(settings), await ops.resolve_org(store, args.org), body
+            store, await secrets_for(settings, store), await ops.resolve_org(store, args.org), body
         )
 
     key, rec = run_store(settings, go, publish=True)

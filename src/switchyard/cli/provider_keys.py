@@ -84,7 +84,7 @@ def cmd_add(settings: Settings, args: argparse.Namespace) -> int:
 
     async def go(store: SQLStore) -> ProviderKey:
         org = await ops.resolve_org(store, args.org)
-        return await ops.create_provider_key(store, secrets_for(settings), registry, org, body)
+        return await ops.create_provider_key(store, await secrets_for(settings, store), registry, org, body)
 
     pk = run_store(settings, go, publish=True)
     print(f"added provider key {pk.id} ({pk.provider}, …{pk.hint or '????'}) to organisation {args.org}")
@@ -116,7 +116,7 @@ def cmd_update(settings: Settings, args: argparse.Namespace) -> int:
 
     async def go(store: SQLStore) -> ProviderKey:
         org = await ops.resolve_org(store, args.org)
-        return await ops.update_provider_key(store, secrets_for(settings), org, args.key_id, body)
+        return await ops.update_provider_key(store, await secrets_for(settings, store), org, args.key_id, body)
 
     print(f"updated provider key {describe(run_store(settings, go, publish=True))}")
     return 0

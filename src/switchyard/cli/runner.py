@@ -13,7 +13,7 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import GatewayError
-from ..security import Secrets, load_or_create_master
+from ..security import MasterKeyError, Secrets, load_or_create_master, master_source, verify_master
 from ..stores.sql import SQLStore
 
 
@@ -60,8 +60,16 @@ def command(fn: Callable[[Settings, Any], int]) -> Callable[[Settings, Any], int
     return wrapped
 
 
-def secrets_for(settings: Settings) -> Secrets:
-    return Secrets(load_or_create_master(settings.security.master_key, settings.home_path))
+async def secrets_for(settings: Settings, store: SQLStore) -> Secrets:
+    """The master secret's keys, once proven to be the ones the store's secrets were made with: a command run
+    with another master key would create gateway keys nobody can use and provider keys no gateway can read."""
+    configured, home = settings.security.master_key, settings.home_path
+    try:
+        secrets = Secrets(load_or_create_master(configured, home))
+        await verify_master(store, secrets, master_source(configured, home))
+    except MasterKeyError as e:
+        raise CommandError(str(e)) from None
+    return secrets
 
 
 def env_secret(var: str, what: str) -> str:

@@ -6,13 +6,14 @@ import argparse
 import asyncio
 import logging
 import os
+import sys
 
 from ..api import admin_ops as ops
 from ..api.admin_models import KeyCreate
 from ..config import Settings
 from ..stores.base import Conflict
 from ..stores.sql import SQLStore
-from .runner import run_store, secrets_for
+from .runner import CommandError, run_store, secrets_for
 
 DEFAULT_ORG = "default"
 
@@ -25,6 +26,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     workers = args.workers or settings.server.workers
 
     async def bootstrap(store: SQLStore) -> str | None:
+        secrets = await secrets_for(settings, store)  # refuses a master key the database does not know
         org = await store.get_org_by_name(DEFAULT_ORG)
         if org is None:
             try:
@@ -34,10 +36,20 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 assert org is not None
         if await store.list_keys():
             return None
-        key, _ = await ops.create_gateway_key(store, secrets_for(settings), org, KeyCreate(name="default"))
+        key, _ = await ops.create_gateway_key(store, secrets, org, KeyCreate(name="default"))
         return key
 
-    first_key = run_store(settings, bootstrap)
+    try:
+        first_key = run_store(settings, bootstrap)
+    except CommandError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if settings.database_url.startswith("postgres") and not settings.security.master_key:
+        print(
+            f"warning: security.master_key is not set, so this gateway uses {settings.home_path / 'master.key'}; "
+            "every replica sharing this database must use that same key (set security.master_key)",
+            file=sys.stderr,
+        )
     if first_key:
         print(
             "Switchyard: created organisation 'default' and its first gateway key (shown once, store it now):"

@@ -3,7 +3,21 @@
 Accepted forms: `Authorization: Bearer <key>`, `Helicone-Auth: Bearer <key>`, `x-api-key: <key>`,
 `x-api-key: Bearer <key>`, and the doubled `Authorization: Bearer Bearer <key>` sent by Anthropic SDK 2.x
 when given a `Bearer `-prefixed key. No database query sits on the hot path: hits are served from memory,
-and a background poller (every second) drops the cache when keys are created or revoked anywhere.
+and a background poller (every second) drops the cache when keys are created or revoked anywhere (the store's
+revision counter is bumped by the gateway and, for edits made directly in SQL, by database triggers).
+
+What an unknown key costs, so that a flood of made-up keys cannot become a flood of database queries nor push
+valid keys out of the cache:
+- a string that cannot be a gateway key (`security.looks_like_gateway_key`) is refused without a lookup;
+- a well-formed unknown key is looked up once, then remembered as unknown for `_NEGATIVE_TTL` in a cache of
+  its own (bounded, oldest out first), separate from the valid keys;
+- concurrent requests with the same uncached key share one lookup (single flight), and at most
+  `max_lookups` lookups of distinct keys run at once, so a flood queues here instead of emptying the
+  database pool;
+- valid keys live in a least-recently-used cache: when it is full the coldest entry goes, never the whole
+  cache, so keys in use stay cached.
+A lookup that was in flight when the caches were dropped answers its callers but is not cached: it may have
+read the key just before a revocation committed.
 """
 
 from __future__ import annotations
@@ -12,18 +26,21 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import GatewayError
-from ..security import Secrets
+from ..security import Secrets, looks_like_gateway_key
 from ..stores.base import GatewayKey, Org, StoreUnavailable
 
 log = logging.getLogger("switchyard.auth")
 
 _NEGATIVE_TTL = 5.0
 _POSITIVE_TTL = 300.0
-_MAX_ENTRIES = 50_000
+_MAX_KEYS = 50_000  # valid keys remembered
+_MAX_UNKNOWN = 10_000  # unknown keys remembered (a separate table: they cannot evict valid ones)
+_MAX_LOOKUPS = 8  # store lookups of distinct uncached keys running at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +62,27 @@ def extract_key(headers: dict[str, str]) -> str | None:
 
 
 class Authenticator:
-    def __init__(self, store, secrets: Secrets, poll_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        store: Any,
+        secrets: Secrets,
+        poll_interval: float = 1.0,
+        *,
+        max_keys: int = _MAX_KEYS,
+        max_unknown: int = _MAX_UNKNOWN,
+        max_lookups: int = _MAX_LOOKUPS,
+        clock: Any = time.monotonic,
+    ) -> None:
         self._store = store
         self._secrets = secrets
-        self._cache: dict[str, tuple[Principal | None, float]] = {}
+        self._known: OrderedDict[str, tuple[Principal, float]] = OrderedDict()  # least recently used first
+        self._unknown: OrderedDict[str, float] = OrderedDict()  # oldest first
+        self._max_keys = max_keys
+        self._max_unknown = max_unknown
+        self._lookups = asyncio.Semaphore(max_lookups)
+        self._inflight: dict[str, asyncio.Future[Principal | None]] = {}
+        self._generation = 0  # bumped by invalidate(): a lookup older than that is not cached
+        self._clock = clock
         self._orgs: dict[str, Org] = {}
         self._poll_interval = poll_interval
         self._revision: tuple[int, ...] | None = None
@@ -71,7 +105,9 @@ class Authenticator:
                 await self._task
 
     def invalidate(self) -> None:
-        self._cache.clear()
+        self._generation += 1
+        self._known.clear()
+        self._unknown.clear()
         self._orgs.clear()
         for callback in self._listeners:
             callback()
@@ -96,31 +132,73 @@ class Authenticator:
                 "Missing gateway key. Send it as 'Authorization: Bearer <key>' (or Helicone-Auth / x-api-key).",
                 code="missing_api_key",
             )
-        digest = self._secrets.hash_key(key)
-        now = time.monotonic()
-        hit = self._cache.get(digest)
-        if hit is not None and hit[1] > now:
-            principal = hit[0]
-        else:
-            principal = await self._lookup(digest)
-            if len(self._cache) >= _MAX_ENTRIES:
-                self._cache.clear()
-            self._cache[digest] = (principal, now + (_POSITIVE_TTL if principal else _NEGATIVE_TTL))
+        principal = await self.principal(key) if looks_like_gateway_key(key) else None
         if principal is None:
             raise GatewayError(401, "Invalid gateway key.", code="invalid_api_key")
         return principal
 
-    async def _lookup(self, digest: str) -> Principal | None:
+    async def principal(self, key: str) -> Principal | None:
+        """The key's principal, or None for an unknown or revoked key; from memory whenever possible."""
+        digest = self._secrets.hash_key(key)
+        now = self._clock()
+        hit = self._known.get(digest)
+        if hit is not None:
+            if hit[1] > now:
+                self._known.move_to_end(digest)
+                return hit[0]
+            del self._known[digest]
+        until = self._unknown.get(digest)
+        if until is not None:
+            if until > now:
+                return None
+            del self._unknown[digest]
+        pending = self._inflight.get(digest)
+        if pending is None:  # one lookup per key however many requests carry it at once
+            pending = self._inflight[digest] = asyncio.ensure_future(self._resolve(digest))
+            pending.add_done_callback(_retrieved)
+        # shielded: a caller that hangs up does not cancel the lookup the others are waiting for
+        return await asyncio.shield(pending)
+
+    async def _resolve(self, digest: str) -> Principal | None:
+        generation = self._generation
+        try:
+            async with self._lookups:
+                principal = await self._lookup(digest, generation)
+            if generation == self._generation:  # not invalidated meanwhile: the answer is current
+                self._remember(digest, principal)
+            return principal
+        finally:
+            self._inflight.pop(digest, None)
+
+    def _remember(self, digest: str, principal: Principal | None) -> None:
+        now = self._clock()
+        if principal is not None:
+            self._known[digest] = (principal, now + _POSITIVE_TTL)
+            if len(self._known) > self._max_keys:
+                self._known.popitem(last=False)  # the least recently used key
+        else:
+            self._unknown[digest] = now + _NEGATIVE_TTL
+            if len(self._unknown) > self._max_unknown:
+                self._unknown.popitem(last=False)  # the oldest unknown key
+
+    async def _lookup(self, digest: str, generation: int) -> Principal | None:
         try:
             key = await self._store.find_key_by_hash(digest)
+            if key is None or not key.active:
+                return None
+            org = self._orgs.get(key.org_id)
+            if org is None:
+                org = await self._store.get_org(key.org_id)
+                if org is None:
+                    return None
+                if generation == self._generation:
+                    self._orgs[org.id] = org
         except StoreUnavailable:
             raise GatewayError(503, "The gateway's key store is unavailable; try again shortly.", code="store_unavailable") from None
-        if key is None or not key.active:
-            return None
-        org = self._orgs.get(key.org_id)
-        if org is None:
-            org = await self._store.get_org(key.org_id)
-            if org is None:
-                return None
-            self._orgs[org.id] = org
         return Principal(key=key, org=org)
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    """Mark a lookup's failure as seen: its waiters re-raise it, and if all of them left, nobody else will."""
+    if not task.cancelled():
+        task.exception()

@@ -55,7 +55,9 @@ class Credits:
             raise UpstreamError(400, "unsupported", f"Cost not supported for {attempt.route}: paying with credits "
                                 "needs a model with a known price (use your own provider key for it).")
         org_id = ctx.principal.org.id
-        rid = f"{ctx.helicone.request_id}:{n}"
+        # the server-made uid, not the request id: a caller-chosen id may repeat (in another organisation, or
+        # on two replicas at once), and a clash here would fail the call as "credit ledger unavailable"
+        rid = f"{ctx.helicone.uid or ctx.helicone.request_id}:{n}"
         try:
             ok = await self._store.reserve_credits(org_id, rid, amount)
         except StoreUnavailable:

@@ -117,6 +117,7 @@ class RequestQuery:
     offset: int = 0
     is_cached: bool | None = None
     include_bodies: bool = True
+    max_body_chars: int | None = None  # bodies per page; later rows come without them (`bodies_omitted`)
 
 
 class Store(Protocol):

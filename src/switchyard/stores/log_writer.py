@@ -1,8 +1,19 @@
 """Bulk insert of request records on the raw driver connection (sqlite3 via aiosqlite, or asyncpg).
 
 Why not SQLAlchemy Core here: its per-row parameter processing runs on the event loop, and at gateway rates it
-cost ~40 µs per row — a fifth of a core at 6,000 requests/s. The driver's own executemany does the same work
-in C. The SQL stays one statement per table, idempotent on the request id.
+cost ~40 µs per row — a fifth of a core at 6,000 requests/s. One statement per table per batch instead: a
+multi-row INSERT on SQLite, an INSERT ... SELECT FROM unnest(arrays) on PostgreSQL.
+
+Identity. A row is keyed by (id, org_id) and carries the record's server-made `uid`. Writing a record whose id
+is already stored in its organisation:
+* under the same uid — it is a replay (spool, retry after a lost commit): skipped, so replays are idempotent;
+* under another uid — another request reused the caller-chosen id: this record is stored under its own uid,
+  with `duplicate_of` naming the id it asked for. No row is ever dropped.
+The check is one indexed SELECT per batch, and `RETURNING` tells which rows really went in: a row that lost a
+race with another writer (another process or replica) between the check and the insert is resolved again.
+
+Text. Every text value has NUL bytes replaced by U+FFFD (PostgreSQL refuses NUL in text; SQLite gets the same
+so both backends store and find the same thing: `filters.clean_text` applies the same rule to filter values).
 """
 
 from __future__ import annotations
@@ -13,18 +24,29 @@ from typing import Any
 
 import orjson
 
-from .rollups import apply_postgres, apply_sqlite
-from .schema import request_properties, requests
+from ..ids import new_request_id
+from .schema import request_properties, requests, text_hash
 
 COLUMNS = [c.name for c in requests.columns]
 _FLOATS = {"latency_ms", "ttft_ms", "overhead_ms", "cost_usd", "cost_saved_usd"}
 _INTS = {"created_at", "status", "prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens",
          "cache_write_tokens", "reasoning_tokens"}
+_BOOLS = {"stream", "cache_hit"}
 _PROP_COLUMNS = [c.name for c in request_properties.columns]
+_ID, _ORG, _UID, _DUP = (COLUMNS.index(c) for c in ("id", "org_id", "uid", "duplicate_of"))
+_P_REQUEST = _PROP_COLUMNS.index("request_id")
+
+Row = tuple[Any, ...]
+Entry = tuple[Row, list[Row]]  # one record: its request row and its property rows
 
 
 class RejectedBatch(Exception):
     """The database refused the batch's data (a constraint or type error): no retry can fix it."""
+
+
+def clean_text(s: str) -> str:
+    """Text as stored: NUL bytes (refused by PostgreSQL) become U+FFFD."""
+    return s.replace("\x00", "\ufffd") if "\x00" in s else s
 
 
 def _value(column: str, v: Any) -> Any:
@@ -34,43 +56,136 @@ def _value(column: str, v: Any) -> Any:
         return float(v)
     if column in _INTS:
         return int(v)
-    return v
+    if column in _BOOLS:
+        return bool(v)
+    return clean_text(v) if isinstance(v, str) else v
 
 
-def rows_of(records: Sequence[dict[str, Any]]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """Records → (request rows, property rows) as tuples in column order."""
-    rows, props = [], []
+# Caller-chosen text in columns a btree index covers (PostgreSQL refuses index entries over 2,704 bytes).
+_INDEXED_TEXT = ("user_id", "session_id", "session_name", "session_path", "prompt_id", "model", "requested_model")
+_INDEXED_MAX = 500  # characters: ≤ 2,000 bytes of UTF-8, with room for the other columns of the entry
+_INT4 = 2**31 - 1
+
+
+def storable(rec: dict[str, Any]) -> dict[str, Any]:
+    """A record the database refused, cut down to what every backend accepts: text made valid UTF-8 (lone
+    surrogates → '?'), caller text in indexed columns cut to `_INDEXED_MAX` characters, text in sized columns
+    cut to their size, counters clamped to their column. Lossy, so only used when the exact record was refused."""
+
+    def text(v: Any, most: int | None = None) -> Any:
+        if not isinstance(v, str):
+            return v
+        v = v.encode("utf-8", "replace").decode("utf-8") if not v.isascii() else v
+        return v[:most] if most is not None else v
+
+    out = {}
+    for k, v in rec.items():
+        column = requests.c.get(k)
+        size = getattr(column.type, "length", None) if column is not None else None
+        if k in _INDEXED_TEXT:
+            size = _INDEXED_MAX
+        if k in _INTS and k != "created_at" and isinstance(v, int):
+            v = max(min(v, _INT4), -_INT4)
+        out[k] = text(v, size)
+    out["properties"] = {text(str(k)): text(str(v)) for k, v in (rec.get("properties") or {}).items()}
+    try:
+        orjson.dumps(rec.get("attempts"))
+    except TypeError:  # orjson refuses lone surrogates
+        out["attempts"] = [{"note": "the attempt list could not be stored"}]
+    return out
+
+
+def _prop(request_id: str, org_id: str, key: str, value: str) -> Row:
+    by_name = {"request_id": request_id, "org_id": org_id, "key_hash": text_hash(key), "key": key, "value": value,
+               "value_hash": text_hash(value)}
+    return tuple(by_name[c] for c in _PROP_COLUMNS)
+
+
+def entries_of(records: Sequence[dict[str, Any]]) -> list[Entry]:
+    """Records → (request row, property rows) per record, tuples in column order."""
+    out = []
     for rec in records:
-        properties = {str(k).lower(): str(v) for k, v in (rec.get("properties") or {}).items()}
+        properties = {clean_text(str(k).lower()): clean_text(str(v)) for k, v in (rec.get("properties") or {}).items()}
         attempts = rec.get("attempts")
-        values = {**rec, "stream": bool(rec.get("stream")), "cache_hit": bool(rec.get("cache_hit")),
+        values = {**rec, "uid": rec.get("uid") or rec["id"],  # records spooled by older releases have no uid
                   "properties": orjson.dumps(properties).decode() if properties else None,
                   "attempts": orjson.dumps(attempts).decode() if attempts else None}
-        rows.append(tuple(_value(c, values.get(c)) for c in COLUMNS))
-        for k, v in properties.items():
-            props.append((rec["id"], k, rec["org_id"], v))
-    return rows, props
+        row = tuple(_value(c, values.get(c)) for c in COLUMNS)
+        out.append((row, [_prop(row[_ID], row[_ORG], k, v) for k, v in properties.items()]))
+    return out
 
 
-def _sql(table: str, columns: list[str], conflict: str, dollar: bool) -> str:
-    marks = ", ".join(f"${i}" for i in range(1, len(columns) + 1)) if dollar else ", ".join("?" * len(columns))
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) ON CONFLICT ({conflict}) DO NOTHING"
+def rows_of(records: Sequence[dict[str, Any]]) -> tuple[list[Row], list[Row]]:
+    """Records → (request rows, property rows) as tuples in column order."""
+    entries = entries_of(records)
+    return [r for r, _ in entries], [p for _, ps in entries for p in ps]
 
 
-_SQLITE_REQUESTS = _sql("requests", COLUMNS, "id", False)
-_SQLITE_PROPS = _sql("request_properties", _PROP_COLUMNS, "request_id, key", False)
-_PG_REQUESTS = _sql("requests", COLUMNS, "id", True)
-_PG_PROPS = _sql("request_properties", _PROP_COLUMNS, "request_id, key", True)
+def _rekey(entry: Entry, new_id: str) -> Entry:
+    row, props = entry
+    asked = row[_DUP] or row[_ID]
+    row = tuple(new_id if i == _ID else asked if i == _DUP else v for i, v in enumerate(row))
+    return row, [tuple(new_id if i == _P_REQUEST else v for i, v in enumerate(p)) for p in props]
 
+
+def resolve(entries: list[Entry], stored: dict[tuple[str, str], str]) -> list[Entry]:
+    """The entries to insert, given `stored` ((id, org_id) → uid of rows already in the table): replays are
+    dropped, a record whose id another request holds moves to its own uid (see the module docstring)."""
+    taken = dict(stored)
+    out = []
+    for entry in entries:
+        row = entry[0]
+        org, uid = row[_ORG], row[_UID]
+        if taken.get((uid, org)) == uid:
+            continue  # already stored under its uid: a replay (of a server-made id, or of a moved record)
+        holder = taken.get((row[_ID], org))
+        if holder == uid:
+            continue  # a replay
+        if holder is not None:
+            # Moved to its own uid. Only if a caller chose this very uid (it never sees it before the row exists)
+            # could that be taken too; then a fresh id, so even that row is kept.
+            entry = _rekey(entry, uid if (uid, org) not in taken else new_request_id())
+        taken[(entry[0][_ID], org)] = uid
+        out.append(entry)
+    return out
+
+
+def _ids(entries: list[Entry]) -> list[str]:
+    return sorted({v for row, _ in entries for v in (row[_ID], row[_UID])})
+
+
+_INSERT_HEAD = f"INSERT INTO requests ({', '.join(COLUMNS)})"
+_RETURNING = "ON CONFLICT (id, org_id) DO NOTHING RETURNING id, org_id"
+_PROPS_HEAD = f"INSERT INTO request_properties ({', '.join(_PROP_COLUMNS)})"
+_PROPS_TAIL = "ON CONFLICT (request_id, org_id, key_hash) DO NOTHING"
+_ATTEMPTS = 4  # inserts per batch at most: a row that loses a race is resolved and tried again
+
+
+async def _write(entries: list[Entry], lookup: Any, insert: Any) -> tuple[list[Row], list[Row]]:
+    """Resolve against the stored rows, insert, resolve the race losers again. Returns what went in."""
+    done: list[Entry] = []
+    pending = entries
+    for attempt in range(_ATTEMPTS + 1):
+        pending = resolve(pending, await lookup(_ids(pending)))
+        if not pending:
+            return [row for row, _ in done], [p for _, ps in done for p in ps]
+        if attempt == _ATTEMPTS:
+            break
+        inserted = await insert([row for row, _ in pending])
+        done += [e for e in pending if (e[0][_ID], e[0][_ORG]) in inserted]
+        pending = [e for e in pending if (e[0][_ID], e[0][_ORG]) not in inserted]
+    # not bad data: the batch fails as a whole and is replayed later (idempotently)
+    raise RuntimeError(f"{len(pending)} request ids still in conflict after {_ATTEMPTS} attempts")
+
+
+# -- SQLite ------------------------------------------------------------------------------------------------
 
 _SQLITE_MAX_PARAMS = 32766  # SQLITE_MAX_VARIABLE_NUMBER since SQLite 3.32
 
 
-def _multi_row(sql: str, width: int, n: int) -> str:
-    """`INSERT ... VALUES (?,..) ON CONFLICT ...` → the same statement with n row tuples."""
-    head, tail = sql.split(" VALUES ", 1)
-    one, rest = tail.split(") ", 1)
-    return f"{head} VALUES {', '.join([one + ')'] * n)} {rest}"
+def _values(width: int, n: int) -> str:
+    one = "(" + ", ".join("?" * width) + ")"
+    return ", ".join([one] * n)
 
 
 def _chunks(rows: list[Any], most: int) -> list[list[Any]]:
@@ -84,27 +199,35 @@ def _chunks(rows: list[Any], most: int) -> list[list[Any]]:
     return out
 
 
-def _fresh(rows: list[tuple[Any, ...]], props: list[tuple[Any, ...]], existing: set[str]) -> tuple[list, list]:
-    """Only rows not stored yet, and only their properties: a replayed or reused id keeps its first ones."""
-    return [r for r in rows if r[0] not in existing], [p for p in props if p[0] not in existing]
-
-
 async def insert_sqlite(conn: Any, records: Sequence[dict[str, Any]]) -> None:
     """`conn` is an aiosqlite.Connection."""
-    rows, props = rows_of(records)
-    ids = [r[0] for r in rows]
+
+    async def lookup(ids: list[str]) -> dict[tuple[str, str], str]:
+        found: dict[tuple[str, str], str] = {}
+        for chunk in _chunks(ids, _SQLITE_MAX_PARAMS):
+            cur = await conn.execute(f"SELECT id, org_id, uid FROM requests WHERE id IN ({', '.join('?' * len(chunk))})",
+                                     chunk)
+            found.update(((i, o), u) for i, o, u in await cur.fetchall())
+        return found
+
+    async def insert(rows: list[Row]) -> set[tuple[str, str]]:
+        # one multi-row statement, not executemany: sqlite3 re-takes the GIL around every row it steps, and with
+        # a busy event loop each hand-over waits for the switch interval (a convoy)
+        got: set[tuple[str, str]] = set()
+        for chunk in _chunks(rows, _SQLITE_MAX_PARAMS // len(COLUMNS)):
+            cur = await conn.execute(f"{_INSERT_HEAD} VALUES {_values(len(COLUMNS), len(chunk))} {_RETURNING}",
+                                     [v for row in chunk for v in row])
+            got.update((i, o) for i, o in await cur.fetchall())
+        return got
+
     try:
-        cur = await conn.execute(f"SELECT id FROM requests WHERE id IN ({', '.join('?' * len(ids))})", ids)
-        existing = {r[0] for r in await cur.fetchall()}
-        rows, props = _fresh(rows, props, existing)
-        # one multi-row statement per table, not executemany: sqlite3 re-takes the GIL around every row it
-        # steps, and with a busy event loop each hand-over waits for the switch interval (a convoy)
-        for sql, batch, width in ((_SQLITE_REQUESTS, rows, len(COLUMNS)), (_SQLITE_PROPS, props, len(_PROP_COLUMNS))):
-            for chunk in _chunks(batch, _SQLITE_MAX_PARAMS // width):
-                await conn.execute(_multi_row(sql, width, len(chunk)), [v for row in chunk for v in row])
-        await apply_sqlite(conn, rows, props)  # dashboard rollups, same transaction (stores/rollups.py)
+        rows, props = await _write(entries_of(records), lookup, insert)
+        for chunk in _chunks(props, _SQLITE_MAX_PARAMS // len(_PROP_COLUMNS)):
+            await conn.execute(f"{_PROPS_HEAD} VALUES {_values(len(_PROP_COLUMNS), len(chunk))} {_PROPS_TAIL}",
+                               [v for p in chunk for v in p])
         await conn.commit()
-    except (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.ProgrammingError, sqlite3.InterfaceError) as e:
+    except (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.ProgrammingError, sqlite3.InterfaceError,
+            UnicodeEncodeError, TypeError, RejectedBatch) as e:  # TypeError: orjson refuses lone surrogates
         await conn.rollback()
         raise RejectedBatch(str(e)) from None
     except BaseException:
@@ -112,20 +235,42 @@ async def insert_sqlite(conn: Any, records: Sequence[dict[str, Any]]) -> None:
         raise
 
 
+# -- PostgreSQL --------------------------------------------------------------------------------------------
+
+def _pg_type(column: Any) -> str:
+    name = type(column.type).__name__
+    return {"BigInteger": "int8", "Integer": "int4", "Float": "float8", "Boolean": "bool"}.get(name, "text")
+
+
+def _unnest(head: str, columns: list[Any], tail: str) -> str:
+    args = ", ".join(f"${i}::{_pg_type(c)}[]" for i, c in enumerate(columns, 1))
+    return f"{head} SELECT * FROM unnest({args}) {tail}"
+
+
+_PG_REQUESTS = _unnest(_INSERT_HEAD, list(requests.columns), _RETURNING)
+_PG_PROPS = _unnest(_PROPS_HEAD, list(request_properties.columns), _PROPS_TAIL)
+
+
+def _columns(rows: list[Row], width: int) -> list[list[Any]]:
+    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
 async def insert_postgres(conn: Any, records: Sequence[dict[str, Any]]) -> None:
     """`conn` is an asyncpg.Connection."""
     import asyncpg
 
-    rows, props = rows_of(records)
+    async def lookup(ids: list[str]) -> dict[tuple[str, str], str]:
+        found = await conn.fetch("SELECT id, org_id, uid FROM requests WHERE id = ANY($1::text[])", ids)
+        return {(r[0], r[1]): r[2] for r in found}
+
+    async def insert(rows: list[Row]) -> set[tuple[str, str]]:
+        return {(r[0], r[1]) for r in await conn.fetch(_PG_REQUESTS, *_columns(rows, len(COLUMNS)))}
+
     try:
         async with conn.transaction():
-            existing = {r[0] for r in await conn.fetch("SELECT id FROM requests WHERE id = ANY($1::text[])",
-                                                       [r[0] for r in rows])}
-            rows, props = _fresh(rows, props, existing)
-            if rows:
-                await conn.executemany(_PG_REQUESTS, rows)
+            rows, props = await _write(entries_of(records), lookup, insert)
             if props:
-                await conn.executemany(_PG_PROPS, props)
-            await apply_postgres(conn, rows, props)  # dashboard rollups, same transaction (stores/rollups.py)
-    except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as e:
+                await conn.execute(_PG_PROPS, *_columns(props, len(_PROP_COLUMNS)))
+    except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError, asyncpg.ProgramLimitExceededError,
+            UnicodeEncodeError, TypeError, RejectedBatch) as e:  # TypeError: orjson refuses lone surrogates
         raise RejectedBatch(str(e)) from None

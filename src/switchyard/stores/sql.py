@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 import uuid
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, insert, select, update
@@ -17,13 +14,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from .base import Conflict, GatewayKey, NotFound, Org, RequestQuery, StoreUnavailable
-from .filters import COLUMNS, FilterError, to_sql
-from .log_writer import RejectedBatch, insert_postgres, insert_sqlite
-from .schema import gateway_keys, organizations, requests
+from .base import Conflict, GatewayKey, NotFound, Org, StoreUnavailable
+from .schema import gateway_keys, organizations
 from .sql_credits import CreditsMixin
 from .sql_meta import MetaMixin
 from .sql_provider_keys import ProviderKeysMixin
+from .sql_requests import RequestLogMixin
 from .sql_settings import SettingsMixin, bump_revision, key_of, org_of
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -42,10 +38,10 @@ def async_url(url: str) -> str:
     return url
 
 
-class SQLStore(SettingsMixin, ProviderKeysMixin, CreditsMixin, MetaMixin):
+class SQLStore(SettingsMixin, ProviderKeysMixin, CreditsMixin, MetaMixin, RequestLogMixin):
     """The whole store contract. Organisation/key settings and the revision counter, provider keys, and credits
-    live in their mixins (sql_settings, sql_provider_keys, sql_credits); organisations, gateway keys and the
-    request log are here."""
+    live in their mixins (sql_settings, sql_provider_keys, sql_credits), the request log in sql_requests;
+    organisations and gateway keys are here."""
 
     def __init__(self, url: str, *, schema: str | None = None) -> None:
         self.url = url
@@ -183,73 +179,6 @@ class SQLStore(SettingsMixin, ProviderKeysMixin, CreditsMixin, MetaMixin):
         if row is None:
             raise NotFound(f"no gateway key with id {key_id}")
         return key_of(row)
-
-    # -- request log -----------------------------------------------------------------------------
-    async def insert_requests(self, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Insert request records, idempotently on `id`. Returns the records the schema rejected (bad data, which
-        no retry can fix); raises StoreUnavailable for failures that a later retry can fix."""
-        if not records:
-            return []
-        try:
-            await self._insert_batch(records)
-            return []
-        except RejectedBatch:
-            pass  # some record in the batch is bad: find it, keep the others
-        rejected = []
-        for rec in records:
-            try:
-                await self._insert_batch([rec])
-            except RejectedBatch:
-                rejected.append(rec)
-        return rejected
-
-    async def _insert_batch(self, records: Sequence[dict[str, Any]]) -> None:
-        try:
-            async with self.engine.connect() as conn:
-                driver = (await conn.get_raw_connection()).driver_connection
-                if self.dialect == "sqlite":
-                    await insert_sqlite(driver, records)
-                else:
-                    await insert_postgres(driver, records)
-        except RejectedBatch:
-            raise
-        except (OSError, DBAPIError, sqlite3.Error) as e:
-            raise StoreUnavailable(str(e)) from None
-        except Exception as e:  # asyncpg's own errors (connection lost, server shutting down, ...)
-            if type(e).__module__.startswith("asyncpg"):
-                raise StoreUnavailable(str(e)) from None
-            raise
-
-    async def query_requests(self, q: RequestQuery) -> list[dict[str, Any]]:
-        where = to_sql(q.filter)
-        stmt = select(requests).where(requests.c.org_id == q.org_id).where(where)
-        if q.is_cached is not None:
-            stmt = stmt.where(requests.c.cache_hit == q.is_cached)
-        for field, direction in q.sort:
-            column = COLUMNS.get(field)
-            if column is None:
-                raise FilterError(f"cannot sort by {field!r}")
-            col = requests.c[column]
-            stmt = stmt.order_by(col.asc() if direction == "asc" else col.desc())
-        stmt = stmt.order_by(requests.c.id).limit(q.limit).offset(q.offset)
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(stmt)).mappings().all()
-        return [_decode(dict(r), q.include_bodies) for r in rows]
-
-    async def get_request(self, org_id: str, request_id: str) -> dict[str, Any] | None:
-        stmt = select(requests).where(requests.c.org_id == org_id).where(requests.c.id == request_id)
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(stmt)).mappings().first()
-        return _decode(dict(row), True) if row else None
-
-
-def _decode(row: dict[str, Any], include_bodies: bool) -> dict[str, Any]:
-    row["properties"] = orjson.loads(row["properties"]) if row.get("properties") else {}
-    row["attempts"] = orjson.loads(row["attempts"]) if row.get("attempts") else []
-    if not include_bodies:
-        row.pop("request_body", None)
-        row.pop("response_body", None)
-    return row
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
