@@ -2,6 +2,12 @@
 
 Authenticated with a gateway key; returns only the caller's organisation's rows, in Helicone's
 `HeliconeRequest` field names, wrapped as `{"data": ..., "error": null}`.
+
+Bounded: the query body is at most 1 MiB (413), `limit` at most 1,000 rows, `offset` at most 2^31 − 1, the filter
+at most 1,000 conditions (400, stores/filters.py). A page carries at most `MAX_PAGE_BODY_CHARS` characters of
+request and response bodies: rows past that come with `request_body`/`response_body` null and
+`bodies_omitted: true` (fetch them one at a time with GET /v1/request/{id}), so an answer stays a few MB whatever
+the bodies. Every error is in the OpenAI shape: 400 for a bad query, 503 when the database is unreachable.
 """
 
 from __future__ import annotations
@@ -14,11 +20,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import GatewayError, bad_request
-from ..pipeline.headers import header_map
-from ..stores.base import RequestQuery
+from ..pipeline.headers import canonical_request_id, header_map
+from ..stores.base import RequestQuery, StoreUnavailable
 from ..stores.filters import FilterError
+from .asgi import read_body
 
 _MAX_LIMIT = 1000
+_MAX_OFFSET = 2**31 - 1
+MAX_QUERY_BYTES = 1 << 20
+MAX_PAGE_BODY_CHARS = 4_000_000
 
 
 def _iso(ms: int | None) -> str | None:
@@ -73,6 +83,10 @@ def to_helicone(row: dict[str, Any]) -> dict[str, Any]:
     if "request_body" in row:
         out["request_body"] = _body(row["request_body"])
         out["response_body"] = _body(row["response_body"])
+        if row.get("bodies_omitted"):
+            out["bodies_omitted"] = True  # over the page's body budget: GET /v1/request/{id} has them
+    if row.get("duplicate_of"):
+        out["duplicate_of"] = row["duplicate_of"]  # this request asked for that id while another held it
     return out
 
 
@@ -93,11 +107,24 @@ def _int(body: dict[str, Any], name: str, default: int, hi: int | None = None) -
     v = body.get(name, default)
     if not isinstance(v, int) or isinstance(v, bool) or v < 0:
         raise bad_request(f"'{name}' must be a non-negative integer.", param=name)
+    if v > _MAX_OFFSET:
+        raise bad_request(f"'{name}' must be at most {_MAX_OFFSET}.", param=name)
     return min(v, hi) if hi is not None else v
 
 
 def _error(e: GatewayError) -> Response:
     return Response(e.openai_body(), status_code=e.status, media_type="application/json")
+
+
+def _unavailable() -> GatewayError:
+    return GatewayError(503, "The request log is unavailable; try again shortly.", code="store_unavailable")
+
+
+async def _read(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_QUERY_BYTES:
+        raise GatewayError(413, f"The query body is larger than {MAX_QUERY_BYTES} bytes.", code="request_too_large")
+    return await read_body(request.receive, MAX_QUERY_BYTES)
 
 
 async def _principal(request: Request):
@@ -109,7 +136,7 @@ async def query_requests(request: Request) -> Response:
     try:
         principal = await _principal(request)
         try:
-            body = orjson.loads(await request.body() or b"{}")
+            body = orjson.loads(await _read(request) or b"{}")
         except orjson.JSONDecodeError:
             raise bad_request("The request body is not valid JSON.", code="invalid_json") from None
         if not isinstance(body, dict):
@@ -123,11 +150,14 @@ async def query_requests(request: Request) -> Response:
             offset=_int(body, "offset", 0),
             is_cached=is_cached if isinstance(is_cached, bool) else None,
             include_bodies=body.get("includeBodies", True) is not False,
+            max_body_chars=MAX_PAGE_BODY_CHARS,
         )
         try:
             rows = await deps.store.query_requests(q)
         except FilterError as e:
             raise bad_request(f"Invalid filter: {e}", code="invalid_filter", param="filter") from None
+        except StoreUnavailable:
+            raise _unavailable() from None
     except GatewayError as e:
         return _error(e)
     return Response(orjson.dumps({"data": [to_helicone(r) for r in rows], "error": None}), media_type="application/json")
@@ -137,7 +167,13 @@ async def get_request(request: Request) -> Response:
     deps = request.app.state.deps
     try:
         principal = await _principal(request)
-        row = await deps.store.get_request(principal.org.id, request.path_params["request_id"])
+        rid = canonical_request_id(request.path_params["request_id"])  # ids are UUIDs: anything else is not one
+        try:
+            row = await deps.store.get_request(principal.org.id, rid) if rid else None
+        except StoreUnavailable:
+            raise _unavailable() from None
+        except FilterError:  # not reachable with a canonical id; never a 500 all the same
+            row = None
         if row is None:
             raise GatewayError(404, "No request with that id in your organisation.", code="request_not_found")
     except GatewayError as e:

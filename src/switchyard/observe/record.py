@@ -1,4 +1,8 @@
-"""RequestContext → the request-log record (one row in `requests`, plus its properties)."""
+"""RequestContext → the request-log record (one row in `requests`, plus its properties).
+
+Text is kept as the caller sent it; the store makes it storable (NUL bytes, see stores/log_writer.py), so a
+record is never refused for its content.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +35,8 @@ def build_record(ctx: RequestContext, *, store_bodies: bool = True) -> dict[str,
     u = ctx.usage
     return {
         "id": h.request_id,
+        "uid": h.uid or h.request_id,
+        "duplicate_of": h.duplicate_of,
         "org_id": p.org.id if p else "",
         "key_id": p.key.id if p else None,
         "created_at": ctx.created_at_ms,
@@ -58,7 +64,7 @@ def build_record(ctx: RequestContext, *, store_bodies: bool = True) -> dict[str,
         "session_path": h.session_path,
         "session_name": h.session_name,
         "prompt_id": h.prompt_id,
-        "properties": {k[:200]: v for k, v in h.properties.items()},
+        "properties": dict(h.properties),  # whole names: the store indexes them by hash, never cuts them
         "request_body": None if (h.omit_request or not store_bodies) else _text(ctx.raw_body if ctx.body is None else ctx.body),
         "response_body": None if (h.omit_response or not store_bodies) else _text(ctx.response_body),
         "attempts": [a.as_dict() for a in ctx.attempts],

@@ -13,7 +13,12 @@ _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}
 
 @dataclass(slots=True)
 class HeliconeHeaders:
+    # The id the request is known by (the `Helicone-Id` answer header, the log row's id): the caller's
+    # Helicone-Request-Id when it is a UUID, else `uid`. Unique within an organisation, never across them.
     request_id: str
+    uid: str = ""  # made by the server for every request (unpredictable); the log row's id if the caller's clashes
+    caller_id: bool = False  # request_id was chosen by the caller (so it may clash with another request's)
+    duplicate_of: str | None = None  # the caller's id, when it clashed and this request got `uid` instead
     properties: dict[str, str] = field(default_factory=dict)
     user_id: str | None = None
     session_id: str | None = None
@@ -34,16 +39,23 @@ def header_map(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     return out
 
 
+def canonical_request_id(value: str) -> str | None:
+    """A request id as stored (lowercase UUID), or None when `value` cannot be one (no lookup needed)."""
+    value = value.strip()
+    return value.lower() if _UUID.fullmatch(value) else None
+
+
 def _true(v: str | None) -> bool:
     return v is not None and v.strip().lower() == "true"
 
 
 def parse_helicone(headers: dict[str, str]) -> HeliconeHeaders:
-    rid = headers.get("helicone-request-id")
-    # Helicone accepts only UUIDs here and silently generates one otherwise; we do the same so that a bad
-    # value can never collide with another request's id.
-    request_id = rid.lower() if rid and _UUID.match(rid.strip()) else new_request_id()
-    h = HeliconeHeaders(request_id=request_id.strip())
+    rid = (headers.get("helicone-request-id") or "").strip()
+    # Helicone accepts only UUIDs here and silently generates one otherwise; we do the same, so a stored id is
+    # always a canonical lowercase UUID (no NUL bytes, no look-alike spellings of one id).
+    uid = new_request_id()
+    caller = _UUID.fullmatch(rid) is not None
+    h = HeliconeHeaders(request_id=rid.lower() if caller else uid, uid=uid, caller_id=caller)
     props = h.properties
     for name, value in headers.items():
         if name.startswith(_PROPERTY) and len(name) > len(_PROPERTY):

@@ -5,6 +5,8 @@ Times are integer milliseconds since the epoch (portable, index-friendly, no tim
 
 from __future__ import annotations
 
+import hashlib
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -13,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -46,10 +49,13 @@ gateway_keys = Table(
     Column("limits", Text, nullable=True),  # JSON list of LimitRule dicts
 )
 
+# The request log. A request id is unique within its organisation only (callers choose ids with
+# Helicone-Request-Id, and one organisation's choice must never touch another's rows): the key is (id, org_id),
+# id first because every lookup names both and the writer's duplicate check looks up ids across a batch.
 requests = Table(
     "requests",
     metadata,
-    Column("id", String(64), primary_key=True),
+    Column("id", String(64), nullable=False),
     Column("org_id", String(36), nullable=False),
     Column("key_id", String(36), nullable=True),
     Column("created_at", BigInteger, nullable=False),
@@ -81,20 +87,37 @@ requests = Table(
     Column("request_body", Text, nullable=True),
     Column("response_body", Text, nullable=True),
     Column("attempts", Text, nullable=True),  # JSON list
+    # server-made per request (unpredictable); equals `id` unless the caller chose the id. Tells a replayed record
+    # (same uid: skip) from another request reusing the id (other uid: stored under its uid, see log_writer.py)
+    Column("uid", String(36), nullable=False),
+    Column("duplicate_of", String(36), nullable=True),  # the caller's id, when this row had to take its uid
+    PrimaryKeyConstraint("id", "org_id", name="pk_requests"),
     Index("ix_requests_org_created", "org_id", "created_at"),
     Index("ix_requests_org_user", "org_id", "user_id"),
     Index("ix_requests_org_session", "org_id", "session_id"),
 )
 
+# Helicone-Property-* values. Names and values are stored whole and indexed through 128-bit hashes
+# (`text_hash`): PostgreSQL refuses btree entries over 2,704 bytes, and a long caller-chosen name or value must
+# neither make the row unloggable nor be cut (a filter on the full name must find it). Filters compare the hash
+# (indexed) and the full text (exact).
 request_properties = Table(
     "request_properties",
     metadata,
-    Column("request_id", String(64), primary_key=True),
-    Column("key", String(200), primary_key=True),
+    Column("request_id", String(64), nullable=False),
     Column("org_id", String(36), nullable=False),
+    Column("key_hash", String(32), nullable=False),
+    Column("key", Text, nullable=False),  # lowercased, as Helicone treats header names
     Column("value", Text, nullable=False),
-    Index("ix_request_properties_lookup", "org_id", "key", "value"),
+    Column("value_hash", String(32), nullable=False),
+    PrimaryKeyConstraint("request_id", "org_id", "key_hash", name="pk_request_properties"),
+    Index("ix_request_properties_lookup", "org_id", "key_hash", "value_hash"),
 )
+
+
+def text_hash(text: str) -> str:
+    """The index hash of a property name or value: SHA-256 of the UTF-8 text, first 128 bits in hex."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 provider_keys = Table(
     "provider_keys",
