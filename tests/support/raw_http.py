@@ -1,6 +1,6 @@
 """A raw HTTP/1.1 server on loopback whose handler sees each request exactly as sent (the request line is not
 normalised or decoded) and writes whatever bytes it likes: for the upstream client's tests (framing,
-keep-alive, caps, proxies) and as a recording upstream for end-to-end tests (`ThreadedRawServer`).
+keep-alive, caps, proxies) and as a recording upstream for end-to-end tests (`InThread`).
 
 A handler gets the request and the writer and returns True to keep the connection open for the next request.
 """
@@ -105,28 +105,21 @@ class RawServer:
             writer.close()
 
 
-class ThreadedRawServer:
-    """A RawServer on its own event loop in a thread, for tests that drive a gateway process."""
+class InThread:
+    """Runs a server with async `start()` / `stop()` (RawServer, ForwardProxy) on its own event loop in a thread,
+    for tests that drive a gateway process."""
 
-    def __init__(self, handler: Handler, host: str = "127.0.0.1") -> None:
-        self.server = RawServer(handler, host)
+    def __init__(self, server) -> None:
+        self.server = server
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="raw-upstream", daemon=True)
+        self._thread = threading.Thread(target=self._loop.run_forever, name="raw-server", daemon=True)
 
-    def start(self) -> ThreadedRawServer:
+    def start(self):
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self.server.start(), self._loop).result(10)
-        return self
+        return self.server
 
     def stop(self) -> None:
         asyncio.run_coroutine_threadsafe(self.server.stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def requests(self) -> list[RawRequest]:
-        return self.server.requests
