@@ -17,6 +17,7 @@ from .api import surfaces
 from .api.admin import admin_routes
 from .api.asgi import Receive, Scope, Send, send_response
 from .api.health import healthz, readyz
+from .api.insight_routes import insight_routes
 from .api.metrics import metrics
 from .api.models import get_model, list_models
 from .api.proxy import ProxyRoute
@@ -70,6 +71,7 @@ class Gateway:
                 Route("/models/{model_id:path}", get_model),
                 Route("/v1/request/query", query_requests, methods=["POST"]),
                 Route("/v1/request/{request_id}", get_request, methods=["GET"]),
+                *insight_routes(),
                 *admin_routes(),
                 *dashboard_routes(),
             ],

@@ -23,6 +23,8 @@ from ..errors import GatewayError, bad_request
 from ..pipeline.headers import canonical_request_id, header_map
 from ..stores.base import RequestQuery, StoreUnavailable
 from ..stores.filters import FilterError
+from ..stores.insights import annotations_for
+from .annotations import with_annotations
 from .asgi import read_body
 
 _MAX_LIMIT = 1000
@@ -154,13 +156,15 @@ async def query_requests(request: Request) -> Response:
         )
         try:
             rows = await deps.store.query_requests(q)
+            notes = await annotations_for(deps.store, principal.org.id, [r["id"] for r in rows])
         except FilterError as e:
             raise bad_request(f"Invalid filter: {e}", code="invalid_filter", param="filter") from None
         except StoreUnavailable:
             raise _unavailable() from None
     except GatewayError as e:
         return _error(e)
-    return Response(orjson.dumps({"data": [to_helicone(r) for r in rows], "error": None}), media_type="application/json")
+    data = [with_annotations(to_helicone(r), notes[r["id"]]) for r in rows]
+    return Response(orjson.dumps({"data": data, "error": None}), media_type="application/json")
 
 
 async def get_request(request: Request) -> Response:
@@ -170,6 +174,7 @@ async def get_request(request: Request) -> Response:
         rid = canonical_request_id(request.path_params["request_id"])  # ids are UUIDs: anything else is not one
         try:
             row = await deps.store.get_request(principal.org.id, rid) if rid else None
+            notes = await annotations_for(deps.store, principal.org.id, [rid] if row else [])
         except StoreUnavailable:
             raise _unavailable() from None
         except FilterError:  # not reachable with a canonical id; never a 500 all the same
@@ -178,4 +183,5 @@ async def get_request(request: Request) -> Response:
             raise GatewayError(404, "No request with that id in your organisation.", code="request_not_found")
     except GatewayError as e:
         return _error(e)
-    return Response(orjson.dumps({"data": to_helicone(row), "error": None}), media_type="application/json")
+    data = with_annotations(to_helicone(row), notes[row["id"]])
+    return Response(orjson.dumps({"data": data, "error": None}), media_type="application/json")

@@ -9,12 +9,14 @@ the log table: a range is widened to whole buckets of one grain (minute for shor
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import BigInteger, Float, and_, cast, desc, distinct, func, literal_column, select
 
 from .insights_requests import (
     annotations_for,
+    count_requests,
     iter_requests,
     list_requests,
     request_detail,
@@ -172,29 +174,39 @@ async def facets(store: Any, org_id: str, rng: TimeRange) -> Facets:
     return Facets(models=out["model"], providers=out["provider"], property_keys=out["property"])
 
 
-_USER_SORTS = ("cost", "requests", "last_seen")
+_USER_SORTS = ("cost", "requests", "last_seen", "first_seen", "user_id", "prompt_tokens", "completion_tokens",
+               "active_days")
 
 
 async def list_users(store: Any, org_id: str, rng: TimeRange, *, search: str | None = None, sort: str = "cost",
-                     limit: int = 50, offset: int = 0) -> UserPage:
+                     limit: int = 50, offset: int = 0, user_ids: Sequence[str] | None = None,
+                     descending: bool = True) -> UserPage:
+    """Users (Helicone-User-Id) active in the range with their totals, from the rollups."""
     if sort not in _USER_SORTS:
-        raise InsightsError(f"cannot sort users by {sort!r}; use cost, requests or last_seen")
+        raise InsightsError(f"cannot sort users by {sort!r}; use one of {', '.join(_USER_SORTS)}")
     grain, _, eff = plan(rng)
     where = _where(org_id, grain, "user", eff)
     if search:
         esc = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         where = and_(where, r.c.name.ilike(f"%{esc}%", escape="\\"))
-    cols = [r.c.name, _sum("requests").label("requests"), _sum("errors").label("errors"),
-            _sum("cost_nano").label("cost"), _sum("prompt_tokens").label("pt"), _sum("completion_tokens").label("ct"),
-            _sum("total_tokens").label("tt"), func.min(r.c.first_at).label("first"),
-            func.max(r.c.last_at).label("last_seen")]
-    q = (select(*cols).where(where).group_by(r.c.name).order_by(desc(literal_column(sort)), r.c.name)
+    if user_ids is not None:
+        where = and_(where, r.c.name.in_([u[:200] for u in user_ids]))
+    day = GRAIN_MS["d"]
+    cols = [r.c.name.label("user_id"), _sum("requests").label("requests"), _sum("errors").label("errors"),
+            _sum("cost_nano").label("cost"), _sum("prompt_tokens").label("prompt_tokens"),
+            _sum("completion_tokens").label("completion_tokens"), _sum("total_tokens").label("tt"),
+            func.min(r.c.first_at).label("first_seen"), func.max(r.c.last_at).label("last_seen"),
+            func.count(distinct(r.c.bucket - r.c.bucket % day)).label("active_days")]
+    key = literal_column(sort)
+    q = (select(*cols).where(where).group_by(r.c.name)
+         .order_by(desc(key) if descending else key, r.c.name)
          .limit(max(1, min(limit, 1000))).offset(max(0, offset)))
     async with store.engine.connect() as conn:
         rows = (await conn.execute(q)).all()
         total = (await conn.execute(select(func.count(distinct(r.c.name))).where(where))).scalar_one()
-    items = [UserSummary(x.name, int(x.requests), int(x.errors), x.cost / _USD, int(x.pt), int(x.ct), int(x.tt),
-                         int(x.first), int(x.last_seen)) for x in rows]
+    items = [UserSummary(x.user_id, int(x.requests), int(x.errors), x.cost / _USD, int(x.prompt_tokens),
+                         int(x.completion_tokens), int(x.tt), int(x.first_seen), int(x.last_seen), int(x.active_days))
+             for x in rows]
     return UserPage(items=items, total=int(total), range=eff)
 
 
@@ -223,6 +235,6 @@ __all__ = [
     "PRESETS", "Facets", "Feedback", "InsightsError", "Overview", "PropertyBreakdown", "PropertyKeyStat",
     "RequestDetail", "RequestFilter", "RequestPage", "RequestRow", "SeriesPoint", "SessionPage", "SessionSummary",
     "SessionTrace", "TimeRange", "Top", "TopItem", "Totals", "TreeNode", "UserPage", "UserSummary",
-    "annotations_for", "facets", "iter_requests", "list_requests", "list_sessions", "list_users", "overview",
+    "annotations_for", "count_requests", "facets", "iter_requests", "list_requests", "list_sessions", "list_users", "overview",
     "plan", "property_breakdown", "request_detail", "session_trace", "set_feedback", "set_property", "set_scores",
 ]

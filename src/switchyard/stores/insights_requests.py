@@ -11,13 +11,17 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, delete, exists, insert, or_, select, update
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
+from .base import StoreUnavailable
+from .filters import to_sql
 from .insights_types import Feedback, InsightsError, RequestDetail, RequestFilter, RequestPage, RequestRow
 from .rollups import Fold, upsert_core
 from .schema import request_properties as rp
 from .schema import requests as q
+from .schema import text_hash
 from .schema_dashboard import request_feedback as fb
 from .schema_dashboard import request_scores as sc
 
@@ -72,18 +76,20 @@ def conditions(org_id: str, f: RequestFilter) -> list[Any]:
     if f.status:
         c.append(_status(f.status))
     for key, value in f.properties:
+        k, v = str(key).lower(), str(value)
         c.append(exists(select(rp.c.request_id).where(
-            rp.c.org_id == q.c.org_id, rp.c.request_id == q.c.id, rp.c.key == str(key).lower(),
-            rp.c.value == str(value))))
+            rp.c.org_id == q.c.org_id, rp.c.request_id == q.c.id, rp.c.key_hash == text_hash(k),
+            rp.c.value_hash == text_hash(v), rp.c.key == k, rp.c.value == v)))
     if f.cache_hit is not None:
         c.append(q.c.cache_hit == f.cache_hit)
     if f.search:
         pattern = f"%{_escape(f.search)}%"
         c.append(or_(q.c.request_body.ilike(pattern, escape="\\"), q.c.response_body.ilike(pattern, escape="\\")))
     if f.feedback:
-        has = select(fb.c.request_id).where(fb.c.org_id == q.c.org_id, fb.c.request_id == q.c.id)
+        f2 = fb.alias("fb_filter")  # the list already outer-joins `fb`: a separate alias, correlated on requests
+        has = select(f2.c.request_id).where(f2.c.org_id == q.c.org_id, f2.c.request_id == q.c.id)
         if f.feedback in ("good", "bad"):
-            c.append(exists(has.where(fb.c.rating == (f.feedback == "good"))))
+            c.append(exists(has.where(f2.c.rating == (f.feedback == "good"))))
         elif f.feedback == "any":
             c.append(exists(has))
         elif f.feedback == "none":
@@ -94,6 +100,17 @@ def conditions(org_id: str, f: RequestFilter) -> list[Any]:
         c.append(exists(select(sc.c.request_id).where(sc.c.org_id == q.c.org_id, sc.c.request_id == q.c.id,
                                                        sc.c.name == f.score)))
     return c
+
+
+async def count_requests(store: Any, org_id: str, node: Any = "all", is_cached: bool | None = None) -> int:
+    """How many of the organisation's requests match a Helicone filter (POST /v1/request/count/query)."""
+    if not org_id:
+        raise InsightsError("an organisation id is required")
+    stmt = select(func.count()).select_from(q).where(q.c.org_id == org_id, to_sql(node))
+    if is_cached is not None:
+        stmt = stmt.where(q.c.cache_hit == is_cached)
+    async with store.engine.connect() as conn:
+        return int((await conn.execute(stmt)).scalar_one())
 
 
 def _cursor(cursor: str | None) -> Any:
@@ -169,13 +186,16 @@ async def annotations_for(store: Any, org_id: str, ids: list[str]) -> dict[str, 
     out: dict[str, dict[str, Any]] = {i: {"feedback": None, "scores": {}} for i in ids}
     if not ids:
         return out
-    async with store.engine.connect() as conn:
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            for x in (await conn.execute(select(fb).where(fb.c.org_id == org_id, fb.c.request_id.in_(chunk)))).all():
-                out[x.request_id]["feedback"] = Feedback(bool(x.rating), int(x.created_at))
-            for x in (await conn.execute(select(sc).where(sc.c.org_id == org_id, sc.c.request_id.in_(chunk)))).all():
-                out[x.request_id]["scores"][x.name] = x.value
+    try:
+        async with store.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                for x in (await conn.execute(select(fb).where(fb.c.org_id == org_id, fb.c.request_id.in_(chunk)))):
+                    out[x.request_id]["feedback"] = Feedback(bool(x.rating), int(x.created_at))
+                for x in (await conn.execute(select(sc).where(sc.c.org_id == org_id, sc.c.request_id.in_(chunk)))):
+                    out[x.request_id]["scores"][x.name] = x.value
+    except (OSError, DBAPIError) as e:
+        raise StoreUnavailable(str(e)) from None
     return out
 
 
@@ -228,8 +248,8 @@ async def set_scores(store: Any, org_id: str, request_id: str, scores: dict[str,
 
 async def set_property(store: Any, org_id: str, request_id: str, key: str, value: str) -> bool:
     """Add or replace one property of a logged request; its rollups move from the old value to the new one."""
-    if not isinstance(key, str) or not key or len(key) > 200:
-        raise InsightsError("key must be a string of 1 to 200 characters")
+    if not isinstance(key, str) or not key or len(key) > 1000:
+        raise InsightsError("key must be a string of 1 to 1,000 characters")
     if not isinstance(value, str):
         raise InsightsError("value must be a string")
     key = key.lower()
@@ -244,8 +264,10 @@ async def set_property(store: Any, org_id: str, request_id: str, key: str, value
         f.add(tuple(m), list(new.items()), sign=1)
         await conn.execute(update(q).where(q.c.org_id == org_id, q.c.id == request_id)
                            .values(properties=orjson.dumps(new).decode()))
-        await conn.execute(delete(rp).where(rp.c.org_id == org_id, rp.c.request_id == request_id, rp.c.key == key))
-        await conn.execute(insert(rp).values(request_id=request_id, key=key, org_id=org_id, value=value))
+        await conn.execute(delete(rp).where(rp.c.org_id == org_id, rp.c.request_id == request_id,
+                                            rp.c.key_hash == text_hash(key)))
+        await conn.execute(insert(rp).values(request_id=request_id, org_id=org_id, key_hash=text_hash(key), key=key,
+                                             value=value, value_hash=text_hash(value)))
         for stmt in upsert_core(conn, f):
             await conn.execute(stmt)
     return True

@@ -239,6 +239,7 @@ class UserSummary(_Dict):
     total_tokens: int
     first_seen_ms: int
     last_seen_ms: int
+    active_days: int = 1  # UTC days with at least one request in the range
 
 
 @dataclass(frozen=True, slots=True)
