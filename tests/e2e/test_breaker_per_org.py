@@ -1,0 +1,70 @@
+"""The circuit breaker keeps BYOK keys apart per organisation: organisation A's key `main` is rejected by the
+provider (401, which opens its circuit at once), and organisation B's own key also called `main` keeps getting
+B's traffic — it is not ejected with A's, so B's requests do not move to the operator's key."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import httpx
+import pytest
+
+from support.fault_calls import start_gateway
+
+ADMIN_KEY = "admin-breaker-org-" + secrets.token_hex(16)
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.fixture(scope="module")
+def gw(fault, tmp_path_factory):
+    g = start_gateway(
+        tmp_path_factory.mktemp("breaker-org"),
+        fault,
+        {"openai": fault.provider("ptb", None), "steady": fault.provider("steady")},
+        admin={"key": ADMIN_KEY},
+    )
+    yield g
+    g.stop()
+
+
+def admin(gw, method: str, path: str, body=None) -> dict:
+    r = httpx.request(method, f"{gw.url}/admin/v1{path}", json=body,
+                      headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=10)
+    assert r.status_code in (200, 201), r.text
+    return r.json()
+
+
+def org_with_byok_main(gw, name: str, base_url: str) -> tuple[str, str]:
+    """(organisation id, gateway key) of a new organisation whose own openai key is called `main`."""
+    org = admin(gw, "POST", "/orgs", {"name": name})
+    key = admin(gw, "POST", f"/orgs/{name}/keys", {"name": "breaker"})["key"]
+    admin(gw, "POST", f"/orgs/{name}/provider-keys",
+          {"provider": "openai", "key": f"sk-{name}-own-key-0123456789", "id": "main", "config": {"base_url": base_url}})
+    return org["id"], key
+
+
+def served_by(gw, fault, key: str) -> list[str]:
+    mark = fault.mark()
+    r = httpx.post(f"{gw.url}/v1/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    assert r.status_code == 200, r.text
+    return [x.provider for x in fault.requests(since=mark)]
+
+
+def test_one_orgs_rejected_key_does_not_eject_another_orgs_key_of_the_same_name(gw, fault):
+    run = time.time_ns()
+    a_id, a_key = org_with_byok_main(gw, f"brk-a-{run}", fault.base_url("orga", "401"))
+    b_id, b_key = org_with_byok_main(gw, f"brk-b-{run}", fault.base_url("orgb"))
+
+    assert served_by(gw, fault, a_key) == ["orga", "ptb"]  # A's key rejected (circuit opens), operator's key answers
+    assert served_by(gw, fault, a_key) == ["ptb"]  # A's circuit is open: its key is skipped
+    assert served_by(gw, fault, b_key) == ["orgb"]  # B's own `main` is untouched
+    assert served_by(gw, fault, b_key) == ["orgb"]
+
+    health = {row["endpoint"]: row for row in admin(gw, "GET", "/health")}
+    assert health[f"openai:byok:{a_id}:main"]["state"] == "open"
+    assert not any(b_id in endpoint for endpoint in health)  # B's key never failed
+
+    metrics = httpx.get(f"{gw.url}/metrics", timeout=10).text
+    assert 'switchyard_circuit_state{endpoint="openai:byok"} 2.0' in metrics
+    assert a_id not in metrics and b_id not in metrics and ":main" not in metrics
