@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 import uuid
 from pathlib import Path
@@ -23,6 +25,18 @@ from .sql_requests import RequestLogMixin
 from .sql_settings import SettingsMixin, bump_revision, key_of, org_of
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def private_db_file(path: Path) -> None:
+    """The database holds prompts and answers: its directory is created 0700 and the file 0600 before SQLite opens
+    it (SQLite gives its -wal and -shm files the database file's mode); a file left 0644 by an older version is
+    tightened."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if p.stat().st_mode & 0o077:
+                os.chmod(p, 0o600)
 
 
 def now_ms() -> int:
@@ -52,7 +66,7 @@ class SQLStore(SettingsMixin, ProviderKeysMixin, CreditsMixin, MetaMixin, Reques
         if self.dialect == "sqlite":
             path = aurl.split("///", 1)[1] if "///" in aurl else ""
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                private_db_file(Path(path.split("?", 1)[0]))
             kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
