@@ -188,4 +188,6 @@ def _mismatch(source: str, what: str) -> str:
 
 
 def master_source(configured: str | None, home: Path) -> str:
-    return "security.master_key" if configured else f"{home / 'master.key'}, as security.master_key is not set"
+    return (
+        "security.master_key" if configured else f"{home / 'master.key'}, as security.master_key is not set"
+    )

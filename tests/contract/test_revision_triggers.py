@@ -38,13 +38,22 @@ async def test_raw_sql_revocation_of_a_gateway_key_bumps_the_revision(store: SQL
 async def test_raw_sql_inserts_and_edits_of_every_cached_table_bump_the_revision(store: SQLStore) -> None:
     org_id = str(uuid.uuid4())
     statements = [
-        ("INSERT INTO organizations (id, name, created_at, credits_enabled, updated_at) "
-         "VALUES (:org, :name, 0, false, 0)", {"name": f"trig-{uid()}"}),
+        (
+            "INSERT INTO organizations (id, name, created_at, credits_enabled, updated_at) "
+            "VALUES (:org, :name, 0, false, 0)",
+            {"name": f"trig-{uid()}"},
+        ),
         ("UPDATE organizations SET credits_enabled = true WHERE id = :org", {}),
-        ("INSERT INTO gateway_keys (id, org_id, key_hash, prefix, created_at, updated_at) "
-         "VALUES (:kid, :org, :hash, 'sk-sy-abcd', 0, 0)", {"kid": str(uuid.uuid4()), "hash": uid() + uid()}),
-        ("INSERT INTO provider_keys (org_id, id, provider, ciphertext, hint, enabled, created_at, updated_at) "
-         "VALUES (:org, 'main', 'openai', 'x', '1234', true, 0, 0)", {}),
+        (
+            "INSERT INTO gateway_keys (id, org_id, key_hash, prefix, created_at, updated_at) "
+            "VALUES (:kid, :org, :hash, 'sk-sy-abcd', 0, 0)",
+            {"kid": str(uuid.uuid4()), "hash": uid() + uid()},
+        ),
+        (
+            "INSERT INTO provider_keys (org_id, id, provider, ciphertext, hint, enabled, created_at, updated_at) "
+            "VALUES (:org, 'main', 'openai', 'x', '1234', true, 0, 0)",
+            {},
+        ),
         ("UPDATE provider_keys SET enabled = false WHERE org_id = :org AND id = 'main'", {}),
         ("DELETE FROM provider_keys WHERE org_id = :org", {}),
         ("DELETE FROM gateway_keys WHERE org_id = :org", {}),
@@ -61,7 +70,9 @@ async def test_a_rolled_back_edit_does_not_bump_the_revision(store: SQLStore) ->
     before = await store.keys_revision()
     async with store.engine.connect() as conn:
         tx = await conn.begin()
-        await conn.execute(text("UPDATE organizations SET credits_enabled = true WHERE id = :id"), {"id": org.id})
+        await conn.execute(
+            text("UPDATE organizations SET credits_enabled = true WHERE id = :id"), {"id": org.id}
+        )
         await tx.rollback()
     assert await store.keys_revision() == before
 
@@ -81,7 +92,8 @@ async def test_postgres_trigger_bumps_the_tables_own_schema_whatever_the_search_
     org = await store.create_org(f"trig-{uid()}")
     key = await store.create_key(org.id, uid() + uid(), "sk-sy-abcd", None)
     before = await store.keys_revision()
-    conn = await asyncpg.connect(store.url)  # an operator's session: default search_path, schema-qualified SQL
+    # an operator's session: default search_path, schema-qualified SQL
+    conn = await asyncpg.connect(store.url)
     try:
         await conn.execute(f'UPDATE "{store.schema}".gateway_keys SET revoked_at = 1 WHERE id = $1', key.id)
     finally:

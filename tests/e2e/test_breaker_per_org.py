@@ -29,8 +29,13 @@ def gw(fault, tmp_path_factory):
 
 
 def admin(gw, method: str, path: str, body=None) -> dict:
-    r = httpx.request(method, f"{gw.url}/admin/v1{path}", json=body,
-                      headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=10)
+    r = httpx.request(
+        method,
+        f"{gw.url}/admin/v1{path}",
+        json=body,
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        timeout=10,
+    )
     assert r.status_code in (200, 201), r.text
     return r.json()
 
@@ -39,14 +44,25 @@ def org_with_byok_main(gw, name: str, base_url: str) -> tuple[str, str]:
     """(organisation id, gateway key) of a new organisation whose own openai key is called `main`."""
     org = admin(gw, "POST", "/orgs", {"name": name})
     key = admin(gw, "POST", f"/orgs/{name}/keys", {"name": "breaker"})["key"]
-    admin(gw, "POST", f"/orgs/{name}/provider-keys",
-          {"provider": "openai", "key": f"sk-{name}-own-key-0123456789", "id": "main", "config": {"base_url": base_url}})
+    admin(
+        gw,
+        "POST",
+        f"/orgs/{name}/provider-keys",
+        {
+            "provider": "openai",
+            "key": f"sk-{name}-own-key-0123456789",
+            "id": "main",
+            "config": {"base_url": base_url},
+        },
+    )
     return org["id"], key
 
 
 def served_by(gw, fault, key: str) -> list[str]:
     mark = fault.mark()
-    r = httpx.post(f"{gw.url}/v1/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    r = httpx.post(
+        f"{gw.url}/v1/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {key}"}, timeout=30
+    )
     assert r.status_code == 200, r.text
     return [x.provider for x in fault.requests(since=mark)]
 
@@ -56,7 +72,8 @@ def test_one_orgs_rejected_key_does_not_eject_another_orgs_key_of_the_same_name(
     a_id, a_key = org_with_byok_main(gw, f"brk-a-{run}", fault.base_url("orga", "401"))
     b_id, b_key = org_with_byok_main(gw, f"brk-b-{run}", fault.base_url("orgb"))
 
-    assert served_by(gw, fault, a_key) == ["orga", "ptb"]  # A's key rejected (circuit opens), operator's key answers
+    # A's key is rejected (its circuit opens) and the operator's key answers
+    assert served_by(gw, fault, a_key) == ["orga", "ptb"]
     assert served_by(gw, fault, a_key) == ["ptb"]  # A's circuit is open: its key is skipped
     assert served_by(gw, fault, b_key) == ["orgb"]  # B's own `main` is untouched
     assert served_by(gw, fault, b_key) == ["orgb"]

@@ -26,8 +26,10 @@ def gw(request, upstream, tmp_path_factory) -> Iterator[GatewayProcess]:
     if request.param == "postgres":
         schema = fresh_schema("sy_sqlrevoke")
         extra["database"] = {"url": require_postgres(), "schema": schema}
-    g = GatewayProcess(tmp_path_factory.mktemp(f"sqlrevoke-{request.param}"),
-                       default_config(upstream.url, free_port(), **extra))
+    g = GatewayProcess(
+        tmp_path_factory.mktemp(f"sqlrevoke-{request.param}"),
+        default_config(upstream.url, free_port(), **extra),
+    )
     g.prepare()
     g.start()
     try:
@@ -59,7 +61,9 @@ def run_sql(gw: GatewayProcess, sql: str, *args: str) -> None:
 
 
 def status(gw: GatewayProcess, key: str) -> int:
-    return httpx.post(f"{gw.url}/v1/chat/completions", json=CHAT, headers=gw.headers(key), timeout=10).status_code
+    return httpx.post(
+        f"{gw.url}/v1/chat/completions", json=CHAT, headers=gw.headers(key), timeout=10
+    ).status_code
 
 
 def test_a_key_revoked_in_raw_sql_is_refused_within_seconds(gw: GatewayProcess) -> None:
@@ -81,7 +85,9 @@ def test_a_key_revoked_in_raw_sql_is_refused_within_seconds(gw: GatewayProcess) 
         if code == 200:
             time.sleep(0.05)
     took = time.monotonic() - revoked_at
-    print(f"[{gw.config.get('database', {}).get('url', 'sqlite')[:10]}] raw-SQL revocation refused after {took:.2f}s")
+    print(
+        f"[{gw.config.get('database', {}).get('url', 'sqlite')[:10]}] raw-SQL revocation refused after {took:.2f}s"
+    )
     assert code == 401, f"still {code} {took:.1f}s after the revocation"
     assert took < WITHIN, f"refused only after {took:.2f}s"
     assert status(gw, other) == 200  # other keys keep working (dropped from the cache, found again)

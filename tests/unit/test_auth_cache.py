@@ -37,7 +37,8 @@ class CountingStore:
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
         try:
-            found = self.keys.get(digest)  # read first: a gated lookup answers what the store held when it asked
+            # read first: a gated lookup answers what the store held when it asked
+            found = self.keys.get(digest)
             if self.gate is not None:
                 await self.gate.wait()
             else:
@@ -66,7 +67,14 @@ async def refused(auth: Authenticator, key: str) -> None:
 async def test_a_string_that_is_no_gateway_key_costs_no_query() -> None:
     store = CountingStore()
     auth = Authenticator(store, SECRETS)
-    for junk in ["sk-proj-abc", "x" * 46, "sk-sy-short", "sk-sy-" + "a" * 39 + "!", "sk-sy-" + "é" * 40, "Bearer sk-sy-"]:
+    for junk in [
+        "sk-proj-abc",
+        "x" * 46,
+        "sk-sy-short",
+        "sk-sy-" + "a" * 39 + "!",
+        "sk-sy-" + "é" * 40,
+        "Bearer sk-sy-",
+    ]:
         await refused(auth, junk)
     assert store.queries == 0
 

@@ -60,24 +60,29 @@ def test_home_is_created_private_and_a_loose_home_and_key_file_are_tightened(tmp
     assert stat.S_IMODE((home / "master.key").stat().st_mode) == 0o600
 
 
+def _race(home: Path, n: int) -> list[bytes | BaseException]:
+    results: list[bytes | BaseException] = []
+    start = threading.Barrier(n)
+
+    def worker() -> None:
+        start.wait()
+        try:
+            results.append(load_or_create_master(None, home))
+        except BaseException as e:  # reported by the caller's assertion
+            results.append(e)
+
+    threads = [threading.Thread(target=worker) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
 def test_processes_racing_to_create_the_key_all_get_the_same_whole_key(tmp_path: Path) -> None:
     for attempt in range(20):
         home = tmp_path / f"race{attempt}"
-        results: list[bytes | BaseException] = []
-        start = threading.Barrier(8)
-
-        def worker() -> None:
-            start.wait()
-            try:
-                results.append(load_or_create_master(None, home))  # noqa: B023
-            except BaseException as e:  # noqa: BLE001 - reported by the assertion below
-                results.append(e)
-
-        threads = [threading.Thread(target=worker) for _ in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = _race(home, 8)
         assert len(set(results)) == 1 and isinstance(results[0], bytes) and len(results[0]) >= 32, results
         assert sorted(p.name for p in home.iterdir()) == ["master.key"]  # no temporary file left behind
 

@@ -194,7 +194,9 @@ class Authenticator:
                 if generation == self._generation:
                     self._orgs[org.id] = org
         except StoreUnavailable:
-            raise GatewayError(503, "The gateway's key store is unavailable; try again shortly.", code="store_unavailable") from None
+            raise GatewayError(
+                503, "The gateway's key store is unavailable; try again shortly.", code="store_unavailable"
+            ) from None
         return Principal(key=key, org=org)
 
 

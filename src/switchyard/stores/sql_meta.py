@@ -20,7 +20,9 @@ class MetaMixin:
     async def get_meta(self, name: str) -> str | None:
         with unavailable_on_db_error():
             async with self.engine.connect() as conn:
-                return (await conn.execute(select(store_meta.c.value).where(store_meta.c.name == name))).scalar()
+                return (
+                    await conn.execute(select(store_meta.c.value).where(store_meta.c.name == name))
+                ).scalar()
 
     async def put_meta_once(self, name: str, value: str) -> str:
         """Record `value` unless `name` already has one; returns the value that is stored now (the first writer
@@ -28,7 +30,9 @@ class MetaMixin:
         with unavailable_on_db_error():
             try:
                 async with self.engine.begin() as conn:
-                    await conn.execute(insert(store_meta).values(name=name, value=value, created_at=self._now()))
+                    await conn.execute(
+                        insert(store_meta).values(name=name, value=value, created_at=self._now())
+                    )
                 return value
             except IntegrityError:
                 stored = await self.get_meta(name)
