@@ -1,8 +1,8 @@
 """The response side of the upstream client (`http1.py`): one exchange's buffer, the body reader, and the
 gzip/deflate decoder with its expansion cap.
 
-The connection appends body bytes to the exchange and pauses reading above `_HIGH_WATER` buffered bytes; the
-reader resumes it below `_LOW_WATER`. A gzip or deflate body (Content-Encoding) is decoded as it is read,
+The connection appends body bytes to the exchange and pauses reading above `HIGH_WATER` buffered bytes; the
+reader resumes it below `LOW_WATER`. A gzip or deflate body (Content-Encoding) is decoded as it is read,
 streamed or whole, and never to more than `max_response_bytes`.
 """
 
@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .http1 import _Connection
 
-_HIGH_WATER = 1 << 20  # pause reading from the upstream when this much is buffered for a slow consumer
-_LOW_WATER = 1 << 18
+HIGH_WATER = 1 << 20  # pause reading from the upstream when this much is buffered for a slow consumer
+LOW_WATER = 1 << 18
 
 
 class HTTPError(Exception):
@@ -35,7 +35,7 @@ class HTTPError(Exception):
         self.invalid = invalid
 
 
-class _Exchange:
+class Exchange:
     __slots__ = ("buffered", "chunks", "done", "error", "headers", "headers_ready", "received", "status", "waiter")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -103,7 +103,7 @@ class Response:
 
     __slots__ = ("_conn", "_deadline", "_ex", "_limit", "_read_timeout", "headers", "status")
 
-    def __init__(self, conn: _Connection, ex: _Exchange, read_timeout: float, deadline: float, limit: int) -> None:
+    def __init__(self, conn: _Connection, ex: Exchange, read_timeout: float, deadline: float, limit: int) -> None:
         self._conn = conn
         self._ex = ex
         self._read_timeout = read_timeout
