@@ -15,13 +15,14 @@ from starlette.routing import Route
 
 from .api import surfaces
 from .api.admin import admin_routes
-from .api.asgi import Receive, Scope, Send, send_response
+from .api.asgi import GuardedReceive, Receive, Scope, Send, send_response
 from .api.health import healthz, readyz
 from .api.insight_routes import insight_routes
 from .api.metrics import metrics
 from .api.models import get_model, list_models
 from .api.proxy import ProxyRoute
 from .api.query import get_request, query_requests
+from .api.server_limits import RETRY_AFTER_SECONDS, ServerLimits
 from .config import Settings, load_settings
 from .dashboard import dashboard_routes
 from .deps import Deps, running
@@ -51,11 +52,27 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return Response(err.openai_body(), status_code=exc.status_code, media_type="application/json", headers=exc.headers)
 
 
+async def _gateway_error(request: Request, exc: Exception) -> Response:
+    """A GatewayError a route did not catch (e.g. a body limit raised while Starlette reads the body)."""
+    assert isinstance(exc, GatewayError)
+    return Response(
+        exc.openai_body(), status_code=exc.status, media_type="application/json", headers=exc.headers
+    )
+
+
+# Cheap GET routes an orchestrator polls; they stay answerable when the process is at its in-flight cap.
+_UNGATED = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
 class Gateway:
-    """Top-level ASGI app. Proxy paths go straight to their handler; the rest to Starlette."""
+    """Top-level ASGI app. Proxy paths go straight to their handler; the rest to Starlette. Requests over the
+    in-flight cap get 503 + Retry-After in the caller's shape; Starlette routes read bodies under the body limits.
+    `limits` is also read by the HTTP protocol (api/server_limits.py)."""
 
     def __init__(self, settings: Settings, *, env: Mapping[str, str] | None = None, providers: Any = None) -> None:
         self.settings = settings
+        self.limits = ServerLimits.from_settings(settings.server)
+        self._in_flight = 0
         self.deps: Deps | None = None
         self._hot: dict[str, ProxyRoute] = {}
         self._env = env
@@ -75,7 +92,7 @@ class Gateway:
                 *admin_routes(),
                 *dashboard_routes(),
             ],
-            exception_handlers={HTTPException: _http_error},
+            exception_handlers={HTTPException: _http_error, GatewayError: _gateway_error},
             lifespan=self._lifespan,
         )
 
@@ -89,16 +106,41 @@ class Gateway:
             self._hot = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            route = self._hot.get(scope["path"])
-            if route is not None:
-                if scope["method"] == "POST":
-                    await route(scope, receive, send)
-                    return
-                err = GatewayError(405, f"Method {scope['method']} is not allowed here; use POST.", code="method_not_allowed")
+        if scope["type"] != "http":
+            await self.starlette(scope, receive, send)
+            return
+        path = scope["path"]
+        route = self._hot.get(path)
+        if self._in_flight >= self.limits.max_in_flight and path not in _UNGATED:
+            await self._overloaded(route, send)
+            return
+        self._in_flight += 1
+        try:
+            if route is None:
+                server = self.settings.server
+                guarded = GuardedReceive(
+                    receive, scope["headers"], server.max_body_bytes, server.body_timeout_seconds
+                )
+                await self.starlette(scope, guarded, send)
+            elif scope["method"] == "POST":
+                await route(scope, receive, send)
+            else:
+                err = GatewayError(
+                    405, f"Method {scope['method']} is not allowed here; use POST.", code="method_not_allowed"
+                )
                 await send_response(send, 405, err.openai_body(), [(b"allow", b"POST")])
-                return
-        await self.starlette(scope, receive, send)
+        finally:
+            self._in_flight -= 1
+
+    async def _overloaded(self, route: ProxyRoute | None, send: Send) -> None:
+        """503 without reading the body (uvicorn discards it; the protocol bounds how long)."""
+        message = (
+            f"The gateway is at its limit of {self.limits.max_in_flight} requests in flight; "
+            f"retry in {RETRY_AFTER_SECONDS} s."
+        )
+        err = GatewayError(503, message, code="overloaded")
+        body = route.spec.error_body(err) if route is not None else err.openai_body()
+        await send_response(send, 503, body, [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())])
 
 
 def create_app(settings: Settings | None = None, **kwargs: Any) -> Gateway:

@@ -32,6 +32,16 @@ class ServerSettings(_Strict):
     workers: int = Field(1, ge=1, le=256)
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
     graceful_shutdown_seconds: float = Field(30.0, ge=0)
+    # Request line + headers of one request, in bytes; over it: 431 and the connection is closed.
+    max_header_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # Time for a request's headers to arrive (from the first byte, or from the connection for a silent one): 408.
+    header_timeout_seconds: float = Field(30.0, gt=0)
+    # Time to receive a whole request body once the gateway starts reading it: 408 (connection closed).
+    body_timeout_seconds: float = Field(30.0, gt=0)
+    # Per process. Connections over the cap get 503 + Retry-After at once; requests over the in-flight cap get
+    # 503 + Retry-After in the caller's error shape (health and metrics are exempt).
+    max_connections: int = Field(2048, ge=1)
+    max_in_flight: int = Field(1024, ge=1)
 
 
 class DatabaseSettings(_Strict):

@@ -14,6 +14,7 @@ from .observe.sink import LogSink
 from .observe.spool import Spool
 from .pipeline.auth import Authenticator
 from .pipeline.caching import ResponseCache
+from .pipeline.credit_journal import CreditJournal
 from .pipeline.credits import Credits
 from .pipeline.execute import Executor
 from .pipeline.health import Health
@@ -107,7 +108,8 @@ async def running(settings: Settings, *, env: Mapping[str, str] | None = None,
     metrics.bind_sink(sink)
     keyrings = Keyrings(store, secrets)
     auth.on_change(keyrings.invalidate)
-    credits = Credits(store, metrics, sweep_after_seconds=settings.credits.reservation_ttl_seconds)
+    credits = Credits(store, metrics, sweep_after_seconds=settings.credits.reservation_ttl_seconds,
+                      journal=CreditJournal(settings.spool_path / "credits"))
     await credits.start()
     executor = Executor(transport, providers, health=health, metrics=metrics, credits=credits,
                         provider_timeouts=provider_timeouts(settings))

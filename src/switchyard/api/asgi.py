@@ -1,7 +1,9 @@
-"""Minimal ASGI I/O for the hot routes: no Request/Response objects, no task group per response."""
+"""Minimal ASGI I/O for the hot routes (no Request/Response objects, no task group per response) and the body
+limits every route shares: size (413, a declared Content-Length refused before reading) and deadline (408)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -19,30 +21,114 @@ JSON = b"application/json"
 SSE = b"text/event-stream"
 
 
-async def read_body(receive: Receive, limit: int) -> bytes:
+def too_large(limit: int) -> GatewayError:
+    return GatewayError(
+        413, f"Request body is larger than the gateway's limit of {limit} bytes.", code="request_too_large"
+    )
+
+
+def too_slow(timeout: float) -> GatewayError:
+    """408 for a body that did not arrive in time; the connection is closed (the rest of the body may still come)."""
+    return GatewayError(
+        408,
+        f"The request body was not received within {timeout:g} seconds.",
+        code="request_timeout",
+        headers={"connection": "close"},
+    )
+
+
+def declared_length(raw: RawHeaders) -> int | None:
+    """The Content-Length a request declares (the HTTP parser has already refused malformed ones)."""
+    for name, value in raw:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def read_body(
+    receive: Receive, limit: int, *, timeout: float | None = None, declared: int | None = None
+) -> bytes:
+    """The whole request body, at most `limit` bytes (413; a declared Content-Length over it is refused before a
+    byte is read) and received within `timeout` seconds (408)."""
+    if declared is not None and declared > limit:
+        raise too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    while True:
-        msg = await receive()
-        if msg["type"] == "http.disconnect":
-            raise ConnectionError("client disconnected while sending the body")
-        chunk = msg.get("body", b"")
-        if chunk:
-            size += len(chunk)
-            if size > limit:
-                raise GatewayError(413, f"Request body is larger than the gateway's limit of {limit} bytes.", code="request_too_large")
-            chunks.append(chunk)
-        if not msg.get("more_body", False):
-            break
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                msg = await receive()
+                if msg["type"] == "http.disconnect":
+                    raise ConnectionError("client disconnected while sending the body")
+                chunk = msg.get("body", b"")
+                if chunk:
+                    size += len(chunk)
+                    if size > limit:
+                        raise too_large(limit)
+                    chunks.append(chunk)
+                if not msg.get("more_body", False):
+                    break
+    except TimeoutError:
+        assert timeout is not None
+        raise too_slow(timeout) from None
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def send_response(send: Send, status: int, body: bytes, headers: RawHeaders, content_type: bytes = JSON) -> None:
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *headers],
-    })
+class GuardedReceive:
+    """`receive` for routes that read the body themselves (Starlette's Request): the same limits as `read_body`,
+    checked as the route reads — nothing is read before the route asks, so it can authenticate first. Raises
+    GatewayError (413, 408); once the body is complete, messages (a disconnect) pass through untimed."""
+
+    __slots__ = ("_deadline", "_declared", "_done", "_limit", "_receive", "_size", "_timeout")
+
+    def __init__(self, receive: Receive, raw_headers: RawHeaders, limit: int, timeout: float) -> None:
+        self._receive = receive
+        self._limit = limit
+        self._timeout = timeout
+        self._declared = declared_length(raw_headers)
+        self._deadline: float | None = None
+        self._size = 0
+        self._done = False
+
+    async def __call__(self) -> Message:
+        if self._done:
+            return await self._receive()
+        if self._deadline is None:
+            if self._declared is not None and self._declared > self._limit:
+                raise too_large(self._limit)
+            self._deadline = asyncio.get_running_loop().time() + self._timeout
+        try:
+            async with asyncio.timeout_at(self._deadline):
+                msg = await self._receive()
+        except TimeoutError:
+            raise too_slow(self._timeout) from None
+        if msg["type"] != "http.request":
+            self._done = True
+            return msg
+        self._size += len(msg.get("body", b""))
+        if self._size > self._limit:
+            raise too_large(self._limit)
+        self._done = not msg.get("more_body", False)
+        return msg
+
+
+async def send_response(
+    send: Send, status: int, body: bytes, headers: RawHeaders, content_type: bytes = JSON
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

@@ -1,10 +1,10 @@
 """The proxy routes (chat completions, legacy completions): raw ASGI handlers on the hot path.
 
-Order per request: read body (size limit) → authenticate → parse → routing options (headers) → plan (with the
-organisation's BYOK keyring, filtered by the key's allow-list) → limits (admission: rate limits, budgets) →
-cache (a hit answers at once) → execute → respond. In `finally` the limits are settled with the real cost and
-the request record is submitted to the log sink, so every answered request of a known caller is logged, errors
-and client disconnects included.
+Order per request: authenticate (headers) → read body (size limit, deadline) → parse → routing options
+(headers) → plan (with the organisation's BYOK keyring, filtered by the key's allow-list) → limits
+(admission: rate limits, budgets) → cache (a hit answers at once) → execute → respond. In `finally` the
+limits are settled with the real cost and the request record is submitted to the log sink, so every answered
+request of a known caller is logged, errors and client disconnects included.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ..pipeline.headers import header_map, parse_helicone
 from ..pipeline.options import route_options
 from ..pipeline.plan import restrict
 from ..providers.base import UpstreamError
-from .asgi import SSE, Receive, Scope, Send, read_body, send_response
+from .asgi import SSE, Receive, Scope, Send, declared_length, read_body, send_response
 from .cache_response import cache_lookup, send_hit
 from .surfaces import SurfaceSpec
 
@@ -91,10 +91,13 @@ class ProxyRoute:
         spec = self.spec
         admission = None  # rate limits and budgets held by this request, settled in `finally`
         try:
-            raw = await read_body(receive, deps.settings.server.max_body_bytes)
-            ctx.raw_body = raw
+            # the key comes from the headers: a caller without one is refused before a byte of the body is read
             ctx.principal = await deps.auth.authenticate(headers)
             deps.request_ids.claim(ctx.principal.org.id, h)  # 409 while this org runs a request with the same id
+            server = deps.settings.server
+            raw = await read_body(receive, server.max_body_bytes, timeout=server.body_timeout_seconds,
+                                  declared=declared_length(scope["headers"]))
+            ctx.raw_body = raw
             body = parse_json_body(raw)
             ctx.body = body
             if self._alternate is not None:

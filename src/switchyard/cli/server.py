@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import logging
 import os
+import resource
 import sys
 
 from ..api import admin_ops as ops
 from ..api.admin_models import KeyCreate
+from ..api.server_limits import LimitedHttpToolsProtocol
 from ..config import Settings
 from ..stores.base import Conflict
 from ..stores.sql import SQLStore
@@ -64,6 +66,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.config:
         os.environ["SWITCHYARD_CONFIG"] = os.path.abspath(args.config)
     os.environ["SWITCHYARD_HOME"] = settings.home
+    raise_fd_limit(settings.server.max_connections)
     uvicorn.run(
         "switchyard.app:app_from_env",
         factory=True,
@@ -71,7 +74,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        # httptools with a header-size cap, header deadline and connection cap (api/server_limits.py)
+        http=LimitedHttpToolsProtocol,
+        ws="none",  # no WebSocket routes: Upgrade requests are plain HTTP requests
         lifespan="on",
         access_log=args.access_log,
         log_level="warning",
@@ -85,6 +90,24 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         server_header=False,
     )
     return 0
+
+
+def raise_fd_limit(max_connections: int) -> None:
+    """Lift the soft descriptor limit so `server.max_connections` callers (each may hold an upstream socket too)
+    fit; warn when the hard limit does not allow it."""
+    wanted = 2 * max_connections + 256
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        if target < wanted:
+            logging.getLogger("switchyard").warning(
+                "open-file limit %d is below the %d that server.max_connections=%d needs; raise `ulimit -n` "
+                "or lower server.max_connections",
+                target,
+                wanted,
+                max_connections,
+            )
 
 
 def safe_url(url: str) -> str:

@@ -27,6 +27,11 @@ import orjson
 _TOKEN = secrets.token_hex(4)  # tells this process's claims apart from a dead process that had the same pid
 
 
+def owner() -> str:
+    """This process, as it names its files: "<pid>-<token>"."""
+    return f"{os.getpid()}-{_TOKEN}"
+
+
 def _private_dir(path: Path) -> None:
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     if path.stat().st_mode & 0o077:
@@ -37,7 +42,7 @@ class Spool:
     def __init__(self, directory: Path) -> None:
         self.dir = directory
         self._seq = itertools.count()
-        self._claim = f".claimed-{os.getpid()}-{_TOKEN}"
+        self._claim = f".claimed-{owner()}"
         # a broken spool must not stop the gateway from serving: every write retries it (and the sink says so)
         with contextlib.suppress(OSError):
             _private_dir(self.dir)
@@ -143,8 +148,8 @@ class Spool:
         the queue. Returns how many."""
         n = 0
         for p in self.dir.glob("*.claimed-*"):
-            owner = p.suffix[len(".claimed-") :]
-            if owner != self._claim[len(".claimed-") :] and not _alive(owner):
+            who = p.suffix[len(".claimed-") :]
+            if who != self._claim[len(".claimed-") :] and not owner_alive(who):
                 with contextlib.suppress(FileNotFoundError):
                     os.replace(p, p.with_suffix(".jsonl"))
                     n += 1
@@ -159,7 +164,7 @@ def _encode(records: Iterable[dict[str, Any]]) -> bytes:
     return b"".join(orjson.dumps(r) + b"\n" for r in records)
 
 
-def _alive(owner: str) -> bool:
+def owner_alive(owner: str) -> bool:
     """`owner` is "<pid>-<token>" (or "<pid>" from older versions). Our own pid with another token is a dead
     process whose pid we reuse (containers restart with the same pid)."""
     pid_s, _, token = owner.partition("-")
