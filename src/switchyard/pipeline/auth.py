@@ -132,21 +132,22 @@ class Authenticator:
                 "Missing gateway key. Send it as 'Authorization: Bearer <key>' (or Helicone-Auth / x-api-key).",
                 code="missing_api_key",
             )
-        principal = await self.principal(key) if looks_like_gateway_key(key) else None
+        digest = self._secrets.hash_key(key)
+        hit = self._known.get(digest)  # the hot path: a key in use, served from memory
+        if hit is not None and hit[1] > self._clock():
+            self._known.move_to_end(digest)
+            return hit[0]
+        principal = await self._principal(key, digest)
         if principal is None:
             raise GatewayError(401, "Invalid gateway key.", code="invalid_api_key")
         return principal
 
-    async def principal(self, key: str) -> Principal | None:
-        """The key's principal, or None for an unknown or revoked key; from memory whenever possible."""
-        digest = self._secrets.hash_key(key)
+    async def _principal(self, key: str, digest: str) -> Principal | None:
+        """A key not (or no longer) in the valid-key cache: None for an unknown or revoked key."""
+        if not looks_like_gateway_key(key):
+            return None  # cannot be a gateway key: no lookup, and nothing to remember
         now = self._clock()
-        hit = self._known.get(digest)
-        if hit is not None:
-            if hit[1] > now:
-                self._known.move_to_end(digest)
-                return hit[0]
-            del self._known[digest]
+        self._known.pop(digest, None)  # expired, if there at all
         until = self._unknown.get(digest)
         if until is not None:
             if until > now:
