@@ -30,7 +30,7 @@
           return { label: s[0], stroke: color, fill: color + "22", width: 1.5, spanGaps: false,
                    value: spec.value ? function (u, v) { return spec.value(v); } : undefined };
         })),
-        axes: [Object.assign({}, axis), Object.assign({}, axis, { size: 60,
+        axes: [Object.assign({}, axis), Object.assign({}, axis, { size: spec.value ? 78 : 60,
           values: spec.value ? function (u, vals) { return vals.map(spec.value); } : undefined })],
         cursor: { drag: { x: false, y: false } },
       };
@@ -68,5 +68,8 @@
     });
   }
   document.addEventListener("change", function (e) { if (e.target.matches("select[name=range]")) syncRange(); });
+  // A page answering a form post (e.g. a new key, shown once) becomes a plain GET entry: reloading it must not
+  // post the form again.
+  try { history.replaceState(history.state, "", location.href); } catch (e) { /* not fatal */ }
   document.addEventListener("DOMContentLoaded", function () { syncRange(); drawCharts(); });
 })();
