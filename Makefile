@@ -19,6 +19,14 @@ tests/e2e/node/node_modules/.installed: tests/e2e/node/package-lock.json
 	cd tests/e2e/node && npm ci --silent --no-audit --no-fund
 	@touch $@
 
+# Debian's chromium for the dashboard's browser tests (Playwright drives it; no browser is ever downloaded).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -q
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
 install: .venv/.synced
 
 ## Install everything and start the gateway on the embedded default (SQLite under ./.switchyard).
@@ -26,7 +34,7 @@ run: install
 	.venv/bin/switchyard serve
 
 ## Run the whole test suite (unit, contract on SQLite and PostgreSQL, end-to-end with real SDKs).
-test: install tests/e2e/node/node_modules/.installed
+test: install tests/e2e/node/node_modules/.installed $(CHROMIUM)
 	.venv/bin/python -m pytest $(PYTEST_ARGS)
 
 lint: install
