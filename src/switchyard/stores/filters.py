@@ -20,11 +20,11 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Float, Integer, and_, exists, false, or_, select, true
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import BigInteger, Boolean, Float, Integer, and_, exists, false, select, true
+from sqlalchemy.sql.elements import ColumnElement, Grouping
 
-from .log_writer import clean_text
 from .filters_annotations import AnnotationFilterError, feedback_clause, scores_clause
+from .log_writer import clean_text
 from .schema import request_properties, requests, text_hash
 
 MAX_CONDITIONS = 1000
@@ -73,6 +73,8 @@ COLUMNS = {
     "cache_hit": "cache_hit",
     "stream": "stream",
     "error": "error",
+    "duplicate_of": "duplicate_of",  # rows that asked for this id while another request held it
+    "uid": "uid",
 }
 
 _TIME_COLUMNS = {"created_at"}
@@ -162,6 +164,15 @@ def _scalar(kind: str, name: str, value: Any) -> Any:
     return _number(value, kind, name)
 
 
+def _join(op: str, clauses: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+    """`a op b op ...` as a balanced tree of parenthesised pairs. SQLAlchemy flattens nested and_/or_ into one
+    chain, which SQLite parses one level deeper per term; a balanced tree nests log2(n) deep."""
+    if len(clauses) == 1:
+        return clauses[0]
+    mid = len(clauses) // 2
+    return Grouping(_join(op, clauses[:mid])).bool_op(op)(Grouping(_join(op, clauses[mid:])))
+
+
 def _escape_like(s: str) -> str:
     return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -234,7 +245,7 @@ def _properties(spec: Any, budget: _Budget) -> ColumnElement[bool]:
             .where(_property_value(op, value, budget))
         )
         clauses.append(exists(sub))
-    return and_(*clauses)
+    return _join("AND", clauses)
 
 
 def _leaf(node: dict[str, Any], budget: _Budget) -> ColumnElement[bool]:
@@ -263,7 +274,7 @@ def _leaf(node: dict[str, Any], budget: _Budget) -> ColumnElement[bool]:
             op, value = _one_op(opspec, f"{table}.{name}")
             kind = "time" if column in _TIME_COLUMNS else _kind(column)
             clauses.append(_op(requests.c[column], kind, name, op, value, budget))
-    return and_(*clauses).self_group() if clauses else true()
+    return _join("AND", clauses) if clauses else true()
 
 
 def _node(node: Any, depth: int, budget: _Budget) -> ColumnElement[bool]:
@@ -282,8 +293,7 @@ def _node(node: Any, depth: int, budget: _Budget) -> ColumnElement[bool]:
         if op not in ("and", "or") or "left" not in node or "right" not in node:
             raise FilterError("a branch filter needs left, right and operator \"and\" or \"or\"")
         left, right = _node(node["left"], depth + 1, budget), _node(node["right"], depth + 1, budget)
-        # parenthesised: nested and/or would otherwise flatten into one long chain, one SQL level per term
-        return (and_(left, right) if op == "and" else or_(left, right)).self_group()
+        return _join(op.upper(), [left, right])
     return _leaf(node, budget)
 
 
