@@ -12,7 +12,7 @@ import pytest
 
 from support.gateway import GatewayProcess, default_config, free_port
 
-ADMIN_KEY = "admin-e2e-0123456789abcdef"
+ADMIN_KEY = "admin-e2e-0123456789abcdef-0123456789"
 OPENAI_SECRET = "sk-byok-openai-SECRET-7a1f9c2e4b"
 OPENAI_SECRET_2 = "sk-byok-openai-ROTATED-55d0e3a1x"
 AWS_ACCESS_KEY_ID = "AKIAEXAMPLEKEY123456"
