@@ -12,7 +12,6 @@ import os
 import re
 import secrets
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,10 +26,20 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ADMIN_KEY = "sy-admin-" + secrets.token_hex(16)
-ARTIFACTS = Path(os.environ.get("SWITCHYARD_ARTIFACTS", Path(__file__).resolve().parents[1] / "artifacts")) / "dashboard"
+ARTIFACTS = (
+    Path(os.environ.get("SWITCHYARD_ARTIFACTS", Path(__file__).resolve().parents[1] / "artifacts"))
+    / "dashboard"
+)
 
 # Hostile data: each payload would set window.__pwned (or add an element) if it were ever parsed as markup.
 XSS_PROPERTY = '<img src=x id="pwn-prop" onerror="window.__pwned=1">'
@@ -58,11 +67,25 @@ def browser() -> Iterator[Any]:
     print(f"\ndashboard screenshots: {ARTIFACTS}")
 
 
-def _post(gw: GatewayProcess, key: str, model: str = "gpt-4o-mini", content: str = "hi", headers: dict | None = None,
-          expect_status: int = 200, **body: Any) -> str:
-    r = httpx.post(f"{gw.url}/v1/chat/completions", headers={**gw.headers(key), **(headers or {})}, timeout=30,
-                   json={"model": model, "messages": [{"role": "system", "content": "Be brief."},
-                                                      {"role": "user", "content": content}], **body})
+def _post(
+    gw: GatewayProcess,
+    key: str,
+    model: str = "gpt-4o-mini",
+    content: str = "hi",
+    headers: dict | None = None,
+    expect_status: int = 200,
+    **body: Any,
+) -> str:
+    r = httpx.post(
+        f"{gw.url}/v1/chat/completions",
+        headers={**gw.headers(key), **(headers or {})},
+        timeout=30,
+        json={
+            "model": model,
+            "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": content}],
+            **body,
+        },
+    )
     assert r.status_code == expect_status, r.text
     return r.headers["helicone-id"]
 
@@ -79,7 +102,11 @@ class Seeded:
 def seeded(upstream, tmp_path_factory) -> Iterator[Seeded]:
     cfg = default_config(upstream.url, free_port(), admin={"key": ADMIN_KEY})
     # a provider nobody listens on: a fallback chain through it shows two attempts
-    cfg["providers"]["dead-vllm"] = {"format": "openai", "base_url": f"http://127.0.0.1:{free_port()}/v1", "api_key": "x"}
+    cfg["providers"]["dead-vllm"] = {
+        "format": "openai",
+        "base_url": f"http://127.0.0.1:{free_port()}/v1",
+        "api_key": "x",
+    }
     gw = GatewayProcess(tmp_path_factory.mktemp("dashboard"), cfg)
     gw.home.mkdir(parents=True, exist_ok=True)
     gw.config_path.write_text(yaml.safe_dump(cfg))
@@ -87,33 +114,76 @@ def seeded(upstream, tmp_path_factory) -> Iterator[Seeded]:
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
     keys = {}
     for org in ("acme", "rival"):
-        httpx.post(f"{gw.url}/admin/v1/orgs", json={"name": org}, headers=admin, timeout=10).raise_for_status()
-        r = httpx.post(f"{gw.url}/admin/v1/orgs/{org}/keys", json={"name": f"{org}-key"}, headers=admin, timeout=10)
+        httpx.post(
+            f"{gw.url}/admin/v1/orgs", json={"name": org}, headers=admin, timeout=10
+        ).raise_for_status()
+        r = httpx.post(
+            f"{gw.url}/admin/v1/orgs/{org}/keys", json={"name": f"{org}-key"}, headers=admin, timeout=10
+        )
         r.raise_for_status()
         keys[org] = r.json()["key"]
     s = Seeded(gw, keys["acme"], keys["rival"])
     acme = s.acme
     ids = s.ids
-    sess = {"Helicone-Session-Id": s.session, "Helicone-Session-Name": "Trip planner", "Helicone-User-Id": "alice"}
-    ids["plan"] = _post(gw, acme, content="Plan a trip to Lisbon",
-                        headers={**sess, "Helicone-Session-Path": "/plan", "Helicone-Property-Env": "prod"})
-    ids["search"] = _post(gw, acme, content="Search flights", headers={**sess, "Helicone-Session-Path": "/plan/search"})
-    ids["fetch"] = _post(gw, acme, content="Fetch prices",
-                         headers={**sess, "Helicone-Session-Path": "/plan/search/fetch"})
-    ids["answer"] = _post(gw, acme, content="Write the answer", headers={**sess, "Helicone-Session-Path": "/answer"})
-    ids["fallback"] = _post(gw, acme, model="llama3/dead-vllm,llama3/my-vllm", content="Fallback please",
-                            headers={"Helicone-User-Id": "bob", "Helicone-Property-Env": "dev"})
-    ids["error"] = _post(gw, acme, content="[[500]] fail", headers={"Helicone-User-Id": "bob"}, expect_status=500)
+    sess = {
+        "Helicone-Session-Id": s.session,
+        "Helicone-Session-Name": "Trip planner",
+        "Helicone-User-Id": "alice",
+    }
+    ids["plan"] = _post(
+        gw,
+        acme,
+        content="Plan a trip to Lisbon",
+        headers={**sess, "Helicone-Session-Path": "/plan", "Helicone-Property-Env": "prod"},
+    )
+    ids["search"] = _post(
+        gw, acme, content="Search flights", headers={**sess, "Helicone-Session-Path": "/plan/search"}
+    )
+    ids["fetch"] = _post(
+        gw, acme, content="Fetch prices", headers={**sess, "Helicone-Session-Path": "/plan/search/fetch"}
+    )
+    ids["answer"] = _post(
+        gw, acme, content="Write the answer", headers={**sess, "Helicone-Session-Path": "/answer"}
+    )
+    ids["fallback"] = _post(
+        gw,
+        acme,
+        model="llama3/dead-vllm,llama3/my-vllm",
+        content="Fallback please",
+        headers={"Helicone-User-Id": "bob", "Helicone-Property-Env": "dev"},
+    )
+    ids["error"] = _post(
+        gw, acme, content="[[500]] fail", headers={"Helicone-User-Id": "bob"}, expect_status=500
+    )
     ids["tools"] = _post(gw, acme, content="[[tools]] weather?", headers={"Helicone-Property-Env": "prod"})
-    ids["hostile"] = _post(gw, acme, model=XSS_MODEL, content=XSS_PROMPT,
-                           headers={"Helicone-User-Id": XSS_USER, "Helicone-Property-Evil": XSS_PROPERTY,
-                                    "Helicone-Session-Id": XSS_SESSION})
+    ids["hostile"] = _post(
+        gw,
+        acme,
+        model=XSS_MODEL,
+        content=XSS_PROMPT,
+        headers={
+            "Helicone-User-Id": XSS_USER,
+            "Helicone-Property-Evil": XSS_PROPERTY,
+            "Helicone-Session-Id": XSS_SESSION,
+        },
+    )
     with concurrent.futures.ThreadPoolExecutor(8) as pool:  # enough rows for a second page of the table
-        bulk = list(pool.map(lambda i: _post(gw, acme, content=f"bulk {i}", headers={"Helicone-Property-Batch": "bulk"}),
-                             range(53)))
-    ids["rival"] = _post(gw, s.rival, content="rival secret plan",
-                         headers={"Helicone-User-Id": "rival-user", "Helicone-Property-Team": "rival-only",
-                                  "Helicone-Session-Id": s.rival_session})
+        bulk = list(
+            pool.map(
+                lambda i: _post(gw, acme, content=f"bulk {i}", headers={"Helicone-Property-Batch": "bulk"}),
+                range(53),
+            )
+        )
+    ids["rival"] = _post(
+        gw,
+        s.rival,
+        content="rival secret plan",
+        headers={
+            "Helicone-User-Id": "rival-user",
+            "Helicone-Property-Team": "rival-only",
+            "Helicone-Session-Id": s.rival_session,
+        },
+    )
     for rid in [*ids.values(), *bulk]:
         gw.wait_row(rid, key=s.rival if rid == ids["rival"] else acme)
     s.bulk = bulk  # type: ignore[attr-defined]
@@ -225,7 +295,9 @@ def test_request_detail_attempts_and_feedback_reach_the_api(page, seeded):
     expect(page.locator(".turn.role-user")).to_contain_text("Fallback please")
     expect(page.locator(".turn.role-system")).to_contain_text("Be brief.")
     curl = page.locator("#curl-text").inner_text()
-    assert "$SWITCHYARD_KEY" in curl and seeded.acme not in curl and "helicone-property-env: dev" in curl.lower()
+    assert (
+        "$SWITCHYARD_KEY" in curl and seeded.acme not in curl and "helicone-property-env: dev" in curl.lower()
+    )
     page.get_by_role("button", name="Good", exact=True).click()
     expect(page.locator("#feedback")).to_contain_text("Rated Good")
     expect(page.get_by_role("button", name="Good", exact=True)).to_have_attribute("aria-pressed", "true")
@@ -319,8 +391,12 @@ def test_create_and_revoke_a_key_through_the_page(page, seeded):
     page.get_by_role("button", name="Revoke key made-in-browser").click()
     expect(page.locator(".notice.good")).to_contain_text("Revoked key made-in-browser")
     shot(page, "12-keys-revoked")
-    r = httpx.post(f"{gw.url}/v1/chat/completions", headers=gw.headers(new_key), timeout=10,
-                   json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "still there?"}]})
+    r = httpx.post(
+        f"{gw.url}/v1/chat/completions",
+        headers=gw.headers(new_key),
+        timeout=10,
+        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "still there?"}]},
+    )
     assert r.status_code == 401
     assert_no_secret(page, ADMIN_KEY, new_key)
 
@@ -330,9 +406,15 @@ def test_another_organisation_sees_none_of_it(page, seeded):
     sign_in(page, gw, seeded.rival)
     expect(page.locator('[data-total="requests"] .big')).to_have_text("1")
     acme_markers = ["alice", "bob", "Trip planner", seeded.session, seeded.ids["plan"], "Lisbon", "bulk"]
-    for path in ("/dashboard", "/dashboard/requests?range=30d", "/dashboard/sessions?range=30d",
-                 "/dashboard/users?range=30d", "/dashboard/properties?range=30d", "/dashboard/keys",
-                 "/dashboard/requests?range=30d&property=env%3Dprod"):
+    for path in (
+        "/dashboard",
+        "/dashboard/requests?range=30d",
+        "/dashboard/sessions?range=30d",
+        "/dashboard/users?range=30d",
+        "/dashboard/properties?range=30d",
+        "/dashboard/keys",
+        "/dashboard/requests?range=30d&property=env%3Dprod",
+    ):
         page.goto(gw.url + path)
         html = page.content()
         for m in acme_markers:
@@ -344,8 +426,10 @@ def test_another_organisation_sees_none_of_it(page, seeded):
         resp = page.goto(gw.url + path)
         assert resp.status == 404, path
         assert "Lisbon" not in page.content()
-    resp = page.request.post(f"{gw.url}/dashboard/requests/{seeded.ids['plan']}/feedback",
-                             form={"rating": "bad", "csrf": _csrf(page, gw)})
+    resp = page.request.post(
+        f"{gw.url}/dashboard/requests/{seeded.ids['plan']}/feedback",
+        form={"rating": "bad", "csrf": _csrf(page, gw)},
+    )
     assert resp.status == 404
     with page.expect_download() as dl:
         page.goto(f"{gw.url}/dashboard/requests?range=30d")
@@ -396,7 +480,7 @@ def test_hostile_data_is_shown_as_text(page, seeded):
 class _Attacker(http.server.BaseHTTPRequestHandler):
     html = b""
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("content-type", "text/html")
         self.end_headers()
@@ -408,14 +492,27 @@ class _Attacker(http.server.BaseHTTPRequestHandler):
 
 def test_forged_cross_site_post_is_refused_by_the_csrf_token(page, seeded):
     gw = seeded.gw
-    victim = httpx.post(f"{gw.url}/admin/v1/orgs/acme/keys", json={"name": "victim"}, timeout=10,
-                        headers={"Authorization": f"Bearer {ADMIN_KEY}"}).json()
+    victim = httpx.post(
+        f"{gw.url}/admin/v1/orgs/acme/keys",
+        json={"name": "victim"},
+        timeout=10,
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+    ).json()
     sign_in(page, gw, ADMIN_KEY)
+    # the admin lands on the empty default organisation: the newcomer's empty state, with this gateway's URL
+    expect(page.get_by_role("heading", name="No requests here yet")).to_be_visible()
+    expect(page.locator(".empty pre")).to_contain_text(f"curl {gw.url}/v1/chat/completions")
+    shot(page, "00-empty-state")
+    page.get_by_label("Organisation").select_option(label="acme")  # where the victim key lives: without the
+    page.get_by_role("button", name="Switch").click()  # token check, the forged post would revoke it
+    expect(page.locator(".sub").first).to_contain_text("acme")
     # Another origin on the same host is the same *site*: the browser sends the SameSite=Lax cookie with the
     # forged post, so only the token can refuse it.
     for token_field in ("", '<input type="hidden" name="csrf" value="forged-token">'):
-        _Attacker.html = (f'<form id="f" method="post" action="{gw.url}/dashboard/keys/{victim["id"]}/revoke">'
-                          f'{token_field}</form><script>document.getElementById("f").submit()</script>').encode()
+        _Attacker.html = (
+            f'<form id="f" method="post" action="{gw.url}/dashboard/keys/{victim["id"]}/revoke">'
+            f'{token_field}</form><script>document.getElementById("f").submit()</script>'
+        ).encode()
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Attacker)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:
@@ -429,11 +526,16 @@ def test_forged_cross_site_post_is_refused_by_the_csrf_token(page, seeded):
     assert _post(gw, victim["key"], content="still works")
     # a request without the token is refused outside the browser too, session cookie or not
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
-    r = httpx.post(f"{gw.url}/dashboard/keys/{victim['id']}/revoke", cookies=cookies, timeout=10,
-                   headers={"origin": gw.url})
+    r = httpx.post(
+        f"{gw.url}/dashboard/keys/{victim['id']}/revoke",
+        cookies=cookies,
+        timeout=10,
+        headers={"origin": gw.url},
+    )
     assert r.status_code == 403
-    r = httpx.post(f"{gw.url}/dashboard/keys", cookies=cookies, data={"csrf": "x" * 43, "name": "sneaky"},
-                   timeout=10)
+    r = httpx.post(
+        f"{gw.url}/dashboard/keys", cookies=cookies, data={"csrf": "x" * 43, "name": "sneaky"}, timeout=10
+    )
     assert r.status_code == 403
 
 

@@ -46,7 +46,11 @@ async def resolve(deps: Any, codec: SessionCodec, s: Session | None) -> Viewer |
     store = deps.store
     if s.kind == "admin":
         configured = deps.settings.admin.key
-        if not configured or not s.admin_tag or not hmac.compare_digest(s.admin_tag, codec.admin_tag(configured)):
+        if (
+            not configured
+            or not s.admin_tag
+            or not hmac.compare_digest(s.admin_tag, codec.admin_tag(configured))
+        ):
             return None
         orgs = await _admin_orgs(store)
         if not orgs:
@@ -77,8 +81,9 @@ async def sign_in(deps: Any, codec: SessionCodec, typed: str) -> Session:
     try:
         if configured and hmac.compare_digest(value.encode(), configured.encode()):
             orgs = await _admin_orgs(deps.store)
-            return codec.signed_in("admin", admin_tag=codec.admin_tag(configured),
-                                   org_id=orgs[0].id if orgs else None)
+            return codec.signed_in(
+                "admin", admin_tag=codec.admin_tag(configured), org_id=orgs[0].id if orgs else None
+            )
         digest = deps.secrets.hash_key(value)
         key = await deps.store.find_key_by_hash(digest)
     except StoreUnavailable:

@@ -121,8 +121,10 @@ def _message(m: Any) -> Turn:
     parts = _parts(m.get("content"))
     parts += _tool_calls(m.get("tool_calls"))
     if role == "tool":
-        parts = [Part("tool_result", p.text, str(m.get("tool_call_id", ""))) if p.kind == "text" else p
-                 for p in parts]
+        parts = [
+            Part("tool_result", p.text, str(m.get("tool_call_id", ""))) if p.kind == "text" else p
+            for p in parts
+        ]
     return Turn(role, parts)
 
 

@@ -82,8 +82,12 @@ class Ctx:
 
     def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         html = self.parts.env.get_template(template).render(
-            viewer=self.viewer, csrf=self.csrf, base_url=self.base_url, path=self.request.url.path,
-            htmx=self.request.headers.get("hx-request") == "true", **values,
+            viewer=self.viewer,
+            csrf=self.csrf,
+            base_url=self.base_url,
+            path=self.request.url.path,
+            htmx=self.request.headers.get("hx-request") == "true",
+            **values,
         )
         return HTMLResponse(html, status_code=status)
 
@@ -138,18 +142,31 @@ def page(parts: Parts, handler: Handler, *, public: bool = False) -> Callable[[R
                         raise Forbidden("This form has expired or was sent from another site.")
                 response = await handler(ctx)
         except Forbidden as e:
-            response = ctx.render("error.html", status=403, title="Refused", message=str(e) +
-                                  " Reload the page and try again.")
+            response = ctx.render(
+                "error.html", status=403, title="Refused", message=str(e) + " Reload the page and try again."
+            )
         except GatewayError as e:
             response = ctx.render("error.html", status=e.status, title="Not available", message=e.message)
         except StoreUnavailable:
-            response = ctx.render("error.html", status=503, title="Store unavailable",
-                                  message="The gateway's store is unavailable; try again shortly.")
+            response = ctx.render(
+                "error.html",
+                status=503,
+                title="Store unavailable",
+                message="The gateway's store is unavailable; try again shortly.",
+            )
         except Exception as e:
-            log.error("dashboard %s %s failed:\n%s", request.method, request.url.path,
-                      redact("".join(traceback.format_exception(e))))
-            response = ctx.render("error.html", status=500, title="Something went wrong",
-                                  message="The page failed inside the gateway; its log has the details.")
+            log.error(
+                "dashboard %s %s failed:\n%s",
+                request.method,
+                request.url.path,
+                redact("".join(traceback.format_exception(e))),
+            )
+            response = ctx.render(
+                "error.html",
+                status=500,
+                title="Something went wrong",
+                message="The page failed inside the gateway; its log has the details.",
+            )
         for k, v in SECURITY_HEADERS.items():
             response.headers.setdefault(k, v)
         new = ctx.set_session or (session if fresh else None)

@@ -31,8 +31,9 @@ async def signin_submit(ctx: Ctx) -> Response:
     try:
         ctx.set_session = await sign_in(ctx.deps, ctx.codec, ctx.form.get("key", ""))
     except SignInError as e:  # the typed value is never echoed back into the page
-        return ctx.render("signin.html", status=401, error=str(e),
-                          admin_enabled=bool(ctx.deps.settings.admin.key))
+        return ctx.render(
+            "signin.html", status=401, error=str(e), admin_enabled=bool(ctx.deps.settings.admin.key)
+        )
     return ctx.redirect("/dashboard")
 
 

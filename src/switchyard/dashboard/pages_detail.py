@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import shlex
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 from starlette.responses import Response
 
@@ -25,8 +25,11 @@ def not_found() -> GatewayError:
 def curl_command(base_url: str, d: ins.RequestDetail) -> str:
     """The request as curl, with the key replaced by $SWITCHYARD_KEY (the logged key is never known anyway)."""
     row = d.row
-    lines = [f"curl {shlex.quote(base_url + row.path)}", '-H "Authorization: Bearer $SWITCHYARD_KEY"',
-             "-H 'Content-Type: application/json'"]
+    lines = [
+        f"curl {shlex.quote(base_url + row.path)}",
+        '-H "Authorization: Bearer $SWITCHYARD_KEY"',
+        "-H 'Content-Type: application/json'",
+    ]
     headers = []
     if row.user_id:
         headers.append(("Helicone-User-Id", row.user_id))
@@ -36,7 +39,12 @@ def curl_command(base_url: str, d: ins.RequestDetail) -> str:
         headers.append(("Helicone-Session-Path", row.session_path))
     if row.session_name:
         headers.append(("Helicone-Session-Name", row.session_name))
-    headers += [(f"Helicone-Property-{k}", v) for k, v in sorted(row.properties.items())]
+    # session headers are mirrored into properties as helicone-session-*; they are already sent above
+    headers += [
+        (f"Helicone-Property-{k}", v)
+        for k, v in sorted(row.properties.items())
+        if not k.lower().startswith("helicone-")
+    ]
     lines += [f"-H {shlex.quote(f'{k}: {v}')}" for k, v in headers]
     body = d.request_body
     if body is None:
@@ -60,10 +68,12 @@ def cost_lines(registry: Any, d: ins.RequestDetail) -> list[tuple[str, str, floa
     cached = min(row.cached_tokens or 0, prompt)
     written = min(d.cache_write_tokens or 0, prompt - cached)
     fresh = prompt - cached - written
-    parts = [("Input", fresh, price.input), ("Cached input", cached,
-              price.cached_input if price.cached_input is not None else price.input),
-             ("Cache write", written, price.cache_write if price.cache_write is not None else price.input),
-             ("Output", row.completion_tokens or 0, price.output)]
+    parts = [
+        ("Input", fresh, price.input),
+        ("Cached input", cached, price.cached_input if price.cached_input is not None else price.input),
+        ("Cache write", written, price.cache_write if price.cache_write is not None else price.input),
+        ("Output", row.completion_tokens or 0, price.output),
+    ]
     return [(what, f"{n:,} × ${p:g}/1M", n * p / 1_000_000) for what, n, p in parts if n]
 
 
@@ -81,9 +91,19 @@ def timeline(attempts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for a, (start, lat) in zip(attempts, spans, strict=True):
         ok = isinstance(a.get("status"), int) and a["status"] < 400 and not a.get("error")
-        base = {k: None for k in ("provider", "model", "status", "error", "kind", "latency_ms", "source", "note")}
-        out.append({**base, **a, "x": round(start / total * 100, 2), "w": round(max(lat / total * 100, 0.8), 2),
-                    "ok": ok, "label": a.get("note") or ("retry" if a.get("retry") else "")})
+        base = {
+            k: None for k in ("provider", "model", "status", "error", "kind", "latency_ms", "source", "note")
+        }
+        out.append(
+            {
+                **base,
+                **a,
+                "x": round(start / total * 100, 2),
+                "w": round(max(lat / total * 100, 0.8), 2),
+                "ok": ok,
+                "label": a.get("note") or ("retry" if a.get("retry") else ""),
+            }
+        )
     return out
 
 
@@ -96,9 +116,15 @@ async def detail(ctx: Ctx) -> Response:
     req = conv.load(d.request_body)
     resp = conv.load(d.response_body)
     return ctx.render(
-        "request.html", active="requests", d=d, r=d.row, request_turns=conv.request_turns(req),
-        response_turns=conv.response_turns(resp), attempts=timeline(d.attempts),
-        cost_lines=cost_lines(ctx.deps.registry, d), curl=curl_command(ctx.base_url, d),
+        "request.html",
+        active="requests",
+        d=d,
+        r=d.row,
+        request_turns=conv.request_turns(req),
+        response_turns=conv.response_turns(resp),
+        attempts=timeline(d.attempts),
+        cost_lines=cost_lines(ctx.deps.registry, d),
+        curl=curl_command(ctx.base_url, d),
     )
 
 

@@ -44,10 +44,20 @@ def _providers(deps: Any, org_id: str) -> list[dict[str, Any]]:
         cs = circuits.pop(pid, [])
         if not has_key and not cs:
             continue
-        worst = "open" if any(c["state"] == "open" for c in cs) else (
-            "half_open" if any(c["state"] == "half_open" for c in cs) else "closed")
-        out.append({"id": pid, "format": info.format, "gateway_key": bool(info.api_key), "state": worst,
-                    "circuits": cs})
+        worst = (
+            "open"
+            if any(c["state"] == "open" for c in cs)
+            else ("half_open" if any(c["state"] == "half_open" for c in cs) else "closed")
+        )
+        out.append(
+            {
+                "id": pid,
+                "format": info.format,
+                "gateway_key": bool(info.api_key),
+                "state": worst,
+                "circuits": cs,
+            }
+        )
     for pid, cs in sorted(circuits.items()):
         out.append({"id": pid, "format": "", "gateway_key": False, "state": cs[0]["state"], "circuits": cs})
     return out
@@ -71,10 +81,22 @@ async def health_page(ctx: Ctx) -> Response:
     except OSError:
         spool_files = None
     return ctx.render(
-        "health.html", active="health", providers=_providers(deps, viewer.org.id),
-        store={"ok": store_ok, "ms": store_ms, "error": store_err,
-               "backend": deps.settings.database_url.split(":", 1)[0].split("+", 1)[0]},
+        "health.html",
+        active="health",
+        providers=_providers(deps, viewer.org.id),
+        store={
+            "ok": store_ok,
+            "ms": store_ms,
+            "error": store_err,
+            "backend": deps.settings.database_url.split(":", 1)[0].split("+", 1)[0],
+        },
         redis=redis,
-        sink={"backlog": sink.backlog, "queue_size": deps.settings.log.queue_size, "spool_files": spool_files,
-              "store_up": sink.store_up, "written": sink.written, "spooled": sink.spooled},
+        sink={
+            "backlog": sink.backlog,
+            "queue_size": deps.settings.log.queue_size,
+            "spool_files": spool_files,
+            "store_up": sink.store_up,
+            "written": sink.written,
+            "spooled": sink.spooled,
+        },
     )

@@ -13,7 +13,15 @@ from typing import Any
 from starlette.responses import Response
 
 from ..api import admin_ops as ops
-from ..api.admin_models import CreditGrant, KeyCreate, KeyPatch, ProviderKeyCreate, ProviderKeyPatch, parse, parse_limit_spec
+from ..api.admin_models import (
+    CreditGrant,
+    KeyCreate,
+    KeyPatch,
+    ProviderKeyCreate,
+    ProviderKeyPatch,
+    parse,
+    parse_limit_spec,
+)
 from ..errors import GatewayError, bad_request
 from .guard import Ctx, Forbidden
 
@@ -42,8 +50,14 @@ async def _changed(ctx: Ctx) -> None:
     await ctx.deps.invalidation.publish()
 
 
-async def keys_page(ctx: Ctx, *, status: int = 200, new_key: str | None = None, notice: str | None = None,
-                    error: str | None = None) -> Response:
+async def keys_page(
+    ctx: Ctx,
+    *,
+    status: int = 200,
+    new_key: str | None = None,
+    notice: str | None = None,
+    error: str | None = None,
+) -> Response:
     viewer = ctx.viewer
     assert viewer is not None
     store = ctx.deps.store
@@ -53,9 +67,19 @@ async def keys_page(ctx: Ctx, *, status: int = 200, new_key: str | None = None, 
         ledger = await store.credit_ledger(viewer.org.id, limit=LEDGER_ROWS)
     provider_keys = await ops.list_provider_keys(store, viewer.org)
     keys = sorted(keys, key=lambda k: (not k.active, -k.created_at))
-    return ctx.render("keys.html", status=status, active="keys", keys=keys, provider_keys=provider_keys,
-                      balance=balance, ledger=ledger, new_key=new_key, notice=notice, error=error,
-                      providers=sorted(ctx.deps.registry.providers))
+    return ctx.render(
+        "keys.html",
+        status=status,
+        active="keys",
+        keys=keys,
+        provider_keys=provider_keys,
+        balance=balance,
+        ledger=ledger,
+        new_key=new_key,
+        notice=notice,
+        error=error,
+        providers=sorted(ctx.deps.registry.providers),
+    )
 
 
 async def _act(ctx: Ctx, action: Any) -> Response:
@@ -84,8 +108,14 @@ async def create_key(ctx: Ctx) -> Response:
     f = ctx.form
 
     async def run():
-        body = parse(KeyCreate, {"name": f.get("name") or None, "allowed_models": _models(f.get("allowed_models", "")),
-                                 "limits": _limits(f.get("limits", "")) or None})
+        body = parse(
+            KeyCreate,
+            {
+                "name": f.get("name") or None,
+                "allowed_models": _models(f.get("allowed_models", "")),
+                "limits": _limits(f.get("limits", "")) or None,
+            },
+        )
         key, rec = await ops.create_gateway_key(ctx.deps.store, ctx.deps.secrets, viewer.org, body)
         return key, f"Created key {rec.name or rec.prefix}. Copy it now: it is not shown again."
 
@@ -98,8 +128,13 @@ async def update_key(ctx: Ctx) -> Response:
 
     async def run():
         rec = await _own_key(ctx, ctx.request.path_params["key_id"])
-        body = parse(KeyPatch, {"allowed_models": _models(f.get("allowed_models", "")) or [],
-                                "limits": _limits(f.get("limits", ""))})
+        body = parse(
+            KeyPatch,
+            {
+                "allowed_models": _models(f.get("allowed_models", "")) or [],
+                "limits": _limits(f.get("limits", "")),
+            },
+        )
         rec = await ops.update_gateway_key(ctx.deps.store, rec.id, body)
         return f"Saved key {rec.name or rec.prefix}."
 
@@ -123,9 +158,18 @@ async def add_provider_key(ctx: Ctx) -> Response:
 
     async def run():
         config = {k: f[k].strip() for k in ("base_url", "region", "endpoint") if f.get(k, "").strip()}
-        body = parse(ProviderKeyCreate, {"provider": f.get("provider", ""), "key": f.get("key", ""),
-                                         "id": f.get("id") or None, "config": config or None})
-        pk = await ops.create_provider_key(ctx.deps.store, ctx.deps.secrets, ctx.deps.registry, viewer.org, body)
+        body = parse(
+            ProviderKeyCreate,
+            {
+                "provider": f.get("provider", ""),
+                "key": f.get("key", ""),
+                "id": f.get("id") or None,
+                "config": config or None,
+            },
+        )
+        pk = await ops.create_provider_key(
+            ctx.deps.store, ctx.deps.secrets, ctx.deps.registry, viewer.org, body
+        )
         return f"Added {pk.provider} key {pk.id}."
 
     return await _act(ctx, run)
@@ -136,8 +180,9 @@ async def rotate_provider_key(ctx: Ctx) -> Response:
 
     async def run():
         body = parse(ProviderKeyPatch, {"key": ctx.form.get("key", "")})
-        pk = await ops.update_provider_key(ctx.deps.store, ctx.deps.secrets, viewer.org,
-                                           ctx.request.path_params["key_id"], body)
+        pk = await ops.update_provider_key(
+            ctx.deps.store, ctx.deps.secrets, viewer.org, ctx.request.path_params["key_id"], body
+        )
         return f"Rotated {pk.provider} key {pk.id}."
 
     return await _act(ctx, run)

@@ -30,8 +30,21 @@ async def overview(ctx: Ctx) -> Response:
     rank = "requests" if ctx.request.query_params.get("rank") == "requests" else "cost"
     ov = await ins.overview(ctx.deps.store, viewer.org.id, choice.rng, top=8)
     tops = []
-    for title, top in (("Models", ov.models), ("Providers", ov.providers), ("Users", ov.users),
-                       ("Property values", ov.properties)):
+    for title, top in (
+        ("Models", ov.models),
+        ("Providers", ov.providers),
+        ("Users", ov.users),
+        ("Property values", ov.properties),
+    ):
         tops.append((title, top.by_requests if rank == "requests" else top.by_cost))
-    return ctx.render("overview.html", active="overview", choice=choice, presets=PRESET_LABELS, ov=ov,
-                      t=ov.totals, tops=tops, rank=rank, chart=chart_data(ov))
+    return ctx.render(
+        "overview.html",
+        active="overview",
+        choice=choice,
+        presets=PRESET_LABELS,
+        ov=ov,
+        t=ov.totals,
+        tops=tops,
+        rank=rank,
+        chart=chart_data(ov),
+    )

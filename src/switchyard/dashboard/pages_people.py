@@ -62,8 +62,13 @@ async def limit_use(ctx: Ctx, users: list[ins.UserSummary]) -> dict[str, list[Li
         sort = "requests" if rule.metric == "requests" else "cost"
         wkey = (rule.window_seconds, sort)
         if wkey not in windows:
-            page = await ins.list_users(ctx.deps.store, viewer.org.id, ins.TimeRange.last(rule.window_seconds),
-                                        sort=sort, limit=USAGE_SCAN)
+            page = await ins.list_users(
+                ctx.deps.store,
+                viewer.org.id,
+                ins.TimeRange.last(rule.window_seconds),
+                sort=sort,
+                limit=USAGE_SCAN,
+            )
             windows[wkey] = {u.user_id: u for u in page.items}
         for user_id, uses in out.items():
             u = windows[wkey].get(user_id)
@@ -83,14 +88,30 @@ async def users_page(ctx: Ctx) -> Response:
         offset = max(0, int(q.get("offset") or 0))
     except ValueError:
         offset = 0
-    page = await ins.list_users(ctx.deps.store, viewer.org.id, choice.rng, search=search, sort=sort, limit=PAGE,
-                                offset=offset)
+    page = await ins.list_users(
+        ctx.deps.store, viewer.org.id, choice.rng, search=search, sort=sort, limit=PAGE, offset=offset
+    )
     base = {**choice.query, **({"search": search} if search else {}), "sort": sort}
-    next_url = f"/dashboard/users?{urlencode({**base, 'offset': offset + PAGE})}" if offset + PAGE < page.total else None
+    next_url = (
+        f"/dashboard/users?{urlencode({**base, 'offset': offset + PAGE})}"
+        if offset + PAGE < page.total
+        else None
+    )
     prev_url = f"/dashboard/users?{urlencode({**base, 'offset': max(0, offset - PAGE)})}" if offset else None
-    return ctx.render("users.html", active="users", choice=choice, presets=PRESET_LABELS, page=page,
-                      search=search or "", sort=sort, uses=await limit_use(ctx, page.items), next_url=next_url,
-                      prev_url=prev_url, offset=offset, problem=choice.problem)
+    return ctx.render(
+        "users.html",
+        active="users",
+        choice=choice,
+        presets=PRESET_LABELS,
+        page=page,
+        search=search or "",
+        sort=sort,
+        uses=await limit_use(ctx, page.items),
+        next_url=next_url,
+        prev_url=prev_url,
+        offset=offset,
+        problem=choice.problem,
+    )
 
 
 async def properties_page(ctx: Ctx) -> Response:
@@ -103,5 +124,12 @@ async def properties_page(ctx: Ctx) -> Response:
     if key is None and bd.keys:
         key = bd.keys[0].key
         bd = await ins.property_breakdown(ctx.deps.store, viewer.org.id, choice.rng, key=key, limit=50)
-    return ctx.render("properties.html", active="properties", choice=choice, presets=PRESET_LABELS, bd=bd,
-                      key=key, problem=choice.problem)
+    return ctx.render(
+        "properties.html",
+        active="properties",
+        choice=choice,
+        presets=PRESET_LABELS,
+        bd=bd,
+        key=key,
+        problem=choice.problem,
+    )

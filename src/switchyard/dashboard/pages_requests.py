@@ -16,10 +16,32 @@ from .guard import Ctx
 from .params import CACHE_CHOICES, FEEDBACK_CHOICES, PRESET_LABELS, STATUS_CHOICES, request_filters
 
 PAGE_SIZE = 50
-EXPORT_COLUMNS = ("id", "created_at", "path", "model", "requested_model", "provider", "status", "error", "stream",
-                  "cache_hit", "latency_ms", "ttft_ms", "prompt_tokens", "completion_tokens", "total_tokens",
-                  "cached_tokens", "cost_usd", "cost_saved_usd", "user_id", "session_id", "session_path",
-                  "session_name", "properties", "feedback")
+EXPORT_COLUMNS = (
+    "id",
+    "created_at",
+    "path",
+    "model",
+    "requested_model",
+    "provider",
+    "status",
+    "error",
+    "stream",
+    "cache_hit",
+    "latency_ms",
+    "ttft_ms",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cached_tokens",
+    "cost_usd",
+    "cost_saved_usd",
+    "user_id",
+    "session_id",
+    "session_path",
+    "session_name",
+    "properties",
+    "feedback",
+)
 
 
 async def requests_page(ctx: Ctx) -> Response:
@@ -29,7 +51,9 @@ async def requests_page(ctx: Ctx) -> Response:
     f = request_filters(q)
     cursor = q.get("cursor") or None
     try:
-        page = await ins.list_requests(ctx.deps.store, viewer.org.id, f.to_filter(), limit=PAGE_SIZE, cursor=cursor)
+        page = await ins.list_requests(
+            ctx.deps.store, viewer.org.id, f.to_filter(), limit=PAGE_SIZE, cursor=cursor
+        )
     except ins.InsightsError as e:
         f.problem = str(e)
         page = ins.RequestPage(items=[], next_cursor=None)
@@ -38,9 +62,19 @@ async def requests_page(ctx: Ctx) -> Response:
         return ctx.render("requests_rows.html", rows=page.items, next_url=next_url, filters=f)
     facets = await ins.facets(ctx.deps.store, viewer.org.id, f.choice.rng)
     return ctx.render(
-        "requests.html", active="requests", filters=f, choice=f.choice, presets=PRESET_LABELS, rows=page.items,
-        next_url=next_url, facets=facets, statuses=STATUS_CHOICES, caches=CACHE_CHOICES,
-        feedbacks=FEEDBACK_CHOICES, paged=cursor is not None, filtered=bool(f.values or f.properties),
+        "requests.html",
+        active="requests",
+        filters=f,
+        choice=f.choice,
+        presets=PRESET_LABELS,
+        rows=page.items,
+        next_url=next_url,
+        facets=facets,
+        statuses=STATUS_CHOICES,
+        caches=CACHE_CHOICES,
+        feedbacks=FEEDBACK_CHOICES,
+        paged=cursor is not None,
+        filtered=bool(f.values or f.properties),
         export_query=f.query(),
     )
 
@@ -91,5 +125,8 @@ async def export(ctx: Ctx) -> Response:
     media = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson"
     name = f"switchyard-requests-{viewer.org.name}.{fmt}".replace('"', "").replace("/", "-")
     safe_name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
-    return StreamingResponse(_csv(rows) if fmt == "csv" else _jsonl(rows), media_type=media,
-                             headers={"content-disposition": f'attachment; filename="{safe_name}"'})
+    return StreamingResponse(
+        _csv(rows) if fmt == "csv" else _jsonl(rows),
+        media_type=media,
+        headers={"content-disposition": f'attachment; filename="{safe_name}"'},
+    )

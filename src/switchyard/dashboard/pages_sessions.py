@@ -32,16 +32,26 @@ async def sessions_page(ctx: Ctx) -> Response:
     search = (q.get("search") or "").strip()[:200] or None
     problem = choice.problem
     try:
-        page = await ins.list_sessions(ctx.deps.store, viewer.org.id, choice.rng, search=search, limit=50,
-                                       cursor=q.get("cursor") or None)
+        page = await ins.list_sessions(
+            ctx.deps.store, viewer.org.id, choice.rng, search=search, limit=50, cursor=q.get("cursor") or None
+        )
     except ins.InsightsError as e:
         problem, page = str(e), ins.SessionPage(items=[], next_cursor=None)
     next_url = None
     if page.next_cursor:
-        next_url = "/dashboard/sessions?" + urlencode({**choice.query, **({"search": search} if search else {}),
-                                                       "cursor": page.next_cursor})
-    return ctx.render("sessions.html", active="sessions", choice=choice, presets=PRESET_LABELS, page=page,
-                      search=search or "", next_url=next_url, problem=problem)
+        next_url = "/dashboard/sessions?" + urlencode(
+            {**choice.query, **({"search": search} if search else {}), "cursor": page.next_cursor}
+        )
+    return ctx.render(
+        "sessions.html",
+        active="sessions",
+        choice=choice,
+        presets=PRESET_LABELS,
+        page=page,
+        search=search or "",
+        next_url=next_url,
+        problem=problem,
+    )
 
 
 def waterfall(trace: ins.SessionTrace) -> list[Bar]:
@@ -59,8 +69,17 @@ def waterfall(trace: ins.SessionTrace) -> list[Bar]:
         for r in sorted(node.requests, key=lambda r: r.created_at):
             x = (r.created_at - start) / span * 100
             w = max(float(r.latency_ms or 0) / span * 100, 0.6)
-            bars.append(Bar(depth + (1 if node.children else 0), node.segment or "/", node.path, r,
-                            round(x, 2), round(min(w, 100 - x), 2), count))
+            bars.append(
+                Bar(
+                    depth + (1 if node.children else 0),
+                    node.segment or "/",
+                    node.path,
+                    r,
+                    round(x, 2),
+                    round(min(w, 100 - x), 2),
+                    count,
+                )
+            )
         for child in node.children:
             walk(child, depth + 1)
 

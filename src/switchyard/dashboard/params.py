@@ -17,12 +17,29 @@ from starlette.datastructures import QueryParams
 
 from ..stores import insights as ins
 
-PRESET_LABELS = (("1h", "Last hour"), ("24h", "Last 24 hours"), ("7d", "Last 7 days"), ("30d", "Last 30 days"),
-                 ("custom", "Custom"))
-STATUS_CHOICES = (("", "Any"), ("success", "Success (< 400)"), ("error", "Error (≥ 400)"), ("2xx", "2xx"),
-                  ("4xx", "4xx"), ("5xx", "5xx"))
+PRESET_LABELS = (
+    ("1h", "Last hour"),
+    ("24h", "Last 24 hours"),
+    ("7d", "Last 7 days"),
+    ("30d", "Last 30 days"),
+    ("custom", "Custom"),
+)
+STATUS_CHOICES = (
+    ("", "Any"),
+    ("success", "Success (< 400)"),
+    ("error", "Error (≥ 400)"),
+    ("2xx", "2xx"),
+    ("4xx", "4xx"),
+    ("5xx", "5xx"),
+)
 CACHE_CHOICES = (("", "Any"), ("hit", "Hit"), ("miss", "Miss"))
-FEEDBACK_CHOICES = (("", "Any"), ("good", "Good"), ("bad", "Bad"), ("any", "Has feedback"), ("none", "No feedback"))
+FEEDBACK_CHOICES = (
+    ("", "Any"),
+    ("good", "Good"),
+    ("bad", "Bad"),
+    ("any", "Has feedback"),
+    ("none", "No feedback"),
+)
 
 
 @dataclass
@@ -67,8 +84,13 @@ def time_range(q: QueryParams, default: str = "24h", now_ms: int | None = None) 
             rng = ins.TimeRange(start, end)
             return RangeChoice("custom", rng, _local(start), _local(end))
         rng = ins.TimeRange.last(ins.PRESETS[default], now)
-        return RangeChoice(default, rng, _local(rng.start_ms), _local(rng.end_ms),
-                           problem="The custom range needs a From before its To (UTC); showing the default.")
+        return RangeChoice(
+            default,
+            rng,
+            _local(rng.start_ms),
+            _local(rng.end_ms),
+            problem="The custom range needs a From before its To (UTC); showing the default.",
+        )
     if key not in ins.PRESETS:
         key = default
     rng = ins.TimeRange.last(ins.PRESETS[key], now)
@@ -86,11 +108,18 @@ class RequestFilters:
         v = self.values
         cache = {"hit": True, "miss": False}.get(v.get("cache", ""))
         return ins.RequestFilter(
-            start_ms=self.choice.rng.start_ms, end_ms=self.choice.rng.end_ms,
-            model=v.get("model") or None, provider=v.get("provider") or None, status=v.get("status") or None,
-            user_id=v.get("user") or None, session_id=v.get("session") or None,
-            properties=tuple(self.properties), cache_hit=cache, search=v.get("search") or None,
-            feedback=v.get("feedback") or None, score=v.get("score") or None,
+            start_ms=self.choice.rng.start_ms,
+            end_ms=self.choice.rng.end_ms,
+            model=v.get("model") or None,
+            provider=v.get("provider") or None,
+            status=v.get("status") or None,
+            user_id=v.get("user") or None,
+            session_id=v.get("session") or None,
+            properties=tuple(self.properties),
+            cache_hit=cache,
+            search=v.get("search") or None,
+            feedback=v.get("feedback") or None,
+            score=v.get("score") or None,
         )
 
     def query(self, **extra: Any) -> str:

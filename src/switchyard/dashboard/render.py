@@ -99,7 +99,13 @@ def _static_version() -> str:
     """A short digest of the static files, appended to their URLs so a new release is never served stale."""
     h = hashlib.sha256()
     root = importlib.resources.files("switchyard.dashboard") / "static"
-    for name in ("app.css", "app.js", "vendor/htmx.min.js", "vendor/uPlot.iife.min.js", "vendor/uPlot.min.css"):
+    for name in (
+        "app.css",
+        "app.js",
+        "vendor/htmx.min.js",
+        "vendor/uPlot.iife.min.js",
+        "vendor/uPlot.min.css",
+    ):
         h.update((root / name).read_bytes())
     return h.hexdigest()[:10]
 

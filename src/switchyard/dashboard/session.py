@@ -71,8 +71,14 @@ class SessionCodec:
     def anonymous() -> Session:
         return Session(nonce=_b64(os.urandom(18)), expires=int(time.time()) + MAX_AGE_SECONDS)
 
-    def signed_in(self, kind: str, *, key_hash: str | None = None, admin_tag: str | None = None,
-                  org_id: str | None = None) -> Session:
+    def signed_in(
+        self,
+        kind: str,
+        *,
+        key_hash: str | None = None,
+        admin_tag: str | None = None,
+        org_id: str | None = None,
+    ) -> Session:
         """A fresh session (new nonce, so a token seen before sign-in is worthless after it)."""
         return replace(self.anonymous(), kind=kind, key_hash=key_hash, admin_tag=admin_tag, org_id=org_id)
 
@@ -90,8 +96,14 @@ class SessionCodec:
             if not hmac.compare_digest(_unb64(sig), self._mac(b"session", payload.encode())):
                 return None
             body = orjson.loads(_unb64(payload))
-            s = Session(nonce=body["n"], expires=int(body["e"]), kind=body.get("k"), key_hash=body.get("h"),
-                        admin_tag=body.get("a"), org_id=body.get("o"))
+            s = Session(
+                nonce=body["n"],
+                expires=int(body["e"]),
+                kind=body.get("k"),
+                key_hash=body.get("h"),
+                admin_tag=body.get("a"),
+                org_id=body.get("o"),
+            )
         except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
             return None
         if s.expires < time.time() or s.kind not in (None, "key", "admin"):
