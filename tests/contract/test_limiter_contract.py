@@ -25,6 +25,7 @@ from switchyard.observe.cost import Usage, worst_case_usd
 from switchyard.pipeline.auth import Principal
 from switchyard.pipeline.context import RequestContext
 from switchyard.pipeline.headers import parse_helicone
+from switchyard.pipeline.limit_rules import resolve_rules
 from switchyard.pipeline.limits import Limits
 from switchyard.providers.registry import load_registry
 from switchyard.stores.base import GatewayKey, LimitRule, Org
@@ -41,13 +42,13 @@ async def make(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., An
     """A factory of fresh limiters of one backend (each Redis one under its own key prefix)."""
     clients: list[Any] = []
 
-    def factory(reservation_ttl_ms: int = 3_600_000) -> Any:
+    def factory(reservation_ttl_ms: int = 3_600_000, max_segment_counters: int = 10_000) -> Any:
         if request.param == "memory":
-            return MemoryLimiter(reservation_ttl_ms)
+            return MemoryLimiter(reservation_ttl_ms, max_segment_counters)
         require_redis()
         client, prefix = connect(RedisSettings(url=REDIS_URL, timeout_ms=5000)), fresh_prefix("sylim")
         clients.append((client, prefix))
-        limiter = RedisLimiter(client, prefix, reservation_ttl_ms)
+        limiter = RedisLimiter(client, prefix, reservation_ttl_ms, max_segment_counters=max_segment_counters)
         return limiter
 
     yield factory
@@ -254,6 +255,103 @@ async def test_idle_counters_vanish(make):
         assert 0 < await lim._redis.pttl(k) <= 1001
     await asyncio.sleep(1.1)
     assert [k async for k in lim._redis.scan_iter(match=lim._prefix + "*")] == []
+
+
+# -- bounded memory: segment counters capped per group, live counters counted ----------------------------------------
+
+
+def user(i: int, key: str = "k1", limit: int = 2) -> Charge:
+    return Charge(f"r60:h:{key}:u:user{i}", "requests", limit, MIN, 1, f"h:{key}")
+
+
+async def test_segment_counters_are_capped_per_group_least_recently_used_out(make):
+    lim = make(max_segment_counters=16)
+    key_total = Charge("r60:h:k1", "requests", 10**6, MIN, 1)  # the key's own counter: never in a group
+    assert (await lim.acquire("o", [user(0, "k2")], T0)).admitted  # another key's user, before the churn
+    for i in range(40):  # one new user id per request on key k1
+        d = await lim.acquire(f"r{i}", [key_total, user(i)], T0 + i)
+        assert d.admitted and d.used == [i + 1, 1]
+    assert lim.evicted == 40 - 16
+    # the 16 most recent users keep their counts; user 39 has one request left, then is refused
+    assert (await lim.acquire("a", [user(39)], T0 + 100)).used == [2]
+    assert not (await lim.acquire("b", [user(39)], T0 + 101)).admitted
+    # an evicted user starts a fresh window (its own choice of id could always do that)
+    assert (await lim.acquire("c", [user(0)], T0 + 102)).used == [1]
+    # the key's own counter and other keys' users are untouched by the churn
+    assert (await lim.acquire("d", [key_total], T0 + 103)).used == [41]
+    assert (await lim.acquire("e", [user(0, "k2")], T0 + 104)).used == [2]
+    if isinstance(lim, MemoryLimiter):
+        assert len(lim) == 16 + 2
+    else:
+        keys = [k async for k in lim._redis.scan_iter(match=lim._prefix + "r60:h:k1:u:*:m")]
+        assert len(keys) == 16
+        assert lim.live == 16 + 2
+
+
+async def test_a_settlement_keeps_its_counter_in_use(make):
+    """Budgets per user: a settlement counts as a use, and one arriving after its counter was evicted logs the real
+    cost on a fresh counter instead of failing."""
+    lim = make(max_segment_counters=16)
+
+    def spend(i: int, amount: int) -> Charge:
+        return Charge(f"u3600:h:k1:u:user{i}", "usd", 1000, 3_600_000, amount, "h:k1")
+
+    assert (await lim.acquire("held", [spend(0, 500)], T0)).admitted
+    for i in range(1, 40):
+        assert (await lim.acquire(f"r{i}", [spend(i, 10)], T0 + i)).admitted
+    await lim.settle("held", [spend(0, 300)], T0 + 50)  # user 0 was evicted in flight: its cost lands fresh
+    assert (await lim.acquire("x", [spend(0, 0)], T0 + 60)).used == [300]
+
+
+async def test_live_counters_are_counted(make):
+    lim = make()
+    for i in range(5):
+        await lim.acquire(f"r{i}", [req(f"r60:k:live{i}")])
+    live = len(lim) if isinstance(lim, MemoryLimiter) else lim.live
+    assert live == 5
+
+
+def test_100k_distinct_users_keep_the_in_process_limiter_bounded():
+    """The finding: `1000;w=31622400;s=user` with a new Helicone-User-Id per request kept 100k counters for a year
+    (114 MiB). Now such a window is a 400 (31 days at most) and a key keeps at most `max_segment_counters`
+    (10,000 by default) user counters: after 100k users there are 10,000 (~1.2 KiB each, ~12 MiB)."""
+    from switchyard.pipeline.ratelimit_policy import parse_policy
+
+    with pytest.raises(GatewayError):
+        Limits()._policy("1000;w=31622400;s=user")
+    policy = parse_policy("1000;w=2678400;s=user")
+    ctx = _ctx({})
+    lim = MemoryLimiter()
+    for i in range(100_000):
+        ctx.helicone.user_id = f"user-{i}"
+        rule = resolve_rules(ctx.principal, ctx.helicone, policy)[0]
+        assert lim.acquire_now("", [rule.charge]).admitted
+    assert len(lim) == 10_000 and lim.evicted == 90_000
+
+
+def test_memory_stops_growing_at_the_cap():
+    """Traced from the start (tracemalloc only sees what it traced): with a cap of 1,000, memory after 3,000
+    distinct users and after 12,000 more is the same, where each new counter used to add ~1.2 KiB."""
+    import tracemalloc
+
+    lim = MemoryLimiter(max_segment_counters=1000)
+    window = 2_678_400_000
+
+    def users(lo: int, hi: int) -> None:
+        for i in range(lo, hi):
+            lim.acquire_now("", [Charge(f"r2678400:h:k:u:user-{i}", "requests", 1000, window, 1, "h:k")])
+
+    tracemalloc.start()
+    try:
+        users(0, 3000)
+        plateau = tracemalloc.get_traced_memory()[0]
+        users(3000, 15_000)
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert plateau > 1000 * 500  # the 1,000 live counters themselves
+    assert after - plateau < 64 * 1024, f"grew {(after - plateau) / 1024:.0f} KiB"
+    assert len(lim) == 1000
 
 
 # -- the facade on an unhealthy Redis ------------------------------------------------------------------------------

@@ -109,7 +109,8 @@ class ProxyRoute:
             ctx.options = route_options(headers, deps.retry_default)
             ring = await deps.keyrings.get(ctx.principal.org.id)
             attempts = restrict(deps.planner.plan(ctx.requested_model, ring), ctx.principal.key.allowed_models)
-            admission = await deps.limits.admit(ctx, attempts)  # 400 bad policy, 429 over a limit, 503
+            admission = await deps.limits.admit(ctx, attempts)  # 400 bad n/policy/price, 429 over a limit, 503
+            attempts = admission.attempts(attempts)  # less those a USD budget cannot bound
             out_headers += admission.headers
             ticket = await cache_lookup(deps, ctx, headers, body, surface.kind)  # None: caching off
             if ticket is not None:

@@ -81,12 +81,26 @@ def _max_output(body: dict[str, Any], endpoint: Endpoint) -> int | None:
     return min(asked, cap) if cap else asked
 
 
+def choices(body: dict[str, Any]) -> int:
+    """How many completions one call generates (and bills): `n` (chat, completions), or `best_of` (completions:
+    generated server-side, billed, and only the best `n` returned), whichever is larger; 1 when absent. The
+    values are validated before this is asked (`pipeline/spend.check_choices`); anything else counts as 1."""
+    k = 1
+    for name in ("n", "best_of"):
+        v = body.get(name)
+        if isinstance(v, int) and not isinstance(v, bool) and v > k:
+            k = v
+    return k
+
+
 def worst_case_usd(endpoint: Endpoint | None, body: dict[str, Any], body_bytes: int) -> float | None:
     """An upper bound on what one call can cost, for credit and budget reservations; None when unknown.
 
     Input: the request cannot carry more tokens than the model's context window, and a text token is at least
     one byte of the JSON body; images are billed by size, not bytes, so with an image part the context window
-    is the bound. Output: the caller's max tokens, capped by the model's maximum output (else its context).
+    is the bound. Output: the caller's max tokens, capped by the model's maximum output (else its context), for
+    each of the `n` (or `best_of`) completions; the prompt is billed once however many there are (OpenAI:
+    "charged based on the number of generated tokens across all of the choices").
     Tighter than Helicone's `context × input + max_output × output`, and still never below the real cost.
     """
     if endpoint is None or endpoint.price is None:
@@ -105,7 +119,7 @@ def worst_case_usd(endpoint: Endpoint | None, body: dict[str, Any], body_bytes: 
     price = price_for(endpoint, prompt) or endpoint.price
     write = price.cache_write if price.cache_write is not None else price.input
     top_input = max(price.input, write)
-    return (prompt * top_input + out * price.output) / 1_000_000
+    return (prompt * top_input + choices(body) * out * price.output) / 1_000_000
 
 
 def _has_media(body: dict[str, Any]) -> bool:

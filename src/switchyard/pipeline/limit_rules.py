@@ -3,6 +3,8 @@
 Counter ids are `<metric code><window seconds>:<scope>`: the same rule shape on the same scope shares a counter
 (two header policies with the same window on one key count together, as Helicone's do), and rules never share
 across metrics or windows. Caller-chosen values (user ids, property values) longer than 64 characters are hashed.
+Counters segmented by such values carry a group (`h:<key id>` for header policies, `o:<org id>` for configured
+limits) within which the limiter keeps at most `limits.max_segment_counters` live ones.
 """
 
 from __future__ import annotations
@@ -56,7 +58,9 @@ def resolve_rules(
     rules: list[Rule] = []
     if policy is not None:
         metric = USD if policy.unit == "cents" else REQUESTS
-        seg, where = "", "for this key"
+        seg, where, group = "", "for this key", ""
+        if policy.segment is not None:
+            group = f"h:{key.id}"
         if policy.segment == "user":
             seg, where = f":u:{_value(helicone.user_id)}", _for_user(helicone.user_id) + " on this key"
         elif policy.segment is not None:
@@ -65,7 +69,7 @@ def resolve_rules(
             where = _for_property(policy.segment, value) + " on this key"
         limit = policy.quota * _NANO_PER_CENT if metric == USD else policy.quota
         counter = f"{_METRIC_CODE[metric]}{policy.window}:h:{key.id}{seg}"
-        charge = Charge(counter, metric, limit, policy.window * 1000, reserve if metric == USD else 1)
+        charge = Charge(counter, metric, limit, policy.window * 1000, reserve if metric == USD else 1, group)
         rules.append(Rule(charge, "policy", "policy", where + " (Helicone-RateLimit-Policy)", policy))
     for source, configured in (("key", getattr(key, "limits", ())), ("org", getattr(org, "limits", ()))):
         for rule in configured:
@@ -81,6 +85,7 @@ def _configured(source: str, rule: LimitRule, key: Any, org: Any, helicone: Any,
         return None
     label = "key limit" if source == "key" else "organization limit"
     per = rule.per or source
+    group = f"o:{org.id}"  # per-user and per-property counters only; cleared below for the others
     if per == "org":
         scope, counter_scope, where = "org", f"o:{org.id}", "for this organization"
     elif per == "user":
@@ -93,10 +98,12 @@ def _configured(source: str, rule: LimitRule, key: Any, org: Any, helicone: Any,
         where = _for_property(name, value)
     else:  # "key" (and anything unrecognised: the narrowest scope, never no limit at all)
         scope, counter_scope, where = "key", f"k:{key.id}", "for this key"
+    if scope in ("org", "key"):
+        group = ""
     amount = {REQUESTS: 1, USD: reserve, TOKENS: 0}[rule.metric]
     counter = f"{_METRIC_CODE[rule.metric]}{rule.window_seconds}:{counter_scope}"
     charge = Charge(
-        counter, rule.metric, _limit_units(rule.metric, rule.limit), rule.window_seconds * 1000, amount
+        counter, rule.metric, _limit_units(rule.metric, rule.limit), rule.window_seconds * 1000, amount, group
     )
     return Rule(charge, source, scope, f"{where} ({label})")
 

@@ -16,9 +16,10 @@ Metrics. `requests`: admitted while fewer than `limit` are logged in the window;
 failed call still counts: it still cost a slot). `tokens`: admitted while fewer than `limit` tokens are logged;
 the real total is logged after the call, so a window can overshoot by one request's tokens. `usd` (configured
 budgets and `u=cents` policies): admitted only while settled + reserved-in-flight < limit; the request reserves
-its worst-case cost (`observe.cost.worst_case_usd`, the maximum over the plan's attempts; an attempt without a
-known bound adds nothing), and settlement replaces the reservation with the real cost (`ctx.cost_usd`, 0 when
-unknown or on a cache hit) — or just drops it when nothing was paid.
+its worst-case cost (`observe.cost.worst_case_usd`, the maximum over the plan's attempts, `n` included), and
+settlement replaces the reservation with the real cost (`ctx.cost_usd`, 0 when unknown or on a cache hit) — or
+just drops it when nothing was paid. Attempts on the gateway's keys without a known worst case are dropped first,
+and a request left with none is a 400 `price_unknown` (`spend.py`; `limits.allow_unpriced` turns this off).
 
 Why a budget is never exceeded by more than one request's real cost. Take any instant t and the requests whose
 cost counts at t; let n be the last of them to be admitted, at a ≤ t. Each earlier one was, at a, either
@@ -27,8 +28,16 @@ window, which is after t ≥ a, so it was counted at a too — or in flight, hol
 So Σ real costs of the earlier ones ≤ settled(a) + reserved(a) < limit (n's admission test), and the total at t
 is below limit + cost(n). Backends are atomic per operation (asyncio in process, one Lua script on Redis), so
 "at a" is well defined even with 200 concurrent admissions. The bound needs every attempt's worst case to be
-known (a priced model); an unpriced model reserves 0 and its real cost, if any, is counted when it settles. A
-reservation older than `credits.reservation_ttl_seconds` (a crashed replica) lapses.
+known, which is why unpriced PTB attempts are refused under a USD rule; the exceptions (the organisation's own
+keys, `limits.allow_unpriced`) reserve 0 and count their real cost, if known, when they settle. A reservation
+older than `credits.reservation_ttl_seconds` (a crashed replica) lapses.
+
+Memory. Header policies may ask for windows up to `limits.max_policy_window_seconds` (31 days by default; longer
+is a 400). Per-user and per-property counters are capped per gateway key (header policies) and per organisation
+(configured limits) at `limits.max_segment_counters`; past it the least recently used is dropped, so that user
+or value starts a fresh window. This weakens nothing a caller could not already do: per-segment counters are
+keyed by values the caller chooses, and the key's and organisation's own counters are never dropped.
+`switchyard_limiter_counters` on /metrics shows how many counters are live.
 
 Without Redis, counters live in the process: limits then hold per process, so with `server.workers` > 1 or
 several replicas, set `redis.url`. With it, counters live in Redis and hold across replicas. Redis unreachable
@@ -52,12 +61,12 @@ from redis.exceptions import TimeoutError as RedisTimeout
 
 from ..errors import GatewayError
 from ..ids import new_request_id
-from ..observe.cost import worst_case_usd
 from ..stores.limiter_memory import NANO_PER_USD, TOKENS, USD, Charge, MemoryLimiter
 from ..stores.limiter_redis import RedisLimiter
 from ..stores.redis_client import connect
 from .limit_rules import Rule, rate_headers, rejection, resolve_rules
 from .ratelimit_policy import HEADER, PolicyError, RateLimitPolicy, parse_policy, policy_error
+from .spend import bounded_attempts, check_choices
 
 log = logging.getLogger("switchyard.limits")
 
@@ -68,7 +77,7 @@ _RETRY_REDIS_AFTER = 1.0  # seconds between probes while Redis is down
 class Admission:
     """What one admitted request holds until it is settled (exactly once, after the answer)."""
 
-    __slots__ = ("_backend", "_done", "_limits", "_rid", "_rules", "headers")
+    __slots__ = ("_backend", "_done", "_kept", "_limits", "_rid", "_rules", "headers")
 
     def __init__(
         self,
@@ -77,10 +86,16 @@ class Admission:
         rid: str,
         rules: list[Rule],
         headers: list[tuple[bytes, bytes]],
+        kept: list[Any] | None = None,
     ) -> None:
         self._limits, self._backend, self._rid, self._rules = limits, backend, rid, rules
         self.headers = headers  # Helicone-RateLimit-* for the response, when a header policy is active
         self._done = not rules
+        self._kept = kept  # the attempts a USD rule lets run, when it dropped some
+
+    def attempts(self, planned: list[Any]) -> list[Any]:
+        """The attempts this request may run: the plan, less those a USD rule cannot bound."""
+        return planned if self._kept is None else self._kept
 
     def _settlement(self, ctx: Any) -> list[Charge]:
         cost = 0.0 if ctx.cache_hit or not ctx.cost_usd else max(0.0, ctx.cost_usd)
@@ -91,9 +106,9 @@ class Admission:
             if c.metric == USD:
                 amount = math.ceil(cost * NANO_PER_USD)
                 if amount or c.amount:  # a real cost to log, or a reservation to drop
-                    out.append(Charge(c.counter, USD, c.limit, c.window_ms, amount))
+                    out.append(Charge(c.counter, USD, c.limit, c.window_ms, amount, c.group))
             elif c.metric == TOKENS and tokens > 0:
-                out.append(Charge(c.counter, TOKENS, c.limit, c.window_ms, tokens))
+                out.append(Charge(c.counter, TOKENS, c.limit, c.window_ms, tokens, c.group))
         return out
 
     def _take(self, ctx: Any) -> list[Charge]:
@@ -126,12 +141,17 @@ class Limits:
         on_failure: str = "open",
         timeout_ms: int = 250,
         reservation_ttl_ms: int = 3_600_000,
+        max_n: int = 128,
+        allow_unpriced: bool = False,
+        max_policy_window_s: int = 31 * 24 * 3600,
+        max_segment_counters: int = 10_000,
     ) -> None:
-        self.fallback = MemoryLimiter(reservation_ttl_ms)
+        self.fallback = MemoryLimiter(reservation_ttl_ms, max_segment_counters)
         self.backend = backend if backend is not None else self.fallback
         self.metrics: Any = None  # observe.metrics.Metrics when the gateway has one
         self._on_failure = on_failure
         self._timeout = timeout_ms / 1000
+        self._max_n, self._allow_unpriced, self._max_window = max_n, allow_unpriced, max_policy_window_s
         self._policies: dict[str, RateLimitPolicy | str] = {}
         self._pending: set[asyncio.Task[Any]] = set()
         self._down_until = 0.0  # monotonic; 0: Redis believed healthy
@@ -141,15 +161,35 @@ class Limits:
     def build(cls, settings: Any, *, metrics: Any = None, redis: Any = None) -> Limits:
         """In-process limits, or Redis-backed ones when `redis.url` is set (`redis`: a client to share)."""
         ttl = settings.credits.reservation_ttl_seconds * 1000
+        ls = settings.limits
+        common = {"reservation_ttl_ms": ttl, "max_n": ls.max_n, "allow_unpriced": ls.allow_unpriced,
+                  "max_policy_window_s": ls.max_policy_window_seconds, "max_segment_counters": ls.max_segment_counters}
         rs = settings.redis
         if not rs.url:
-            limits = cls(reservation_ttl_ms=ttl)
+            limits = cls(**common)
         else:
             backend = RedisLimiter(redis if redis is not None else connect(rs), rs.key_prefix, ttl,
-                                   owns_client=redis is None)
-            limits = cls(backend, on_failure=rs.on_failure, timeout_ms=rs.timeout_ms, reservation_ttl_ms=ttl)
+                                   owns_client=redis is None, max_segment_counters=ls.max_segment_counters)
+            limits = cls(backend, on_failure=rs.on_failure, timeout_ms=rs.timeout_ms, **common)
         limits.metrics = metrics
+        if metrics is not None and hasattr(metrics, "bind_limits"):
+            metrics.bind_limits(limits)
         return limits
+
+    def live_counters(self) -> dict[str, int]:
+        """Live counters per backend, for /metrics: the in-process ones (exact), and Redis's (as of the last
+        admission that touched Redis; absent until one has)."""
+        out = {"memory": len(self.fallback)}
+        if self.shared and self.backend.live is not None:
+            out["redis"] = self.backend.live
+        return out
+
+    def evictions(self) -> dict[str, int]:
+        """Segment counters dropped to stay under `limits.max_segment_counters`, per backend."""
+        out = {"memory": self.fallback.evicted}
+        if self.shared:
+            out["redis"] = self.backend.evicted
+        return out
 
     @property
     def shared(self) -> bool:
@@ -171,17 +211,21 @@ class Limits:
     # -- per request ---------------------------------------------------------------------------------------
 
     async def admit(self, ctx: Any, attempts: list[Any]) -> Admission:
-        """Check every rule of this request at once; raises GatewayError (400 bad policy, 429, 503)."""
+        """Check every rule of this request at once; raises GatewayError (400 bad n, bad policy or unknown price
+        under a USD rule, 429, 503). Use `admission.attempts(attempts)` afterwards."""
+        check_choices(ctx.body or {}, self._max_n)
         principal = ctx.principal
         raw = ctx.forward_headers.get(HEADER)
         if raw is None and not principal.key.limits and not principal.org.limits:
             return NO_LIMITS
         policy = self._policy(raw) if raw is not None else None
         worst = 0.0
+        kept = None
         if (policy is not None and policy.unit == "cents") or any(
             r.metric == USD for r in (*principal.key.limits, *principal.org.limits)
         ):
-            worst = self._worst_case(ctx, attempts)
+            bounded, worst = bounded_attempts(ctx, attempts, self._allow_unpriced)
+            kept = bounded if bounded is not attempts else None
         rules = resolve_rules(principal, ctx.helicone, policy, worst)
         if not rules:
             return NO_LIMITS
@@ -215,7 +259,7 @@ class Limits:
                 (k.encode(), v.encode())
                 for k, v in rate_headers(rules[0], decision.used[0], decision.reset_ms[0])
             ]
-        return Admission(self, backend, rid, rules, headers)
+        return Admission(self, backend, rid, rules, headers, kept)
 
     def finish(self, admission: Admission, ctx: Any) -> None:
         """Settle after the answer without delaying it: inline when in process, else as a tracked task."""
@@ -235,6 +279,9 @@ class Limits:
         if got is None:
             try:
                 got = parse_policy(raw)
+                if got.window > self._max_window:
+                    got = (f"window 'w' must be at most {self._max_window} seconds ("
+                           f"{self._max_window / 86400:g} days, this gateway's limits.max_policy_window_seconds)")
             except PolicyError as e:
                 got = str(e)
             if len(self._policies) >= 1024:
@@ -243,17 +290,6 @@ class Limits:
         if isinstance(got, str):
             raise policy_error(raw, got)
         return got
-
-    @staticmethod
-    def _worst_case(ctx: Any, attempts: list[Any]) -> float:
-        body = ctx.body or {}
-        size = len(ctx.raw_body or b"")
-        worst = 0.0
-        for a in attempts:
-            w = worst_case_usd(getattr(a, "endpoint", None), body, size)
-            if w is not None and w > worst:
-                worst = w
-        return worst
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

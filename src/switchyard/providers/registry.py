@@ -5,6 +5,7 @@ Built once at start-up into frozen values; the hot path only does dict lookups.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from collections.abc import Mapping
@@ -14,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from ..config import ProviderSettings, Settings
+from ..config import DeploymentSettings, ProviderSettings, Settings
 
 # Names users type for providers that the registry knows under another id.
 PROVIDER_ALIASES = {
@@ -206,7 +207,53 @@ def load_registry(settings: Settings, env: Mapping[str, str] | None = None) -> R
             aliases=tuple(raw.get("aliases") or ()),
             endpoints=endpoints,
         )
+    if settings.models.deployments:
+        models = _with_deployments(Registry(providers, models), settings.models.deployments)
     return Registry(providers, models)
+
+
+def _with_deployments(reg: Registry, deployments: Mapping[str, DeploymentSettings]) -> dict[str, ModelInfo]:
+    """`models.deployments` from the configuration, applied over the registry's models.
+
+    `name/provider` where the registry knows `name` and serves it on `provider`: that endpoint's price (tiers
+    dropped), context and maximum output are replaced by the ones given. Where it knows `name` but not on that
+    provider, or not at all: a new endpoint serving `name` verbatim, under the known model or a new one. Either
+    way the name is then a registry model: routable as `name` and `name/provider`, listed by GET /v1/models,
+    and priced (so logged with a cost, payable with credits, countable under USD budgets)."""
+    models = dict(reg.models)
+    for key, dep in deployments.items():
+        name, _, pname = key.rpartition("/")
+        p = reg.provider(pname)
+        if p is None:
+            raise RegistryError(f"models.deployments.{key}: unknown provider {pname}")
+        price = _price(dep.price.model_dump()) if dep.price is not None else None
+        known = reg.model(name)
+        info = models.get(known.id) if known is not None else models.get(name)
+        old = info.endpoints.get(p.id) if info is not None else None
+        if old is not None:
+            ep = dataclasses.replace(
+                old,
+                price=price if price is not None else old.price,
+                tiers=() if price is not None else old.tiers,
+                price_note=None if price is not None else old.price_note,
+                context=dep.context or old.context,
+                max_output=dep.max_output or old.max_output,
+            )
+        else:
+            ep = Endpoint(
+                model=info.id if info is not None else name,
+                provider=p.id,
+                provider_model_id=name,
+                price=price,
+                context=dep.context or (info.context if info is not None else None),
+                max_output=dep.max_output or (info.max_output if info is not None else None),
+                completions=p.completions,
+            )
+        if info is None:
+            info = ModelInfo(id=name, author=p.id, name=name, created=_created(None), context=dep.context,
+                             max_output=dep.max_output, kind="chat", aliases=(), endpoints={})
+        models[info.id] = dataclasses.replace(info, endpoints={**info.endpoints, p.id: ep})
+    return models
 
 
 def _provider(

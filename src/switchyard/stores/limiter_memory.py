@@ -17,13 +17,17 @@ amount (cost, tokens) at settle time; `release` is a settle of nothing. All amou
 tokens, nano-dollars) so running totals never drift. A reservation left behind (a crashed caller) lapses after
 `reservation_ttl_ms`.
 
+Idle counters are swept incrementally. Counters segmented by caller-chosen values (per user, per property) carry
+a group (their gateway key or organisation); a group keeps at most `max_segment_counters` of them and drops the
+least recently used beyond that, so a caller minting a new user id per request cannot grow memory without bound.
+
 asyncio gives atomicity for free here: no operation awaits between its check and its writes.
 """
 
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 REQUESTS, TOKENS, USD = "requests", "tokens", "usd"
@@ -41,6 +45,7 @@ class Charge:
     limit: int  # requests, tokens or nano-dollars
     window_ms: int
     amount: int = 0
+    group: str = ""  # segmented counters (per user/property): their key or organisation, capped per group
 
     @property
     def grain_ms(self) -> int:
@@ -73,6 +78,7 @@ def retry_after_ms(log: list[tuple[int, int]], used: int, limit: int, window_ms:
 class _Counter:
     window_ms: int
     grain_ms: int
+    group: str = ""
     log: deque[list[int]] = field(default_factory=deque)  # [bucket ts, amount], ascending ts
     total: int = 0
     reserved: dict[str, tuple[int, int]] = field(default_factory=dict)  # rid → (amount, expires at)
@@ -128,15 +134,18 @@ def _now_ms() -> int:
 
 class MemoryLimiter:
     """Counters in a dict; idle ones are swept incrementally (a few per operation), so memory follows the set of
-    counters active within their window."""
+    counters active within their window, and segmented ones are capped per group (least recently used out)."""
 
     local = True  # no I/O: callers may settle inline instead of scheduling a task
 
-    def __init__(self, reservation_ttl_ms: int = 3_600_000) -> None:
+    def __init__(self, reservation_ttl_ms: int = 3_600_000, max_segment_counters: int = 10_000) -> None:
         self._counters: dict[str, _Counter] = {}
+        self._groups: dict[str, OrderedDict[str, None]] = {}  # group → its counters, least recently used first
+        self._cap = max_segment_counters
         self._ttl = reservation_ttl_ms
         self._sweep: list[str] = []
         self._ops = 0
+        self.evicted = 0  # segmented counters dropped to honour the cap
 
     def __len__(self) -> int:
         return len(self._counters)
@@ -144,8 +153,33 @@ class MemoryLimiter:
     def _get(self, c: Charge) -> _Counter:
         counter = self._counters.get(c.counter)
         if counter is None:
-            counter = self._counters[c.counter] = _Counter(c.window_ms, c.grain_ms)
+            counter = self._counters[c.counter] = _Counter(c.window_ms, c.grain_ms, c.group)
+            if c.group:
+                self._groups.setdefault(c.group, OrderedDict())[c.counter] = None
+        elif c.group:
+            members = self._groups.setdefault(c.group, OrderedDict())
+            members[c.counter] = None
+            members.move_to_end(c.counter)
         return counter
+
+    def _trim(self, charges: list[Charge]) -> None:
+        """Drop the least recently used counters of each group over the cap (this operation's are the most
+        recent, so they go last)."""
+        for c in charges:
+            members = self._groups.get(c.group) if c.group else None
+            while members is not None and len(members) > self._cap:
+                name, _ = members.popitem(last=False)
+                self._counters.pop(name, None)
+                self.evicted += 1
+
+    def _forget(self, name: str, counter: _Counter) -> None:
+        del self._counters[name]
+        if counter.group:
+            members = self._groups.get(counter.group)
+            if members is not None:
+                members.pop(name, None)
+                if not members:
+                    del self._groups[counter.group]
 
     def acquire_now(self, rid: str, charges: list[Charge], now_ms: int | None = None) -> Decision:
         now = _now_ms() if now_ms is None else now_ms
@@ -163,6 +197,7 @@ class MemoryLimiter:
                 if w > wait:
                     blocked, wait = i, w
         if blocked >= 0:
+            self._trim(charges)
             return Decision(False, used, [k.reset_ms(now) for k in counters], blocked, wait)
         until = now + self._ttl
         for i, (c, counter) in enumerate(zip(charges, counters, strict=True)):
@@ -172,18 +207,20 @@ class MemoryLimiter:
             elif c.metric == USD and c.amount > 0:
                 counter.reserve(rid, c.amount, until)
                 used[i] += c.amount
+        self._trim(charges)
         return Decision(True, used, [k.reset_ms(now) for k in counters])
 
     def settle_now(self, rid: str, charges: list[Charge], now_ms: int | None = None) -> None:
         now = _now_ms() if now_ms is None else now_ms
         for c in charges:
-            if c.metric == REQUESTS:
-                continue
+            if c.metric == REQUESTS or (c.amount <= 0 and c.counter not in self._counters):
+                continue  # nothing to log, and no reservation to drop (an evicted counter took it along)
             counter = self._get(c)
             if c.metric == USD:
                 counter.unreserve(rid)
             if c.amount > 0:
                 counter.add(now, c.amount)
+        self._trim(charges)
 
     async def acquire(self, rid: str, charges: list[Charge], now_ms: int | None = None) -> Decision:
         return self.acquire_now(rid, charges, now_ms)
@@ -192,10 +229,11 @@ class MemoryLimiter:
         self.settle_now(rid, charges, now_ms)
 
     async def release(self, rid: str, charges: list[Charge], now_ms: int | None = None) -> None:
-        self.settle_now(rid, [Charge(c.counter, c.metric, c.limit, c.window_ms, 0) for c in charges], now_ms)
+        self.settle_now(rid, [Charge(c.counter, c.metric, c.limit, c.window_ms, 0, c.group) for c in charges], now_ms)
 
     async def close(self) -> None:
         self._counters.clear()
+        self._groups.clear()
 
     def _tick(self, now: int) -> None:
         """Every 64 operations look at 64 counters and drop the idle ones: O(1) amortised, no pauses."""
@@ -209,4 +247,4 @@ class MemoryLimiter:
             name = sweep.pop()
             counter = self._counters.get(name)
             if counter is not None and counter.idle(now):
-                del self._counters[name]
+                self._forget(name, counter)

@@ -7,6 +7,11 @@ Per counter three keys under `<key_prefix>rl:<counter>`:
     :m  HASH  t = settled total in the log, r = reserved total, r:<rid> = one in-flight reservation
     :x  ZSET  rid → reservation expiry (ms), so a reservation left by a crashed replica lapses
 Every write sets a TTL covering the newest bucket's window (and live reservations), so idle counters vanish.
+Two sorted sets index the live counters by when they expire (counter key → ms), with TTLs of their own:
+    <key_prefix>rl:~live        every counter (its size is the live-counter gauge)
+    <key_prefix>rl:~g:<group>   segmented counters of one gateway key or organisation; past
+                                `max_segment_counters` the ones expiring soonest (least recently used, for equal
+                                windows) are deleted, as `limiter_memory` drops its least recently used
 
 Time is Redis's own clock (`TIME`) unless a test passes `now_ms`: replicas with skewed clocks still agree.
 The script reads several keys, so on Redis Cluster the prefix must carry a hash tag (e.g. `{switchyard}:`) to put
@@ -24,6 +29,9 @@ local function parse(item)
   local sep = string.find(item, ':', 1, true)
   return tonumber(string.sub(item, 1, sep - 1)), tonumber(string.sub(item, sep + 1))
 end
+local prefix, cap = ARGV[4], tonumber(ARGV[5])
+local live = prefix .. '~live'
+local touched, current, evicted = {}, {}, 0
 local function clock()
   local now = tonumber(ARGV[1])
   if now then return now end
@@ -49,6 +57,42 @@ local function add(lk, mk, now, window, amount, total)
   redis.call('HSET', mk, 't', string.format('%d', total + amount))
   return bucket
 end
+-- index a written counter (its key base) by when it expires, in `live` and in its group
+local function mark(lk, group, expires)
+  local base = string.sub(lk, 1, -3)
+  current[base] = true
+  redis.call('ZADD', live, expires, base)
+  if group ~= '' then
+    local gk = prefix .. '~g:' .. group
+    redis.call('ZADD', gk, expires, base)
+    touched[gk] = true
+  end
+end
+local function expire_set(k, now)
+  local top = redis.call('ZRANGE', k, -1, -1, 'WITHSCORES')
+  if top[2] then redis.call('PEXPIRE', k, math.max(1, tonumber(top[2]) - now)) end
+end
+-- drop what expired from the indexes, evict over-cap group members; returns the live count
+local function finish(now)
+  for gk in pairs(touched) do
+    redis.call('ZREMRANGEBYSCORE', gk, '-inf', now)
+    local n = redis.call('ZCARD', gk)
+    if n > cap then
+      for _, b in ipairs(redis.call('ZRANGE', gk, 0, n - cap - 1)) do
+        if not current[b] then
+          redis.call('DEL', b .. ':l', b .. ':m', b .. ':x')
+          redis.call('ZREM', gk, b)
+          redis.call('ZREM', live, b)
+          evicted = evicted + 1
+        end
+      end
+    end
+    expire_set(gk, now)
+  end
+  redis.call('ZREMRANGEBYSCORE', live, '-inf', now)
+  expire_set(live, now)
+  return redis.call('ZCARD', live)
+end
 local function keep(lk, mk, xk, now, window, reserved, ttl)
   local ms = window + math.max(1, math.floor(window / 1000))
   local last = redis.call('LINDEX', lk, -1)
@@ -60,11 +104,14 @@ local function keep(lk, mk, xk, now, window, reserved, ttl)
   redis.call('PEXPIRE', lk, ms)
   redis.call('PEXPIRE', mk, ms)
   redis.call('PEXPIRE', xk, ms)
+  return now + ms
 end
 """
 
-# KEYS: 3 per charge. ARGV: now|"", rid, reservation ttl ms, then per charge: metric (r|t|u), limit, window ms, amount.
-# Returns {admitted, blocked (0-based, -1), retry ms, then per charge: used, reset ms (-1: empty log)}.
+# KEYS: 3 per charge. ARGV: now|"", rid, reservation ttl ms, counter key prefix, group cap, then per charge: metric
+# (r|t|u), limit, window ms, amount, group ("" for none).
+# Returns {admitted, blocked (0-based, -1), retry ms, live counters, evicted, then per charge: used, reset ms (-1:
+# empty log)}.
 ACQUIRE = """
 local now = clock()
 local rid, ttl = ARGV[2], tonumber(ARGV[3])
@@ -73,7 +120,7 @@ local used, totals, reserved, resets = {}, {}, {}, {}
 local blocked, wait = -1, 0
 for i = 1, n do
   local lk, mk, xk = KEYS[3*i-2], KEYS[3*i-1], KEYS[3*i]
-  local a = 3 + 4 * (i - 1)
+  local a = 5 + 5 * (i - 1)
   local limit, window = tonumber(ARGV[a+2]), tonumber(ARGV[a+3])
   local m = redis.call('HMGET', mk, 't', 'r')
   local total, res = tonumber(m[1]) or 0, tonumber(m[2]) or 0
@@ -110,28 +157,30 @@ for i = 1, n do
     if w > wait then blocked, wait = i - 1, w end
   end
 end
-local out = {0, blocked, wait}
+local out = {0, blocked, wait, 0, 0}
 if blocked < 0 then
   out[1] = 1
   for i = 1, n do
     local lk, mk, xk = KEYS[3*i-2], KEYS[3*i-1], KEYS[3*i]
-    local a = 3 + 4 * (i - 1)
-    local metric, window, amount = ARGV[a+1], tonumber(ARGV[a+3]), tonumber(ARGV[a+4])
+    local a = 5 + 5 * (i - 1)
+    local metric, window, amount, group = ARGV[a+1], tonumber(ARGV[a+3]), tonumber(ARGV[a+4]), ARGV[a+5]
     if metric == 'r' and amount > 0 then
       local bucket = add(lk, mk, now, window, amount, totals[i])
       used[i] = used[i] + amount
       if resets[i] < 0 then resets[i] = bucket + window - now end
-      keep(lk, mk, xk, now, window, reserved[i], ttl)
+      mark(lk, group, keep(lk, mk, xk, now, window, reserved[i], ttl))
     elseif metric == 'u' and amount > 0 then
       local f = 'r:' .. rid
       local res = reserved[i] - (tonumber(redis.call('HGET', mk, f)) or 0) + amount
       redis.call('HSET', mk, f, string.format('%d', amount), 'r', string.format('%d', res))
       redis.call('ZADD', xk, now + ttl, rid)
       used[i] = used[i] + amount
-      keep(lk, mk, xk, now, window, res, ttl)
+      mark(lk, group, keep(lk, mk, xk, now, window, res, ttl))
     end
   end
 end
+out[4] = finish(now)
+out[5] = evicted
 for i = 1, n do
   out[#out + 1] = used[i]
   out[#out + 1] = resets[i]
@@ -139,14 +188,14 @@ end
 return out
 """
 
-# KEYS: 3 per charge. ARGV: now|"", rid, reservation ttl ms, then per charge: metric, limit, window ms, amount.
+# KEYS: 3 per charge. ARGV: as ACQUIRE. Returns {live counters, evicted}.
 SETTLE = """
 local now = clock()
 local rid, ttl = ARGV[2], tonumber(ARGV[3])
 for i = 1, #KEYS / 3 do
   local lk, mk, xk = KEYS[3*i-2], KEYS[3*i-1], KEYS[3*i]
-  local a = 3 + 4 * (i - 1)
-  local metric, window, amount = ARGV[a+1], tonumber(ARGV[a+3]), tonumber(ARGV[a+4])
+  local a = 5 + 5 * (i - 1)
+  local metric, window, amount, group = ARGV[a+1], tonumber(ARGV[a+3]), tonumber(ARGV[a+4]), ARGV[a+5]
   local m = redis.call('HMGET', mk, 't', 'r')
   local total, res = tonumber(m[1]) or 0, tonumber(m[2]) or 0
   local held = nil
@@ -161,9 +210,9 @@ for i = 1, #KEYS / 3 do
     end
   end
   if amount > 0 then add(lk, mk, now, window, amount, total) end
-  if amount > 0 or held then keep(lk, mk, xk, now, window, res, ttl) end
+  if amount > 0 or held then mark(lk, group, keep(lk, mk, xk, now, window, res, ttl)) end
 end
-return 1
+return {finish(now), evicted}
 """
 
 _METRIC = {REQUESTS: b"r", "tokens": b"t", USD: b"u"}
@@ -176,11 +225,14 @@ class RedisLimiter:
     local = False
 
     def __init__(self, redis: Any, key_prefix: str, reservation_ttl_ms: int = 3_600_000, *,
-                 owns_client: bool = True) -> None:
+                 owns_client: bool = True, max_segment_counters: int = 10_000) -> None:
         self._redis = redis
         self._owns = owns_client
         self._prefix = key_prefix + "rl:"
         self._ttl = reservation_ttl_ms
+        self._cap = max_segment_counters
+        self.live: int | None = None  # live counters in Redis (all replicas), as of the last script call
+        self.evicted = 0  # segmented counters this process's calls evicted
         self._acquire = redis.register_script(_COMMON + ACQUIRE)
         self._settle = redis.register_script(_COMMON + SETTLE)
 
@@ -192,25 +244,29 @@ class RedisLimiter:
         return keys
 
     def _args(self, rid: str, charges: list[Charge], now_ms: int | None) -> list[Any]:
-        args: list[Any] = ["" if now_ms is None else now_ms, rid, self._ttl]
+        args: list[Any] = ["" if now_ms is None else now_ms, rid, self._ttl, self._prefix, self._cap]
         for c in charges:
-            args += (_METRIC[c.metric], c.limit, c.window_ms, c.amount)
+            args += (_METRIC[c.metric], c.limit, c.window_ms, c.amount, c.group)
         return args
 
     async def acquire(self, rid: str, charges: list[Charge], now_ms: int | None = None) -> Decision:
         out = await self._acquire(keys=self._keys(charges), args=self._args(rid, charges, now_ms))
-        used = [int(v) for v in out[3::2]]
-        resets = [None if int(v) < 0 else int(v) for v in out[4::2]]
+        self.live = int(out[3])
+        self.evicted += int(out[4])
+        used = [int(v) for v in out[5::2]]
+        resets = [None if int(v) < 0 else int(v) for v in out[6::2]]
         return Decision(bool(out[0]), used, resets, int(out[1]), int(out[2]))
 
     async def settle(self, rid: str, charges: list[Charge], now_ms: int | None = None) -> None:
         charges = [c for c in charges if c.metric != REQUESTS]
         if charges:
-            await self._settle(keys=self._keys(charges), args=self._args(rid, charges, now_ms))
+            out = await self._settle(keys=self._keys(charges), args=self._args(rid, charges, now_ms))
+            self.live = int(out[0])
+            self.evicted += int(out[1])
 
     async def release(self, rid: str, charges: list[Charge], now_ms: int | None = None) -> None:
         await self.settle(
-            rid, [Charge(c.counter, c.metric, c.limit, c.window_ms, 0) for c in charges], now_ms
+            rid, [Charge(c.counter, c.metric, c.limit, c.window_ms, 0, c.group) for c in charges], now_ms
         )
 
     async def ping(self) -> None:
