@@ -8,8 +8,20 @@ import json
 import openai
 import pytest
 
-TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
-                                           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Weather in a city",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        },
+    }
+]
 
 
 @pytest.fixture
@@ -24,13 +36,17 @@ def _messages_bodies(upstream, since: int) -> list[dict]:
 def test_two_turn_tool_loop_with_reasoning(client, upstream):
     before = len(upstream.seen)
     history = [{"role": "user", "content": "What is the weather in Paris? [[tools]]"}]
-    first = client.chat.completions.create(model="claude-sonnet-4/anthropic", messages=history, tools=TOOLS, reasoning_effort="low")
+    first = client.chat.completions.create(
+        model="claude-sonnet-4/anthropic", messages=history, tools=TOOLS, reasoning_effort="low"
+    )
     calls = first.choices[0].message.tool_calls
     assert calls, first
     # what LangChain's ChatOpenAI and the Agents SDK send back: the call, without any thinking block
     history.append({"role": "assistant", "content": None, "tool_calls": [c.model_dump() for c in calls]})
     history += [{"role": "tool", "tool_call_id": c.id, "content": json.dumps({"temp_c": 21})} for c in calls]
-    second = client.chat.completions.create(model="claude-sonnet-4/anthropic", messages=history, tools=TOOLS, reasoning_effort="low")
+    second = client.chat.completions.create(
+        model="claude-sonnet-4/anthropic", messages=history, tools=TOOLS, reasoning_effort="low"
+    )
     assert second.choices[0].message.content
     sent = _messages_bodies(upstream, before)
     assert sent[0]["thinking"]["type"] == "enabled"
@@ -40,8 +56,13 @@ def test_two_turn_tool_loop_with_reasoning(client, upstream):
 def test_forced_tool_choice_with_reasoning(client, upstream):
     before = len(upstream.seen)
     for choice in ("required", {"type": "function", "function": {"name": "get_weather"}}):
-        r = client.chat.completions.create(model="claude-sonnet-4/anthropic", tools=TOOLS, tool_choice=choice, reasoning_effort="medium",
-                                           messages=[{"role": "user", "content": "Paris? [[tools]]"}])
+        r = client.chat.completions.create(
+            model="claude-sonnet-4/anthropic",
+            tools=TOOLS,
+            tool_choice=choice,
+            reasoning_effort="medium",
+            messages=[{"role": "user", "content": "Paris? [[tools]]"}],
+        )
         assert r.choices[0].message.tool_calls
     for body in _messages_bodies(upstream, before):
         assert "thinking" not in body and body["tool_choice"]["type"] in ("any", "tool")

@@ -26,14 +26,22 @@ from support.gateway import GatewayProcess, default_config, free_port
 from support.services import require_postgres
 
 ADMIN_KEY = "fuzz-admin-key-0123456789abcdefghijklmnopqrstuvwxyz"
-UPSTREAM_SECRETS = ("sk-upstream-openai-secret-0001", "sk-ant-upstream-secret-0002", "AIzaUpstreamSecret0003xyz")
+UPSTREAM_SECRETS = (
+    "sk-upstream-openai-secret-0001",
+    "sk-ant-upstream-secret-0002",
+    "AIzaUpstreamSecret0003xyz",
+)
 EXAMPLES = int(os.environ.get("SWITCHYARD_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
     derandomize=os.environ.get("CI") == "true",
     database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
 )
 
 MODELS = [
@@ -48,7 +56,18 @@ MODELS = [
 # -- value strategies ----------------------------------------------------------------------------------------
 
 _text = st.text(st.characters(codec="utf-8"), max_size=40) | st.sampled_from(
-    ["", "\x00", "a\x00b", "€", "東京", "<script>alert(1)</script>", "../../etc/passwd", "%00", "a" * 5000, "\ud7ff"]
+    [
+        "",
+        "\x00",
+        "a\x00b",
+        "€",
+        "東京",
+        "<script>alert(1)</script>",
+        "../../etc/passwd",
+        "%00",
+        "a" * 5000,
+        "\ud7ff",
+    ]
 )
 _scalars = (
     st.none()
@@ -86,10 +105,34 @@ def _mutate(base: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
 
 
 FIELDS = [
-    "model", "messages", "stream", "stream_options", "n", "max_tokens", "max_completion_tokens", "temperature",
-    "top_p", "tools", "tool_choice", "response_format", "stop", "seed", "logprobs", "reasoning_effort", "prompt",
-    "input", "system", "thinking", "metadata", "user", "best_of", "previous_response_id", "instructions",
-    "dimensions", "encoding_format", "parallel_tool_calls",
+    "model",
+    "messages",
+    "stream",
+    "stream_options",
+    "n",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "tools",
+    "tool_choice",
+    "response_format",
+    "stop",
+    "seed",
+    "logprobs",
+    "reasoning_effort",
+    "prompt",
+    "input",
+    "system",
+    "thinking",
+    "metadata",
+    "user",
+    "best_of",
+    "previous_response_id",
+    "instructions",
+    "dimensions",
+    "encoding_format",
+    "parallel_tool_calls",
 ]
 
 USER = [{"role": "user", "content": "hello"}]
@@ -121,12 +164,29 @@ _raw_bodies = st.sampled_from(
 
 _header_token = st.text(string.ascii_letters + string.digits + "-_.;=,:/ !%*", max_size=60).map(str.strip)
 HELICONE_HEADERS = [
-    "Helicone-Cache-Enabled", "Helicone-Cache-Bucket-Max-Size", "Helicone-Cache-Seed", "Helicone-Cache-Ignore-Keys",
-    "Helicone-RateLimit-Policy", "Helicone-Retry-Enabled", "Helicone-Retry-Num", "Helicone-Retry-Factor",
-    "Helicone-Session-Id", "Helicone-Session-Path", "Helicone-Session-Name", "Helicone-User-Id",
-    "Helicone-Request-Id", "Helicone-Property-Fuzz", "Helicone-Gateway-Body-Mapping", "Helicone-Prompt-Id",
-    "Switchyard-Timeout-Ms", "Switchyard-Connect-Timeout-Ms", "Switchyard-First-Byte-Timeout-Ms",
-    "Switchyard-Hedge-After-Ms", "Switchyard-Stream-Continuation", "Content-Type", "anthropic-version",
+    "Helicone-Cache-Enabled",
+    "Helicone-Cache-Bucket-Max-Size",
+    "Helicone-Cache-Seed",
+    "Helicone-Cache-Ignore-Keys",
+    "Helicone-RateLimit-Policy",
+    "Helicone-Retry-Enabled",
+    "Helicone-Retry-Num",
+    "Helicone-Retry-Factor",
+    "Helicone-Session-Id",
+    "Helicone-Session-Path",
+    "Helicone-Session-Name",
+    "Helicone-User-Id",
+    "Helicone-Request-Id",
+    "Helicone-Property-Fuzz",
+    "Helicone-Gateway-Body-Mapping",
+    "Helicone-Prompt-Id",
+    "Switchyard-Timeout-Ms",
+    "Switchyard-Connect-Timeout-Ms",
+    "Switchyard-First-Byte-Timeout-Ms",
+    "Switchyard-Hedge-After-Ms",
+    "Switchyard-Stream-Continuation",
+    "Content-Type",
+    "anthropic-version",
 ]
 _headers = st.dictionaries(st.sampled_from(HELICONE_HEADERS), _header_token, max_size=4)
 
@@ -134,12 +194,16 @@ _headers = st.dictionaries(st.sampled_from(HELICONE_HEADERS), _header_token, max
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def gw(request: pytest.FixtureRequest, upstream: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+def gw(
+    request: pytest.FixtureRequest, upstream: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayProcess]:
     extra: dict[str, Any] = {"admin": {"key": ADMIN_KEY}}
     if request.param == "postgres":
         schema = f"fuzz_{uuid.uuid4().hex[:10]}"
         extra["database"] = {"url": require_postgres(), "schema": schema}
-    g = GatewayProcess(tmp_path_factory.mktemp(f"fuzz-{request.param}"), default_config(upstream.url, free_port(), **extra))
+    g = GatewayProcess(
+        tmp_path_factory.mktemp(f"fuzz-{request.param}"), default_config(upstream.url, free_port(), **extra)
+    )
     g.prepare()
     g.start()
     g.client = httpx.Client(base_url=g.url, timeout=30)  # type: ignore[attr-defined]
@@ -152,7 +216,7 @@ def _check(r: httpx.Response, path: str) -> None:
     """The gateway answered in the caller's wire shape, and nothing it answered is a 5xx of its own making."""
     text = r.text
     assert "Traceback" not in text
-    for secret in UPSTREAM_SECRETS + (ADMIN_KEY,):
+    for secret in (*UPSTREAM_SECRETS, ADMIN_KEY):
         assert secret not in text
     assert r.status_code < 500, f"{path} answered {r.status_code}: {text[:500]}"
     if r.status_code < 400:
@@ -220,10 +284,24 @@ def test_streamed_mutations_end_cleanly(gw: GatewayProcess) -> None:
 
 
 _filters = st.recursive(
-    st.fixed_dictionaries({"request": st.dictionaries(_text, st.dictionaries(st.sampled_from(["equals", "gt", "lt", "contains", "like", "gte", "in"]) | _text, _json, max_size=2), max_size=2)})
+    st.fixed_dictionaries(
+        {
+            "request": st.dictionaries(
+                _text,
+                st.dictionaries(
+                    st.sampled_from(["equals", "gt", "lt", "contains", "like", "gte", "in"]) | _text,
+                    _json,
+                    max_size=2,
+                ),
+                max_size=2,
+            )
+        }
+    )
     | st.fixed_dictionaries({"properties": st.dictionaries(_text, _json, max_size=2)})
     | _json,
-    lambda inner: st.fixed_dictionaries({"left": inner, "operator": st.sampled_from(["and", "or", "xor", ""]) | _json, "right": inner}),
+    lambda inner: st.fixed_dictionaries(
+        {"left": inner, "operator": st.sampled_from(["and", "or", "xor", ""]) | _json, "right": inner}
+    ),
     max_leaves=8,
 )
 
@@ -254,10 +332,36 @@ ADMIN_WRITES = [
 
 def test_admin_api_never_5xx(gw: GatewayProcess) -> None:
     @FUZZ
-    @given(target=st.sampled_from(ADMIN_WRITES), body=_json | st.dictionaries(st.sampled_from(["name", "limits", "allowed_models", "provider", "key", "amount_usd", "credits_enabled", "id", "secret", "config"]), _json, max_size=4))
+    @given(
+        target=st.sampled_from(ADMIN_WRITES),
+        body=_json
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "name",
+                    "limits",
+                    "allowed_models",
+                    "provider",
+                    "key",
+                    "amount_usd",
+                    "credits_enabled",
+                    "id",
+                    "secret",
+                    "config",
+                ]
+            ),
+            _json,
+            max_size=4,
+        ),
+    )
     def run(target: tuple[str, str], body: Any) -> None:
         method, path = target
-        r = gw.client.request(method, path, content=orjson.dumps(body), headers={"Authorization": f"Bearer {ADMIN_KEY}", "content-type": "application/json"})  # type: ignore[attr-defined]
+        r = gw.client.request(
+            method,
+            path,
+            content=orjson.dumps(body),
+            headers={"Authorization": f"Bearer {ADMIN_KEY}", "content-type": "application/json"},
+        )  # type: ignore[attr-defined]
         _check(r, path)
 
     run()
@@ -270,10 +374,20 @@ def test_every_answer_of_a_known_caller_is_logged(gw: GatewayProcess) -> None:
     for content in ("a\x00b", "\ud7ff", "<b>x</b>", "€" * 1000):
         rid = str(uuid.uuid4())
         body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": content}], "user": content}
-        r = _send(gw, "/v1/chat/completions", orjson.dumps(body), {"Helicone-Request-Id": rid, "Helicone-Property-Odd": "<i>x</i>; y=1"})
+        r = _send(
+            gw,
+            "/v1/chat/completions",
+            orjson.dumps(body),
+            {"Helicone-Request-Id": rid, "Helicone-Property-Odd": "<i>x</i>; y=1"},
+        )
         assert r.status_code in (200, 400), r.text
         ids.append(rid)
-    bad = _send(gw, "/v1/chat/completions", b'{"model": "gpt-4o-mini\\u0000", "messages": []}', {"Helicone-Request-Id": (nul_id := str(uuid.uuid4()))})
+    bad = _send(
+        gw,
+        "/v1/chat/completions",
+        b'{"model": "gpt-4o-mini\\u0000", "messages": []}',
+        {"Helicone-Request-Id": (nul_id := str(uuid.uuid4()))},
+    )
     assert bad.status_code == 400
     ids.append(nul_id)
     deadline = time.monotonic() + 15

@@ -37,8 +37,12 @@ def test_anthropic_sdk_retrieves_one_model(claude):
 def test_anthropic_cursor_pagination_backwards(gateway):
     h = {"x-api-key": gateway.key, "anthropic-version": "2023-06-01"}
     first = httpx.get(f"{gateway.url}/v1/models", params={"limit": 4}, headers=h).json()
-    second = httpx.get(f"{gateway.url}/v1/models", params={"limit": 4, "after_id": first["last_id"]}, headers=h).json()
-    back = httpx.get(f"{gateway.url}/v1/models", params={"limit": 4, "before_id": second["first_id"]}, headers=h).json()
+    second = httpx.get(
+        f"{gateway.url}/v1/models", params={"limit": 4, "after_id": first["last_id"]}, headers=h
+    ).json()
+    back = httpx.get(
+        f"{gateway.url}/v1/models", params={"limit": 4, "before_id": second["first_id"]}, headers=h
+    ).json()
     assert [m["id"] for m in back["data"]] == [m["id"] for m in first["data"]]
     assert back["has_more"] is False
     bad = httpx.get(f"{gateway.url}/v1/models", params={"limit": 0}, headers=h)

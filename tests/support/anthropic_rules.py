@@ -12,7 +12,14 @@ from typing import Any
 def refusal(body: Any) -> str | None:
     if not isinstance(body, dict):
         return "The request body must be a JSON object."
-    for rule in (_temperature, _thinking_sampling, _thinking_budget, _thinking_forced_tool, _thinking_history, _unique_tool_ids):
+    for rule in (
+        _temperature,
+        _thinking_sampling,
+        _thinking_budget,
+        _thinking_forced_tool,
+        _thinking_history,
+        _unique_tool_ids,
+    ):
         message = rule(body)
         if message:
             return message
@@ -74,12 +81,16 @@ def _thinking_history(body: dict[str, Any]) -> str | None:
             if isinstance(content, list) and any(b.get("type") == "tool_use" for b in content):
                 first = content[0].get("type")
                 if first not in ("thinking", "redacted_thinking"):
-                    return (f"messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{first}`. "
-                            "When `thinking` is enabled, a final `assistant` message must start with a thinking block.")
+                    return (
+                        f"messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{first}`. "
+                        "When `thinking` is enabled, a final `assistant` message must start with a thinking block."
+                    )
                 if first == "thinking" and not content[0].get("signature"):
                     return f"messages.{i}.content.0.thinking.signature: Field required"
             return None
-        if not (isinstance(content, list) and content and all(b.get("type") == "tool_result" for b in content)):
+        if not (
+            isinstance(content, list) and content and all(b.get("type") == "tool_result" for b in content)
+        ):
             return None
     return None
 

@@ -69,7 +69,9 @@ def anthropic_page(catalog: ModelCatalog, params: Any) -> dict[str, Any]:
     except ValueError:
         limit = 0
     if not 1 <= limit <= _ANTHROPIC_MAX_LIMIT:
-        raise GatewayError(400, f"limit: must be an integer from 1 to {_ANTHROPIC_MAX_LIMIT}.", code="invalid_request_error")
+        raise GatewayError(
+            400, f"limit: must be an integer from 1 to {_ANTHROPIC_MAX_LIMIT}.", code="invalid_request_error"
+        )
     entries, index = catalog.anthropic, catalog.anthropic_index
     after, before = params.get("after_id"), params.get("before_id")
     if after is not None and before is not None:
@@ -77,7 +79,9 @@ def anthropic_page(catalog: ModelCatalog, params: Any) -> dict[str, Any]:
     start, end = 0, len(entries)
     for cursor in (after, before):
         if cursor is not None and cursor not in index:
-            raise GatewayError(400, f"Unknown model id in the cursor: {cursor!r}.", code="invalid_request_error")
+            raise GatewayError(
+                400, f"Unknown model id in the cursor: {cursor!r}.", code="invalid_request_error"
+            )
     if after is not None:
         start = index[after] + 1
         end = min(len(entries), start + limit)
@@ -123,5 +127,9 @@ async def get_model(request: Request) -> Response:
             return Response(orjson.dumps(catalog.anthropic[i]), media_type="application/json")
     elif model_id in catalog.openai_by_id:
         return Response(catalog.openai_by_id[model_id], media_type="application/json")
-    err = GatewayError(404, f"The model '{model_id}' does not exist; GET /v1/models lists the models.", code="model_not_found")
+    err = GatewayError(
+        404,
+        f"The model '{model_id}' does not exist; GET /v1/models lists the models.",
+        code="model_not_found",
+    )
     return _error(request, err)

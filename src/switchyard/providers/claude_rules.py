@@ -28,7 +28,9 @@ FORCED_TOOL = "forced_tool_choice"
 UNSIGNED_TOOL_TURN = "unsigned_tool_turn"
 
 
-def requested(body: dict[str, Any], given: Any, target_config: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+def requested(
+    body: dict[str, Any], given: Any, target_config: dict[str, Any]
+) -> tuple[dict[str, Any] | None, str | None]:
     """The thinking the caller asked for (an explicit `thinking` object, else `reasoning_effort`) and, for adaptive
     thinking, the effort to put in `output_config`. (None, None) when the caller asked for none."""
     if isinstance(given, dict):
@@ -45,7 +47,9 @@ def is_on(thinking: dict[str, Any] | None) -> bool:
     return bool(thinking) and thinking.get("type") in ("enabled", "adaptive")  # type: ignore[union-attr]
 
 
-def decide(thinking: dict[str, Any] | None, *, forced_tool: bool, unsigned_tool_turn: bool) -> tuple[dict[str, Any] | None, str | None]:
+def decide(
+    thinking: dict[str, Any] | None, *, forced_tool: bool, unsigned_tool_turn: bool
+) -> tuple[dict[str, Any] | None, str | None]:
     """Thinking as Claude will accept it for this request: (thinking or None, why it was switched off or None)."""
     if not is_on(thinking):
         return thinking, None

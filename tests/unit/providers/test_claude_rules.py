@@ -13,8 +13,20 @@ from switchyard.providers.base import Target
 from switchyard.providers.bedrock import BedrockProvider
 from switchyard.providers.vertex import VertexProvider
 
-TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
-CALL = {"id": "toolu_01", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    }
+]
+CALL = {
+    "id": "toolu_01",
+    "type": "function",
+    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+}
 TURN_2 = [
     {"role": "user", "content": "Weather in Paris?"},
     {"role": "assistant", "content": None, "tool_calls": [CALL]},
@@ -24,18 +36,36 @@ SIGNED = {"type": "thinking", "thinking": "Let me look it up.", "signature": "si
 
 
 def anthropic(body: dict[str, Any]) -> dict[str, Any]:
-    t = Target("anthropic", "claude-sonnet-4-5", "anthropic", "https://api.anthropic.com/v1", "k", "x-api-key")
+    t = Target(
+        "anthropic", "claude-sonnet-4-5", "anthropic", "https://api.anthropic.com/v1", "k", "x-api-key"
+    )
     return orjson.loads(AnthropicProvider().build_request({"model": "m", **body}, t).body)
 
 
 def vertex(body: dict[str, Any]) -> dict[str, Any]:
     cfg = {"project": "p", "default_region": "us-east5", "anthropic_version": "vertex-2023-10-16"}
-    t = Target("vertex", "claude-sonnet-4-5", "vertex", "https://{region}-aiplatform.googleapis.com/v1", None, "google-oauth", cfg)
+    t = Target(
+        "vertex",
+        "claude-sonnet-4-5",
+        "vertex",
+        "https://{region}-aiplatform.googleapis.com/v1",
+        None,
+        "google-oauth",
+        cfg,
+    )
     return orjson.loads(VertexProvider(clock=lambda: 0).build_request({"model": "m", **body}, t).body)
 
 
 def bedrock(body: dict[str, Any]) -> dict[str, Any]:
-    t = Target("bedrock", "anthropic.claude-sonnet-4-5-20250929-v1:0", "bedrock", "https://bedrock-runtime.{region}.amazonaws.com", "AKID", "aws-sigv4", {})
+    t = Target(
+        "bedrock",
+        "anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "bedrock",
+        "https://bedrock-runtime.{region}.amazonaws.com",
+        "AKID",
+        "aws-sigv4",
+        {},
+    )
     out = orjson.loads(BedrockProvider(clock=lambda: 0).build_request({"model": "m", **body}, t).body)
     return {"thinking": (out.get("additionalModelRequestFields") or {}).get("thinking"), "raw": out}
 
@@ -58,14 +88,22 @@ def test_tool_result_turn_without_signed_thinking_turns_thinking_off(route):
 
 @pytest.mark.parametrize("route", ROUTES)
 def test_signed_thinking_carried_back_keeps_thinking_on(route):
-    history = [TURN_2[0], {**TURN_2[1], "reasoning_content": SIGNED["thinking"], "thinking_blocks": [SIGNED]}, TURN_2[2]]
+    history = [
+        TURN_2[0],
+        {**TURN_2[1], "reasoning_content": SIGNED["thinking"], "thinking_blocks": [SIGNED]},
+        TURN_2[2],
+    ]
     out = ROUTES[route]({"messages": history, "tools": TOOLS, "reasoning_effort": "low"})
     assert out["thinking"] == {"type": "enabled", "budget_tokens": 2048}
 
 
 @pytest.mark.parametrize("route", ROUTES)
 def test_a_new_user_turn_after_a_finished_tool_loop_thinks_again(route):
-    history = [*TURN_2, {"role": "assistant", "content": "It is sunny."}, {"role": "user", "content": "And Rome?"}]
+    history = [
+        *TURN_2,
+        {"role": "assistant", "content": "It is sunny."},
+        {"role": "user", "content": "And Rome?"},
+    ]
     out = ROUTES[route]({"messages": history, "tools": TOOLS, "reasoning_effort": "low"})
     assert out["thinking"] == {"type": "enabled", "budget_tokens": 2048}
 
@@ -73,7 +111,9 @@ def test_a_new_user_turn_after_a_finished_tool_loop_thinks_again(route):
 @pytest.mark.parametrize("route", ROUTES)
 @pytest.mark.parametrize("choice", ["required", {"type": "function", "function": {"name": "get_weather"}}])
 def test_forced_tool_choice_drops_thinking_and_keeps_the_choice(route, choice):
-    out = ROUTES[route]({"messages": TURN_2[:1], "tools": TOOLS, "tool_choice": choice, "reasoning_effort": "high"})
+    out = ROUTES[route](
+        {"messages": TURN_2[:1], "tools": TOOLS, "tool_choice": choice, "reasoning_effort": "high"}
+    )
     assert out.get("thinking") is None
     raw = out.get("raw", out)
     forced = raw.get("tool_choice") or (raw.get("toolConfig") or {}).get("toolChoice")

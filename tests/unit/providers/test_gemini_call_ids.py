@@ -15,8 +15,13 @@ pytestmark = pytest.mark.real_call_ids
 
 def answer(*names: str, **call_extra: str) -> bytes:
     parts = [{"functionCall": {"name": n, "args": {"i": i}, **call_extra}} for i, n in enumerate(names)]
-    return orjson.dumps({"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP"}],
-                         "responseId": "r", "modelVersion": "gemini-2.5-flash"})
+    return orjson.dumps(
+        {
+            "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP"}],
+            "responseId": "r",
+            "modelVersion": "gemini-2.5-flash",
+        }
+    )
 
 
 def test_ids_differ_across_answers_and_within_one():
@@ -50,10 +55,25 @@ def test_two_gemini_tool_turns_continue_on_claude_without_duplicate_ids():
     for turn in range(2):
         msg = g.parse_response(answer("lookup"))["choices"][0]["message"]
         history.append({"role": "assistant", "content": None, "tool_calls": msg["tool_calls"]})
-        history.append({"role": "tool", "tool_call_id": msg["tool_calls"][0]["id"], "content": f"result {turn}"})
-    target = Target(provider="anthropic", model="claude-sonnet-4-5", format="anthropic",
-                    base_url="https://api.anthropic.com/v1", api_key="k", auth="x-api-key")
-    req = AnthropicProvider().build_request({"model": "claude-sonnet-4", "messages": history, "max_tokens": 64}, target)
+        history.append(
+            {"role": "tool", "tool_call_id": msg["tool_calls"][0]["id"], "content": f"result {turn}"}
+        )
+    target = Target(
+        provider="anthropic",
+        model="claude-sonnet-4-5",
+        format="anthropic",
+        base_url="https://api.anthropic.com/v1",
+        api_key="k",
+        auth="x-api-key",
+    )
+    req = AnthropicProvider().build_request(
+        {"model": "claude-sonnet-4", "messages": history, "max_tokens": 64}, target
+    )
     body = orjson.loads(req.body)
-    uses = [b["id"] for m in body["messages"] for b in (m["content"] if isinstance(m["content"], list) else []) if b.get("type") == "tool_use"]
+    uses = [
+        b["id"]
+        for m in body["messages"]
+        for b in (m["content"] if isinstance(m["content"], list) else [])
+        if b.get("type") == "tool_use"
+    ]
     assert len(uses) == 2 and len(set(uses)) == 2

@@ -16,7 +16,13 @@ import orjson
 
 from switchyard.formats.sse import SSEDecoder
 from switchyard.providers.base import UpstreamError
-from switchyard.providers.gemini.response import CallIds, error_from_payload, finish_reason, split_parts, usage
+from switchyard.providers.gemini.response import (
+    CallIds,
+    error_from_payload,
+    finish_reason,
+    split_parts,
+    usage,
+)
 
 
 class GeminiStreamParser:
