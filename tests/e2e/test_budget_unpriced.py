@@ -23,9 +23,11 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
 from support.gateway import GatewayProcess, default_config, free_port
 from support.mock_upstream import MockUpstream
+from support.services import drop_prefix, fresh_prefix, require_redis
 
 ADMIN_KEY = "admin-e2e-budget-unpriced-0123456789"
 DEPLOY_PRICE = {"input": 2.5, "output": 10.0, "cached_input": 1.25}
@@ -258,3 +260,31 @@ def test_per_user_counters_are_capped_per_key_and_shown_on_metrics(gw):
     # the newest users keep their counts: user-59 has used 1 of 5
     r = chat(gw, key, "gpt-4o-mini", {"Helicone-RateLimit-Policy": policy, "Helicone-User-Id": "user-59"})
     assert r.headers["helicone-ratelimit-remaining"] == "3"
+
+
+@pytest.mark.redis
+def test_per_user_counters_are_capped_in_redis_too(upstream, tmp_path):
+    """The same cap on Redis (shared by replicas): evicted counters' keys are deleted, and /metrics shows the live
+    counters Redis holds for this prefix."""
+    url = require_redis()
+    prefix = fresh_prefix("sy-e2e-segments")
+    g = GatewayProcess(tmp_path / "redis", default_config(
+        upstream.url, free_port(), redis={"url": url, "key_prefix": prefix}, limits={"max_segment_counters": 16}))
+    g.prepare()
+    g.start()
+    try:
+        for i in range(40):
+            r = chat(g, g.key, "gpt-4o-mini", {"Helicone-RateLimit-Policy": "5;w=3000;s=user",
+                                               "Helicone-User-Id": f"user-{i}"})
+            assert r.status_code == 200
+        assert metric(g, "switchyard_limiter_counters", 'backend="redis"') == 16
+        assert metric(g, "switchyard_limiter_evictions_total", 'backend="redis"') == 40 - 16
+        client = redis.Redis.from_url(url)
+        try:
+            user_counters = list(client.scan_iter(match=f"{prefix}rl:r3000:h:*:u:*:m", count=1000))
+        finally:
+            client.close()
+        assert len(user_counters) == 16
+    finally:
+        g.stop()
+        drop_prefix(url, prefix)
