@@ -259,53 +259,6 @@ class ModelSettings(_Strict):
         return v
 
 
-class LimitSettings(_Strict):
-    """Rate limits and budgets (pipeline/limits.py) and what every request is checked against before any attempt."""
-
-    # Largest `n` (chat, completions) and `best_of` (completions) a request may ask for; above: 400 `invalid_n`.
-    # 128 is OpenAI's own maximum for `n`, so no request OpenAI accepts is refused; lower it to taste.
-    max_n: int = Field(128, ge=1)
-    # A USD budget or `u=cents` policy refuses calls on the gateway's own provider keys whose price is unknown
-    # (400 `price_unknown`): their cost could not be counted. true: admit them, counted as $0 (the old behaviour).
-    allow_unpriced: bool = False
-    # Longest window a Helicone-RateLimit-Policy header may ask for; longer is a 400. 31 days.
-    max_policy_window_seconds: int = Field(31 * 24 * 3600, ge=1, le=366 * 24 * 3600)
-    # Live per-user / per-property counters per gateway key (header policies) and per organisation (configured
-    # limits); past it the least recently used one is dropped (that user starts a fresh window).
-    max_segment_counters: int = Field(10_000, ge=16)
-
-
-class DeploymentPrice(_Strict):
-    """USD per 1M tokens."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-    input: float = Field(ge=0)
-    output: float = Field(ge=0)
-    cached_input: float | None = Field(None, ge=0)
-    cache_write: float | None = Field(None, ge=0)
-
-
-class DeploymentSettings(_Strict):
-    price: DeploymentPrice | None = None
-    context: int | None = Field(None, ge=1)
-    max_output: int | None = Field(None, ge=1)
-
-
-class ModelSettings(_Strict):
-    # "<model>/<provider>" → price (and window) of a model the registry lacks (a fine-tune, a custom deployment),
-    # or an override of a registry endpoint's price. Priced calls are logged with a cost and can run under budgets.
-    deployments: dict[str, DeploymentSettings] = Field(default_factory=dict)
-
-    @field_validator("deployments")
-    @classmethod
-    def _names(cls, v: dict[str, DeploymentSettings]) -> dict[str, DeploymentSettings]:
-        for name in v:
-            model, _, provider = name.rpartition("/")
-            if not model.strip() or not provider.strip() or "," in name:
-                raise ValueError(f"'{name}' must be '<model>/<provider>' (e.g. my-deployment/openai)")
-        return v
-
-
 class Settings(_Strict):
     server: ServerSettings = Field(default_factory=ServerSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
@@ -318,8 +271,6 @@ class Settings(_Strict):
     cache: CacheSettings = Field(default_factory=CacheSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
     credits: CreditSettings = Field(default_factory=CreditSettings)
-    limits: LimitSettings = Field(default_factory=LimitSettings)
-    models: ModelSettings = Field(default_factory=ModelSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)

@@ -75,7 +75,6 @@ class Metrics:
         self._health: Any = None
         self._sink: Any = None
         self._limits: Any = None
-        self._limits: Any = None
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)  # a custom collector: collect() below runs per scrape
         if process:  # CPU, memory, open fds of this worker (Linux /proc; nothing elsewhere)
@@ -134,10 +133,6 @@ class Metrics:
     def bind_sink(self, sink: Any) -> None:
         """Export the log sink's queue depth, spool files and write counters (observe/sink.py)."""
         self._sink = sink
-
-    def bind_limits(self, limits: Any) -> None:
-        """Export the limiter's live counters and evictions (`limits.live_counters()`, `limits.evictions()`)."""
-        self._limits = limits
 
     def bind_limits(self, limits: Any) -> None:
         """Export the limiter's live counters and evictions (`limits.live_counters()`, `limits.evictions()`)."""
@@ -216,8 +211,6 @@ class Metrics:
             yield from _sink_families(self._sink)
         if self._limits is not None:
             yield from _limiter_families(self._limits)
-        if self._limits is not None:
-            yield from _limiter_families(self._limits)
 
     def _latency_family(self) -> HistogramMetricFamily:
         merged: dict[str, _Histogram] = {}
@@ -292,24 +285,6 @@ def _circuit_families(rows: list[dict[str, Any]]) -> Iterator[Metric]:
         for (provider, st), n in byok.items():
             keys.add_metric((provider, st), n)
         yield keys
-
-
-def _limiter_families(limits: Any) -> Iterator[Metric]:
-    live = GaugeMetricFamily(
-        "switchyard_limiter_counters",
-        "Live rate-limit and budget counters: in this process (memory), and in Redis for all replicas "
-        "(as of this worker's last Redis call).",
-        labels=("backend",),
-    )
-    for backend, n in limits.live_counters().items():
-        live.add_metric((backend,), n)
-    yield live
-    yield _counter(
-        "switchyard_limiter_evictions_total",
-        "Per-user and per-property counters dropped to stay under limits.max_segment_counters.",
-        ("backend",),
-        _single(limits.evictions()),
-    )
 
 
 def _limiter_families(limits: Any) -> Iterator[Metric]:
