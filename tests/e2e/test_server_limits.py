@@ -342,8 +342,8 @@ def test_memory_stays_bounded_under_20_hostile_connections_while_normal_traffic_
     served = 0
     latencies: list[float] = []
     try:
-        t_end = time.monotonic() + 8
-        while time.monotonic() < t_end:
+        t_end = time.monotonic() + 8  # at least 8 s and 10 normal requests under the hostile load
+        while time.monotonic() < t_end or served < 10:
             t0 = time.monotonic()
             chat_ok(gw)
             latencies.append(time.monotonic() - t0)
@@ -361,6 +361,6 @@ def test_memory_stays_bounded_under_20_hostile_connections_while_normal_traffic_
     )
     # Before the limits: +70 MiB in these 8 s (and growing), one normal request served, after 23 s.
     # Now each hostile connection holds at most a header section or ~320 KiB of unread body: ~0 MiB measured.
-    assert served >= 5 and max(latencies) < 10, latencies
+    assert max(latencies) < 10, latencies
     assert grown_mib < 24, (baseline, peak)
     chat_ok(gw)

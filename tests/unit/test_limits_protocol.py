@@ -139,6 +139,17 @@ async def test_headers_too_slow_are_408_and_a_silent_connection_is_closed():
     assert silent.closed and not silent.out
 
 
+async def test_a_later_request_on_the_connection_has_its_own_header_deadline():
+    proto, t, _ = protocol(ServerLimits(header_timeout=0.1))
+    proto.data_received(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\n")
+    await asyncio.sleep(0)
+    assert status(bytes(t.out)) == 200 and proto._head_timer is None  # complete headers: no timer left
+    await asyncio.sleep(0.15)
+    proto.data_received(b"GET /2 HTTP/1.1\r\nHost: x\r\n")  # then never the end of the headers
+    await asyncio.sleep(0.15)
+    assert bytes(t.out).count(b"HTTP/1.1 408") == 1
+
+
 async def test_the_unread_rest_of_a_refused_body_has_a_deadline():
     proto, t, _ = protocol(ServerLimits(body_timeout=0.05))
     proto.data_received(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + b"b" * 10)
@@ -184,7 +195,8 @@ async def test_read_body_deadline_is_408_and_closes_the_connection():
     with pytest.raises(GatewayError) as e:
         await read_body(messages(b"a", b"b", b"c", gap=0.04), 1024, timeout=0.1)
     assert e.value.status == 408 and e.value.headers == {"connection": "close"}
-    assert await read_body(messages(b"a", b"b"), 1024, timeout=1) == b"ab"
+    assert await read_body(messages(b"a", b"b", gap=0.01), 1024, timeout=0.1) == b"ab"
+    await asyncio.sleep(0.15)  # the deadline of the finished read is gone: this sleep is not cancelled
 
 
 async def test_guarded_receive_applies_the_same_limits_as_the_route_reads():
@@ -214,3 +226,21 @@ async def test_guarded_receive_does_not_time_a_wait_after_the_body():
     guarded = GuardedReceive(lambda: next(done)(), [], 1024, 0.05)
     assert (await guarded())["body"] == b"{}"
     assert (await guarded())["type"] == "http.disconnect"  # a streaming response's disconnect watch
+
+
+async def test_read_body_passes_a_cancellation_that_is_not_its_deadline_on():
+    async def never() -> dict[str, Any]:
+        await asyncio.sleep(10)
+        raise AssertionError
+
+    task = asyncio.ensure_future(read_body(never, 1024, timeout=5))
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_read_body_without_a_wait_returns_the_body_and_leaves_the_task_uncancelled():
+    body = await read_body(messages(b"abc"), 1024, timeout=0.01)
+    await asyncio.sleep(0.05)  # a stray deadline would cancel this sleep
+    assert body == b"abc" and not asyncio.current_task().cancelling()

@@ -4,7 +4,7 @@ limits every route shares: size (413, a declared Content-Length refused before r
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Generator, MutableMapping
 from typing import Any
 
 import orjson
@@ -48,32 +48,108 @@ def declared_length(raw: RawHeaders) -> int | None:
     return None
 
 
+class _Deadline:
+    """The deadline of one body read (see `read_body`: armed only when a read has to wait)."""
+
+    __slots__ = ("_handle", "_task", "expired", "timeout")
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._handle: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self.expired = False
+
+    def arm(self) -> None:
+        if self._handle is None:
+            self._task = asyncio.current_task()
+            self._handle = asyncio.get_running_loop().call_later(self.timeout, self._expire)
+
+    def _expire(self) -> None:
+        self.expired = True
+        assert self._task is not None
+        self._task.cancel()  # lands in the read that is waiting: the timer only runs while one waits
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+
+    def took_back(self) -> bool:
+        """After a CancelledError: whether it was this deadline's (the cancellation is then withdrawn)."""
+        if not self.expired or self._task is None:
+            return False
+        return self._task.uncancel() == 0
+
+
+class _Resume:
+    """Finish awaiting a read that `read_body` started by hand and that suspended on `waiting`."""
+
+    __slots__ = ("_it", "_waiting")
+
+    def __init__(self, it: Generator[Any, Any, Message], waiting: Any) -> None:
+        self._it = it
+        self._waiting = waiting
+
+    def __await__(self) -> Generator[Any, Any, Message]:
+        it, waiting = self._it, self._waiting
+        while True:  # what `yield from it` does
+            try:
+                sent = yield waiting
+            except GeneratorExit:
+                it.close()
+                raise
+            except BaseException as exc:
+                try:
+                    waiting = it.throw(exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    waiting = it.send(sent)
+                except StopIteration as done:
+                    return done.value
+
+
 async def read_body(
     receive: Receive, limit: int, *, timeout: float | None = None, declared: int | None = None
 ) -> bytes:
     """The whole request body, at most `limit` bytes (413; a declared Content-Length over it is refused before a
-    byte is read) and received within `timeout` seconds (408)."""
+    byte is read) and received within `timeout` seconds of the first wait for it (408)."""
     if declared is not None and declared > limit:
         raise too_large(limit)
+    deadline: _Deadline | None = None
     chunks: list[bytes] = []
     size = 0
     try:
-        async with asyncio.timeout(timeout):
-            while True:
-                msg = await receive()
-                if msg["type"] == "http.disconnect":
-                    raise ConnectionError("client disconnected while sending the body")
-                chunk = msg.get("body", b"")
-                if chunk:
-                    size += len(chunk)
-                    if size > limit:
-                        raise too_large(limit)
-                    chunks.append(chunk)
-                if not msg.get("more_body", False):
-                    break
-    except TimeoutError:
-        assert timeout is not None
-        raise too_slow(timeout) from None
+        while True:
+            # Started by hand: a read that completes at once (a small body, already received) costs no timer;
+            # the deadline starts at the first read that has to wait.
+            it = receive().__await__()
+            try:
+                waiting = it.send(None)
+            except StopIteration as done:
+                msg = done.value
+            else:
+                if deadline is None and timeout is not None:
+                    deadline = _Deadline(timeout)
+                    deadline.arm()
+                msg = await _Resume(it, waiting)
+            if msg["type"] == "http.disconnect":
+                raise ConnectionError("client disconnected while sending the body")
+            chunk = msg.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > limit:
+                    raise too_large(limit)
+                chunks.append(chunk)
+            if not msg.get("more_body", False):
+                break
+    except asyncio.CancelledError:
+        if deadline is not None and deadline.took_back():
+            raise too_slow(deadline.timeout) from None
+        raise
+    finally:
+        if deadline is not None:
+            deadline.close()
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 

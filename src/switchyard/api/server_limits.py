@@ -114,6 +114,13 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return  # lingering: discard
+        self._feed(data)
+        # Headers left incomplete by this chunk get a deadline (connection_made set one for the first request);
+        # the usual request, whose headers arrive in one chunk, costs no timer.
+        if self._in_head and self._head_bytes and self._head_timer is None and not self._refused:
+            self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_timed_out)
+
+    def _feed(self, data: bytes) -> None:
         cap = self.limits.max_header_bytes
         while self._in_head:
             room = cap - self._head_bytes
@@ -135,11 +142,6 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             if self._refused or self.transport.is_closing():
                 return
         super().data_received(data)
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        if self._head_timer is None:
-            self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_timed_out)
 
     def on_headers_complete(self) -> None:
         self._in_head = False
