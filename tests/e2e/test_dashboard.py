@@ -310,11 +310,11 @@ def test_request_detail_attempts_and_feedback_reach_the_api(page, seeded):
     expect(page.locator("details[open] pre.json")).to_contain_text('"model"')
     # the API sees what the page did
     r = httpx.get(f"{gw.url}/v1/request/{rid}", headers=gw.headers(seeded.acme), timeout=10).json()["data"]
-    assert _rating(r) is True
+    assert r["feedback_rating"] is True  # Helicone's field
     page.get_by_role("button", name="Bad", exact=True).click()
     expect(page.locator("#feedback")).to_contain_text("Rated Bad")
     r = httpx.get(f"{gw.url}/v1/request/{rid}", headers=gw.headers(seeded.acme), timeout=10).json()["data"]
-    assert _rating(r) is False
+    assert r["feedback_rating"] is False
     # and the table's feedback filter finds it
     page.goto(f"{gw.url}/dashboard/requests?feedback=bad")
     expect(page.locator("tr[data-request-id]")).to_have_count(1)
@@ -322,14 +322,6 @@ def test_request_detail_attempts_and_feedback_reach_the_api(page, seeded):
     page.goto(f"{gw.url}/dashboard/requests/{seeded.ids['tools']}")
     expect(page.locator(".tool-head").first).to_contain_text("Tool call")
     shot(page, "05-request-tool-call")
-
-
-def _rating(row: dict[str, Any]) -> Any:
-    """The request's feedback as the REST API shows it (Helicone's `feedback_rating`, or a `feedback` object)."""
-    if "feedback_rating" in row:
-        return row["feedback_rating"]
-    fb = row.get("feedback")
-    return fb.get("rating") if isinstance(fb, dict) else fb
 
 
 def test_session_tree(page, seeded):
@@ -553,3 +545,50 @@ def test_sign_out(page, seeded):
     expect(page.get_by_role("alert")).to_contain_text("not a key this gateway knows")
     assert "sk-sy-not-a-real-key" not in page.content()
     shot(page, "16-signin-refused")
+
+
+UNNAMED_CONTROLS = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button, a[href]')]
+  .filter(el => {
+    const named = (el.labels && el.labels.length) || el.getAttribute('aria-label')
+      || el.getAttribute('aria-labelledby') || (el.textContent || '').trim();
+    return !named;
+  }).map(el => el.outerHTML.slice(0, 120))"""
+
+
+def test_every_control_has_a_name_keyboard_and_dark_mode(browser, seeded):
+    gw = seeded.gw
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, color_scheme="dark")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        page.goto(gw.url + "/dashboard/signin")
+        page.keyboard.type(ADMIN_KEY)  # the key field has the focus
+        page.keyboard.press("Enter")  # signing in needs no mouse
+        expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible()
+        page.keyboard.press("Tab")  # the skip link comes first
+        assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+        page.keyboard.press("Enter")
+        assert page.evaluate("document.activeElement.id") == "main"
+        page.get_by_label("Organisation").select_option(label="acme")
+        page.get_by_role("button", name="Switch").click()
+        expect(page.locator(".sub").first).to_contain_text("acme")
+        bg = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert bg == "rgb(15, 18, 23)", bg  # the dark palette (prefers-color-scheme: dark)
+        shot(page, "17-overview-dark")
+        for path in (
+            "/dashboard",
+            "/dashboard/requests",
+            f"/dashboard/requests/{seeded.ids['tools']}",
+            "/dashboard/sessions",
+            f"/dashboard/sessions/{seeded.session}",
+            "/dashboard/users",
+            "/dashboard/properties",
+            "/dashboard/keys",
+            "/dashboard/health",
+        ):
+            page.goto(gw.url + path)
+            assert page.evaluate(UNNAMED_CONTROLS) == [], path
+        page.goto(f"{gw.url}/dashboard/requests/{seeded.ids['tools']}")
+        shot(page, "18-request-dark")
+    finally:
+        context.close()

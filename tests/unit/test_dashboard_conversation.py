@@ -110,3 +110,40 @@ def test_attempt_timeline_places_hedges_beside_their_try():
         (50.0, 25.0, True),
     ]
     assert t[2]["label"] == "hedge" and t[0]["model"] is None
+
+
+def test_cost_lines_use_the_planned_model_and_add_up_to_the_logged_cost():
+    from types import SimpleNamespace
+
+    from switchyard.config import Settings
+    from switchyard.dashboard.pages_detail import cost_lines
+    from switchyard.providers.registry import load_registry
+
+    registry = load_registry(Settings(), {})
+    row = SimpleNamespace(
+        model="gpt-4o-2024-08-06",
+        requested_model="gpt-4o-mini",
+        provider="openai",
+        status=200,
+        prompt_tokens=1000,
+        cached_tokens=0,
+        completion_tokens=100,
+        cost_usd=0.00021,
+    )
+    d = SimpleNamespace(
+        row=row, cache_write_tokens=0, attempts=[{"status": 200, "source": "gpt-4o-mini/openai/ptb"}]
+    )
+    lines = cost_lines(registry, d)
+    assert [x[0] for x in lines] == ["Input", "Output"]
+    assert abs(sum(x[2] for x in lines) - 0.00021) < 1e-12  # gpt-4o-mini: $0.15 in, $0.60 out per 1M
+    assert (
+        cost_lines(
+            registry,
+            SimpleNamespace(
+                row=SimpleNamespace(**{**vars(row), "cost_usd": 0.5}),
+                cache_write_tokens=0,
+                attempts=d.attempts,
+            ),
+        )
+        == []
+    )

@@ -57,12 +57,18 @@ def curl_command(base_url: str, d: ins.RequestDetail) -> str:
 
 
 def cost_lines(registry: Any, d: ins.RequestDetail) -> list[tuple[str, str, float | None]]:
-    """(what, tokens × price, USD) per priced part, from the registry's price for the model and provider."""
+    """(what, tokens × price, USD) per priced part, from the registry's price for the model and provider that
+    answered. The registry model is the one the gateway planned (the answering attempt's `source`), not the
+    provider's dated model name; lines that do not add up to the logged cost (a price changed since) are not
+    shown."""
     row = d.row
-    info = registry.model(row.model or "") or registry.model(row.requested_model or "")
+    planned = [a.get("source") for a in d.attempts if a.get("status") == row.status and a.get("source")]
+    names = [str(planned[-1]).split("/")[0]] if planned else []
+    names += [row.requested_model or "", row.model or ""]
+    info = next((m for m in map(registry.model, filter(None, names)) if m is not None), None)
     ep = info.endpoints.get(row.provider or "") if info else None
     price = price_for(ep, row.prompt_tokens or 0) if ep else None
-    if price is None:
+    if price is None or row.cost_usd is None:
         return []
     prompt = row.prompt_tokens or 0
     cached = min(row.cached_tokens or 0, prompt)
@@ -74,7 +80,9 @@ def cost_lines(registry: Any, d: ins.RequestDetail) -> list[tuple[str, str, floa
         ("Cache write", written, price.cache_write if price.cache_write is not None else price.input),
         ("Output", row.completion_tokens or 0, price.output),
     ]
-    return [(what, f"{n:,} × ${p:g}/1M", n * p / 1_000_000) for what, n, p in parts if n]
+    lines = [(what, f"{n:,} × ${p:g}/1M", n * p / 1_000_000) for what, n, p in parts if n]
+    total = sum(x[2] for x in lines)
+    return lines if abs(total - row.cost_usd) <= max(1e-9, 0.01 * row.cost_usd) else []
 
 
 def timeline(attempts: list[dict[str, Any]]) -> list[dict[str, Any]]:
