@@ -122,6 +122,9 @@ def seeded(upstream, tmp_path_factory) -> Iterator[Seeded]:
         )
         r.raise_for_status()
         keys[org] = r.json()["key"]
+    per_user = {"metric": "requests", "limit": 1000, "window_seconds": 86400, "per": "user"}
+    r = httpx.patch(f"{gw.url}/admin/v1/orgs/acme", json={"limits": [per_user]}, headers=admin, timeout=10)
+    r.raise_for_status()
     s = Seeded(gw, keys["acme"], keys["rival"])
     acme = s.acme
     ids = s.ids
@@ -346,6 +349,10 @@ def test_users_properties_and_health_pages(page, seeded):
     page.get_by_role("link", name="Users", exact=True).click()
     expect(page.get_by_role("link", name="alice", exact=True)).to_be_visible()
     expect(page.get_by_role("link", name="bob", exact=True)).to_be_visible()
+    alice = page.get_by_role("row").filter(has=page.get_by_role("link", name="alice", exact=True))
+    meter = alice.get_by_role("meter", name="1000 requests / 1 d (organisation)")
+    expect(meter).to_have_attribute("value", "0.004")  # 4 of alice's 1,000 requests a day
+    expect(alice).to_contain_text("0.4% of 1000 requests / 1 d (organisation)")
     shot(page, "07-users")
     page.get_by_role("link", name="Properties", exact=True).click()
     page.get_by_role("link", name="env", exact=True).click()
@@ -363,7 +370,7 @@ def test_users_properties_and_health_pages(page, seeded):
     assert_no_secret(page, seeded.acme)
 
 
-def test_create_and_revoke_a_key_through_the_page(page, seeded):
+def test_create_and_revoke_a_key_through_the_page(page, browser, seeded):
     gw = seeded.gw
     sign_in(page, gw, ADMIN_KEY)
     page.get_by_label("Organisation").select_option(label="acme")
@@ -378,6 +385,9 @@ def test_create_and_revoke_a_key_through_the_page(page, seeded):
     assert new_key not in page.url
     shot(page, "11-keys-created")
     assert _post(gw, new_key, content="from the new key")
+    other = browser.new_context()  # someone signed in with the new key: revoking it ends their session
+    holder = other.new_page()
+    sign_in(holder, gw, new_key)
     page.reload()  # shown once: a reload (a GET) never shows it again
     assert new_key not in page.content()
     page.get_by_role("button", name="Revoke key made-in-browser").click()
@@ -391,6 +401,9 @@ def test_create_and_revoke_a_key_through_the_page(page, seeded):
     )
     assert r.status_code == 401
     assert_no_secret(page, ADMIN_KEY, new_key)
+    holder.goto(gw.url + "/dashboard/requests")
+    expect(holder).to_have_url(re.compile(r"/dashboard/signin$"))
+    other.close()
 
 
 def test_another_organisation_sees_none_of_it(page, seeded):

@@ -40,10 +40,9 @@ async def _user_rules(ctx: Ctx) -> list[tuple[LimitRule, str]]:
     viewer = ctx.viewer
     assert viewer is not None
     rules = [(r, "organisation") for r in viewer.org.limits if r.per == "user"]
-    keys = [viewer.key] if viewer.key is not None else await ctx.deps.store.list_keys(viewer.org.id)
-    for k in keys:
-        if k is not None and k.active:
-            rules += [(r, f"key {k.name or k.prefix}") for r in k.limits if r.per == "user"]
+    for k in await ctx.deps.store.list_keys(viewer.org.id):
+        if k.active:  # a key's rule counts that key's calls only; the use shown (all keys) is an upper bound
+            rules += [(r, f"key {k.name or k.prefix}, upper bound") for r in k.limits if r.per == "user"]
     return rules
 
 
