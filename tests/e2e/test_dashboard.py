@@ -22,7 +22,12 @@ import yaml
 
 from support.gateway import GatewayProcess, default_config, free_port
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+try:
+    import playwright.sync_api as playwright_api
+except ImportError:  # a dev dependency (uv.lock); under CI its absence is a failure, never a skip
+    if os.environ.get("CI") == "true":
+        raise
+    pytest.skip("playwright is not installed (make install)", allow_module_level=True)
 expect = playwright_api.expect
 
 CHROMIUM = "/usr/bin/chromium"
