@@ -27,7 +27,7 @@ from .pipeline.retry import RetryPolicy
 from .providers.formats import build_providers
 from .providers.registry import Registry, load_registry
 from .providers.transport import Timeouts, Transport
-from .security import Secrets, load_or_create_master
+from .security import Secrets, load_or_create_master, master_source, verify_master
 from .stores.cache_memory import MemoryCache
 from .stores.cache_redis import RedisCache
 from .stores.redis_client import connect
@@ -90,6 +90,8 @@ async def running(settings: Settings, *, env: Mapping[str, str] | None = None,
     store = open_store(settings)
     await store.migrate()
     secrets = Secrets(load_or_create_master(settings.security.master_key, settings.home_path))
+    # MasterKeyError: this worker's master key is not the database's (`serve` has said so before starting it)
+    await verify_master(store, secrets, master_source(settings.security.master_key, settings.home_path))
     up = settings.upstream
     transport = Transport(pool_size=up.pool_size, timeouts=Timeouts(up.connect_timeout, up.first_byte_timeout, up.total_timeout),
                           max_connections_per_host=up.max_connections_per_host,
