@@ -39,8 +39,11 @@ def _gateway(upstream: MockUpstream, home: Any, **limits: Any) -> GatewayProcess
         upstream.url,
         free_port(),
         admin={"key": ADMIN_KEY},
-        models={"deployments": {"priced-deploy/openai": {"price": DEPLOY_PRICE, "context": 128000,
-                                                          "max_output": 16384}}},
+        models={
+            "deployments": {
+                "priced-deploy/openai": {"price": DEPLOY_PRICE, "context": 128000, "max_output": 16384}
+            }
+        },
         limits={"max_segment_counters": 16, **limits},
     )
     gw = GatewayProcess(home, cfg)
@@ -64,8 +67,13 @@ def lenient(upstream: MockUpstream, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def admin(gw: GatewayProcess, method: str, path: str, body: Any = None) -> dict[str, Any]:
-    r = httpx.request(method, f"{gw.url}/admin/v1{path}", json=body,
-                      headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=10)
+    r = httpx.request(
+        method,
+        f"{gw.url}/admin/v1{path}",
+        json=body,
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        timeout=10,
+    )
     assert r.status_code in (200, 201), r.text
     return r.json()
 
@@ -73,17 +81,31 @@ def admin(gw: GatewayProcess, method: str, path: str, body: Any = None) -> dict[
 def budget_key(gw: GatewayProcess, usd: float = 0.001, byok_base: str | None = None) -> str:
     org = admin(gw, "POST", "/orgs", {"name": f"budget-{uuid.uuid4().hex[:10]}"})
     if byok_base is not None:
-        admin(gw, "POST", f"/orgs/{org['id']}/provider-keys",
-              {"provider": "openai", "key": "sk-org-own-openai-key-0009", "id": "own",
-               "config": {"base_url": byok_base}})
+        admin(
+            gw,
+            "POST",
+            f"/orgs/{org['id']}/provider-keys",
+            {
+                "provider": "openai",
+                "key": "sk-org-own-openai-key-0009",
+                "id": "own",
+                "config": {"base_url": byok_base},
+            },
+        )
     limit = {"metric": "usd", "limit": usd, "window_seconds": 3600}
     return admin(gw, "POST", f"/orgs/{org['id']}/keys", {"limits": [limit]})["key"]
 
 
-def chat(gw: GatewayProcess, key: str, model: str, headers: dict[str, str] | None = None, **body: Any) -> httpx.Response:
+def chat(
+    gw: GatewayProcess, key: str, model: str, headers: dict[str, str] | None = None, **body: Any
+) -> httpx.Response:
     payload = {"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}], **body}
-    return httpx.post(f"{gw.url}/v1/chat/completions", json=payload,
-                      headers={**gw.headers(key), **(headers or {})}, timeout=30)
+    return httpx.post(
+        f"{gw.url}/v1/chat/completions",
+        json=payload,
+        headers={**gw.headers(key), **(headers or {})},
+        timeout=30,
+    )
 
 
 def seen_marker(upstream: MockUpstream, marker: str) -> bool:
@@ -122,10 +144,16 @@ def test_an_unpriced_model_on_the_gateways_key_is_refused_under_a_usd_budget(gw,
 
 def test_the_anthropic_caller_sees_the_refusal_in_its_own_shape(gw):
     key = budget_key(gw)
-    r = httpx.post(f"{gw.url}/v1/messages", timeout=30,
-                   headers={"x-api-key": key, "anthropic-version": "2023-06-01"},
-                   json={"model": "my-gpt4o-deployment/openai", "max_tokens": 16,
-                         "messages": [{"role": "user", "content": "hi"}]})
+    r = httpx.post(
+        f"{gw.url}/v1/messages",
+        timeout=30,
+        headers={"x-api-key": key, "anthropic-version": "2023-06-01"},
+        json={
+            "model": "my-gpt4o-deployment/openai",
+            "max_tokens": 16,
+            "messages": [{"role": "user", "content": "hi"}],
+        },
+    )
     assert r.status_code == 400
     body = r.json()
     assert body["type"] == "error" and body["error"]["type"] == "invalid_request_error"
@@ -135,7 +163,9 @@ def test_the_anthropic_caller_sees_the_refusal_in_its_own_shape(gw):
 def test_a_priced_fallback_still_runs_when_an_unpriced_one_is_dropped(gw, upstream):
     key = budget_key(gw, usd=1.0)
     marker = f"fallback-{uuid.uuid4().hex[:10]}"
-    r = chat(gw, key, "my-gpt4o-deployment/openai,gpt-4o-mini", messages=[{"role": "user", "content": marker}])
+    r = chat(
+        gw, key, "my-gpt4o-deployment/openai,gpt-4o-mini", messages=[{"role": "user", "content": marker}]
+    )
     assert r.status_code == 200, r.text
     sent = [s.body["model"] for s in list(upstream.seen) if marker in str(s.body)]
     assert sent == ["gpt-4o-mini"]  # the unpriced one was never tried
@@ -201,10 +231,16 @@ def test_n_above_the_cap_is_a_400_before_anything_is_forwarded(gw, lenient, upst
     assert err["code"] == "invalid_n" and err["param"] == "n"
     assert "from 1 to 128" in err["message"]
     assert chat(gw, gw.key, "gpt-4o-mini", messages=msgs, n=129).status_code == 400
-    assert chat(lenient, lenient.key, "gpt-4o-mini", messages=msgs, n=5).json()["error"]["code"] == "invalid_n"
+    assert (
+        chat(lenient, lenient.key, "gpt-4o-mini", messages=msgs, n=5).json()["error"]["code"] == "invalid_n"
+    )
     assert not seen_marker(upstream, marker)
-    r = httpx.post(f"{lenient.url}/v1/completions", timeout=30, headers=lenient.headers(),
-                   json={"model": "gpt-3.5-turbo-instruct", "prompt": marker, "best_of": 20})
+    r = httpx.post(
+        f"{lenient.url}/v1/completions",
+        timeout=30,
+        headers=lenient.headers(),
+        json={"model": "gpt-3.5-turbo-instruct", "prompt": marker, "best_of": 20},
+    )
     assert r.status_code == 400 and r.json()["error"]["param"] == "best_of"
     assert chat(lenient, lenient.key, "gpt-4o-mini", n=4).status_code == 200  # within the cap
 
@@ -217,8 +253,9 @@ def test_the_budget_reservation_grows_with_n(gw):
     key = budget_key(gw, usd=0.01)
     slow = [{"role": "user", "content": "[[slow]]"}]
     first: list[httpx.Response] = []
-    t = threading.Thread(target=lambda: first.append(
-        chat(gw, key, "gpt-4o-mini", messages=slow, max_tokens=200, n=128)))
+    t = threading.Thread(
+        target=lambda: first.append(chat(gw, key, "gpt-4o-mini", messages=slow, max_tokens=200, n=128))
+    )
     t.start()
     time.sleep(0.4)  # the mock holds "[[slow]]" calls for a second
     during = chat(gw, key, "gpt-4o-mini", max_tokens=200)
@@ -234,14 +271,22 @@ def test_the_budget_reservation_grows_with_n(gw):
 
 
 def test_a_year_long_policy_window_is_a_400(gw):
-    r = chat(gw, gw.key, "gpt-4o-mini", {"Helicone-RateLimit-Policy": "1000;w=31622400;s=user",
-                                         "Helicone-User-Id": "u1"})
+    r = chat(
+        gw,
+        gw.key,
+        "gpt-4o-mini",
+        {"Helicone-RateLimit-Policy": "1000;w=31622400;s=user", "Helicone-User-Id": "u1"},
+    )
     assert r.status_code == 400
     err = r.json()["error"]
     assert err["code"] == "invalid_rate_limit_policy"
     assert "window 'w' must be at most 2678400 seconds (31 days" in err["message"]
-    ok = chat(gw, gw.key, "gpt-4o-mini", {"Helicone-RateLimit-Policy": "1000;w=2678400;s=user",
-                                          "Helicone-User-Id": "u1"})
+    ok = chat(
+        gw,
+        gw.key,
+        "gpt-4o-mini",
+        {"Helicone-RateLimit-Policy": "1000;w=2678400;s=user", "Helicone-User-Id": "u1"},
+    )
     assert ok.status_code == 200
 
 
@@ -252,8 +297,12 @@ def test_per_user_counters_are_capped_per_key_and_shown_on_metrics(gw):
     policy = "5;w=3000;s=user"
     before = metric(gw, "switchyard_limiter_evictions_total", 'backend="memory"')
     for i in range(60):
-        assert chat(gw, key, "gpt-4o-mini", {"Helicone-RateLimit-Policy": policy,
-                                             "Helicone-User-Id": f"user-{i}"}).status_code == 200
+        assert (
+            chat(
+                gw, key, "gpt-4o-mini", {"Helicone-RateLimit-Policy": policy, "Helicone-User-Id": f"user-{i}"}
+            ).status_code
+            == 200
+        )
     assert metric(gw, "switchyard_limiter_evictions_total", 'backend="memory"') - before >= 60 - 16
     live = metric(gw, "switchyard_limiter_counters", 'backend="memory"')
     assert 16 <= live < 60
@@ -268,14 +317,25 @@ def test_per_user_counters_are_capped_in_redis_too(upstream, tmp_path):
     counters Redis holds for this prefix."""
     url = require_redis()
     prefix = fresh_prefix("sy-e2e-segments")
-    g = GatewayProcess(tmp_path / "redis", default_config(
-        upstream.url, free_port(), redis={"url": url, "key_prefix": prefix}, limits={"max_segment_counters": 16}))
+    g = GatewayProcess(
+        tmp_path / "redis",
+        default_config(
+            upstream.url,
+            free_port(),
+            redis={"url": url, "key_prefix": prefix},
+            limits={"max_segment_counters": 16},
+        ),
+    )
     g.prepare()
     g.start()
     try:
         for i in range(40):
-            r = chat(g, g.key, "gpt-4o-mini", {"Helicone-RateLimit-Policy": "5;w=3000;s=user",
-                                               "Helicone-User-Id": f"user-{i}"})
+            r = chat(
+                g,
+                g.key,
+                "gpt-4o-mini",
+                {"Helicone-RateLimit-Policy": "5;w=3000;s=user", "Helicone-User-Id": f"user-{i}"},
+            )
             assert r.status_code == 200
         assert metric(g, "switchyard_limiter_counters", 'backend="redis"') == 16
         assert metric(g, "switchyard_limiter_evictions_total", 'backend="redis"') == 40 - 16

@@ -21,7 +21,9 @@ INSTRUCT = REG.models["gpt-3.5-turbo-instruct"].endpoints["openai"]
 
 def _registry(deployments: dict) -> object:
     return load_registry(
-        Settings.model_validate({"home": "/tmp/switchyard-test-spend", "models": {"deployments": deployments}}),
+        Settings.model_validate(
+            {"home": "/tmp/switchyard-test-spend", "models": {"deployments": deployments}}
+        ),
         env={},
     )
 
@@ -57,7 +59,9 @@ def test_n_without_max_tokens_multiplies_the_models_maximum_output():
 # -- the n cap ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("body", [{}, {"n": None}, {"n": 1}, {"n": 128}, {"best_of": 0}, {"best_of": 20, "n": 2}])
+@pytest.mark.parametrize(
+    "body", [{}, {"n": None}, {"n": 1}, {"n": 128}, {"best_of": 0}, {"best_of": 20, "n": 2}]
+)
 def test_n_within_the_cap_passes(body):
     check_choices(body, 128)
 
@@ -117,7 +121,7 @@ def test_a_priced_endpoint_without_an_output_bound_asks_for_max_tokens():
     with pytest.raises(GatewayError) as e:
         bounded_attempts(_ctx({"messages": []}), [_attempt(ep, route="open-ended/openai")], False)
     assert "Set max_tokens" in e.value.message
-    kept, worst = bounded_attempts(_ctx(BODY), [_attempt(ep)], False)  # with max_tokens it is bounded
+    _, worst = bounded_attempts(_ctx(BODY), [_attempt(ep)], False)  # with max_tokens it is bounded
     assert worst == pytest.approx((100 * 1 + 10 * 2) / 1e6)
 
 
@@ -139,8 +143,15 @@ def test_byok_and_allow_unpriced_keep_unpriced_attempts():
 
 
 def test_a_configured_deployment_is_a_priced_registry_entry():
-    reg = _registry({"my-deploy/openai": {"price": {"input": 2.5, "output": 10.0, "cached_input": 1.25},
-                                          "context": 128000, "max_output": 4096}})
+    reg = _registry(
+        {
+            "my-deploy/openai": {
+                "price": {"input": 2.5, "output": 10.0, "cached_input": 1.25},
+                "context": 128000,
+                "max_output": 4096,
+            }
+        }
+    )
     m = reg.model("my-deploy")
     assert m is not None and m.endpoints.keys() == {"openai"}
     ep = m.endpoints["openai"]
@@ -154,10 +165,13 @@ def test_a_configured_deployment_is_a_priced_registry_entry():
 def test_a_deployment_overrides_a_registry_price_and_adds_providers():
     reg = _registry({"gpt-4o-mini/openai": {"price": {"input": 1, "output": 2}}})
     reg_with_vllm = load_registry(
-        Settings.model_validate({"home": "/tmp/x", "providers": {"my-vllm": {"format": "openai",
-                                                                             "base_url": "http://v/v1"}},
-                                 "models": {"deployments": {"gpt-4o-mini/my-vllm": {"price": {"input": 0.1,
-                                                                                                "output": 0.2}}}}}),
+        Settings.model_validate(
+            {
+                "home": "/tmp/x",
+                "providers": {"my-vllm": {"format": "openai", "base_url": "http://v/v1"}},
+                "models": {"deployments": {"gpt-4o-mini/my-vllm": {"price": {"input": 0.1, "output": 0.2}}}},
+            }
+        ),
         env={},
     )
     assert reg.models["gpt-4o-mini"].endpoints["openai"].price == Price(input=1, output=2)
@@ -167,7 +181,7 @@ def test_a_deployment_overrides_a_registry_price_and_adds_providers():
 
 
 def test_a_deployment_names_a_known_provider():
-    with pytest.raises(RegistryError, match="models.deployments.x/nowhere: unknown provider nowhere"):
+    with pytest.raises(RegistryError, match=r"models\.deployments\.x/nowhere: unknown provider nowhere"):
         _registry({"x/nowhere": {"price": {"input": 1, "output": 1}}})
 
 

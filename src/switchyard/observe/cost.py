@@ -64,7 +64,12 @@ def cost_usd(usage: Usage, endpoint: Endpoint | None) -> float | None:
     fresh = usage.prompt_tokens - cached - written
     cached_price = price.cached_input if price.cached_input is not None else price.input
     write_price = price.cache_write if price.cache_write is not None else price.input
-    total = fresh * price.input + cached * cached_price + written * write_price + usage.completion_tokens * price.output
+    total = (
+        fresh * price.input
+        + cached * cached_price
+        + written * write_price
+        + usage.completion_tokens * price.output
+    )
     return round(total / 1_000_000, 12)
 
 
@@ -131,7 +136,14 @@ def _has_media(body: dict[str, Any]) -> bool:
         if isinstance(content, list):
             for part in content:
                 if isinstance(part, dict) and part.get("type") in (
-                    "image_url", "image", "input_image", "document", "input_file", "file", "input_audio", "audio"
+                    "image_url",
+                    "image",
+                    "input_image",
+                    "document",
+                    "input_file",
+                    "file",
+                    "input_audio",
+                    "audio",
                 ):
                     return True
     return False

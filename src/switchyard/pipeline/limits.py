@@ -162,14 +162,24 @@ class Limits:
         """In-process limits, or Redis-backed ones when `redis.url` is set (`redis`: a client to share)."""
         ttl = settings.credits.reservation_ttl_seconds * 1000
         ls = settings.limits
-        common = {"reservation_ttl_ms": ttl, "max_n": ls.max_n, "allow_unpriced": ls.allow_unpriced,
-                  "max_policy_window_s": ls.max_policy_window_seconds, "max_segment_counters": ls.max_segment_counters}
+        common = {
+            "reservation_ttl_ms": ttl,
+            "max_n": ls.max_n,
+            "allow_unpriced": ls.allow_unpriced,
+            "max_policy_window_s": ls.max_policy_window_seconds,
+            "max_segment_counters": ls.max_segment_counters,
+        }
         rs = settings.redis
         if not rs.url:
             limits = cls(**common)
         else:
-            backend = RedisLimiter(redis if redis is not None else connect(rs), rs.key_prefix, ttl,
-                                   owns_client=redis is None, max_segment_counters=ls.max_segment_counters)
+            backend = RedisLimiter(
+                redis if redis is not None else connect(rs),
+                rs.key_prefix,
+                ttl,
+                owns_client=redis is None,
+                max_segment_counters=ls.max_segment_counters,
+            )
             limits = cls(backend, on_failure=rs.on_failure, timeout_ms=rs.timeout_ms, **common)
         limits.metrics = metrics
         if metrics is not None and hasattr(metrics, "bind_limits"):
@@ -280,8 +290,10 @@ class Limits:
             try:
                 got = parse_policy(raw)
                 if got.window > self._max_window:
-                    got = (f"window 'w' must be at most {self._max_window} seconds ("
-                           f"{self._max_window / 86400:g} days, this gateway's limits.max_policy_window_seconds)")
+                    got = (
+                        f"window 'w' must be at most {self._max_window} seconds ("
+                        f"{self._max_window / 86400:g} days, this gateway's limits.max_policy_window_seconds)"
+                    )
             except PolicyError as e:
                 got = str(e)
             if len(self._policies) >= 1024:

@@ -71,12 +71,16 @@ def _price_unknown(dropped: list[Any]) -> GatewayError:
     route = a.route
     ep = getattr(a, "endpoint", None)
     if ep is not None and ep.price is not None:  # priced, but nothing bounds the output
-        why = (f"the maximum output of {route} is unknown, so its cost cannot be bounded. Set max_tokens "
-               f"(or max_completion_tokens), or ask the operator to set models.deployments.\"{route}\".max_output")
+        why = (
+            f"the maximum output of {route} is unknown, so its cost cannot be bounded. Set max_tokens "
+            f'(or max_completion_tokens), or ask the operator to set models.deployments."{route}".max_output'
+        )
     else:
-        why = (f"the gateway does not know the price of {route}, so its cost cannot be counted. Ask the "
-               f"operator to price it (models.deployments.\"{route}\".price in the gateway's configuration), "
-               "or use your organisation's own provider key for it")
+        why = (
+            f"the gateway does not know the price of {route}, so its cost cannot be counted. Ask the "
+            f'operator to price it (models.deployments."{route}".price in the gateway\'s configuration), '
+            "or use your organisation's own provider key for it"
+        )
     return GatewayError(
         400,
         f"A USD budget or cost limit applies to this request, but {why}.",

@@ -90,8 +90,12 @@ class ProviderInfo:
 
     def missing_setting(self) -> str | None:
         """What must still be configured before this provider can be called (besides its key), if anything."""
-        if self.format == "azure" and not (self.base_url or self.config.get("endpoint") or self.config.get("resource")):
-            return "set AZURE_OPENAI_ENDPOINT or providers.azure.base_url (https://<resource>.openai.azure.com)"
+        if self.format == "azure" and not (
+            self.base_url or self.config.get("endpoint") or self.config.get("resource")
+        ):
+            return (
+                "set AZURE_OPENAI_ENDPOINT or providers.azure.base_url (https://<resource>.openai.azure.com)"
+            )
         return None
 
     def missing_key_hint(self) -> str:
@@ -250,14 +254,28 @@ def _with_deployments(reg: Registry, deployments: Mapping[str, DeploymentSetting
                 completions=p.completions,
             )
         if info is None:
-            info = ModelInfo(id=name, author=p.id, name=name, created=_created(None), context=dep.context,
-                             max_output=dep.max_output, kind="chat", aliases=(), endpoints={})
+            info = ModelInfo(
+                id=name,
+                author=p.id,
+                name=name,
+                created=_created(None),
+                context=dep.context,
+                max_output=dep.max_output,
+                kind="chat",
+                aliases=(),
+                endpoints={},
+            )
         models[info.id] = dataclasses.replace(info, endpoints={**info.endpoints, p.id: ep})
     return models
 
 
 def _provider(
-    pid: str, raw: Mapping[str, Any], override: ProviderSettings | None, env: Mapping[str, str], *, custom: bool
+    pid: str,
+    raw: Mapping[str, Any],
+    override: ProviderSettings | None,
+    env: Mapping[str, str],
+    *,
+    custom: bool,
 ) -> ProviderInfo:
     o = override
     key_env = tuple(raw.get("key_env") or ())
@@ -279,7 +297,11 @@ def _provider(
         responses=bool(raw.get("responses", False)),
         custom=custom,
         headers=dict(o.headers) if o else {},
-        config={**(raw.get("options") or {}), **_from_env(raw.get("extra_env"), env), **(o.config if o else {})},
+        config={
+            **(raw.get("options") or {}),
+            **_from_env(raw.get("extra_env"), env),
+            **(o.config if o else {}),
+        },
     )
 
 

@@ -140,7 +140,9 @@ class MemoryLimiter:
 
     def __init__(self, reservation_ttl_ms: int = 3_600_000, max_segment_counters: int = 10_000) -> None:
         self._counters: dict[str, _Counter] = {}
-        self._groups: dict[str, OrderedDict[str, None]] = {}  # group → its counters, least recently used first
+        self._groups: dict[
+            str, OrderedDict[str, None]
+        ] = {}  # group → its counters, least recently used first
         self._cap = max_segment_counters
         self._ttl = reservation_ttl_ms
         self._sweep: list[str] = []
@@ -229,7 +231,9 @@ class MemoryLimiter:
         self.settle_now(rid, charges, now_ms)
 
     async def release(self, rid: str, charges: list[Charge], now_ms: int | None = None) -> None:
-        self.settle_now(rid, [Charge(c.counter, c.metric, c.limit, c.window_ms, 0, c.group) for c in charges], now_ms)
+        self.settle_now(
+            rid, [Charge(c.counter, c.metric, c.limit, c.window_ms, 0, c.group) for c in charges], now_ms
+        )
 
     async def close(self) -> None:
         self._counters.clear()

@@ -224,8 +224,15 @@ class RedisLimiter:
 
     local = False
 
-    def __init__(self, redis: Any, key_prefix: str, reservation_ttl_ms: int = 3_600_000, *,
-                 owns_client: bool = True, max_segment_counters: int = 10_000) -> None:
+    def __init__(
+        self,
+        redis: Any,
+        key_prefix: str,
+        reservation_ttl_ms: int = 3_600_000,
+        *,
+        owns_client: bool = True,
+        max_segment_counters: int = 10_000,
+    ) -> None:
         self._redis = redis
         self._owns = owns_client
         self._prefix = key_prefix + "rl:"
