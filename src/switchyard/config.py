@@ -95,6 +95,11 @@ class LogSettings(_Strict):
     write_ahead: bool = True
     spool_dir: str | None = None  # default: $SWITCHYARD_HOME/spool
     store_bodies: bool = True
+    # Bodies longer than this (UTF-8 bytes) are cut to it, with a "[truncated ...]" marker, before they are logged.
+    max_body_bytes: int = Field(1_000_000, ge=1024)
+    # Requests (with properties, feedback, scores), sessions and rollups older than this many days are deleted in
+    # the background in small batches (stores/retention.py). 0: keep everything.
+    retention_days: int = Field(0, ge=0)
 
 
 MIN_SECRET_LENGTH = 32  # characters of a master key, admin key or metrics token (security.MIN_SECRET_LENGTH)

@@ -31,6 +31,7 @@ from .security import Secrets, load_or_create_master, master_source, verify_mast
 from .stores.cache_memory import MemoryCache
 from .stores.cache_redis import RedisCache
 from .stores.redis_client import connect
+from .stores.retention import Retention
 from .stores.sql import SQLStore
 
 
@@ -126,9 +127,12 @@ async def running(settings: Settings, *, env: Mapping[str, str] | None = None,
     )
     await deps.limits.start()
     await deps.invalidation.start()
+    retention = Retention(store, settings.log.retention_days)  # old rows and rollups go in the background
+    await retention.start()
     try:
         yield deps
     finally:
+        await retention.close()
         await deps.invalidation.close()
         await deps.limits.close()  # pending settlements land first
         await deps.cache.close()

@@ -256,3 +256,41 @@ async def test_sessions_list_and_trace_tree(store, org):
     assert set(top) == {"/", "/a", "/d"}
     assert len(top["/a"].requests) == 1
     assert {c.path: len(c.requests) for c in top["/a"].children} == {"/a/b": 2, "/a/c": 1}
+
+
+async def test_retention_deletes_old_rows_rollups_and_sessions_in_batches(store, org):
+    from switchyard.stores.retention import purge
+    from switchyard.stores.schema import request_properties
+
+    now = int(time.time() * 1000)
+    recs = make_records(org.id, 300, now=now, span_ms=20 * 86_400_000, seed=11)
+    for r in recs:
+        r["session_id"] = f"{org.id[:8]}-{r['created_at'] // 86_400_000}"  # one session per day
+    assert await store.insert_requests(recs) == []
+    old = [r for r in recs if r["created_at"] < now - 10 * 86_400_000]
+    assert old and len(old) < len(recs)
+    assert await ins.set_feedback(store, org.id, old[0]["id"], True)
+    assert await ins.set_scores(store, org.id, old[0]["id"], {"s": 1})
+
+    done = await purge(store, 10, now_ms=now, batch=25, org_ids=[org.id])  # the suite's other orgs stay
+    assert done["requests"] >= len(old) and done["rollups"] > 0 and done["sessions"] > 0
+    kept = await _query_all(store, org.id, 0, now + 1)
+    assert sorted(r["id"] for r in kept) == sorted(r["id"] for r in recs if r not in old)
+    assert await ins.request_detail(store, org.id, old[0]["id"]) is None
+    cutoff = now - 10 * 86_400_000
+    async with store.engine.connect() as conn:
+        props = (await conn.execute(select(request_properties.c.request_id).where(
+            request_properties.c.org_id == org.id, request_properties.c.request_id.in_([r["id"] for r in old])))).all()
+        assert props == []
+        for grain in ("h", "d"):
+            oldest = (await conn.execute(select(rollups.c.bucket).where(
+                rollups.c.org_id == org.id, rollups.c.grain == grain).order_by(rollups.c.bucket).limit(1))).scalar()
+            assert oldest + GRAIN_MS[grain] > cutoff
+        ends = [x[0] for x in (await conn.execute(select(sessions.c.last_at).where(sessions.c.org_id == org.id)))]
+        assert ends and min(ends) >= cutoff
+    # hour rollups of the kept range still equal the raw rows
+    fresh_hours = {k: v for k, v in expected([r for r in recs if r not in old], "h").items()
+                   if k[1] >= cutoff - cutoff % 3_600_000 + 3_600_000}
+    got = {k: v for k, v in (await stored(store, org.id, "h")).items() if k[1] in {b for _, b, _, _ in fresh_hours}}
+    assert got == fresh_hours
+    assert await purge(store, 10, now_ms=now, org_ids=[org.id]) == {"requests": 0, "sessions": 0, "rollups": 0}

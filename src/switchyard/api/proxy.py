@@ -146,7 +146,8 @@ class ProxyRoute:
                 deps.limits.finish(admission, ctx)  # real cost and tokens; never delays the answer
             if ctx.principal is not None:
                 deps.request_ids.release(ctx.principal.org.id, h)
-                deps.sink.submit(build_record(ctx, store_bodies=deps.settings.log.store_bodies))
+                deps.sink.submit(build_record(ctx, store_bodies=deps.settings.log.store_bodies,
+                                              max_body_bytes=deps.settings.log.max_body_bytes))
             deps.metrics.request(ctx.path, ctx.status, ctx.cache_hit, ctx.provider)
             deps.metrics.latency(ctx.path, ctx.elapsed_ms() / 1000.0)
 

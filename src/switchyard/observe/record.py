@@ -12,10 +12,21 @@ import orjson
 
 from ..pipeline.context import RequestContext
 
-_MAX_BODY = 1_000_000  # characters kept per body in the log
+MAX_BODY_BYTES = 1_000_000  # default of log.max_body_bytes
 
 
-def _text(value: Any) -> str | None:
+def truncated(s: str, limit: int) -> str:
+    """`s` cut to at most `limit` UTF-8 bytes (on a character boundary), with a marker saying how much was cut."""
+    if len(s) * 4 <= limit:  # cannot be over: no need to encode
+        return s
+    raw = s.encode("utf-8", "surrogatepass")
+    if len(raw) <= limit:
+        return s
+    kept = raw[:limit].decode("utf-8", "ignore")
+    return f"{kept}...[truncated by Switchyard: {len(raw):,} bytes, log.max_body_bytes is {limit:,}]"
+
+
+def _text(value: Any, limit: int = MAX_BODY_BYTES) -> str | None:
     if value is None:
         return None
     if isinstance(value, bytes):
@@ -24,10 +35,11 @@ def _text(value: Any) -> str | None:
         s = value
     else:
         s = orjson.dumps(value).decode()
-    return s if len(s) <= _MAX_BODY else s[:_MAX_BODY]
+    return truncated(s, limit)
 
 
-def build_record(ctx: RequestContext, *, store_bodies: bool = True) -> dict[str, Any]:
+def build_record(ctx: RequestContext, *, store_bodies: bool = True,
+                 max_body_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
     h = ctx.helicone
     p = ctx.principal
     body = ctx.body if isinstance(ctx.body, dict) else None
@@ -65,7 +77,7 @@ def build_record(ctx: RequestContext, *, store_bodies: bool = True) -> dict[str,
         "session_name": h.session_name,
         "prompt_id": h.prompt_id,
         "properties": dict(h.properties),  # whole names: the store indexes them by hash, never cuts them
-        "request_body": None if (h.omit_request or not store_bodies) else _text(ctx.raw_body if ctx.body is None else ctx.body),
-        "response_body": None if (h.omit_response or not store_bodies) else _text(ctx.response_body),
+        "request_body": None if (h.omit_request or not store_bodies) else _text(ctx.raw_body if ctx.body is None else ctx.body, max_body_bytes),
+        "response_body": None if (h.omit_response or not store_bodies) else _text(ctx.response_body, max_body_bytes),
         "attempts": [a.as_dict() for a in ctx.attempts],
     }

@@ -74,6 +74,8 @@ class Fold:
         i = _I
         org, t, status = g(i["org_id"]), g(i["created_at"]), g(i["status"])
         minute = t - t % 60_000
+        if minute < self.minute_since:  # too old for minute buckets: fold straight into its hour (fewer keys)
+            minute = t - t % 3_600_000
         lat, ttft = g(i["latency_ms"]), g(i["ttft_ms"])
         err = 1 if status >= 400 else 0
         pt, ct, tt = g(i["prompt_tokens"]) or 0, g(i["completion_tokens"]) or 0, g(i["total_tokens"]) or 0
@@ -193,7 +195,7 @@ _SQLITE_SESSION_SET = _session_sets("min", "max")
 _SQLITE_MAX_PARAMS = 32766
 
 
-def _sqlite_statements(f: Fold) -> list[tuple[str, list[Any]]]:
+def sqlite_statements(f: Fold) -> list[tuple[str, list[Any]]]:
     out = []
     for table, cols, key, sets, rows in (
         ("rollups", _ROLLUP_COLS, _KEY, _SQLITE_ROLLUP_SET, f.rollup_rows()),
@@ -212,7 +214,7 @@ def _sqlite_statements(f: Fold) -> list[tuple[str, list[Any]]]:
 async def apply_sqlite(conn: Any, rows: Sequence[Sequence[Any]], props: Sequence[tuple[Any, ...]]) -> None:
     """Add fresh rows to the rollups inside the writer's open transaction (`conn`: aiosqlite.Connection)."""
     if rows:
-        for sql, params in _sqlite_statements(fold(rows, props)):
+        for sql, params in sqlite_statements(fold(rows, props)):
             await conn.execute(sql, params)
 
 
