@@ -168,7 +168,12 @@ async def add_provider_key(ctx: Ctx) -> Response:
             },
         )
         pk = await ops.create_provider_key(
-            ctx.deps.store, ctx.deps.secrets, ctx.deps.registry, viewer.org, body
+            ctx.deps.store,
+            ctx.deps.secrets,
+            ctx.deps.registry,
+            viewer.org,
+            body,
+            policy=ctx.deps.keyrings.policy,
         )
         return f"Added {pk.provider} key {pk.id}."
 
@@ -181,7 +186,12 @@ async def rotate_provider_key(ctx: Ctx) -> Response:
     async def run():
         body = parse(ProviderKeyPatch, {"key": ctx.form.get("key", "")})
         pk = await ops.update_provider_key(
-            ctx.deps.store, ctx.deps.secrets, viewer.org, ctx.request.path_params["key_id"], body
+            ctx.deps.store,
+            ctx.deps.secrets,
+            viewer.org,
+            ctx.request.path_params["key_id"],
+            body,
+            policy=ctx.deps.keyrings.policy,
         )
         return f"Rotated {pk.provider} key {pk.id}."
 

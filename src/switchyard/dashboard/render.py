@@ -36,7 +36,7 @@ def usd(v: Any) -> str:
         return "$0"
     if abs(v) < 0.01:
         return f"${v:.6f}".rstrip("0")
-    if abs(v) < 100:
+    if abs(v) < 1:
         return f"${v:,.4f}".rstrip("0").rstrip(".")
     return f"${v:,.2f}"
 

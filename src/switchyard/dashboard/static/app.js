@@ -6,6 +6,15 @@
 
   function fmtUsd(v) { return v == null ? "" : "$" + (Math.abs(v) < 0.01 ? v.toPrecision(2) : v.toFixed(2)); }
 
+  function fmtCompact(v) {
+    if (v == null) return "";
+    var a = Math.abs(v);
+    if (a >= 1e9) return +(v / 1e9).toFixed(1) + "B";
+    if (a >= 1e6) return +(v / 1e6).toFixed(1) + "M";
+    if (a >= 1e4) return +(v / 1e3).toFixed(0) + "k";
+    return String(+v.toFixed(2));
+  }
+
   var CHARTS = {
     requests: function (d) { return { series: [["Requests", d.requests, "--accent"], ["Errors", d.errors, "--bad"]] }; },
     cost: function (d) { return { series: [["Cost (USD)", d.cost, "--good"]], value: fmtUsd }; },
@@ -31,7 +40,7 @@
                    value: spec.value ? function (u, v) { return spec.value(v); } : undefined };
         })),
         axes: [Object.assign({}, axis), Object.assign({}, axis, { size: spec.value ? 78 : 60,
-          values: spec.value ? function (u, vals) { return vals.map(spec.value); } : undefined })],
+          values: function (u, vals) { return vals.map(spec.value || fmtCompact); } })],
         cursor: { drag: { x: false, y: false } },
       };
       el.textContent = "";
