@@ -18,6 +18,7 @@ so both backends store and find the same thing: `filters.clean_text` applies the
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -50,16 +51,12 @@ def clean_text(s: str) -> str:
     return s.replace("\x00", "\ufffd") if "\x00" in s else s
 
 
-def _value(column: str, v: Any) -> Any:
-    if v is None:
-        return None
-    if column in _FLOATS:
-        return float(v)
-    if column in _INTS:
-        return int(v)
-    if column in _BOOLS:
-        return bool(v)
-    return clean_text(v) if isinstance(v, str) else v
+def _text(v: Any) -> Any:
+    return clean_text(v) if v.__class__ is str else v
+
+
+# one converter per column, in column order (a row is built per record: this loop is the writer's hot spot)
+_CONVERT = [(c, float if c in _FLOATS else int if c in _INTS else bool if c in _BOOLS else _text) for c in COLUMNS]
 
 
 # Caller-chosen text in columns a btree index covers (PostgreSQL refuses index entries over 2,704 bytes).
@@ -96,10 +93,21 @@ def storable(rec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_PROP_ORDER = ["request_id", "org_id", "key_hash", "key", "value", "value_hash"]
+assert _PROP_COLUMNS == _PROP_ORDER, "request_properties changed: update _prop"
+
+
+# Property names and most values repeat from request to request ("env" = "prod"): their hashes (~3 µs each) are
+# memoised, for short texts only so the memo stays small (a pure function's cache, not state).
+_hash_short = functools.lru_cache(maxsize=4096)(text_hash)
+
+
+def _hash(text: str) -> str:
+    return _hash_short(text) if len(text) <= 200 else text_hash(text)
+
+
 def _prop(request_id: str, org_id: str, key: str, value: str) -> Row:
-    by_name = {"request_id": request_id, "org_id": org_id, "key_hash": text_hash(key), "key": key, "value": value,
-               "value_hash": text_hash(value)}
-    return tuple(by_name[c] for c in _PROP_COLUMNS)
+    return (request_id, org_id, _hash(key), key, value, _hash(value))
 
 
 def entries_of(records: Sequence[dict[str, Any]]) -> list[Entry]:
@@ -109,9 +117,11 @@ def entries_of(records: Sequence[dict[str, Any]]) -> list[Entry]:
         properties = {clean_text(str(k).lower()): clean_text(str(v)) for k, v in (rec.get("properties") or {}).items()}
         attempts = rec.get("attempts")
         values = {**rec, "uid": rec.get("uid") or rec["id"],  # records spooled by older releases have no uid
+                  "stream": bool(rec.get("stream")), "cache_hit": bool(rec.get("cache_hit")),
                   "properties": orjson.dumps(properties).decode() if properties else None,
                   "attempts": orjson.dumps(attempts).decode() if attempts else None}
-        row = tuple(_value(c, values.get(c)) for c in COLUMNS)
+        get = values.get
+        row = tuple(None if (v := get(c)) is None else f(v) for c, f in _CONVERT)
         out.append((row, [_prop(row[_ID], row[_ORG], k, v) for k, v in properties.items()]))
     return out
 
