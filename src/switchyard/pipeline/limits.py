@@ -32,12 +32,10 @@ known, which is why unpriced PTB attempts are refused under a USD rule; the exce
 keys, `limits.allow_unpriced`) reserve 0 and count their real cost, if known, when they settle. A reservation
 older than `credits.reservation_ttl_seconds` (a crashed replica) lapses.
 
-Memory. Header policies may ask for windows up to `limits.max_policy_window_seconds` (31 days by default; longer
-is a 400). Per-user and per-property counters are capped per gateway key (header policies) and per organisation
-(configured limits) at `limits.max_segment_counters`; past it the least recently used is dropped, so that user
-or value starts a fresh window. This weakens nothing a caller could not already do: per-segment counters are
-keyed by values the caller chooses, and the key's and organisation's own counters are never dropped.
-`switchyard_limiter_counters` on /metrics shows how many counters are live.
+Memory. Header policy windows are capped (`limits.max_policy_window_seconds`, 31 days; longer is a 400), and
+per-user and per-property counters per gateway key or organisation (`limits.max_segment_counters`; the least
+recently used is dropped and starts afresh — as a caller sending a new user id could do anyway; the key's and
+organisation's own counters are never dropped). `switchyard_limiter_counters` on /metrics counts live ones.
 
 Without Redis, counters live in the process: limits then hold per process, so with `server.workers` > 1 or
 several replicas, set `redis.url`. With it, counters live in Redis and hold across replicas. Redis unreachable
@@ -65,7 +63,7 @@ from ..stores.limiter_memory import NANO_PER_USD, TOKENS, USD, Charge, MemoryLim
 from ..stores.limiter_redis import RedisLimiter
 from ..stores.redis_client import connect
 from .limit_rules import Rule, rate_headers, rejection, resolve_rules
-from .ratelimit_policy import HEADER, PolicyError, RateLimitPolicy, parse_policy, policy_error
+from .ratelimit_policy import HEADER, PolicyCache, RateLimitPolicy
 from .spend import bounded_attempts, check_choices
 
 log = logging.getLogger("switchyard.limits")
@@ -151,8 +149,8 @@ class Limits:
         self.metrics: Any = None  # observe.metrics.Metrics when the gateway has one
         self._on_failure = on_failure
         self._timeout = timeout_ms / 1000
-        self._max_n, self._allow_unpriced, self._max_window = max_n, allow_unpriced, max_policy_window_s
-        self._policies: dict[str, RateLimitPolicy | str] = {}
+        self._max_n, self._allow_unpriced = max_n, allow_unpriced
+        self._policies = PolicyCache(max_policy_window_s)
         self._pending: set[asyncio.Task[Any]] = set()
         self._down_until = 0.0  # monotonic; 0: Redis believed healthy
         self._probing = False
@@ -285,23 +283,7 @@ class Limits:
     # -- helpers ---------------------------------------------------------------------------------------------
 
     def _policy(self, raw: str) -> RateLimitPolicy:
-        got = self._policies.get(raw)
-        if got is None:
-            try:
-                got = parse_policy(raw)
-                if got.window > self._max_window:
-                    got = (
-                        f"window 'w' must be at most {self._max_window} seconds ("
-                        f"{self._max_window / 86400:g} days, this gateway's limits.max_policy_window_seconds)"
-                    )
-            except PolicyError as e:
-                got = str(e)
-            if len(self._policies) >= 1024:
-                self._policies.clear()
-            self._policies[raw] = got
-        if isinstance(got, str):
-            raise policy_error(raw, got)
-        return got
+        return self._policies.get(raw)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

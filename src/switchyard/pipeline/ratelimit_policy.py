@@ -9,7 +9,9 @@ Every string Helicone accepts parses to the same policy here. We are slightly mo
 around `;` and `=`, parameters after the quota in any order, `u` before or after `s`, upper-case names) and
 stricter in substance: Helicone drops a policy it cannot parse and serves the request *unlimited*, which turns a
 typo into a silently missing limit. Switchyard answers 400 `invalid_rate_limit_policy` with the reason instead.
-A quota or window of 0 is rejected too (Helicone's newer builder does the same; a 0-second window means nothing).
+A quota or window of 0 is rejected too (Helicone's newer builder does the same; a 0-second window means nothing),
+and so is a window longer than the gateway allows (`limits.max_policy_window_seconds`, 31 days by default): a
+caller-chosen year-long window per user would keep a counter per user id for a year.
 
 `u=cents` makes the policy a cost budget: the quota is in US cents (quota/100 dollars) per window.
 `s` picks the counter: absent → one per gateway key; `user` → per Helicone-User-Id on that key; any other name →
@@ -92,6 +94,36 @@ def parse_policy(value: str) -> RateLimitPolicy:
             )
         segment = segment.lower()
     return RateLimitPolicy(quota, window, unit, segment)
+
+
+class PolicyCache:
+    """Parsed policies by header value (a caller sends the same few again and again), errors included, with the
+    gateway's window cap applied: a window above `max_window` seconds is refused like a malformed value."""
+
+    def __init__(self, max_window: int = 31 * 24 * 3600, size: int = 1024) -> None:
+        self._max_window = max_window
+        self._size = size
+        self._parsed: dict[str, RateLimitPolicy | str] = {}
+
+    def get(self, raw: str) -> RateLimitPolicy:
+        """The policy, or GatewayError 400 `invalid_rate_limit_policy`."""
+        got = self._parsed.get(raw)
+        if got is None:
+            try:
+                got = parse_policy(raw)
+                if got.window > self._max_window:
+                    got = (
+                        f"window 'w' must be at most {self._max_window} seconds ("
+                        f"{self._max_window / 86400:g} days, this gateway's limits.max_policy_window_seconds)"
+                    )
+            except PolicyError as e:
+                got = str(e)
+            if len(self._parsed) >= self._size:
+                self._parsed.clear()
+            self._parsed[raw] = got
+        if isinstance(got, str):
+            raise policy_error(raw, got)
+        return got
 
 
 def policy_error(value: str, reason: str) -> GatewayError:
