@@ -210,3 +210,31 @@ def test_policy_windows_longer_than_the_cap_are_refused():
     assert "window 'w' must be at most 2678400 seconds (31 days" in e.value.message
     with pytest.raises(GatewayError):
         Limits(max_policy_window_s=3600)._policy("1;w=3601")
+
+
+# -- credits use the same bound --------------------------------------------------------------------------------
+
+
+async def test_a_credit_hold_grows_with_n():
+    """Credits reserve `worst_case_usd` per PTB attempt: 128 choices hold 128 times the output bound (they held
+    one choice's worth before, so a short balance could be overspent ~128× by one request)."""
+    from switchyard.pipeline.credits import Credits
+
+    held: list[float] = []
+
+    class Store:
+        async def reserve_credits(self, org_id, rid, amount):
+            held.append(amount)
+            return True
+
+    credits = Credits(Store())
+    ctx = SimpleNamespace(
+        raw_body=b"x" * 100,
+        principal=SimpleNamespace(org=SimpleNamespace(id="o", credits_enabled=True)),
+        helicone=SimpleNamespace(uid="u", request_id="r"),
+    )
+    attempt = SimpleNamespace(endpoint=MINI, auth="ptb", route="gpt-4o-mini/openai")
+    await credits.reserve(ctx, attempt, BODY, 0)
+    await credits.reserve(ctx, attempt, {**BODY, "n": 128}, 1)
+    assert held[0] == pytest.approx((100 * 0.15 + 10 * 0.60) / 1e6)
+    assert held[1] == pytest.approx((100 * 0.15 + 128 * 10 * 0.60) / 1e6)

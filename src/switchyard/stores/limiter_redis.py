@@ -15,7 +15,8 @@ Two sorted sets index the live counters by when they expire (counter key → ms)
 
 Time is Redis's own clock (`TIME`) unless a test passes `now_ms`: replicas with skewed clocks still agree.
 The script reads several keys, so on Redis Cluster the prefix must carry a hash tag (e.g. `{switchyard}:`) to put
-every counter in one slot; plain Redis and Sentinel need nothing.
+every counter in one slot (the indexes and evicted counters are named from the prefix inside the script, so
+they land in that slot too); plain Redis and Sentinel need nothing.
 """
 
 from __future__ import annotations
