@@ -610,3 +610,37 @@ def test_every_control_has_a_name_keyboard_and_dark_mode(browser, seeded):
         shot(page, "18-request-dark")
     finally:
         context.close()
+
+
+def test_provider_keys_and_credits_through_the_page(page, seeded):
+    gw = seeded.gw
+    secret, rotated = "sk-byok-" + secrets.token_hex(12), "sk-byok-" + secrets.token_hex(12)
+    sign_in(page, gw, ADMIN_KEY)
+    page.get_by_label("Organisation").select_option(label="rival")
+    page.get_by_role("button", name="Switch").click()
+    page.get_by_role("link", name="Keys and money", exact=True).click()
+    page.locator("summary", has_text="Add a provider key").click()
+    page.get_by_label("Provider", exact=True).select_option("openai")
+    page.get_by_label("Provider API key").fill(secret)
+    page.get_by_label("Id (optional").fill("team-main")
+    page.get_by_role("button", name="Add provider key").click()
+    row = page.locator('tr[data-provider-key="team-main"]')
+    expect(row).to_contain_text("…" + secret[-4:])
+    assert secret not in page.content()  # written, never shown back
+    page.get_by_text("Rotate provider key team-main").click()
+    page.get_by_label("New key for team-main").fill(rotated)
+    page.get_by_role("button", name="Rotate team-main").click()
+    expect(page.locator(".notice.good")).to_contain_text("Rotated openai key team-main")
+    expect(row).to_contain_text("…" + rotated[-4:])
+    assert rotated not in page.content() and secret not in page.content()
+    page.get_by_label("Amount (USD)").fill("12.5")
+    page.get_by_label("Note").fill("<b>welcome</b>")
+    page.get_by_role("button", name="Add credits").click()
+    expect(page.locator('[data-credit="balance"]')).to_contain_text("$12.50")
+    expect(page.get_by_role("cell", name="<b>welcome</b>")).to_be_visible()
+    shot(page, "19-keys-provider-and-credits")
+    page.get_by_role("button", name="Remove provider key team-main").click()
+    expect(page.locator('tr[data-provider-key="team-main"]')).to_have_count(0)
+    page.get_by_label("Amount (USD)").fill("-3")
+    page.get_by_role("button", name="Add credits").click()
+    expect(page.get_by_role("alert")).to_contain_text("amount_usd")

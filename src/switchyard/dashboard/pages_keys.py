@@ -24,6 +24,7 @@ from ..api.admin_models import (
 )
 from ..errors import GatewayError, bad_request
 from .guard import Ctx, Forbidden
+from .render import usd
 
 LEDGER_ROWS = 50
 
@@ -219,6 +220,6 @@ async def grant_credits(ctx: Ctx) -> Response:
             raise bad_request("amount_usd: must be a number of US dollars") from None
         body = parse(CreditGrant, {"amount_usd": amount, "note": ctx.form.get("note") or None})
         await ops.grant_credits(ctx.deps.store, viewer.org, body)
-        return f"Added ${amount:g} of credits."
+        return f"Added {usd(amount)} of credits."
 
     return await _act(ctx, run)

@@ -47,4 +47,5 @@ async def overview(ctx: Ctx) -> Response:
         tops=tops,
         rank=rank,
         chart=chart_data(ov),
+        filter_keys={"Models": "model", "Providers": "provider", "Users": "user"},
     )
