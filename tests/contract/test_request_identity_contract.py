@@ -32,12 +32,24 @@ async def new_org(store: SQLStore) -> Org:
 
 def rec(org_id: str, **kw: Any) -> dict[str, Any]:
     """A request record as observe/record.py makes it (fields not given are empty)."""
-    return {"id": rid(), "org_id": org_id, "created_at": 1_700_000_000_000, "path": "/v1/chat/completions",
-            "status": 200, "stream": False, "cache_hit": False, "request_body": "{}", "response_body": "{}", **kw}
+    return {
+        "id": rid(),
+        "org_id": org_id,
+        "created_at": 1_700_000_000_000,
+        "path": "/v1/chat/completions",
+        "status": 200,
+        "stream": False,
+        "cache_hit": False,
+        "request_body": "{}",
+        "response_body": "{}",
+        **kw,
+    }
 
 
 async def ids_in(store: SQLStore, org_id: str, filter: Any = "all") -> set[str]:
-    return {r["id"] for r in await store.query_requests(RequestQuery(org_id=org_id, filter=filter, limit=1000))}
+    return {
+        r["id"] for r in await store.query_requests(RequestQuery(org_id=org_id, filter=filter, limit=1000))
+    }
 
 
 # -- keys ----------------------------------------------------------------------------------------------------
@@ -103,8 +115,16 @@ async def test_concurrent_writers_with_one_id_lose_no_row(store: SQLStore) -> No
 
 async def test_nul_bytes_are_stored_and_found(store: SQLStore) -> None:
     org = await new_org(store)
-    r = rec(org.id, model="gpt\x00x", requested_model="gpt\x00x", user_id="u\x00", error="e\x00",
-            request_body="not json \x00", response_body="\x00", properties={"p\x00": "v\x00"})
+    r = rec(
+        org.id,
+        model="gpt\x00x",
+        requested_model="gpt\x00x",
+        user_id="u\x00",
+        error="e\x00",
+        request_body="not json \x00",
+        response_body="\x00",
+        properties={"p\x00": "v\x00"},
+    )
     assert await store.insert_requests([r]) == []
     row = await store.get_request(org.id, r["id"])
     assert row["model"] == "gpt\ufffdx" and row["request_body"] == "not json \ufffd"
@@ -139,19 +159,22 @@ async def test_long_property_names_and_values_are_whole_and_filterable(store: SQ
 # -- query limits --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("filt", [
-    {"request": {"status": {"equals": {"a": 1}}}},
-    {"request": {"status": {"equals": "abc"}}},
-    {"request": {"status": {"equals": 2**40}}},
-    {"request": {"status": {"equals": 1.5}}},
-    {"request": {"status": {"like": "2%"}}},
-    {"request": {"latency": {"gt": "fast"}}},
-    {"request": {"cache_hit": {"equals": 1}}},
-    {"request": {"model": {"equals": ["a"]}}},
-    {"request": {"model": {"in": [{"a": 1}]}}},
-    {"request": {"created_at": {"gte": "yesterday"}}},
-    {"properties": {"env": {"equals": True}}},
-])
+@pytest.mark.parametrize(
+    "filt",
+    [
+        {"request": {"status": {"equals": {"a": 1}}}},
+        {"request": {"status": {"equals": "abc"}}},
+        {"request": {"status": {"equals": 2**40}}},
+        {"request": {"status": {"equals": 1.5}}},
+        {"request": {"status": {"like": "2%"}}},
+        {"request": {"latency": {"gt": "fast"}}},
+        {"request": {"cache_hit": {"equals": 1}}},
+        {"request": {"model": {"equals": ["a"]}}},
+        {"request": {"model": {"in": [{"a": 1}]}}},
+        {"request": {"created_at": {"gte": "yesterday"}}},
+        {"properties": {"env": {"equals": True}}},
+    ],
+)
 async def test_values_that_do_not_fit_their_column_are_filter_errors(store: SQLStore, filt: Any) -> None:
     org = await new_org(store)
     with pytest.raises(FilterError):
@@ -186,7 +209,9 @@ async def test_a_filter_holds_at_most_max_conditions(store: SQLStore) -> None:
     with pytest.raises(FilterError, match="at most 1000"):
         await store.query_requests(RequestQuery(org_id=org.id, filter=too_many))
     with pytest.raises(FilterError, match="at most 1000"):
-        await store.query_requests(RequestQuery(org_id=org.id, filter={"request": {"model": {"in": ["x"] * 1001}}}))
+        await store.query_requests(
+            RequestQuery(org_id=org.id, filter={"request": {"model": {"in": ["x"] * 1001}}})
+        )
 
 
 async def test_a_page_spends_a_bounded_budget_on_bodies(store: SQLStore) -> None:
@@ -194,8 +219,9 @@ async def test_a_page_spends_a_bounded_budget_on_bodies(store: SQLStore) -> None
     big = "x" * 300_000
     rows = [rec(org.id, created_at=1_000 + i, request_body=big, response_body="y") for i in range(10)]
     await store.insert_requests(rows)
-    page = await store.query_requests(RequestQuery(org_id=org.id, sort=[("created_at", "asc")], limit=10,
-                                                   max_body_chars=1_000_000))
+    page = await store.query_requests(
+        RequestQuery(org_id=org.id, sort=[("created_at", "asc")], limit=10, max_body_chars=1_000_000)
+    )
     assert [r["id"] for r in page] == [r["id"] for r in rows]
     whole = [r for r in page if not r.get("bodies_omitted")]
     assert len(whole) == 3 and all(r["request_body"] == big for r in whole)
@@ -225,9 +251,11 @@ async def _at(store: SQLStore, revision: str) -> None:
         await conn.run_sync(run)
 
 
-_OLD_ROW = ("INSERT INTO requests (id, org_id, created_at, path, status, stream, cache_hit, model, user_id, "
-            "properties, request_body) VALUES (:id, :org, :t, '/v1/chat/completions', 200, false, false, :model, "
-            ":user, :props, :body)")
+_OLD_ROW = (
+    "INSERT INTO requests (id, org_id, created_at, path, status, stream, cache_hit, model, user_id, "
+    "properties, request_body) VALUES (:id, :org, :t, '/v1/chat/completions', 200, false, false, :model, "
+    ":user, :props, :body)"
+)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -242,17 +270,40 @@ async def test_upgrade_from_0002_keeps_the_log_and_its_properties(backend: str, 
     try:
         await _at(store, "0002")
         async with store.engine.begin() as conn:
-            await conn.execute(text("INSERT INTO organizations (id, name, created_at, updated_at) "
-                                    "VALUES ('o1', 'one', 1, 1), ('o2', 'two', 1, 1)"))
+            await conn.execute(
+                text(
+                    "INSERT INTO organizations (id, name, created_at, updated_at) "
+                    "VALUES ('o1', 'one', 1, 1), ('o2', 'two', 1, 1)"
+                )
+            )
             for i, (request_id, user) in enumerate(((x, "alice"), (y, None))):
-                await conn.execute(text(_OLD_ROW), {"id": request_id, "org": "o1", "t": 1000 + i, "model": f"m{i}",
-                                                    "user": user, "props": '{"env":"prod"}',
-                                                    "body": '{"a":1}'})
+                await conn.execute(
+                    text(_OLD_ROW),
+                    {
+                        "id": request_id,
+                        "org": "o1",
+                        "t": 1000 + i,
+                        "model": f"m{i}",
+                        "user": user,
+                        "props": '{"env":"prod"}',
+                        "body": '{"a":1}',
+                    },
+                )
             for i in range(7):  # more than one page of the copy would be nice, but 5,000 rows is slow here
-                await conn.execute(text("INSERT INTO request_properties (request_id, key, org_id, value) "
-                                        "VALUES (:r, :k, 'o1', :v)"), {"r": x, "k": f"k{i}", "v": f"v{i}"})
-            await conn.execute(text("INSERT INTO request_properties (request_id, key, org_id, value) "
-                                    "VALUES (:r, 'env', 'o1', 'prod')"), {"r": y})
+                await conn.execute(
+                    text(
+                        "INSERT INTO request_properties (request_id, key, org_id, value) "
+                        "VALUES (:r, :k, 'o1', :v)"
+                    ),
+                    {"r": x, "k": f"k{i}", "v": f"v{i}"},
+                )
+            await conn.execute(
+                text(
+                    "INSERT INTO request_properties (request_id, key, org_id, value) "
+                    "VALUES (:r, 'env', 'o1', 'prod')"
+                ),
+                {"r": y},
+            )
         await store.migrate()
 
         row = await store.get_request("o1", x)

@@ -28,14 +28,18 @@ ADMIN_KEY = "request-ids-admin-key-0123456789abcdefghijklmnop"
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def gw(request: pytest.FixtureRequest, upstream: MockUpstream,
-       tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    extra: dict[str, Any] = {"admin": {"key": ADMIN_KEY}}  # organisations and keys made over HTTP (the CLI is slow)
+def gw(
+    request: pytest.FixtureRequest, upstream: MockUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayProcess]:
+    # organisations and keys are made over HTTP (the CLI is slow)
+    extra: dict[str, Any] = {"admin": {"key": ADMIN_KEY}}
     schema = None
     if request.param == "postgres":
         schema = fresh_schema("sy_ids")
         extra["database"] = {"url": require_postgres(), "schema": schema}
-    g = GatewayProcess(tmp_path_factory.mktemp(f"ids-{request.param}"), default_config(upstream.url, free_port(), **extra))
+    g = GatewayProcess(
+        tmp_path_factory.mktemp(f"ids-{request.param}"), default_config(upstream.url, free_port(), **extra)
+    )
     g.prepare()
     g.start()
     g.schema = schema  # type: ignore[attr-defined]
@@ -47,8 +51,15 @@ def gw(request: pytest.FixtureRequest, upstream: MockUpstream,
             drop_schema(schema)
 
 
-def chat(gw: GatewayProcess, key: str, rid: str | None = None, content: str = "hi", timeout: float = 30,
-         headers: dict[str, str] | None = None, **body: Any) -> httpx.Response:
+def chat(
+    gw: GatewayProcess,
+    key: str,
+    rid: str | None = None,
+    content: str = "hi",
+    timeout: float = 30,
+    headers: dict[str, str] | None = None,
+    **body: Any,
+) -> httpx.Response:
     h = {**gw.headers(key), **(headers or {})}
     if rid:
         h["Helicone-Request-Id"] = rid
@@ -58,8 +69,12 @@ def chat(gw: GatewayProcess, key: str, rid: str | None = None, content: str = "h
 
 def query(gw: GatewayProcess, key: str, body: Any) -> httpx.Response:
     content = body if isinstance(body, bytes) else orjson.dumps(body)
-    return httpx.post(f"{gw.url}/v1/request/query", content=content, timeout=60,
-                      headers={**gw.headers(key), "content-type": "application/json"})
+    return httpx.post(
+        f"{gw.url}/v1/request/query",
+        content=content,
+        timeout=60,
+        headers={**gw.headers(key), "content-type": "application/json"},
+    )
 
 
 def openai_error(r: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
@@ -73,8 +88,13 @@ def openai_error(r: httpx.Response, status: int, code: str | None = None) -> dic
 
 
 def admin(gw: GatewayProcess, method: str, path: str, body: Any = None) -> Any:
-    r = httpx.request(method, f"{gw.url}/admin/v1{path}", json=body, timeout=30,
-                      headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    r = httpx.request(
+        method,
+        f"{gw.url}/admin/v1{path}",
+        json=body,
+        timeout=30,
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+    )
     assert r.status_code < 300, r.text
     return r.json()
 
@@ -140,7 +160,10 @@ def test_an_id_in_flight_in_the_organisation_is_409_and_a_later_reuse_keeps_both
 
     assert gw.wait_row(x, key=key)["request_properties"] == {"who": "first"}
     dups = wait_rows(gw, key, {"request": {"duplicate_of": {"equals": x}}}, 2)
-    assert sorted((r["response_status"], r["request_properties"]["who"]) for r in dups) == [(200, "later"), (409, "second")]
+    assert sorted((r["response_status"], r["request_properties"]["who"]) for r in dups) == [
+        (200, "later"),
+        (409, "second"),
+    ]
     for r in dups:
         assert r["duplicate_of"] == x and r["request_id"] != x
         assert gw.wait_row(r["request_id"], key=key)["request_id"] == r["request_id"]
@@ -149,13 +172,17 @@ def test_an_id_in_flight_in_the_organisation_is_409_and_a_later_reuse_keeps_both
 def test_duplicate_ids_with_credits_are_never_503(gw: GatewayProcess) -> None:
     keys = [org_key(gw, "ids-credits", credits_usd=5.0) for _ in range(2)]
     x = str(uuid.uuid4())
-    same_org = _in_parallel(lambda: chat(gw, keys[0], x, "[[slow]] one", max_tokens=20),
-                            lambda: chat(gw, keys[0], x, "two", max_tokens=20))
+    same_org = _in_parallel(
+        lambda: chat(gw, keys[0], x, "[[slow]] one", max_tokens=20),
+        lambda: chat(gw, keys[0], x, "two", max_tokens=20),
+    )
     assert same_org[0].status_code == 200, same_org[0].text
     openai_error(same_org[1], 409, "duplicate_request_id")
     y = str(uuid.uuid4())  # two organisations, one id, both holding credits at the same moment
-    cross = _in_parallel(lambda: chat(gw, keys[0], y, "[[slow]] one", max_tokens=20),
-                         lambda: chat(gw, keys[1], y, "[[slow]] two", max_tokens=20))
+    cross = _in_parallel(
+        lambda: chat(gw, keys[0], y, "[[slow]] one", max_tokens=20),
+        lambda: chat(gw, keys[1], y, "[[slow]] two", max_tokens=20),
+    )
     assert [r.status_code for r in cross] == [200, 200], [r.text[:300] for r in cross]
     assert gw.wait_row(y, key=keys[0])["costUSD"] > 0 and gw.wait_row(y, key=keys[1])["costUSD"] > 0
 
@@ -168,12 +195,18 @@ def test_nul_bytes_and_long_property_names_leave_rows_findable(gw: GatewayProces
     assert r.status_code == 200, r.text
     row = gw.wait_row(ok, key=key)
     assert row["request_user_id"] == "u\ufffd" and row["request_properties"] == {name: "v"}
-    assert [x["request_id"] for x in gw.query({"filter": {"properties": {name: {"equals": "v"}}}}, key=key)] == [ok]
+    assert [
+        x["request_id"] for x in gw.query({"filter": {"properties": {name: {"equals": "v"}}}}, key=key)
+    ] == [ok]
     assert gw.query({"filter": {"properties": {name[:200]: {"equals": "v"}}}}, key=key) == []
     bad = str(uuid.uuid4())  # refused (400), and still logged and found
     raw = b'{"model": "gpt-4o-mini\\u0000", "messages": [{"role": "user", "content": "x"}]}'
-    r = httpx.post(f"{gw.url}/v1/chat/completions", content=raw, timeout=30,
-                   headers={**gw.headers(key), "content-type": "application/json", "Helicone-Request-Id": bad})
+    r = httpx.post(
+        f"{gw.url}/v1/chat/completions",
+        content=raw,
+        timeout=30,
+        headers={**gw.headers(key), "content-type": "application/json", "Helicone-Request-Id": bad},
+    )
     assert r.status_code == 400
     assert gw.wait_row(bad, key=key)["response_status"] == 400
 
@@ -197,11 +230,16 @@ def test_filters_are_capped_and_typed(gw: GatewayProcess) -> None:
     leaves = [{"request": {"model": {"equals": f"m{i}"}}} for i in range(1001)]
     assert query(gw, gw.key, {"filter": balanced(leaves[:1000])}).status_code == 200
     openai_error(query(gw, gw.key, {"filter": balanced(leaves)}), 400, "invalid_filter")
-    props = balanced([{"properties": {f"p{i}": {"equals": "v"}} } for i in range(1000)])
+    props = balanced([{"properties": {f"p{i}": {"equals": "v"}}} for i in range(1000)])
     assert query(gw, gw.key, {"filter": props}).status_code == 200
-    for filt in ({"equals": {"a": 1}}, {"request": {"status": {"equals": {"a": 1}}}},
-                 {"request": {"status": {"equals": "abc"}}}, {"request": {"status": {"gte": 2**62}}},
-                 {"request": {"latency": {"like": "1%"}}}, {"properties": {"env": {"in": [[1]]}}}):
+    for filt in (
+        {"equals": {"a": 1}},
+        {"request": {"status": {"equals": {"a": 1}}}},
+        {"request": {"status": {"equals": "abc"}}},
+        {"request": {"status": {"gte": 2**62}}},
+        {"request": {"latency": {"like": "1%"}}},
+        {"properties": {"env": {"in": [[1]]}}},
+    ):
         openai_error(query(gw, gw.key, {"filter": filt}), 400)
     openai_error(query(gw, gw.key, {"filter": "all", "offset": 2**63}), 400)
 
@@ -209,17 +247,23 @@ def test_filters_are_capped_and_typed(gw: GatewayProcess) -> None:
 def test_ids_that_cannot_exist_are_404(gw: GatewayProcess) -> None:
     for rid in ("%00", "x" * 400, "%ff", "%20", str(uuid.uuid4()), str(uuid.uuid4()).upper(), "..", "a%2fb"):
         r = httpx.get(f"{gw.url}/v1/request/{rid}", headers=gw.headers(), timeout=10)
-        openai_error(r, 404, None if rid in ("..", "a%2fb") else "request_not_found")  # those two: no such route
+        no_route = rid in ("..", "a%2fb")  # these two never reach the route
+        openai_error(r, 404, None if no_route else "request_not_found")
     known = chat(gw, gw.key).headers["helicone-id"]
     gw.wait_row(known)
-    assert httpx.get(f"{gw.url}/v1/request/{known.upper()}", headers=gw.headers(), timeout=10).status_code == 200
+    assert (
+        httpx.get(f"{gw.url}/v1/request/{known.upper()}", headers=gw.headers(), timeout=10).status_code == 200
+    )
 
 
 def test_a_page_of_big_bodies_stays_bounded(gw: GatewayProcess) -> None:
     key = org_key(gw, "ids-big")
     run = uuid.uuid4().hex
     big = "y" * 900_000  # near the gateway's 1 MiB request limit
-    ids = [chat(gw, key, content=big, headers={"Helicone-Property-Run": run}).headers["helicone-id"] for _ in range(6)]
+    ids = [
+        chat(gw, key, content=big, headers={"Helicone-Property-Run": run}).headers["helicone-id"]
+        for _ in range(6)
+    ]
     rows = wait_rows(gw, key, {"properties": {"run": {"equals": run}}}, 6)
     assert len(rows) == 6
     r = query(gw, key, {"filter": {"properties": {"run": {"equals": run}}}, "limit": 1000})

@@ -29,7 +29,14 @@ def test_helicone_request_id_is_the_callers_uuid_else_the_uid() -> None:
     x = str(uuid.uuid4())
     h = parse_helicone({"helicone-request-id": f"  {x.upper()} "})
     assert h.request_id == x and h.caller_id and h.uid != x and uuid.UUID(h.uid).version == 4
-    for bad in ("", "not-a-uuid", x + "\x00", x + "x", "00000000-0000-0000-0000-000000000000", x.replace("-", "")):
+    for bad in (
+        "",
+        "not-a-uuid",
+        x + "\x00",
+        x + "x",
+        "00000000-0000-0000-0000-000000000000",
+        x.replace("-", ""),
+    ):
         h = parse_helicone({"helicone-request-id": bad})
         assert h.request_id == h.uid and not h.caller_id
     assert canonical_request_id(x.upper()) == x
@@ -61,8 +68,15 @@ def test_an_id_in_flight_is_claimed_once_per_organisation() -> None:
 
 
 def _entry(org: str, rid: str, uid: str | None = None) -> dict:
-    return {"id": rid, "uid": uid, "org_id": org, "created_at": 1, "path": "/", "status": 200,
-            "properties": {"k": "v"}}
+    return {
+        "id": rid,
+        "uid": uid,
+        "org_id": org,
+        "created_at": 1,
+        "path": "/",
+        "status": 200,
+        "properties": {"k": "v"},
+    }
 
 
 def test_resolve_skips_replays_and_moves_reused_ids() -> None:

@@ -98,7 +98,11 @@ class RequestLogMixin:
     async def query_requests(self, q: RequestQuery) -> list[dict[str, Any]]:
         where = to_sql(q.filter)
         sizes = [func.coalesce(func.length(requests.c[b]), 0).label(f"{b}_chars") for b in _BODIES]
-        stmt = select(*_META, *(sizes if q.include_bodies else ())).where(requests.c.org_id == q.org_id).where(where)
+        stmt = (
+            select(*_META, *(sizes if q.include_bodies else ()))
+            .where(requests.c.org_id == q.org_id)
+            .where(where)
+        )
         if q.is_cached is not None:
             stmt = stmt.where(requests.c.cache_hit == q.is_cached)
         for field, direction in q.sort:
@@ -132,8 +136,11 @@ class RequestLogMixin:
             r.setdefault("response_body", None)
         for i in range(0, len(chosen), 200):
             part = {r["id"]: r for r in chosen[i : i + 200]}
-            stmt = (select(requests.c.id, *(requests.c[b] for b in _BODIES))
-                    .where(requests.c.id.in_(list(part))).where(requests.c.org_id == q.org_id))
+            stmt = (
+                select(requests.c.id, *(requests.c[b] for b in _BODIES))
+                .where(requests.c.id.in_(list(part)))
+                .where(requests.c.org_id == q.org_id)
+            )
             for rid, req, resp in (await conn.execute(stmt)).all():
                 part[rid]["request_body"], part[rid]["response_body"] = req, resp
 

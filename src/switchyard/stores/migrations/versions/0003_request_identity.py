@@ -26,20 +26,45 @@ down_revision = "0002"
 _BATCH = 5000
 
 _REQUEST_COLUMNS = [  # 0001 + 0002, in their order
-    ("id", sa.String(64)), ("org_id", sa.String(36)), ("key_id", sa.String(36)), ("created_at", sa.BigInteger),
-    ("path", sa.String(200)), ("requested_model", sa.Text), ("model", sa.Text), ("provider", sa.String(64)),
-    ("status", sa.Integer), ("error", sa.Text), ("stream", sa.Boolean), ("cache_hit", sa.Boolean),
-    ("latency_ms", sa.Float), ("ttft_ms", sa.Float), ("overhead_ms", sa.Float), ("prompt_tokens", sa.Integer),
-    ("completion_tokens", sa.Integer), ("total_tokens", sa.Integer), ("cached_tokens", sa.Integer),
-    ("cache_write_tokens", sa.Integer), ("reasoning_tokens", sa.Integer), ("cost_usd", sa.Float),
-    ("user_id", sa.Text), ("session_id", sa.Text), ("session_path", sa.Text), ("session_name", sa.Text),
-    ("prompt_id", sa.Text), ("properties", sa.Text), ("request_body", sa.Text), ("response_body", sa.Text),
-    ("attempts", sa.Text), ("cost_saved_usd", sa.Float),
+    ("id", sa.String(64)),
+    ("org_id", sa.String(36)),
+    ("key_id", sa.String(36)),
+    ("created_at", sa.BigInteger),
+    ("path", sa.String(200)),
+    ("requested_model", sa.Text),
+    ("model", sa.Text),
+    ("provider", sa.String(64)),
+    ("status", sa.Integer),
+    ("error", sa.Text),
+    ("stream", sa.Boolean),
+    ("cache_hit", sa.Boolean),
+    ("latency_ms", sa.Float),
+    ("ttft_ms", sa.Float),
+    ("overhead_ms", sa.Float),
+    ("prompt_tokens", sa.Integer),
+    ("completion_tokens", sa.Integer),
+    ("total_tokens", sa.Integer),
+    ("cached_tokens", sa.Integer),
+    ("cache_write_tokens", sa.Integer),
+    ("reasoning_tokens", sa.Integer),
+    ("cost_usd", sa.Float),
+    ("user_id", sa.Text),
+    ("session_id", sa.Text),
+    ("session_path", sa.Text),
+    ("session_name", sa.Text),
+    ("prompt_id", sa.Text),
+    ("properties", sa.Text),
+    ("request_body", sa.Text),
+    ("response_body", sa.Text),
+    ("attempts", sa.Text),
+    ("cost_saved_usd", sa.Float),
 ]
 _NOT_NULL = {"id", "org_id", "created_at", "path", "status", "stream", "cache_hit"}
 
 
-def _hash(text: str) -> str:  # = stores.schema.text_hash (frozen here: rows written by this migration keep it)
+def _hash(
+    text: str,
+) -> str:  # = stores.schema.text_hash (frozen here: rows written by this migration keep it)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
@@ -75,28 +100,42 @@ def _properties() -> None:
         sa.Column("value_hash", sa.String(32), nullable=False),
         sa.PrimaryKeyConstraint("request_id", "org_id", "key_hash", name="pk_request_properties"),
     )
-    old = sa.table("request_properties", sa.column("request_id"), sa.column("key"), sa.column("org_id"),
-                   sa.column("value"))
+    old = sa.table(
+        "request_properties",
+        sa.column("request_id"),
+        sa.column("key"),
+        sa.column("org_id"),
+        sa.column("value"),
+    )
     conn = op.get_bind()
     after: tuple[str, str] | None = None
     while True:  # keyset pages over the old primary key (request_id, key)
         q = sa.select(old.c.request_id, old.c.key, old.c.org_id, old.c.value)
         if after is not None:
-            q = q.where(sa.tuple_(old.c.request_id, old.c.key) > sa.tuple_(sa.literal(after[0]), sa.literal(after[1])))
+            q = q.where(
+                sa.tuple_(old.c.request_id, old.c.key) > sa.tuple_(sa.literal(after[0]), sa.literal(after[1]))
+            )
         rows = conn.execute(q.order_by(old.c.request_id, old.c.key).limit(_BATCH)).all()
         if not rows:
             break
         batch = {}
         for request_id, key, org_id, value in rows:
             key, value = _clean(key), _clean(value)
-            batch[(request_id, org_id, _hash(key))] = {"request_id": request_id, "org_id": org_id,
-                                                      "key_hash": _hash(key), "key": key, "value": value,
-                                                      "value_hash": _hash(value)}
+            batch[(request_id, org_id, _hash(key))] = {
+                "request_id": request_id,
+                "org_id": org_id,
+                "key_hash": _hash(key),
+                "key": key,
+                "value": value,
+                "value_hash": _hash(value),
+            }
         op.bulk_insert(new, list(batch.values()))
         after = (rows[-1][0], rows[-1][1])
     op.drop_table("request_properties")
     op.rename_table("request_properties_v3", "request_properties")
-    op.create_index("ix_request_properties_lookup", "request_properties", ["org_id", "key_hash", "value_hash"])
+    op.create_index(
+        "ix_request_properties_lookup", "request_properties", ["org_id", "key_hash", "value_hash"]
+    )
 
 
 def upgrade() -> None:
