@@ -128,3 +128,28 @@ def test_midstream_error_becomes_an_error_event(gateway):
     assert "overloaded mid-stream" in events[-1]
     row = gateway.wait_row(rid)
     assert "stream interrupted" in row["error"]
+
+
+@pytest.mark.parametrize(
+    ("path", "extra", "param"),
+    [
+        ("/v1/chat/completions", {"max_tokens": [None]}, "max_tokens"),
+        ("/v1/chat/completions", {"max_tokens": 0}, "max_tokens"),
+        ("/v1/chat/completions", {"max_completion_tokens": "9"}, "max_completion_tokens"),
+        ("/v1/chat/completions", {"temperature": "hot"}, "temperature"),
+        ("/v1/chat/completions", {"temperature": 7}, "temperature"),
+        ("/v1/chat/completions", {"top_p": True}, "top_p"),
+        ("/v1/chat/completions", {"stop": [1, 2]}, "stop"),
+        ("/v1/chat/completions", {"tools": {"a": 1}}, "tools"),
+        ("/v1/chat/completions", {"stream": "yes"}, "stream"),
+        ("/v1/chat/completions", {"messages": ["hi"]}, "messages[0]"),
+        ("/v1/chat/completions", {"messages": [{"content": "hi"}]}, "messages[0].role"),
+        ("/v1/completions", {"max_tokens": [None]}, "max_tokens"),
+        ("/v1/completions", {"logprobs": 9}, "logprobs"),
+    ],
+)
+@pytest.mark.parametrize("model", ["gpt-4o-mini", "claude-sonnet-4/anthropic", "gemini-2.5-flash/google-ai-studio"])
+def test_wrongly_typed_standard_parameters_are_a_400_naming_them(gateway, path, extra, param, model):
+    """A translator never meets a wrongly typed parameter (`max_tokens: [null]` to Claude was a 500)."""
+    base = {"model": model, "messages": MSG} if path.endswith("chat/completions") else {"model": model, "prompt": "hi"}
+    assert_openai_error(post(gateway, {**base, **extra}, path=path), 400, "invalid_type", param)

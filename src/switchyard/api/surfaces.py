@@ -14,6 +14,9 @@ from ..errors import GatewayError, bad_request
 from ..formats.anthropic_messages import MessagesSurface, to_chat
 from ..formats.openai_chat import ChatSurface
 from ..formats.openai_completions import CompletionsSurface
+from ..formats.openai_params import CHAT as CHAT_PARAMS
+from ..formats.openai_params import COMPLETIONS as COMPLETION_PARAMS
+from ..formats.openai_params import check_messages, check_params
 from ..formats.openai_responses import ResponsesSurface
 
 MAPPING_HEADER = "helicone-gateway-body-mapping"
@@ -36,14 +39,16 @@ def _check_chat(body: dict[str, Any]) -> None:
         # LiteLLM's helicone/ route sends text-completion calls as {"messages": [], "prompt": "..."} to
         # /chat/completions: serve the prompt as the user turn rather than reject a client that works elsewhere.
         body["messages"] = [{"role": "user", "content": body.pop("prompt")}]
-        return
-    if not isinstance(messages, list) or not messages:
+    elif not isinstance(messages, list) or not messages:
         raise bad_request("'messages' must be a non-empty array of messages.", code="invalid_messages", param="messages")
+    check_messages(body["messages"])
+    check_params(body, CHAT_PARAMS)
 
 
 def _check_completions(body: dict[str, Any]) -> None:
     if "prompt" not in body:
         raise bad_request("Missing required parameter: 'prompt'.", code="missing_prompt", param="prompt")
+    check_params(body, COMPLETION_PARAMS)
 
 
 def _check_messages(body: dict[str, Any]) -> None:

@@ -1,5 +1,5 @@
 """Golden translator tests compare whole outputs: Gemini's random per-response tool-call id prefix is fixed to ''
-here (so ids read `call_0`, `call_1`, ...); tests/unit/providers/test_gemini_call_ids.py checks the real ids."""
+here (so ids read `call_0`, `call_1`, ...); tests/unit/providers/test_gemini_call_ids.py (marked real_call_ids) checks the real ids."""
 
 from __future__ import annotations
 
