@@ -177,14 +177,15 @@ def test_sigkill_while_the_database_is_locked_loses_no_answered_request(upstream
         time.sleep(0.5)  # ten flush intervals
         gw.proc.send_signal(signal.SIGKILL)
         gw.proc.wait(10)
+        # private files (they hold prompts): the database's, SQLite's -wal and -shm included (checked while the
+        # lock's connection is open: closing the last connection removes -wal and -shm)
+        for name in ("switchyard.db", "switchyard.db-wal", "switchyard.db-shm"):
+            assert stat.S_IMODE((gw.home / name).stat().st_mode) == 0o600, name
         lock.rollback()
         lock.close()
         leftovers = list((gw.home / "spool").glob("*.claimed-*"))
         assert leftovers, "the killed process left its write-ahead files"
-        # private files (they hold prompts): the spool's and the database's, SQLite's -wal and -shm included
         assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in leftovers)
-        for name in ("switchyard.db", "switchyard.db-wal", "switchyard.db-shm"):
-            assert stat.S_IMODE((gw.home / name).stat().st_mode) == 0o600, name
         assert stat.S_IMODE((gw.home / "spool").stat().st_mode) == 0o700
     finally:
         gw.stop()
