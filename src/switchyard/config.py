@@ -120,10 +120,25 @@ class SecuritySettings(_Strict):
     # whose secret differs from the one the database was set up with refuses to start (security.verify_master).
     master_key: str | None = None
 
+    # Hosts an organisation's own provider keys (BYOK) may send requests to, per provider id: patterns
+    # `[http://|https://]host[:port|:*]`, `*` within one DNS label. A provider listed here replaces its built-in
+    # list (Azure, Bedrock and Vertex cloud hosts; none for other formats). See pipeline/byok_egress.py.
+    byok_endpoints: dict[str, list[str]] = Field(default_factory=dict)
+
     @field_validator("master_key")
     @classmethod
     def _length(cls, v: str | None) -> str | None:
         return _long_secret(v, "the master key")
+
+    @field_validator("byok_endpoints")
+    @classmethod
+    def _patterns(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        from .pipeline.byok_egress import Pattern  # the one parser; refused patterns stop the start
+
+        for patterns in v.values():
+            for p in patterns:
+                Pattern.parse(p)
+        return v
 
 
 class UpstreamSettings(_Strict):

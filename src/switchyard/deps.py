@@ -13,6 +13,7 @@ from .observe.metrics import Metrics
 from .observe.sink import LogSink
 from .observe.spool import Spool
 from .pipeline.auth import Authenticator
+from .pipeline.byok_egress import ByokPolicy
 from .pipeline.caching import ResponseCache
 from .pipeline.credit_journal import CreditJournal
 from .pipeline.credits import Credits
@@ -32,6 +33,7 @@ from .stores.cache_memory import MemoryCache
 from .stores.cache_redis import RedisCache
 from .stores.redis_client import connect
 from .stores.retention import Retention
+from .stores.rollup_journal import Compactor
 from .stores.sql import SQLStore
 
 
@@ -109,7 +111,7 @@ async def running(settings: Settings, *, env: Mapping[str, str] | None = None,
     metrics = Metrics()
     metrics.bind_health(health)
     metrics.bind_sink(sink)
-    keyrings = Keyrings(store, secrets)
+    keyrings = Keyrings(store, secrets, ByokPolicy(settings.security.byok_endpoints, registry))
     auth.on_change(keyrings.invalidate)
     credits = Credits(store, metrics, sweep_after_seconds=settings.credits.reservation_ttl_seconds,
                       journal=CreditJournal(settings.spool_path / "credits"))
@@ -128,10 +130,13 @@ async def running(settings: Settings, *, env: Mapping[str, str] | None = None,
     await deps.limits.start()
     await deps.invalidation.start()
     retention = Retention(store, settings.log.retention_days)  # old rows and rollups go in the background
+    compactor = Compactor(store)  # the writer's rollup journal into rollups and sessions, every second
     await retention.start()
+    await compactor.start()
     try:
         yield deps
     finally:
+        await compactor.close()
         await retention.close()
         await deps.invalidation.close()
         await deps.limits.close()  # pending settlements land first

@@ -72,14 +72,14 @@ def test_provider_key_from_stdin_is_listed_only_by_its_hint(cli):
         "--id",
         "main",
         "--set",
-        "base_url=https://openai.example/v1",
+        "base_url=https://api.openai.com/v1",
         stdin=SECRET + "\n",
     )
     assert "main" in out.stdout and SECRET[-4:] in out.stdout
     listing = cli("provider-keys", "list", "--org", "acme").stdout
     line = next(ln for ln in listing.splitlines() if ln.startswith("main "))
     assert "openai" in line and f"…{SECRET[-4:]}" in line and "enabled" in line
-    assert "base_url=https://openai.example/v1" in line
+    assert "base_url=https://api.openai.com/v1" in line
 
     cli(
         "provider-keys",

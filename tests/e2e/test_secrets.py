@@ -50,7 +50,8 @@ def echo() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def gw(upstream: MockUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     g = GatewayProcess(tmp_path_factory.mktemp("secrets"),
-                       default_config(upstream.url, free_port(), admin={"key": ADMIN_KEY}))
+                       default_config(upstream.url, free_port(), admin={"key": ADMIN_KEY},
+                                      security={"byok_endpoints": {"openai": ["http://127.0.0.1:*"]}}))
     g.prepare()
     g.start()
     yield g

@@ -201,7 +201,8 @@ async def revoke_key(request: Request, deps: Any) -> Result:
 async def create_provider_key(request: Request, deps: Any) -> Result:
     org = await _org(request, deps)
     body = parse(ProviderKeyCreate, await _body(request))
-    pk = await ops.create_provider_key(deps.store, deps.secrets, deps.registry, org, body)
+    pk = await ops.create_provider_key(deps.store, deps.secrets, deps.registry, org, body,
+                                       policy=deps.keyrings.policy)
     deps.auth.invalidate()
     await deps.invalidation.publish()
     return 201, provider_key_json(pk)
@@ -220,7 +221,8 @@ async def get_provider_key(request: Request, deps: Any) -> Result:
 async def update_provider_key(request: Request, deps: Any) -> Result:
     org = await _org(request, deps)
     body = parse(ProviderKeyPatch, await _body(request))
-    pk = await ops.update_provider_key(deps.store, deps.secrets, org, request.path_params["key_id"], body)
+    pk = await ops.update_provider_key(deps.store, deps.secrets, org, request.path_params["key_id"], body,
+                                       policy=deps.keyrings.policy)
     deps.auth.invalidate()
     await deps.invalidation.publish()
     return provider_key_json(pk)

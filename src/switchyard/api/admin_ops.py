@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from ..errors import GatewayError, bad_request
+from ..pipeline.byok_egress import ByokPolicy
 from ..providers.registry import Registry
 from ..security import Secrets, display_prefix, new_gateway_key
 from ..stores.base import Conflict, GatewayKey, LedgerEntry, NotFound, Org, ProviderKey, StoreUnavailable
@@ -166,10 +167,11 @@ def canonical_provider(registry: Registry, name: str) -> str:
 
 
 async def create_provider_key(
-    store: Any, secrets: Secrets, registry: Registry, org: Org, body: ProviderKeyCreate
+    store: Any, secrets: Secrets, registry: Registry, org: Org, body: ProviderKeyCreate, *, policy: ByokPolicy
 ) -> ProviderKey:
     provider = canonical_provider(registry, body.provider)
     public, secret = split_config(provider, body.config or {})
+    policy.check_key(provider, public, body.key)  # where the key may send requests (400 naming the field)
     ciphertext = seal_provider_secret(secrets, provider, body.key, secret)
     with store_errors("organisation"):
         return await store.create_provider_key(
@@ -191,7 +193,7 @@ async def list_provider_keys(store: Any, org: Org) -> list[ProviderKey]:
 
 
 async def update_provider_key(
-    store: Any, secrets: Secrets, org: Org, key_id: str, body: ProviderKeyPatch
+    store: Any, secrets: Secrets, org: Org, key_id: str, body: ProviderKeyPatch, *, policy: ByokPolicy
 ) -> ProviderKey:
     """Visible config is merge-patched (null removes a field). Credentials are replaced as a whole: a new `key`
     comes with its secret config fields, and secret fields never come without a `key` (nothing secret is ever
@@ -206,6 +208,8 @@ async def update_provider_key(
     config = None
     if body.config is not None:
         config = {k: v for k, v in {**current.config, **public_patch}.items() if v is not None}
+    if config is not None or body.key is not None:  # disabling a key the policy now refuses stays possible
+        policy.check_key(current.provider, current.config if config is None else config, body.key)
     ciphertext = new_hint = None
     if body.key is not None:
         ciphertext = seal_provider_secret(secrets, current.provider, body.key, secret)

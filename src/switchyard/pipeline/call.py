@@ -56,6 +56,8 @@ class Caller:
     async def _signed(self, ctx: RequestContext, attempt: Attempt, body: dict[str, Any],
                       surface: Any) -> tuple[Any, Provider, bool]:
         req, provider, native = self._request(ctx, attempt, body, surface)
+        if attempt.target.egress is not None:  # BYOK: the organisation's config chose the host (byok_egress)
+            attempt.target.egress.check(req.url)
         sign = getattr(provider, "sign", None)  # Bedrock (SigV4) and Vertex (OAuth) sign after building
         if sign is not None:
             req = await sign(req, attempt.target)

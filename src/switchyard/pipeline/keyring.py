@@ -20,6 +20,9 @@ import orjson
 
 from ..security import Secrets
 from ..stores.base import ProviderKey, StoreUnavailable
+from .byok_egress import ByokPolicy
+
+DEFAULT_POLICY = ByokPolicy(None, None)  # built-in allow-lists only (immutable apart from its memo)
 
 log = logging.getLogger("switchyard.keyring")
 
@@ -37,6 +40,7 @@ class OrgKey:
     base_url: str | None
     config: Mapping[str, Any] = field(repr=False)
     auth: str | None = None  # override of the provider's auth scheme (a Bedrock API key is a bearer token)
+    policy: ByokPolicy = field(default=DEFAULT_POLICY, repr=False, compare=False)  # where the key may send
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +59,7 @@ class Keyring:
 EMPTY = Keyring("", 0, {})
 
 
-def org_key(pk: ProviderKey, secrets: Secrets) -> OrgKey:
+def org_key(pk: ProviderKey, secrets: Secrets, policy: ByokPolicy = DEFAULT_POLICY) -> OrgKey:
     plain = secrets.decrypt(pk.ciphertext)
     config: dict[str, Any] = {k: v for k, v in pk.config.items() if k in _CONFIG_NAMES and v not in (None, "")}
     base_url = pk.config.get("base_url") or None
@@ -76,15 +80,16 @@ def org_key(pk: ProviderKey, secrets: Secrets) -> OrgKey:
                 api_key = str(parts.get("api_key") or parts.get("key"))
     elif pk.provider == "bedrock":
         auth = "bearer"  # a single Bedrock secret is a Bedrock API key
-    return OrgKey(pk.id, pk.provider, api_key, base_url.rstrip("/") if base_url else None, config, auth)
+    return OrgKey(pk.id, pk.provider, api_key, base_url.rstrip("/") if base_url else None, config, auth, policy)
 
 
 class Keyrings:
     """Per-organisation keyrings, loaded on first use, dropped by `invalidate()`."""
 
-    def __init__(self, store: Any, secrets: Secrets) -> None:
+    def __init__(self, store: Any, secrets: Secrets, policy: ByokPolicy = DEFAULT_POLICY) -> None:
         self._store = store
         self._secrets = secrets
+        self.policy = policy  # also what the admin API and the dashboard check new keys against
         self._rings: dict[str, Keyring] = {}
         self._version = 0
         self._loading: dict[str, asyncio.Future[Keyring]] = {}
@@ -128,7 +133,7 @@ class Keyrings:
             if not pk.enabled:
                 continue
             try:
-                by.setdefault(pk.provider, []).append(org_key(pk, self._secrets))
+                by.setdefault(pk.provider, []).append(org_key(pk, self._secrets, self.policy))
             except Exception:  # a key encrypted under another master secret: skip it, say which (never the secret)
                 log.error("provider key %s of org %s cannot be decrypted with this master key; skipped", pk.id, org_id)
         return Keyring(org_id, version, {p: tuple(v) for p, v in by.items()})

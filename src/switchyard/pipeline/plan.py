@@ -131,6 +131,7 @@ def _target(p: ProviderInfo, provider_model_id: str, endpoint: Endpoint | None, 
     return Target(
         provider=p.id, model=provider_model_id, format=p.format, base_url=key.base_url or p.base_url or "",
         api_key=key.api_key, auth=key.auth or p.auth, config=config, headers=p.headers,
+        egress=key.policy.egress(p.id, p.format, p.base_url),
     )
 
 

@@ -48,6 +48,9 @@ class Target:
     auth: str = "bearer"  # bearer | x-api-key | api-key | query-key | none
     config: Mapping[str, Any] = field(default_factory=dict)  # region, deployment, api_version, ...
     headers: Mapping[str, str] = field(default_factory=dict)  # extra static headers
+    # BYOK only: the hosts an organisation's key may reach (`pipeline.byok_egress.Egress`); None for the
+    # operator's own keys. `.check(url)` raises when the final URL is elsewhere.
+    egress: Any = None
 
 
 @dataclass(slots=True)

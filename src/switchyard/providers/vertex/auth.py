@@ -40,16 +40,20 @@ _NO_CREDENTIALS = (
     "or the JSON itself), or providers.vertex.config.credentials_file / access_token"
 )
 _ERROR_CODE = re.compile(r"^\W*([a-z_]{3,40})\b")
+# An organisation's own (BYOK) credentials may only send their JWT to Google: google-auth posts to the JSON's
+# `token_uri`, which would otherwise be a server-side request forgery chosen by whoever added the key.
+GOOGLE_TOKEN_URIS = frozenset({"https://oauth2.googleapis.com/token", "https://accounts.google.com/o/oauth2/token"})
 
 
 @dataclass(frozen=True, slots=True)
 class Source:
     kind: str  # token | info | file
     value: str
+    byok: bool = False  # an organisation's key: never a file path, token_uri must be Google's
 
     @property
     def key(self) -> str:
-        return hashlib.sha256(f"{self.kind}\0{self.value}".encode()).hexdigest()
+        return hashlib.sha256(f"{self.kind}\0{self.byok}\0{self.value}".encode()).hexdigest()
 
 
 def source(target: Target) -> Source:
@@ -61,10 +65,14 @@ def source(target: Target) -> Source:
         return Source("token", key)
     if cfg.get("credentials_file"):
         return Source("file", str(cfg["credentials_file"]))
+    byok = target.egress is not None
     if key.startswith("{"):
-        return Source("info", key)
+        return Source("info", key, byok)
     if key.startswith("ya29."):
         return Source("token", key)
+    if key and byok:  # a path would read a file on the gateway's host (the operator's own credentials)
+        raise UpstreamError(401, "auth", "an organisation's Vertex AI key must be the credentials JSON or an "
+                            "access token, not a file path")
     if key:
         return Source("file", key)
     raise UpstreamError(401, "auth", _NO_CREDENTIALS)
@@ -128,6 +136,9 @@ def _load(src: Source) -> tuple[Any, str | None]:
         info = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise UpstreamError(401, "auth", "the Vertex AI credentials are not valid JSON") from None
+    uri = info.get("token_uri") if isinstance(info, dict) else None
+    if src.byok and uri is not None and not (isinstance(uri, str) and uri in GOOGLE_TOKEN_URIS):
+        raise UpstreamError(401, "auth", "an organisation's Vertex AI credentials must name Google's token_uri")
     creds = credentials_from_info(info)
     project = info.get("project_id") or info.get("quota_project_id")
     return creds, project if isinstance(project, str) and project else None
