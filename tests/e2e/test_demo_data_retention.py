@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from tests.support.gateway import GatewayProcess, cli, default_config, free_port
+from support.gateway import GatewayProcess, cli, default_config, free_port
 
 DAY_MS = 86_400_000
 
