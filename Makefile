@@ -27,6 +27,14 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -q
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 
+# Debian's Prometheus: tests/e2e/test_prometheus.py scrapes a real gateway with it and evaluates the Grafana
+# dashboard's queries (deploy/grafana/). Its service is not started; the test runs its own instance.
+PROMETHEUS := /usr/bin/prometheus
+
+$(PROMETHEUS):
+	$(SUDO) apt-get update -q
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus
+
 install: .venv/.synced
 
 ## Install everything and start the gateway on the embedded default (SQLite under ./.switchyard).
@@ -34,7 +42,7 @@ run: install
 	.venv/bin/switchyard serve
 
 ## Run the whole test suite (unit, contract on SQLite and PostgreSQL, end-to-end with real SDKs).
-test: install tests/e2e/node/node_modules/.installed $(CHROMIUM)
+test: install tests/e2e/node/node_modules/.installed $(CHROMIUM) $(PROMETHEUS)
 	.venv/bin/python -m pytest $(PYTEST_ARGS)
 
 lint: install
