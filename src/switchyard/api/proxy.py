@@ -26,6 +26,8 @@ from ..pipeline.plan import restrict
 from ..providers.base import UpstreamError
 from .asgi import SSE, Receive, Scope, Send, declared_length, read_body, send_response
 from .cache_response import cache_lookup, send_hit
+from .content_encoding import check as check_encodings
+from .content_encoding import codings, inflated
 from .surfaces import SurfaceSpec
 
 log = logging.getLogger("switchyard.proxy")
@@ -95,8 +97,12 @@ class ProxyRoute:
             ctx.principal = await deps.auth.authenticate(headers)
             deps.request_ids.claim(ctx.principal.org.id, h)  # 409 while this org runs a request with the same id
             server = deps.settings.server
+            encodings = codings(scope["headers"])
+            check_encodings(encodings)  # 415 for a Content-Encoding that cannot be undone, before reading
             raw = await read_body(receive, server.max_body_bytes, timeout=server.body_timeout_seconds,
                                   declared=declared_length(scope["headers"]))
+            if encodings:  # gzip/deflate: the size limit applies to the inflated body too (no zip bombs)
+                raw = await inflated(raw, encodings, server.max_body_bytes)
             ctx.raw_body = raw
             body = parse_json_body(raw)
             ctx.body = body

@@ -30,13 +30,25 @@ class HeliconeHeaders:
 
 
 def header_map(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    """ASGI headers (lowercase names) → dict; a repeated header keeps its first value."""
+    """ASGI headers (lowercase names) → dict; a repeated header keeps its first value.
+
+    ASGI hands header values over as the raw bytes. Helicone's own headers (properties, user, session names)
+    carry the caller's text, which clients send as UTF-8 ("Zürich", "東京"): those are decoded as UTF-8, and as
+    latin-1 only when they are not valid UTF-8 (a client that really sent latin-1). Every other header is
+    latin-1, as HTTP defines it, so it can be forwarded upstream byte for byte."""
     out: dict[str, str] = {}
     for k, v in raw:
         name = k.decode("latin-1")
         if name not in out:
-            out[name] = v.decode("latin-1")
+            out[name] = _text(v) if name.startswith("helicone-") else v.decode("latin-1")
     return out
+
+
+def _text(v: bytes) -> str:
+    try:
+        return v.decode("utf-8")
+    except UnicodeDecodeError:
+        return v.decode("latin-1")
 
 
 def canonical_request_id(value: str) -> str | None:
