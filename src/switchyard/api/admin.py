@@ -85,6 +85,10 @@ def admin_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]
         deps = request.app.state.deps
         try:
             authorize(deps.settings.admin.key, request.headers.get("authorization"))
+            for name, value in request.path_params.items():  # PostgreSQL text cannot hold NUL: never a 500
+                if "\x00" in value or len(value) > 256:
+                    raise GatewayError(404, f"No such {name}: ids and names never hold NUL or exceed 256 "
+                                       "characters.", code="not_found")
             result = await handler(request, deps)
         except GatewayError as e:
             return _error(e)

@@ -18,6 +18,8 @@ from ..stores.base import CreditBalance, GatewayKey, LedgerEntry, LimitRule, Org
 
 MAX_WINDOW_SECONDS = 31_536_000  # one year
 MAX_CREDIT_GRANT_USD = 1_000_000_000.0
+MAX_LIMITS = 64  # rules per key or organisation: each one is checked on every request
+MAX_ALLOWED_MODELS = 1024
 
 # Provider-key config: the visible keys, and the secret ones (Bedrock's AWS credentials) that are sealed into
 # the ciphertext with the key and never stored in `config` or shown.
@@ -74,13 +76,13 @@ class OrgCreate(_Body):
 
 class OrgPatch(_Body):
     credits_enabled: bool | None = None
-    limits: list[LimitIn] | None = None
+    limits: Annotated[list[LimitIn], Field(max_length=MAX_LIMITS)] | None = None
 
 
 class KeyCreate(_Body):
     name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=128)] | None = None
-    allowed_models: list[NonEmpty] | None = None
-    limits: list[LimitIn] | None = None
+    allowed_models: Annotated[list[NonEmpty], Field(max_length=MAX_ALLOWED_MODELS)] | None = None
+    limits: Annotated[list[LimitIn], Field(max_length=MAX_LIMITS)] | None = None
 
     @field_validator("allowed_models")
     @classmethod
@@ -156,6 +158,10 @@ def parse(model: type[M], data: Any) -> M:
     """Validate `data` into `model`, or raise a 400 naming the first bad field."""
     if not isinstance(data, dict):
         raise bad_request("The request body must be a JSON object.", code="invalid_json")
+    nul = _nul_at(data, ())
+    if nul is not None:  # PostgreSQL text cannot store NUL: a 400 here, not a 500 from the store
+        field = _loc(nul)
+        raise bad_request(f"{field}: must not contain NUL (U+0000) characters", param=field or None)
     try:
         return model.model_validate(data)
     except ValidationError as e:
@@ -169,6 +175,23 @@ def parse(model: type[M], data: Any) -> M:
                 else "unknown field"
             )
         raise bad_request(f"{field}: {msg}" if field else msg, param=field or None) from None
+
+
+def _nul_at(value: Any, loc: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """Where the first NUL character sits in a parsed JSON value (a key or a string), or None."""
+    if isinstance(value, str):
+        return loc if "\x00" in value else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = loc + (k,) if "\x00" in k else _nul_at(v, loc + (k,))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found = _nul_at(v, loc + (i,))
+            if found is not None:
+                return found
+    return None
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
