@@ -183,12 +183,12 @@ def _nul_at(value: Any, loc: tuple[Any, ...]) -> tuple[Any, ...] | None:
         return loc if "\x00" in value else None
     if isinstance(value, dict):
         for k, v in value.items():
-            found = loc + (k,) if "\x00" in k else _nul_at(v, loc + (k,))
+            found = (*loc, k) if "\x00" in k else _nul_at(v, (*loc, k))
             if found is not None:
                 return found
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            found = _nul_at(v, loc + (i,))
+            found = _nul_at(v, (*loc, i))
             if found is not None:
                 return found
     return None
