@@ -30,7 +30,7 @@ PROVIDER_KEYS_REQUIRED = {
 }
 PROVIDER_KEYS_OPTIONAL = {"extra_env", "options", "notes"}
 MODEL_KEYS_REQUIRED = {"author", "name", "context", "endpoints"}
-MODEL_KEYS_OPTIONAL = {"kind", "created", "max_output", "dimensions", "aliases", "notes"}
+MODEL_KEYS_OPTIONAL = {"kind", "created", "max_output", "dimensions", "aliases", "notes", "params", "structured_output"}
 ENDPOINT_KEYS_REQUIRED = {"id", "price"}
 ENDPOINT_KEYS_OPTIONAL = {
     "price_note",
@@ -41,6 +41,8 @@ ENDPOINT_KEYS_OPTIONAL = {
     "deprecated",
     "notes",
     "priority",
+    "params",
+    "structured_output",
 }
 PRICE_KEYS_REQUIRED = {"input", "output"}
 PRICE_KEYS_OPTIONAL = {"cached_input", "cache_write", "cache_write_1h"}
@@ -434,3 +436,26 @@ def test_spot_prices(models):
     sonnet = models["claude-sonnet-4"]["endpoints"]["anthropic"]
     assert sonnet["price"]["input"] == 3.00 and sonnet["tiers"][0]["above"] == 200000
     assert price("claude-4.5-opus", "anthropic")["output"] == 25.00
+
+
+# ---------------------------------------------------------------- parameter rules (params.yaml)
+
+PROFILE_KEYS = {"description", "rename", "default_only", "unsupported", "ranges", "one_of", "sampling_effort",
+                "default_effort"}
+
+
+def test_param_profiles_and_references(models):
+    profiles = _load("params.yaml")["profiles"]
+    for name, p in profiles.items():
+        assert set(p) <= PROFILE_KEYS, f"{name}: unknown keys {set(p) - PROFILE_KEYS}"
+        assert isinstance(p.get("description"), str) and p["description"], f"{name}: needs a description"
+        for lo_hi in (p.get("ranges") or {}).values():
+            assert len(lo_hi) == 2 and _is_number(lo_hi[0]) and _is_number(lo_hi[1]) and lo_hi[0] < lo_hi[1]
+    for mid, m in models.items():
+        assert m.get("params") in (None, *profiles), f"{mid}: unknown params profile {m.get('params')!r}"
+        assert m.get("structured_output") in (None, "native", "tool"), mid
+        for pid, ep in m["endpoints"].items():
+            assert ep.get("params") in (None, "none", *profiles), f"{mid}/{pid}: unknown params profile"
+            assert ep.get("structured_output") in (None, "native", "tool"), f"{mid}/{pid}"
+        if m["author"] == "anthropic":
+            assert m.get("params", "").startswith("claude"), f"{mid}: every Claude model has Claude's sampling rules"

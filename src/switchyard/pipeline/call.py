@@ -8,13 +8,14 @@ lets hedged attempts run side by side.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from ..errors import scrub
 from ..providers.base import Provider, UpstreamError
+from ..providers.param_rules import fit
 from ..providers.transport import Timeouts, Transport, UpstreamResponse
 from .context import RequestContext
 from .plan import Attempt
@@ -27,6 +28,7 @@ class Answer:
     usage: Any
     model: Any
     logged: Any  # what the log keeps as the response body
+    adjustments: list[str] = field(default_factory=list)  # what was changed so the model accepts the request
 
 
 @dataclass(slots=True)
@@ -37,6 +39,7 @@ class StreamStart:
     pump: Any
     chunks: Any  # the rest of the upstream body (an async iterator), None when it already ended
     first: bytes
+    adjustments: list[str] = field(default_factory=list)
 
     def close(self) -> None:
         self.resp.close()
@@ -60,7 +63,9 @@ class Caller:
             attempt.target.egress.check(req.url)
         sign = getattr(provider, "sign", None)  # Bedrock (SigV4) and Vertex (OAuth) sign after building
         if sign is not None:
+            adjustments = req.adjustments
             req = await sign(req, attempt.target)
+            req.adjustments = adjustments
         return req, provider, native
 
     def _request(self, ctx: RequestContext, attempt: Attempt, body: dict[str, Any],
@@ -76,7 +81,10 @@ class Caller:
         serves = getattr(provider, "serves_natively", None)  # per model, where one provider hosts several families
         if (kind in getattr(provider, "native_kinds", ()) and _serves_natively(attempt, kind)
                 and (serves is None or serves(attempt.target, kind))):
-            return provider.native_request(body, attempt.target, kind, ctx.forward_headers), provider, True  # type: ignore[attr-defined]
+            body, notes = _fit(attempt, body, kind)
+            req = provider.native_request(body, attempt.target, kind, ctx.forward_headers)  # type: ignore[attr-defined]
+            req.adjustments[:0] = notes
+            return req, provider, True
         if getattr(surface, "no_mapping", False):
             raise UpstreamError(400, "unsupported", f"Helicone-Gateway-Body-Mapping: NO_MAPPING needs a provider that "
                                 f"speaks the caller's format natively; {attempt.provider.id} does not")
@@ -85,18 +93,23 @@ class Caller:
             if build is None:
                 raise UpstreamError(400, "unsupported", f"provider {attempt.provider.id} has no embeddings API here")
             return build(body, attempt.target), provider, False
-        return provider.build_request(surface.request(body), attempt.target), provider, False
+        chat, notes = _fit(attempt, surface.request(body), "chat")
+        req = provider.build_request(chat, attempt.target)
+        req.adjustments[:0] = notes
+        return req, provider, False
 
     async def _send(self, req: Any, provider: Provider, timeouts: Timeouts, target: Any) -> UpstreamResponse:
         try:
             resp = await self.transport.send(req, timeouts)
         except UpstreamError as e:  # a transport message may quote the URL, and some providers put keys in it
             e.message = scrub(e.message, target)
+            e.adjustments = req.adjustments
             raise
         if not 200 <= resp.status < 300:
             data = await resp.read()
             e = provider.parse_error(resp.status, resp.headers, data)
             e.message = scrub(e.message, target)
+            e.adjustments = req.adjustments
             flag = resp.headers.get("x-should-retry")
             if flag is not None:
                 e.should_retry = flag.strip().lower() == "true"
@@ -110,7 +123,9 @@ class Caller:
         resp = await self._send(req, provider, timeouts, attempt.target)
         data = await resp.read()
         try:
-            return _answer(data, attempt, provider, native, body, surface)
+            answer = _answer(data, attempt, provider, native, body, surface)
+            answer.adjustments = req.adjustments
+            return answer
         except UpstreamError:
             raise
         except (ValueError, KeyError, TypeError, AttributeError, IndexError):
@@ -138,7 +153,7 @@ class Caller:
             else:
                 held.append(_close(pump))
                 chunks = None
-            return StreamStart(resp, pump, chunks, b"".join(held))
+            return StreamStart(resp, pump, chunks, b"".join(held), req.adjustments)
         except UpstreamError as e:
             resp.close()
             e.message = scrub(e.message, attempt.target)
@@ -184,6 +199,13 @@ def _answer(data: bytes, attempt: Attempt, provider: Provider, native: bool, bod
     completion = provider.parse_response(data)
     out = surface.response(completion)
     return Answer(orjson.dumps(out), completion.get("usage"), completion.get("model"), out)
+
+
+def _fit(attempt: Attempt, body: dict[str, Any], kind: str) -> tuple[dict[str, Any], list[str]]:
+    """The registry's parameter rules and output ceiling for this attempt's model, applied to the body in the
+    format the upstream receives (`providers/param_rules.py`); the caller's dict is left as it was."""
+    rules = attempt.endpoint.rules if attempt.endpoint is not None else None
+    return fit(body, kind, rules, attempt.target.config.get("max_output"))
 
 
 def _serves_natively(attempt: Attempt, kind: str) -> bool:

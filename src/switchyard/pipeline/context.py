@@ -24,6 +24,7 @@ class AttemptLog:
     latency_ms: float | None = None
     retry: int = 0  # 0: first try; n: the n-th retry of the same attempt
     note: str | None = None  # "hedge" (started in parallel), "continuation" (a resumed stream's seam)
+    adjustments: list[str] | None = None  # what the gateway changed so the model accepts it (param_rules)
 
     def as_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"provider": self.provider, "model": self.model, "status": self.status}
@@ -38,6 +39,8 @@ class AttemptLog:
             d["retry"] = self.retry
         if self.note is not None:
             d["note"] = self.note
+        if self.adjustments:
+            d["adjustments"] = self.adjustments
         return d
 
 

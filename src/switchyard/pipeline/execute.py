@@ -235,6 +235,7 @@ class Executor:
                 result = await op(attempt)
             except UpstreamError as e:
                 _failed(alog, e, t0, ctx)
+                alog.adjustments = getattr(e, "adjustments", None) or None
                 self._observe(attempt, e.kind)
                 delay = policy.delay(retry_no, e)
                 if delay is None:
@@ -254,6 +255,7 @@ class Executor:
                     credits.release(hold)  # type: ignore[union-attr]
                 raise
             alog.status = 200
+            alog.adjustments = getattr(result, "adjustments", None) or None
             alog.latency_ms = (time.perf_counter() - t0) * 1000
             ctx.upstream_ms += alog.latency_ms
             self._observe(attempt, "ok")

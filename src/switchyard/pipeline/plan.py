@@ -116,6 +116,8 @@ def _target(p: ProviderInfo, provider_model_id: str, endpoint: Endpoint | None, 
     config = dict(p.config)
     if endpoint is not None and endpoint.max_output:
         config["max_output"] = endpoint.max_output
+    if endpoint is not None and endpoint.structured_output and "json_schema_mode" not in config:
+        config["json_schema_mode"] = endpoint.structured_output  # the registry's capability; operator config wins
     if key is None:
         return Target(
             provider=p.id, model=provider_model_id, format=p.format, base_url=p.base_url or "",

@@ -60,6 +60,8 @@ class UpstreamRequest:
     headers: dict[str, str]
     body: bytes
     stream: bool = False
+    # what the gateway changed so the model accepts the request (param_rules, structured outputs); logged per attempt
+    adjustments: list[str] = field(default_factory=list)
 
 
 class UpstreamError(Exception):
@@ -87,6 +89,7 @@ class UpstreamError(Exception):
         self.retry_after = retry_after
         self.body = body
         self.should_retry: bool | None = None  # the provider's `x-should-retry` header, when it sent one
+        self.adjustments: list[str] = []  # what the gateway had changed in the refused request (param_rules)
 
     def __repr__(self) -> str:
         return f"UpstreamError({self.status}, {self.kind!r}, {self.message!r})"

@@ -106,3 +106,30 @@ def _only_tool_results(msg: dict[str, Any]) -> bool:
     if not isinstance(content, list) or not content:
         return False
     return all(isinstance(b, dict) and (b.get("type") == "tool_result" or "toolResult" in b) for b in content)
+
+
+# --- structured outputs ---------------------------------------------------------------------------------------
+# Anthropic offers native structured outputs (`output_config.format`, Converse `outputConfig.textFormat`) only on
+# its newer models (the registry's `structured_output: native`); every Claude model with tool use can instead be
+# made to answer through one forced tool whose input schema is the wanted JSON. `json_object` has no native
+# equivalent at all: it is always the forced tool with an open object schema. The translators map the tool's
+# input back to `message.content` as JSON text, so the caller sees what OpenAI would have answered.
+
+OPEN_OBJECT: dict[str, Any] = {"type": "object"}
+
+
+def structured_output(fmt: Any, mode: Any) -> tuple[str, dict[str, Any], dict[str, Any], str | None] | None:
+    """How `response_format` reaches Claude: (technique, schema, json_schema spec, adjustment note or None), or None
+    for plain text. `mode` is the target's `json_schema_mode` (`native` where the model has structured outputs;
+    anything else means the forced tool)."""
+    if not isinstance(fmt, dict):
+        return None
+    if fmt.get("type") == "json_object":
+        return "tool", OPEN_OBJECT, {"name": "json_object"}, "response_format json_object → forced tool"
+    if fmt.get("type") != "json_schema":
+        return None  # "text" is the default
+    spec = fmt.get("json_schema") if isinstance(fmt.get("json_schema"), dict) else {}
+    schema = spec.get("schema") or OPEN_OBJECT
+    if mode == "native":
+        return "native", schema, spec, None
+    return "tool", schema, spec, "response_format json_schema → forced tool (no native structured outputs here)"

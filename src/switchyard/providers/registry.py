@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from ..config import DeploymentSettings, ProviderSettings, Settings
+from .param_rules import ParamRules, rules_from
 
 # Names users type for providers that the registry knows under another id.
 PROVIDER_ALIASES = {
@@ -53,6 +54,8 @@ class Endpoint:
     context: int | None = None
     max_output: int | None = None
     completions: bool = False
+    rules: ParamRules | None = None  # what the model refuses and what is sent instead (registry/params.yaml)
+    structured_output: str | None = None  # native | tool: json_schema to Claude (None: the translator's default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +173,7 @@ def load_registry(settings: Settings, env: Mapping[str, str] | None = None) -> R
     env = os.environ if env is None else env
     raw_providers: dict[str, Any] = _read_yaml("providers.yaml") or {}
     raw_models: dict[str, Any] = (_read_yaml("models.yaml") or {}).get("models", {})
+    profiles = {name: rules_from(name, raw) for name, raw in ((_read_yaml("params.yaml") or {}).get("profiles") or {}).items()}
 
     providers: dict[str, ProviderInfo] = {}
     for pid, raw in raw_providers.items():
@@ -199,6 +203,8 @@ def load_registry(settings: Settings, env: Mapping[str, str] | None = None) -> R
                 context=ep.get("context") or raw.get("context"),
                 max_output=ep.get("max_output") or raw.get("max_output"),
                 completions=bool(ep.get("completions", False)),
+                rules=_profile(profiles, ep.get("params", raw.get("params")), f"model {mid} ({pid})"),
+                structured_output=ep.get("structured_output", raw.get("structured_output")),
             )
         models[mid] = ModelInfo(
             id=mid,
@@ -214,6 +220,14 @@ def load_registry(settings: Settings, env: Mapping[str, str] | None = None) -> R
     if settings.models.deployments:
         models = _with_deployments(Registry(providers, models), settings.models.deployments)
     return Registry(providers, models)
+
+
+def _profile(profiles: Mapping[str, ParamRules], name: Any, where: str) -> ParamRules | None:
+    if name is None or name == "none":
+        return None
+    if name not in profiles:
+        raise RegistryError(f"{where}: unknown params profile {name!r} (profiles: {', '.join(sorted(profiles))})")
+    return profiles[name]
 
 
 def _with_deployments(reg: Registry, deployments: Mapping[str, DeploymentSettings]) -> dict[str, ModelInfo]:
@@ -252,6 +266,7 @@ def _with_deployments(reg: Registry, deployments: Mapping[str, DeploymentSetting
                 context=dep.context or (info.context if info is not None else None),
                 max_output=dep.max_output or (info.max_output if info is not None else None),
                 completions=p.completions,
+                rules=_model_rules(info),
             )
         if info is None:
             info = ModelInfo(
@@ -267,6 +282,16 @@ def _with_deployments(reg: Registry, deployments: Mapping[str, DeploymentSetting
             )
         models[info.id] = dataclasses.replace(info, endpoints={**info.endpoints, p.id: ep})
     return models
+
+
+def _model_rules(info: ModelInfo | None) -> ParamRules | None:
+    """The parameter rules of a known model for a new endpoint of it (those of its first-party endpoint)."""
+    if info is None:
+        return None
+    first = info.endpoints.get(info.author)
+    if first is not None:
+        return first.rules
+    return next((ep.rules for ep in info.endpoints.values() if ep.rules is not None), None)
 
 
 def _provider(

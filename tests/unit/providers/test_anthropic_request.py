@@ -508,9 +508,21 @@ JSON_SCHEMA_FORMAT = {
 
 
 def test_json_schema_native_output_config() -> None:
-    out = build({"messages": [user()], "response_format": JSON_SCHEMA_FORMAT}, validate=False)
+    body = {"messages": [user()], "response_format": JSON_SCHEMA_FORMAT}
+    out = build(body, validate=False, config={"json_schema_mode": "native"})
     assert out["output_config"] == {"format": {"type": "json_schema", "schema": SCHEMA}}
     assert "tools" not in out and "tool_choice" not in out
+    assert PROVIDER.build_request(body, target(config={"json_schema_mode": "native"})).adjustments == []
+
+
+def test_json_schema_defaults_to_the_forced_tool() -> None:
+    # native structured outputs exist only on newer Claude models; the registry says which (structured_output)
+    body = {"messages": [user()], "response_format": JSON_SCHEMA_FORMAT}
+    out = build(body)
+    assert out["tool_choice"] == {"type": "tool", "name": JSON_TOOL} and "output_config" not in out
+    assert PROVIDER.build_request(body, target()).adjustments == [
+        "response_format json_schema → forced tool (no native structured outputs here)"
+    ]
 
 
 def test_json_schema_tool_mode_forces_reserved_tool() -> None:
@@ -538,10 +550,21 @@ def test_json_schema_tool_mode_with_user_tools_keeps_their_choice() -> None:
     assert out["tool_choice"] == {"type": "auto"}
 
 
-@pytest.mark.parametrize("fmt", [{"type": "text"}, {"type": "json_object"}])
-def test_text_and_json_object_formats_send_nothing(fmt: dict[str, Any]) -> None:
-    out = build({"messages": [user()], "response_format": fmt})
+def test_text_format_sends_nothing() -> None:
+    out = build({"messages": [user()], "response_format": {"type": "text"}})
     assert "output_config" not in out and "tools" not in out
+
+
+@pytest.mark.parametrize("mode", ["native", "tool", None])
+def test_json_object_is_a_forced_tool_never_dropped(mode: str | None) -> None:
+    body = {"messages": [user()], "response_format": {"type": "json_object"}}
+    config = {"json_schema_mode": mode} if mode else {}
+    out = build(body, config=config)
+    assert out["tools"] == [
+        {"name": JSON_TOOL, "description": "Respond with the final answer as json_object.", "input_schema": {"type": "object"}}
+    ]
+    assert out["tool_choice"] == {"type": "tool", "name": JSON_TOOL} and "output_config" not in out
+    assert PROVIDER.build_request(body, target(config=config)).adjustments == ["response_format json_object → forced tool"]
 
 
 @pytest.mark.parametrize("effort", ["minimal", "low", "medium", "high"])

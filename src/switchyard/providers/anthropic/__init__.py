@@ -2,9 +2,10 @@
 
 Target config keys read here:
 - `max_output`: the model's output-token ceiling; `max_tokens` (and a thinking budget) are capped to it.
-- `json_schema_mode`: `"native"` (default) sends `response_format: json_schema` as Anthropic structured
-  outputs (`output_config.format`, Claude 4.5 and later); `"tool"` forces a reserved tool instead, for
-  older models. Either way the caller gets the JSON as `message.content`.
+- `json_schema_mode`: `"native"` sends `response_format: json_schema` as Anthropic structured outputs
+  (`output_config.format`; set from the registry's `structured_output` for Claude 4.5 and later); anything
+  else (the default, right for every Claude model) forces a reserved tool instead. `json_object` is always the
+  forced tool with an open object schema. Either way the caller gets the JSON as `message.content`.
 - `thinking_mode`: `"budget"` (default) maps `reasoning_effort` to `thinking.budget_tokens`; `"adaptive"`
   sends `thinking: {type: adaptive}` with `output_config.effort` (required by Opus 4.7 and later).
 """

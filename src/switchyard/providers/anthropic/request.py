@@ -19,7 +19,7 @@ from ..claude_rules import ADAPTIVE_EFFORT, DEFAULT_MAX_TOKENS, MIN_THINKING_BUD
 __all__ = ["ADAPTIVE_EFFORT", "DEFAULT_MAX_TOKENS", "JSON_TOOL", "MIN_THINKING_BUDGET", "THINKING_BUDGETS"]
 
 ANTHROPIC_VERSION = "2023-06-01"
-JSON_TOOL = "switchyard_json_response"  # reserved tool name for json_schema_mode == "tool"
+JSON_TOOL = "switchyard_json_response"  # reserved tool name for structured output through a forced tool
 # Anthropic-native content blocks a caller may send inside OpenAI messages; passed through unchanged.
 _NATIVE_BLOCKS = frozenset(
     ["image", "document", "search_result", "tool_use", "tool_result", "thinking", "redacted_thinking"]
@@ -56,12 +56,13 @@ def build_request(body: dict[str, Any], target: Target) -> UpstreamRequest:
     if cap and out["max_tokens"] > cap:
         out["max_tokens"] = cap
         _fit_thinking(out)
-    _apply_response_format(body, out, target)
+    note = _apply_response_format(body, out, target)
     stream = bool(body.get("stream"))
     if stream:
         out["stream"] = True
     return UpstreamRequest(
-        "POST", target.base_url.rstrip("/") + "/messages", _headers(target), orjson.dumps(out), stream
+        "POST", target.base_url.rstrip("/") + "/messages", _headers(target), orjson.dumps(out), stream,
+        [note] if note else [],
     )
 
 
@@ -325,15 +326,15 @@ def _fit_thinking(out: dict[str, Any]) -> None:
         out["thinking"] = thinking
 
 
-def _apply_response_format(body: dict[str, Any], out: dict[str, Any], target: Target) -> None:
-    fmt = body.get("response_format")
-    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
-        return  # "text" is the default; "json_object" has no Anthropic equivalent and is dropped
-    spec = fmt.get("json_schema") or {}
-    schema = spec.get("schema") or {"type": "object"}
-    if target.config.get("json_schema_mode") != "tool":
+def _apply_response_format(body: dict[str, Any], out: dict[str, Any], target: Target) -> str | None:
+    """Structured output per the model's capability (`claude_rules.structured_output`); the adjustment made, if any."""
+    how = claude.structured_output(body.get("response_format"), target.config.get("json_schema_mode"))
+    if how is None:
+        return None
+    technique, schema, spec, note = how
+    if technique == "native":
         out.setdefault("output_config", {})["format"] = {"type": "json_schema", "schema": schema}
-        return
+        return None
     desc = spec.get("description") or f"Respond with the final answer as {spec.get('name') or 'JSON'}."
     out.setdefault("tools", []).append({"name": JSON_TOOL, "description": desc, "input_schema": schema})
     only_json_tool = len(out["tools"]) == 1
@@ -341,3 +342,4 @@ def _apply_response_format(body: dict[str, Any], out: dict[str, Any], target: Ta
         out["tool_choice"] = {"type": "tool", "name": JSON_TOOL}
     elif only_json_tool:
         out["tool_choice"] = {"type": "auto"}  # forced tool use is not allowed with thinking
+    return note

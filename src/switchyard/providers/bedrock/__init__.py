@@ -16,9 +16,9 @@ Target config keys:
 - `family`: the model vendor when the id does not show it (application inference-profile ARNs).
 - `max_output`: output-token ceiling; `maxTokens` (and a thinking budget) are capped to it.
 - `json_schema_mode`: `"tool"` (default) sends `response_format: json_schema` as a forced reserved tool
-  (works on every model with tool use; the answer comes back as `message.content`); `"native"` uses
-  Converse `outputConfig.textFormat` (structured outputs, newer models only). `json_object` has no
-  Converse equivalent and is dropped.
+  (works on every model with tool use; the answer comes back as `message.content`); `"native"` (set from the
+  registry's `structured_output` for Claude 4.5 and later) uses Converse `outputConfig.textFormat`.
+  `json_object` has no Converse equivalent: it is always the forced tool with an open object schema.
 - `thinking_mode`: `"budget"` (default) maps `reasoning_effort` to Claude's `thinking.budget_tokens` in
   `additionalModelRequestFields`; `"adaptive"` sends `thinking: {type: adaptive}` with
   `outputConfig.effort`. Reasoning is only requested for Anthropic models (other vendors ignore it).

@@ -91,7 +91,9 @@ def build_request(body: dict[str, Any], target: Target) -> UpstreamRequest:
         "accept": "application/vnd.amazon.eventstream" if stream else "application/json",
     }
     headers.update(target.headers)
-    return UpstreamRequest("POST", url, headers, orjson.dumps(translate(body, target)), stream)
+    how = claude.structured_output(body.get("response_format"), target.config.get("json_schema_mode"))
+    notes = [how[3]] if how is not None and how[3] else []
+    return UpstreamRequest("POST", url, headers, orjson.dumps(translate(body, target)), stream, notes)
 
 
 # --- body ------------------------------------------------------------------------------------------
@@ -302,12 +304,11 @@ def _apply_response_format(
     *,
     thinking: bool,
 ) -> dict[str, Any] | None:
-    fmt = body.get("response_format")
-    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
-        return tool_config  # "text" is the default; "json_object" has no Converse equivalent and is dropped
-    spec = fmt.get("json_schema") or {}
-    schema = spec.get("schema") or {"type": "object"}
-    if target.config.get("json_schema_mode") == "native":
+    how = claude.structured_output(body.get("response_format"), target.config.get("json_schema_mode"))
+    if how is None:
+        return tool_config  # "text" is the default
+    technique, schema, spec, _ = how  # json_object: always the forced tool with an open object schema
+    if technique == "native":
         definition: dict[str, Any] = {
             "schema": orjson.dumps(schema).decode(),
             "name": spec.get("name") or "response",

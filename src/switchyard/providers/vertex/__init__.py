@@ -64,6 +64,7 @@ class VertexProvider:
     def build_request(self, body: dict[str, Any], target: Target) -> UpstreamRequest:
         fam = require_family(target)
         stream = bool(body.get("stream"))
+        adjustments: list[str] = []
         if fam == "gemini":
             payload = orjson.dumps(gemini_translate(body))
             headers = {"content-type": "application/json"}
@@ -79,13 +80,14 @@ class VertexProvider:
                 config={"json_schema_mode": "tool", **target.config},
             )
             req = anthropic_build_request(body, bare)
+            adjustments = req.adjustments
             out = orjson.loads(req.body)
             out.pop("model", None)
             out["anthropic_version"] = _anthropic_version(target)
             payload = orjson.dumps(out)
             headers = {k: v for k, v in req.headers.items() if k.lower() not in _DROPPED_HEADERS}
         headers.update(target.headers)
-        return UpstreamRequest("POST", method_url(target, fam, stream), headers, payload, stream)
+        return UpstreamRequest("POST", method_url(target, fam, stream), headers, payload, stream, adjustments)
 
     def native_request(
         self, body: dict[str, Any], target: Target, kind: str, headers: Mapping[str, str] | None = None
