@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from .api import surfaces
 from .api.admin import admin_routes
+from .api.admin_webhooks import admin_webhook_routes
 from .api.asgi import GuardedReceive, Receive, Scope, Send, send_response
 from .api.health import healthz, readyz
 from .api.insight_routes import insight_routes
@@ -90,6 +91,7 @@ class Gateway:
                 Route("/v1/request/{request_id}", get_request, methods=["GET"]),
                 *insight_routes(),
                 *admin_routes(),
+                *admin_webhook_routes(),
                 *dashboard_routes(),
             ],
             exception_handlers={HTTPException: _http_error, GatewayError: _gateway_error},

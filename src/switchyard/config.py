@@ -227,6 +227,20 @@ class MetricsSettings(_Strict):
         return _long_secret(v, "the metrics token")
 
 
+class OtelSettings(_Strict):
+    # OpenTelemetry traces (GenAI conventions) exported over OTLP/HTTP to this base URL (".../v1/traces" is
+    # appended), e.g. "http://collector:4318"; unset: $OTEL_EXPORTER_OTLP_ENDPOINT, else no tracing at all.
+    endpoint: str | None = None
+    service_name: str = "switchyard"
+    capture_content: bool = False  # prompts and completions as span attributes (gen_ai.input/output.messages)
+    schedule_delay_ms: int = Field(1000, ge=10, le=60_000)  # how often the batch processor exports
+
+
+class AlertSettings(_Strict):
+    # How often alert rules are evaluated (one replica at a time, under a lease in the database).
+    interval_seconds: float = Field(10.0, gt=0, le=15)
+
+
 class CreditSettings(_Strict):
     # A reservation left by a crashed process is released after this long.
     reservation_ttl_seconds: int = Field(3600, ge=60)
@@ -294,6 +308,8 @@ class Settings(_Strict):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    otel: OtelSettings = Field(default_factory=OtelSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     home: str = ""  # resolved at load time; not a config key users normally set
 
     @property

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .api.models import ModelCatalog, build_catalog
 from .config import Settings
+from .observe.alerts import Alerts
 from .observe.metrics import Metrics
 from .observe.sink import LogSink
 from .observe.spool import Spool
+from .observe.tracing_setup import build_tracing
+from .observe.webhooks import Webhooks
 from .pipeline.auth import Authenticator
 from .pipeline.byok_egress import ByokPolicy
 from .pipeline.caching import ResponseCache
@@ -35,6 +40,7 @@ from .stores.redis_client import connect
 from .stores.retention import Retention
 from .stores.rollup_journal import Compactor
 from .stores.sql import SQLStore
+from .stores.sql_webhooks import WebhookStore
 
 
 @dataclass
@@ -58,6 +64,8 @@ class Deps:
     limits: Limits
     invalidation: Invalidation  # key changes published to / received from other replicas (Redis)
     request_ids: InFlightIds = field(default_factory=InFlightIds)  # caller-chosen request ids in flight here
+    tracing: Any = None  # observe.tracing.Tracing when OpenTelemetry is configured (None: not even imported)
+    webhooks: Any = None  # observe.webhooks.Webhooks: per-organisation webhooks and the delivery queue
 
 
 def open_store(settings: Settings) -> SQLStore:
@@ -133,9 +141,17 @@ async def running(settings: Settings, *, env: Mapping[str, str] | None = None,
     compactor = Compactor(store)  # the writer's rollup journal into rollups and sessions, every second
     await retention.start()
     await compactor.start()
+    deps.tracing = build_tracing(settings, os.environ if env is None else env)
+    deps.webhooks = Webhooks(WebhookStore(store), secrets, transport)
+    sink.on_stored = deps.webhooks.offer  # messages are queued from stored log batches, never from a request
+    await deps.webhooks.start()
+    alerts = Alerts(deps.webhooks.store, store, interval=settings.alerts.interval_seconds,
+                    on_queued=deps.webhooks.kick)
+    await alerts.start()
     try:
         yield deps
     finally:
+        await alerts.close()
         await compactor.close()
         await retention.close()
         await deps.invalidation.close()
@@ -146,6 +162,9 @@ async def running(settings: Settings, *, env: Mapping[str, str] | None = None,
                 await redis.aclose()
         await credits.drain()  # settlements of the last answers land before the store closes
         await sink.close()
+        await deps.webhooks.close()  # after the sink: the last stored batches' messages are queued
+        if deps.tracing is not None:
+            await asyncio.to_thread(deps.tracing.shutdown)  # exports the spans still queued
         await auth.close()
         await transport.close()
         await store.close()

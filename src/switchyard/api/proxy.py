@@ -154,6 +154,8 @@ class ProxyRoute:
                 deps.request_ids.release(ctx.principal.org.id, h)
                 deps.sink.submit(build_record(ctx, store_bodies=deps.settings.log.store_bodies,
                                               max_body_bytes=deps.settings.log.max_body_bytes))
+            if deps.tracing is not None:  # spans from the finished request; export is batched on another thread
+                deps.tracing.record(ctx, headers)
             deps.metrics.request(ctx.path, ctx.status, ctx.cache_hit, ctx.provider)
             deps.metrics.latency(ctx.path, ctx.elapsed_ms() / 1000.0)
 

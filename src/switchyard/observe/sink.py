@@ -82,6 +82,8 @@ class LogSink:
         self.overflowed = 0  # of those, records moved to disk because memory was full
         self.dropped = 0  # records lost: memory full while the disk failed, or unsaved at the drain deadline
         self.restarts = 0  # writer or replay task restarts after an unexpected exception
+        # called with each batch once it is in the store (webhooks' outbox); must be quick and must not block
+        self.on_stored: Callable[[list[dict[str, Any]]], None] | None = None
 
     @property
     def store_up(self) -> bool:
@@ -249,7 +251,8 @@ class LogSink:
         while self._store_up and chunk.left:
             batch = chunk.records[chunk.done : chunk.done + self._batch_size]
             try:
-                self._reject(await self._store.insert_requests(batch))
+                rejected = await self._store.insert_requests(batch)
+                self._reject(rejected)
             except StoreUnavailable as e:
                 log.warning("request log store unavailable, spooling to disk: %s", e)
                 self._store_up = False
@@ -262,6 +265,7 @@ class LogSink:
                 break
             chunk.done += len(batch)
             self.written += len(batch)
+            self._stored(batch, rejected)
             if chunk.path is None:
                 self._unsaved -= len(batch)
         if chunk.left:
@@ -348,6 +352,17 @@ class LogSink:
             else:
                 log.error("the store rejected %d request records; kept in %s", len(rejected), path)
 
+    def _stored(self, batch: list[dict[str, Any]], rejected: list[dict[str, Any]] | None) -> None:
+        if self.on_stored is None:
+            return
+        if rejected:
+            gone = {id(r) for r in rejected}
+            batch = [r for r in batch if id(r) not in gone]
+        try:
+            self.on_stored(batch)
+        except Exception:  # the log comes first: a failing listener is logged, never the writer's problem
+            log.exception("request-log listener failed on a batch of %d records", len(batch))
+
     # -- replay ----------------------------------------------------------------------------------------------
 
     async def _replayer(self) -> None:
@@ -413,7 +428,10 @@ class LogSink:
             return 0
         try:
             for i in range(0, len(records), self._batch_size):
-                self._reject(await self._store.insert_requests(records[i : i + self._batch_size]))
+                batch = records[i : i + self._batch_size]
+                rejected = await self._store.insert_requests(batch)
+                self._reject(rejected)
+                self._stored(batch, rejected)
         except StoreUnavailable:
             self.spool.release(claimed)
             self._store_up = False

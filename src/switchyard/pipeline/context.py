@@ -25,6 +25,7 @@ class AttemptLog:
     retry: int = 0  # 0: first try; n: the n-th retry of the same attempt
     note: str | None = None  # "hedge" (started in parallel), "continuation" (a resumed stream's seam)
     adjustments: list[str] | None = None  # what the gateway changed so the model accepts it (param_rules)
+    started: float = field(default_factory=time.perf_counter)  # when this try began (trace spans)
 
     def as_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"provider": self.provider, "model": self.model, "status": self.status}
