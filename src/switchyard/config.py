@@ -220,11 +220,20 @@ class MetricsSettings(_Strict):
     # GET /metrics answers only to `Authorization: Bearer <token>` when set (e.g. "${SWITCHYARD_METRICS_TOKEN}");
     # unset: open, as Prometheus scrapes usually are on a private network.
     token: str | None = None
+    # With `serve --workers N`, each worker writes its totals for the others to read this often (a scrape sees
+    # other workers' counts at most this old; its own are always current).
+    flush_interval_ms: int = Field(1000, ge=50, le=60_000)
 
     @field_validator("token")
     @classmethod
     def _length(cls, v: str | None) -> str | None:
         return _long_secret(v, "the metrics token")
+
+
+class AccessLogSettings(_Strict):
+    # "json": one JSON line per proxied request on standard output (id, org, model, provider, status, latency,
+    # tokens, cost), for log shippers; "off": none.
+    format: Literal["off", "json"] = "off"
 
 
 class OtelSettings(_Strict):
@@ -308,6 +317,7 @@ class Settings(_Strict):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    access_log: AccessLogSettings = Field(default_factory=AccessLogSettings)
     otel: OtelSettings = Field(default_factory=OtelSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     home: str = ""  # resolved at load time; not a config key users normally set

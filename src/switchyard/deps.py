@@ -11,6 +11,7 @@ from typing import Any
 
 from .api.models import ModelCatalog, build_catalog
 from .config import Settings
+from .observe.access_log import AccessLog
 from .observe.alerts import Alerts
 from .observe.metrics import Metrics
 from .observe.sink import LogSink
@@ -64,6 +65,7 @@ class Deps:
     limits: Limits
     invalidation: Invalidation  # key changes published to / received from other replicas (Redis)
     request_ids: InFlightIds = field(default_factory=InFlightIds)  # caller-chosen request ids in flight here
+    access_log: AccessLog | None = None  # access_log.format json: one line per request on stdout
     tracing: Any = None  # observe.tracing.Tracing when OpenTelemetry is configured (None: not even imported)
     webhooks: Any = None  # observe.webhooks.Webhooks: per-organisation webhooks and the delivery queue
 
@@ -116,7 +118,7 @@ async def running(settings: Settings, *, env: Mapping[str, str] | None = None,
     await auth.start()
     await sink.start()
     health = Health(settings.routing.breaker)
-    metrics = Metrics()
+    metrics = Metrics.build(settings, registry)  # labels bounded by the registry; all workers' files (serve)
     metrics.bind_health(health)
     metrics.bind_sink(sink)
     keyrings = Keyrings(store, secrets, ByokPolicy(settings.security.byok_endpoints, registry))
@@ -135,7 +137,9 @@ async def running(settings: Settings, *, env: Mapping[str, str] | None = None,
         limits=Limits.build(settings, metrics=metrics, redis=redis),
         invalidation=Invalidation(settings.redis, auth.invalidate, metrics=metrics),
     )
+    deps.access_log = AccessLog.build(settings)
     await deps.limits.start()
+    await metrics.start()
     await deps.invalidation.start()
     retention = Retention(store, settings.log.retention_days)  # old rows and rollups go in the background
     compactor = Compactor(store)  # the writer's rollup journal into rollups and sessions, every second
@@ -168,3 +172,6 @@ async def running(settings: Settings, *, env: Mapping[str, str] | None = None,
         await auth.close()
         await transport.close()
         await store.close()
+        await metrics.close()  # this worker's last totals for the other workers' scrapes
+        if deps.access_log is not None:
+            deps.access_log.close()

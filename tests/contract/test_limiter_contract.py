@@ -369,8 +369,9 @@ class FakeMetrics:
     def set_redis_up(self, up: bool) -> None:
         self.up.append(up)
 
-    def ratelimited(self, scope: str) -> None:
-        self.limited.append(scope)
+    def limit(self, metric: str, scope: str, decision: str) -> None:
+        if decision == "rejected":
+            self.limited.append(scope)
 
 
 _REGISTRY: Any = None

@@ -9,8 +9,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from support.gateway import GatewayProcess, default_config, free_port
 
 UPSTREAM_KEYS = ("sk-upstream-openai-secret-0001", "sk-ant-upstream-secret-0002", "AIzaUpstreamSecret0003xyz")
-CHAT_OK = {"route": "/chat/completions", "status": "200", "cache_hit": "false", "provider": "openai"}
-BAD_KEY = {"route": "/chat/completions", "status": "401", "cache_hit": "false", "provider": "none"}
+CHAT_OK = {
+    "surface": "chat",
+    "provider": "openai",
+    "model": "gpt-4o-mini",
+    "status_class": "2xx",
+    "cache": "off",
+}
+BAD_KEY = {"surface": "chat", "provider": "none", "model": "none", "status_class": "4xx", "cache": "off"}
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +54,7 @@ def chat(gateway, *, stream: bool = False, key: str | None = None) -> httpx.Resp
 
 
 def test_metrics_is_prometheus_text(gateway):
+    assert chat(gateway).status_code == 200  # series appear with their first sample
     r, samples = scrape(gateway)
     assert r.status_code == 200
     assert r.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
@@ -82,7 +89,23 @@ def test_metrics_count_served_requests(gateway):
     attempts = "switchyard_upstream_attempts_total"
     assert count(after, attempts, **ok) - count(before, attempts, **ok) == 4
     name = "switchyard_request_duration_seconds_count"
-    assert count(after, name, route="/chat/completions") - count(before, name, route="/chat/completions") == 5
+    assert count(after, name, surface="chat") - count(before, name, surface="chat") == 5
+    tokens = {"provider": "openai", "model": "gpt-4o-mini", "type": "output"}
+    assert count(after, "switchyard_tokens_total", **tokens) > count(
+        before, "switchyard_tokens_total", **tokens
+    )
+    cost = {"provider": "openai", "model": "gpt-4o-mini"}
+    assert count(after, "switchyard_cost_usd_total", **cost) > count(
+        before, "switchyard_cost_usd_total", **cost
+    )
+    ttft = "switchyard_time_to_first_token_seconds_count"
+    assert (
+        count(after, ttft, surface="chat", provider="openai")
+        - count(before, ttft, surface="chat", provider="openai")
+        == 1
+    )
+    up = "switchyard_upstream_duration_seconds_count"
+    assert count(after, up, provider="openai") - count(before, up, provider="openai") == 4
 
 
 def test_openmetrics_on_request(gateway):

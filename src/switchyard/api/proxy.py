@@ -92,6 +92,7 @@ class ProxyRoute:
         out_headers = [(b"helicone-id", h.request_id.encode())]
         spec = self.spec
         admission = None  # rate limits and budgets held by this request, settled in `finally`
+        ticket = None  # the response cache's ticket (None: the request did not ask for caching)
         try:
             # the key comes from the headers: a caller without one is refused before a byte of the body is read
             ctx.principal = await deps.auth.authenticate(headers)
@@ -156,8 +157,10 @@ class ProxyRoute:
                                               max_body_bytes=deps.settings.log.max_body_bytes))
             if deps.tracing is not None:  # spans from the finished request; export is batched on another thread
                 deps.tracing.record(ctx, headers)
-            deps.metrics.request(ctx.path, ctx.status, ctx.cache_hit, ctx.provider)
-            deps.metrics.latency(ctx.path, ctx.elapsed_ms() / 1000.0)
+            cache = "hit" if ctx.cache_hit else "off" if ticket is None else "miss"
+            deps.metrics.finished(ctx, cache)
+            if deps.access_log is not None:
+                deps.access_log.write(ctx, cache)
 
     async def _stream(self, ctx: RequestContext, attempts: list[Any], body: dict[str, Any], surface: Any,
                       spec: SurfaceSpec, receive: Receive, send: Send, out_headers: list[tuple[bytes, bytes]]) -> None:

@@ -7,12 +7,15 @@ import asyncio
 import logging
 import os
 import resource
+import socket
 import sys
 
 from ..api import admin_ops as ops
 from ..api.admin_models import KeyCreate
 from ..api.server_limits import LimitedHttpToolsProtocol
 from ..config import Settings
+from ..observe.metrics_multiprocess import ENV as MULTIPROC_ENV
+from ..observe.metrics_multiprocess import prepare_dir
 from ..stores.base import Conflict
 from ..stores.sql import SQLStore
 from .runner import CommandError, run_store, secrets_for
@@ -66,6 +69,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.config:
         os.environ["SWITCHYARD_CONFIG"] = os.path.abspath(args.config)
     os.environ["SWITCHYARD_HOME"] = settings.home
+    # every worker writes its metric totals here and a scrape of any worker merges them (observe/metrics*.py)
+    os.environ[MULTIPROC_ENV] = str(prepare_dir(settings.home_path, f"{socket.gethostname()}-{host}-{port}"))
     raise_fd_limit(settings.server.max_connections)
     uvicorn.run(
         "switchyard.app:app_from_env",

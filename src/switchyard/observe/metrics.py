@@ -1,30 +1,31 @@
-"""Prometheus metrics for `GET /metrics`: request and upstream counters, latency, circuit and log-sink state.
+"""Prometheus metrics for `GET /metrics`: requests, tokens, cost, latency, upstream attempts, limits, breaker and
+log-sink state.
 
-Per process. Each worker keeps its own counters in its own `CollectorRegistry` (never prometheus_client's global
-one, so tests and embedded gateways do not collide). With `switchyard serve --workers N`, the N workers share one
-port and a scrape reaches whichever worker accepts it: each scrape shows that worker's counters only, and
-consecutive scrapes may hit different workers. For exact totals run one worker per container/pod (scale with
-replicas) and let Prometheus sum across targets; prometheus_client's multiprocess mode is not used because its
-mmap-backed values cost far more per increment than the hot path can spend. Breaker state is also per worker
-(each worker ejects an endpoint on its own failures). The spool-files gauge is the exception: the spool
-directory is shared, so every worker reports the same directory-wide count.
+Hot path: the gateway runs on one event-loop thread, so events are plain dict and list updates keyed by label
+tuples, without locks, turned into Prometheus families only at scrape (or flush) time by a custom collector. One
+request costs one `finished()` call (a few dict updates and two bisects); see `bench/metrics_overhead.py`.
+prometheus_client's own metric objects take a lock per update and, in multiprocess mode, also write an mmap
+file per update: measured here about 10× the cost of these dict updates (numbers in the bench's docstring).
 
-Hot path: the gateway runs on one event-loop thread, so counters are plain dict entries keyed by the raw label
-tuple, incremented without locks, and turned into Prometheus families only at scrape time by a custom collector
-(label values are stringified and routes normalised there, not per request). prometheus_client's bound children
-take a threading.Lock per update: measured here ~1.0 µs per counter `inc` and ~2.7 µs per histogram `observe`,
-against ~0.3 µs for each dict update. Call these methods from the event-loop thread only.
+Labels come only from bounded sets: the surface (the route's API), the registry's providers and models (anything
+else is `other`: a passthrough model name or a cached answer from an unknown provider), status classes, cache
+results and the gateway's own outcome kinds. Never a caller's user, session, property, key or made-up model.
 
-Label values must come from small fixed sets (routes, statuses, provider names, error kinds): every distinct
-tuple is a series kept for the life of the process. Circuit series exist only for endpoints the breaker tracks
-(an absent endpoint is closed and healthy).
+Workers. `switchyard serve` sets PROMETHEUS_MULTIPROC_DIR to a private directory (emptied at start); each worker
+then writes its totals into prometheus_client's multiprocess file format there every `metrics.flush_interval_ms`
+(and at scrape and shutdown), and a scrape answered by any worker merges every worker's files
+(`metrics_multiprocess.py`): counters and histograms sum over all workers (a dead worker's last totals stay),
+gauges combine per the library's live modes (queue depths sum, breaker state is the worst worker's, "up" gauges
+the lowest), and a dead worker's gauges are dropped. Other workers' values are at most one flush interval old.
+Without the variable (tests, an embedded gateway) the scrape reads this process's own counters directly.
 """
 
 from __future__ import annotations
 
 import bisect
-import logging
-from collections.abc import Iterator
+import os
+import platform
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, ProcessCollector
@@ -37,18 +38,25 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.utils import floatToGoString
 
-log = logging.getLogger("switchyard.metrics")
+from .. import __version__
+from .metrics_multiprocess import ENV, SharedFiles
+from .metrics_state import circuit_families, limiter_families, sink_families
 
 # Whole-request seconds, streams included (a long stream lands in the upper buckets).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+TTFT_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
-_CIRCUIT_VALUE = {"closed": 0, "half_open": 1, "open": 2}
-
-
-def route_label(path: str) -> str:
-    """`/v1/chat/completions/` and `/chat/completions` are one route."""
-    path = path.rstrip("/") or "/"
-    return path[3:] if path.startswith("/v1/") else path
+_PATHS = {
+    "/chat/completions": "chat",
+    "/completions": "completions",
+    "/messages": "messages",
+    "/responses": "responses",
+    "/embeddings": "embeddings",
+}
+# Every spelling the proxy answers (app._proxy_routes): with and without /v1 and a trailing slash.
+SURFACES = {p: s for path, s in _PATHS.items() for p in (path, path + "/", "/v1" + path, "/v1" + path + "/")}
+_STATUS_CLASS = ("other", "1xx", "2xx", "3xx", "4xx", "5xx")
+TOKEN_TYPES = ("input", "output", "cached", "reasoning")
 
 
 class _Histogram:
@@ -60,56 +68,124 @@ class _Histogram:
 
 
 class Metrics:
-    def __init__(self, *, latency_buckets: tuple[float, ...] = LATENCY_BUCKETS, process: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        latency_buckets: tuple[float, ...] = LATENCY_BUCKETS,
+        process: bool = True,
+        providers: Iterable[str] | None = None,
+        models: Iterable[str] | None = None,
+    ) -> None:
         self._buckets = latency_buckets
-        self._requests: dict[tuple[str, int, bool, str | None], int] = {}
+        # (surface, provider, model, status class, cache) → [requests, input, output, cached, reasoning, cost USD]
+        self._requests: dict[tuple[str, str, str, str, str], list[Any]] = {}
         self._latency: dict[str, _Histogram] = {}
+        self._ttft: dict[tuple[str, str], _Histogram] = {}
+        self._upstream: dict[str, _Histogram] = {}
         self._attempts: dict[tuple[str, str], int] = {}
         self._retries: dict[str, int] = {}
+        self._fallbacks: dict[tuple[str, str], int] = {}
         self._hedges: dict[str, int] = {}
-        self._ratelimited: dict[str, int] = {}
+        self._limits: dict[tuple[str, str, str], int] = {}
         self._credits_rejected = 0
         self._cache: dict[str, int] = {}
         self._redis_errors: dict[str, int] = {}
         self._redis_up: bool | None = None  # None: no Redis configured, the gauge is not exported
+        self._providers = frozenset(providers) if providers is not None else None  # None: not checked (tests)
+        self._models = frozenset(models) if models is not None else None
         self._health: Any = None
         self._sink: Any = None
-        self._limits: Any = None
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(self)  # a custom collector: collect() below runs per scrape
+        self._limiter: Any = None
+        self.local = CollectorRegistry(auto_describe=False)  # this process's families
+        self.local.register(self)  # a custom collector: collect() below runs per scrape or flush
         if process:  # CPU, memory, open fds of this worker (Linux /proc; nothing elsewhere)
-            ProcessCollector(namespace="switchyard", registry=self.registry)
+            ProcessCollector(namespace="switchyard", registry=self.local)
+        self.registry: Any = self.local  # what a scrape renders (all workers' files in multiprocess mode)
+        self.shared: Any = None  # metrics_multiprocess.SharedFiles when the gateway runs with that directory
 
-    # --- events (hot path: one dict update each) ---------------------------------------------------------
+    @classmethod
+    def build(cls, settings: Any, registry: Any) -> Metrics:
+        """The gateway's metrics: labels bounded by the registry; multiprocess files when `serve` set them up."""
+        m = cls(providers=registry.providers, models=registry.models)
+        path = os.environ.get(ENV)
+        if path:
+            m.shared = SharedFiles(m.local, path, interval=settings.metrics.flush_interval_ms / 1000)
+            m.registry = m.shared.registry
+        return m
 
-    def request(self, route: str, status: int, cache_hit: bool, provider: str | None) -> None:
-        k = (route, status, cache_hit, provider)
-        d = self._requests
-        d[k] = d.get(k, 0) + 1
+    async def start(self) -> None:
+        if self.shared is not None:
+            await self.shared.start()
 
-    def latency(self, route: str, seconds: float) -> None:
-        h = self._latency.get(route)
+    async def close(self) -> None:
+        if self.shared is not None:
+            await self.shared.close()
+
+    # --- events (hot path) ----------------------------------------------------------------------------------
+
+    def finished(self, ctx: Any, cache: str) -> None:
+        """One answered request (any status). `cache`: "hit", "miss" or "off" (caching not asked for)."""
+        surface = SURFACES.get(ctx.path, "other")
+        provider = ctx.provider
+        if provider is None:
+            provider = "none"
+        elif self._providers is not None and provider not in self._providers:
+            provider = "other"
+        model = ctx.registry_model
+        if model is None or (self._models is not None and model not in self._models):
+            model = "none" if ctx.provider is None else "other"
+        status = ctx.status // 100
+        key = (surface, provider, model, _STATUS_CLASS[status if 0 < status < 6 else 0], cache)
+        row = self._requests.get(key)
+        if row is None:
+            row = self._requests[key] = [0, 0, 0, 0, 0, 0.0]
+        row[0] += 1
+        usage = ctx.usage
+        if usage is not None and cache != "hit":  # a cached answer used no provider tokens
+            row[1] += usage.prompt_tokens
+            row[2] += usage.completion_tokens
+            row[3] += usage.cached_tokens
+            row[4] += usage.reasoning_tokens
+        if ctx.cost_usd and cache != "hit":
+            row[5] += ctx.cost_usd
+        self._observe(self._latency, surface, ctx.elapsed_ms() / 1000.0, self._buckets)
+        if ctx.ttft_ms is not None and ctx.stream:
+            self._observe(self._ttft, (surface, provider), ctx.ttft_ms / 1000.0, TTFT_BUCKETS)
+        for a in ctx.attempts:
+            if a.latency_ms is not None and a.kind != "cancelled":
+                p = a.provider if self._providers is None or a.provider in self._providers else "other"
+                self._observe(self._upstream, p, a.latency_ms / 1000.0, self._buckets)
+
+    @staticmethod
+    def _observe(hists: dict[Any, _Histogram], key: Any, seconds: float, buckets: tuple[float, ...]) -> None:
+        h = hists.get(key)
         if h is None:
-            h = self._latency[route] = _Histogram(len(self._buckets))
-        h.counts[bisect.bisect_left(self._buckets, seconds)] += 1
+            h = hists[key] = _Histogram(len(buckets))
+        h.counts[bisect.bisect_left(buckets, seconds)] += 1
         h.total += seconds
 
     def attempt(self, provider: str, outcome: str) -> None:
         """One upstream attempt; `outcome` is "ok" or the UpstreamError kind."""
         k = (provider, outcome)
-        d = self._attempts
-        d[k] = d.get(k, 0) + 1
+        self._attempts[k] = self._attempts.get(k, 0) + 1
 
     def retry(self, provider: str) -> None:
         self._retries[provider] = self._retries.get(provider, 0) + 1
 
+    def fallback(self, provider: str, reason: str) -> None:
+        """The executor left a failed attempt on `provider` for the next one of the plan (`reason`: the kind)."""
+        k = (provider, reason)
+        self._fallbacks[k] = self._fallbacks.get(k, 0) + 1
+
     def hedge(self, outcome: str) -> None:
-        """One of "started", "won", "lost"."""
+        """One of "started", "won"."""
         self._hedges[outcome] = self._hedges.get(outcome, 0) + 1
 
-    def ratelimited(self, scope: str) -> None:
-        """A 429 the gateway itself answered from a limit: "key", "org", "user", "property", "policy"."""
-        self._ratelimited[scope] = self._ratelimited.get(scope, 0) + 1
+    def limit(self, metric: str, scope: str, decision: str) -> None:
+        """One rate-limit or budget rule checked at admission: `metric` requests/tokens/usd, `scope` key/org/
+        user/property/policy, `decision` admitted/rejected/unavailable."""
+        k = (metric, scope, decision)
+        self._limits[k] = self._limits.get(k, 0) + 1
 
     def credits_rejected(self) -> None:
         self._credits_rejected += 1
@@ -124,7 +200,7 @@ class Metrics:
     def set_redis_up(self, up: bool) -> None:
         self._redis_up = up
 
-    # --- state read at scrape time ------------------------------------------------------------------------
+    # --- state read at scrape time --------------------------------------------------------------------------
 
     def bind_health(self, health: Any) -> None:
         """Export `health.snapshot()` (pipeline/health.py) on every scrape."""
@@ -136,65 +212,118 @@ class Metrics:
 
     def bind_limits(self, limits: Any) -> None:
         """Export the limiter's live counters and evictions (`limits.live_counters()`, `limits.evictions()`)."""
-        self._limits = limits
+        self._limiter = limits
 
     def render(self, accept: str = "") -> tuple[bytes, str]:
         """The exposition body and its content type; OpenMetrics when the scraper's Accept header asks for it,
-        else the classic text format (0.0.4)."""
+        else the classic text format (0.0.4). In multiprocess mode this worker's files are refreshed first."""
+        if self.shared is not None:
+            self.shared.flush()
         encoder, content_type = choose_encoder(accept)
         return encoder(self.registry), content_type
 
-    # --- families -----------------------------------------------------------------------------------------
+    # --- families -------------------------------------------------------------------------------------------
 
     def collect(self) -> Iterator[Metric]:
-        requests: dict[tuple[str, str, str, str], int] = {}
-        for (route, status, hit, provider), n in self._requests.items():
-            k = (route_label(route), str(status), "true" if hit else "false", provider or "none")
-            requests[k] = requests.get(k, 0) + n
-        yield _counter(
-            "switchyard_requests_total",
-            "Requests answered, by route, status, cache hit and provider.",
-            ("route", "status", "cache_hit", "provider"),
-            requests,
+        requests = CounterMetricFamily(
+            "switchyard_requests",
+            "Requests answered, by surface, provider, registry model, status class and cache result "
+            "(off: caching not asked for).",
+            labels=("surface", "provider", "model", "status_class", "cache"),
         )
-        yield self._latency_family()
+        tokens: dict[tuple[str, str, str], int] = {}
+        cost: dict[tuple[str, str], float] = {}
+        for key, row in self._requests.items():
+            requests.add_metric(key, row[0])
+            pm = (key[1], key[2])
+            for i, kind in enumerate(TOKEN_TYPES, 1):
+                if row[i]:
+                    tk = (*pm, kind)
+                    tokens[tk] = tokens.get(tk, 0) + row[i]
+            if row[5]:
+                cost[pm] = cost.get(pm, 0.0) + row[5]
+        yield requests
         yield _counter(
-            "switchyard_upstream_attempts_total",
+            "switchyard_tokens",
+            "Provider tokens by provider, registry model and type (input includes cached; output includes "
+            "reasoning). Cache hits are not counted.",
+            ("provider", "model", "type"),
+            tokens,
+        )
+        yield _counter(
+            "switchyard_cost_usd",
+            "Cost of answered requests in US dollars (registry prices; unpriced calls add nothing).",
+            ("provider", "model"),
+            cost,
+        )
+        yield _histogram(
+            "switchyard_request_duration_seconds",
+            "Time from request start to the last byte sent, by surface.",
+            ("surface",),
+            self._latency,
+            self._buckets,
+        )
+        yield _histogram(
+            "switchyard_time_to_first_token_seconds",
+            "Streams: time from request start to the first content sent to the caller.",
+            ("surface", "provider"),
+            self._ttft,
+            TTFT_BUCKETS,
+        )
+        yield _histogram(
+            "switchyard_upstream_duration_seconds",
+            "Upstream attempts: time until the provider answered (a stream: its first content), "
+            "failures included.",
+            ("provider",),
+            self._upstream,
+            self._buckets,
+        )
+        yield _counter(
+            "switchyard_upstream_attempts",
             "Upstream attempts by provider and outcome (ok or the error kind).",
             ("provider", "outcome"),
             self._attempts,
         )
         yield _counter(
-            "switchyard_upstream_retries_total",
+            "switchyard_upstream_retries",
             "Retries of an upstream attempt.",
             ("provider",),
             _single(self._retries),
         )
         yield _counter(
-            "switchyard_hedges_total",
-            "Hedged requests: started, won (the hedge answered first), lost.",
+            "switchyard_fallbacks",
+            "Moves from a failed attempt to the next one of the plan, by the "
+            "failed attempt's provider and error kind.",
+            ("provider", "reason"),
+            self._fallbacks,
+        )
+        yield _counter(
+            "switchyard_hedges",
+            "Hedged requests: started (a parallel attempt), won (a hedge answered first).",
             ("outcome",),
             _single(self._hedges),
         )
         yield _counter(
-            "switchyard_rate_limited_total",
-            "429s the gateway answered from its own limits, by scope.",
-            ("scope",),
-            _single(self._ratelimited),
+            "switchyard_limit_decisions",
+            "Rate-limit and budget rules checked at admission, by "
+            "metric (requests, tokens, usd), scope and decision (admitted, rejected: the rule that "
+            "blocked, unavailable: the limit store was down and limits fail closed).",
+            ("metric", "scope", "decision"),
+            self._limits,
         )
         yield CounterMetricFamily(
-            "switchyard_credits_rejected_total",
+            "switchyard_credits_rejected",
             "Requests refused for insufficient credits.",
             value=self._credits_rejected,
         )
         yield _counter(
-            "switchyard_cache_total",
+            "switchyard_cache",
             "Response cache operations: hit, miss, store, error.",
             ("result",),
             _single(self._cache),
         )
         yield _counter(
-            "switchyard_redis_errors_total",
+            "switchyard_redis_errors",
             "Failed Redis operations, by operation.",
             ("op",),
             _single(self._redis_errors),
@@ -205,153 +334,41 @@ class Metrics:
                 "1 if the last Redis operation succeeded.",
                 value=1 if self._redis_up else 0,
             )
-        if self._health is not None:
-            yield from _circuit_families(self._health.snapshot())
-        if self._sink is not None:
-            yield from _sink_families(self._sink)
-        if self._limits is not None:
-            yield from _limiter_families(self._limits)
-
-    def _latency_family(self) -> HistogramMetricFamily:
-        merged: dict[str, _Histogram] = {}
-        for route, h in self._latency.items():
-            m = merged.setdefault(route_label(route), _Histogram(len(self._buckets)))
-            m.counts = [a + b for a, b in zip(m.counts, h.counts, strict=True)]
-            m.total += h.total
-        fam = HistogramMetricFamily(
-            "switchyard_request_duration_seconds",
-            "Time from request start to the last byte sent, by route.",
-            labels=("route",),
+        info = GaugeMetricFamily(
+            "switchyard_build_info",
+            "Always 1; the version of the gateway and of Python.",
+            labels=("version", "python"),
         )
-        bounds = [*(floatToGoString(b) for b in self._buckets), "+Inf"]
-        for route, h in merged.items():
-            cumulative, running = [], 0
-            for le, n in zip(bounds, h.counts, strict=True):
-                running += n
-                cumulative.append((le, running))
-            fam.add_metric((route,), cumulative, h.total)
-        return fam
+        info.add_metric((__version__, platform.python_version()), 1)
+        yield info
+        if self._health is not None:
+            yield from circuit_families(self._health.snapshot())
+        if self._sink is not None:
+            yield from sink_families(self._sink)
+        if self._limiter is not None:
+            yield from limiter_families(self._limiter)
 
 
 def _single(d: dict[str, int]) -> dict[tuple[str], int]:
     return {(k,): v for k, v in d.items()}
 
 
-def _counter(name: str, doc: str, labels: tuple[str, ...], values: dict[Any, int]) -> CounterMetricFamily:
+def _counter(name: str, doc: str, labels: tuple[str, ...], values: dict[Any, Any]) -> CounterMetricFamily:
     fam = CounterMetricFamily(name, doc, labels=labels)
     for key, n in values.items():
         fam.add_metric(key, n)
     return fam
 
 
-def _circuit_families(rows: list[dict[str, Any]]) -> Iterator[Metric]:
-    """Organisations' own keys (BYOK endpoints `provider:byok:<org>:<key id>`) are folded into one series per
-    provider, `provider:byok`, with the worst state and the longest failure run among them, plus a count of keys
-    per state: labels never name an organisation or a key id (`/metrics` may be scraped by anyone who can reach
-    it), and their number stays bounded by the providers. The admin API's /health lists each key."""
-    worst: dict[str, tuple[int, int]] = {}  # endpoint label → (state value, consecutive failures)
-    byok: dict[tuple[str, str], int] = {}  # (provider, state) → number of tracked BYOK keys
-    for row in rows:
-        provider, _, rest = row["endpoint"].partition(":")
-        value = _CIRCUIT_VALUE.get(row["state"], 0)
-        label = row["endpoint"]
-        if rest.startswith("byok"):
-            label = f"{provider}:byok"
-            byok[(provider, row["state"])] = byok.get((provider, row["state"]), 0) + 1
-        old = worst.get(label, (0, 0))
-        worst[label] = (max(old[0], value), max(old[1], row["consecutive_failures"]))
-    state = GaugeMetricFamily(
-        "switchyard_circuit_state",
-        "Circuit breaker per provider endpoint (BYOK keys: the worst per provider): 0 closed, "
-        "1 half-open, 2 open. Endpoints not listed are closed.",
-        labels=("endpoint",),
-    )
-    failures = GaugeMetricFamily(
-        "switchyard_circuit_consecutive_failures",
-        "Counted failures in a row per provider endpoint (BYOK keys: the longest run per provider).",
-        labels=("endpoint",),
-    )
-    for label, (value, count) in worst.items():
-        state.add_metric((label,), value)
-        failures.add_metric((label,), count)
-    yield state
-    yield failures
-    if byok:
-        keys = GaugeMetricFamily(
-            "switchyard_circuit_byok_keys",
-            "Organisations' own provider keys the breaker tracks, by provider and state.",
-            labels=("provider", "state"),
-        )
-        for (provider, st), n in byok.items():
-            keys.add_metric((provider, st), n)
-        yield keys
-
-
-def _limiter_families(limits: Any) -> Iterator[Metric]:
-    live = GaugeMetricFamily(
-        "switchyard_limiter_counters",
-        "Live rate-limit and budget counters: in this process (memory), and in Redis for all replicas "
-        "(as of this worker's last Redis call).",
-        labels=("backend",),
-    )
-    for backend, n in limits.live_counters().items():
-        live.add_metric((backend,), n)
-    yield live
-    yield _counter(
-        "switchyard_limiter_evictions_total",
-        "Per-user and per-property counters dropped to stay under limits.max_segment_counters.",
-        ("backend",),
-        _single(limits.evictions()),
-    )
-
-
-def _sink_families(sink: Any) -> Iterator[Metric]:
-    yield GaugeMetricFamily(
-        "switchyard_log_queue_depth",
-        "Request records waiting in memory for the log writer.",
-        value=sink.backlog,
-    )
-    try:
-        files = len(sink.spool.pending())
-    except OSError as e:  # a scrape must not fail because the spool directory is unreadable
-        log.warning("cannot count spool files: %s", e)
-    else:
-        yield GaugeMetricFamily(
-            "switchyard_log_spool_files",
-            "Spooled record batches awaiting replay (the spool directory is shared by all workers).",
-            value=files,
-        )
-    yield GaugeMetricFamily(
-        "switchyard_log_store_up", "1 while the log store accepts writes.", value=1 if sink.store_up else 0
-    )
-    yield CounterMetricFamily(
-        "switchyard_log_records_written_total", "Request records written to the store.", value=sink.written
-    )
-    yield CounterMetricFamily(
-        "switchyard_log_records_spooled_total",
-        "Request records written to the disk spool.",
-        value=sink.spooled,
-    )
-    yield GaugeMetricFamily(
-        "switchyard_log_records_at_risk",
-        "Request records only in memory (in neither the store nor a spool file): a crash now loses them.",
-        value=sink.at_risk,
-    )
-    yield GaugeMetricFamily(
-        "switchyard_log_spool_up", "1 while the last write to the disk spool succeeded.", value=1 if sink.spool_up else 0
-    )
-    yield CounterMetricFamily(
-        "switchyard_log_records_overflowed_total",
-        "Request records moved to the disk spool because the in-memory queue was full.",
-        value=sink.overflowed,
-    )
-    yield CounterMetricFamily(
-        "switchyard_log_records_dropped_total",
-        "Request records lost: memory full while the spool failed, or unsaved when the shutdown drain timed out.",
-        value=sink.dropped,
-    )
-    yield CounterMetricFamily(
-        "switchyard_log_writer_restarts_total",
-        "Log writer or replay task restarts after an unexpected error.",
-        value=sink.restarts,
-    )
+def _histogram(
+    name: str, doc: str, labels: tuple[str, ...], hists: dict[Any, _Histogram], buckets: tuple[float, ...]
+) -> HistogramMetricFamily:
+    fam = HistogramMetricFamily(name, doc, labels=labels)
+    bounds = [*(floatToGoString(b) for b in buckets), "+Inf"]
+    for key, h in hists.items():
+        cumulative, running = [], 0
+        for le, n in zip(bounds, h.counts, strict=True):
+            running += n
+            cumulative.append((le, running))
+        fam.add_metric(key if isinstance(key, tuple) else (key,), cumulative, h.total)
+    return fam

@@ -119,6 +119,8 @@ class Executor:
             except UpstreamError as e:
                 if not self._moves_on(attempt, e, run):
                     break
+                if queue and self.metrics is not None:
+                    self.metrics.fallback(attempt.provider.id, e.kind)
         raise final_error(run.errors)
 
     async def _hedged(self, ctx: RequestContext, queue: deque[Attempt], body: dict[str, Any],

@@ -248,6 +248,7 @@ class Limits:
             decision = await self._remote("acquire", backend.acquire(rid, charges), rid, charges)
             if decision is None:
                 if self._on_failure == "closed":
+                    self._decide(rules, "unavailable")
                     raise GatewayError(
                         503,
                         "Rate limits and budgets cannot be checked right now (the limit store "
@@ -259,8 +260,9 @@ class Limits:
                 decision = backend.acquire_now(rid, charges)
         if not decision.admitted:
             blocked = rules[decision.blocked]
-            self._count("ratelimited", blocked.scope)
+            self._decide([blocked], "rejected")
             raise rejection(blocked, decision)
+        self._decide(rules, "admitted")
         headers: list[tuple[bytes, bytes]] = []
         if policy is not None:
             headers = [
@@ -341,6 +343,12 @@ class Limits:
                 "Redis unreachable for limits (%s: %s): %s until it is back", op, type(e).__name__, mode
             )
             self._count("set_redis_up", False)
+
+    def _decide(self, rules: list[Any], decision: str) -> None:
+        """switchyard_limit_decisions_total: one per rule checked (a rejection: the rule that blocked)."""
+        if self.metrics is not None:
+            for r in rules:
+                self.metrics.limit(r.charge.metric, r.scope, decision)
 
     def _count(self, method: str, arg: Any) -> None:
         fn = getattr(self.metrics, method, None) if self.metrics is not None else None
