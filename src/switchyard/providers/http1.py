@@ -175,7 +175,8 @@ class Pool:
             assert conn.transport is not None
             conn.transport.write(payload)
             try:
-                await asyncio.wait_for(asyncio.shield(ex.headers_ready), min(read_timeout, deadline - time.monotonic()))
+                async with asyncio.timeout(min(read_timeout, deadline - time.monotonic())):  # wait_for (3.11) can
+                    await asyncio.shield(ex.headers_ready)  # swallow a cancellation (see http1_response._next)
             except TimeoutError:
                 conn.close()
                 raise HTTPError("upstream did not answer in time", timeout=True) from None

@@ -127,7 +127,11 @@ class Response:
             ex.waiter = loop.create_future()
             timeout = min(self._read_timeout, self._deadline - time.monotonic())
             try:
-                await asyncio.wait_for(ex.waiter, max(timeout, 0.0))
+                # not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as the waiter
+                # completes, and a fast upstream always has the next chunk ready, so a stream whose caller left
+                # was read to its end (every token paid for, up to max_response_bytes held for the log)
+                async with asyncio.timeout(max(timeout, 0.0)):
+                    await ex.waiter
             except TimeoutError:
                 self.close()
                 raise HTTPError("upstream response stalled past the timeout", timeout=True) from None
