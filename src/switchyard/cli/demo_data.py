@@ -249,7 +249,7 @@ async def fill(store: SQLStore, org_id: str, rows: int, *, now_ms: int | None = 
                 with conn:  # one transaction per batch
                     conn.executemany(req_sql, rs)
                     conn.executemany(prop_sql, ps)
-                    for sql, params in rollups.sqlite_statements(rollups.fold(rs, ps)):
+                    for sql, params in rollups.sqlite_statements(rollups.fold(rs, ps).deltas()):
                         conn.execute(sql, params)
                 done += len(rs)
                 if progress:
@@ -265,7 +265,7 @@ async def fill(store: SQLStore, org_id: str, rows: int, *, now_ms: int | None = 
                 await driver.copy_records_to_table("requests", records=rs, columns=_COLS, schema_name=store.schema)
                 await driver.copy_records_to_table("request_properties", records=ps, columns=_PCOLS,
                                                    schema_name=store.schema)
-                await rollups.apply_postgres(driver, rs, ps)
+                await rollups.upsert_postgres(driver, rollups.fold(rs, ps).deltas())
             done += len(rs)
             if progress:
                 progress(done)

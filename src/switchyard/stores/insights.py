@@ -49,7 +49,9 @@ from .insights_types import (
     UserPage,
     UserSummary,
 )
+from .rollup_journal import ensure_compacted
 from .rollups import GRAIN_MS, MINUTE_KEEP_MS, bin_value, now_ms
+from .schema_dashboard import WIDE_DIMS
 from .schema_dashboard import rollups as r
 
 GRAIN_NAMES = {"m": "minute", "h": "hour", "d": "day"}
@@ -74,6 +76,14 @@ def plan(rng: TimeRange, now: int | None = None) -> tuple[str, str, TimeRange]:
     else:
         series = "h" if (end - start) // GRAIN_MS["h"] <= _MAX_SERIES_POINTS else "d"
     return grain, series, TimeRange(start, end)
+
+
+def wide(grain: str, eff: TimeRange) -> tuple[str, TimeRange]:
+    """Grain and range for users and property values, which have no minute buckets: whole hours instead."""
+    if grain != "m":
+        return grain, eff
+    h = GRAIN_MS["h"]
+    return "h", TimeRange(eff.start_ms - eff.start_ms % h, -(-eff.end_ms // h) * h)
 
 
 def _where(org_id: str, grain: str, dim: str | tuple[str, ...], eff: TimeRange) -> Any:
@@ -110,6 +120,8 @@ def _percentiles(hist: dict[int, int], qs: tuple[float, ...]) -> list[float | No
 
 
 async def _top(conn: Any, org_id: str, grain: str, dim: str, eff: TimeRange, n: int) -> Top:
+    if dim in WIDE_DIMS:
+        grain, eff = wide(grain, eff)
     cost, reqs = _sum("cost_nano"), _sum("requests")
     cols = [r.c.name, r.c.value, reqs.label("requests"), _sum("errors").label("errors"), cost.label("cost"),
             _sum("total_tokens").label("tokens")]
@@ -123,6 +135,7 @@ async def _top(conn: Any, org_id: str, grain: str, dim: str, eff: TimeRange, n: 
 
 
 async def overview(store: Any, org_id: str, rng: TimeRange, *, top: int = 10) -> Overview:
+    await ensure_compacted(store)
     grain, series_grain, eff = plan(rng)
     metrics = ("requests", "errors", "cache_hits", "cost_nano", "cost_saved_nano", "prompt_tokens",
                "completion_tokens", "cached_tokens", "latency_sum", "latency_count")
@@ -165,11 +178,13 @@ async def overview(store: Any, org_id: str, rng: TimeRange, *, top: int = 10) ->
 
 
 async def facets(store: Any, org_id: str, rng: TimeRange) -> Facets:
+    await ensure_compacted(store)
     grain, _, eff = plan(rng)
     out: dict[str, list[str]] = {}
     async with store.engine.connect() as conn:
         for dim in ("model", "provider", "property"):
-            q = select(r.c.name).distinct().where(_where(org_id, grain, dim, eff)).where(r.c.name != "")
+            g, e = wide(grain, eff) if dim in WIDE_DIMS else (grain, eff)
+            q = select(r.c.name).distinct().where(_where(org_id, g, dim, e)).where(r.c.name != "")
             out[dim] = sorted(x[0] for x in (await conn.execute(q.limit(500))).all())
     return Facets(models=out["model"], providers=out["provider"], property_keys=out["property"])
 
@@ -184,7 +199,9 @@ async def list_users(store: Any, org_id: str, rng: TimeRange, *, search: str | N
     """Users (Helicone-User-Id) active in the range with their totals, from the rollups."""
     if sort not in _USER_SORTS:
         raise InsightsError(f"cannot sort users by {sort!r}; use one of {', '.join(_USER_SORTS)}")
+    await ensure_compacted(store)
     grain, _, eff = plan(rng)
+    grain, eff = wide(grain, eff)
     where = _where(org_id, grain, "user", eff)
     if search:
         esc = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -212,7 +229,9 @@ async def list_users(store: Any, org_id: str, rng: TimeRange, *, search: str | N
 
 async def property_breakdown(store: Any, org_id: str, rng: TimeRange, *, key: str | None = None,
                              limit: int = 50) -> PropertyBreakdown:
+    await ensure_compacted(store)
     grain, _, eff = plan(rng)
+    grain, eff = wide(grain, eff)
     where = _where(org_id, grain, "property", eff)
     async with store.engine.connect() as conn:
         keys = (await conn.execute(

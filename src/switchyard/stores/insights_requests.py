@@ -268,6 +268,6 @@ async def set_property(store: Any, org_id: str, request_id: str, key: str, value
                                             rp.c.key_hash == text_hash(key)))
         await conn.execute(insert(rp).values(request_id=request_id, org_id=org_id, key_hash=text_hash(key), key=key,
                                              value=value, value_hash=text_hash(value)))
-        for stmt in upsert_core(conn, f):
+        for stmt in upsert_core(conn, f.deltas()):
             await conn.execute(stmt)
     return True

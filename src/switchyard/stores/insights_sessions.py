@@ -10,6 +10,7 @@ from sqlalchemy import and_, or_, select, true
 
 from .insights_requests import _FB_JOIN, _LIST_COLS, row_of
 from .insights_types import InsightsError, RequestRow, SessionPage, SessionSummary, SessionTrace, TimeRange, TreeNode
+from .rollup_journal import ensure_compacted
 from .schema import requests as q
 from .schema_dashboard import sessions as s
 
@@ -101,6 +102,7 @@ async def list_sessions(store: Any, org_id: str, rng: TimeRange, *, search: str 
     Helicone's SessionFilterNode (see `session_filter`)."""
     if not org_id:
         raise InsightsError("an organisation id is required")
+    await ensure_compacted(store)
     limit = max(1, min(limit, 1000))
     where = [s.c.org_id == org_id, s.c.last_at >= rng.start_ms, s.c.first_at < rng.end_ms, s.c.requests > 0,
              session_filter(filter)]
@@ -147,6 +149,7 @@ def build_tree(rows: list[RequestRow]) -> list[TreeNode]:
 async def session_trace(store: Any, org_id: str, session_id: str) -> SessionTrace | None:
     if not org_id:
         raise InsightsError("an organisation id is required")
+    await ensure_compacted(store)
     async with store.engine.connect() as conn:
         summary = (await conn.execute(select(s).where(s.c.org_id == org_id, s.c.session_id == session_id))).first()
         rows = (await conn.execute(

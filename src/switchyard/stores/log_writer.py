@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from ..ids import new_request_id
-from .rollups import apply_postgres, apply_sqlite
+from .rollup_journal import apply_postgres, apply_sqlite
 from .schema import request_properties, requests, text_hash
 
 COLUMNS = [c.name for c in requests.columns]
@@ -236,7 +236,7 @@ async def insert_sqlite(conn: Any, records: Sequence[dict[str, Any]]) -> None:
         for chunk in _chunks(props, _SQLITE_MAX_PARAMS // len(_PROP_COLUMNS)):
             await conn.execute(f"{_PROPS_HEAD} VALUES {_values(len(_PROP_COLUMNS), len(chunk))} {_PROPS_TAIL}",
                                [v for p in chunk for v in p])
-        await apply_sqlite(conn, rows, props)  # dashboard rollups, same transaction (stores/rollups.py)
+        await apply_sqlite(conn, rows, props)  # dashboard rollups, same transaction (stores/rollup_journal.py)
         await conn.commit()
     except (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.ProgrammingError, sqlite3.InterfaceError,
             UnicodeEncodeError, TypeError, RejectedBatch) as e:  # TypeError: orjson refuses lone surrogates
@@ -283,7 +283,7 @@ async def insert_postgres(conn: Any, records: Sequence[dict[str, Any]]) -> None:
             rows, props = await _write(entries_of(records), lookup, insert)
             if props:
                 await conn.execute(_PG_PROPS, *_columns(props, len(_PROP_COLUMNS)))
-            await apply_postgres(conn, rows, props)  # dashboard rollups, same transaction (stores/rollups.py)
+            await apply_postgres(conn, rows, props)  # dashboard rollups, same transaction (stores/rollup_journal.py)
     except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError, asyncpg.ProgramLimitExceededError,
             UnicodeEncodeError, TypeError, RejectedBatch) as e:  # TypeError: orjson refuses lone surrogates
         raise RejectedBatch(str(e)) from None

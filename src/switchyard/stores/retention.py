@@ -17,11 +17,13 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from .rollup_journal import compact
 from .rollups import GRAIN_MS, MINUTE_KEEP_MS
 from .schema import request_properties as rp
 from .schema import requests as q
 from .schema_dashboard import request_feedback as fb
 from .schema_dashboard import request_scores as sc
+from .schema_dashboard import DIMS
 from .schema_dashboard import rollups as r
 from .schema_dashboard import sessions as s
 
@@ -54,17 +56,20 @@ async def _delete_sessions(store: Any, org_id: str, cutoff: int, batch: int) -> 
 
 
 async def _delete_rollup_bucket(store: Any, grain: str, cutoff: int, org_ids: Sequence[str] | None) -> int:
-    """The oldest bucket of `grain` that ends before `cutoff`, of every organisation or of `org_ids` (one bucket:
-    a small batch)."""
-    width = GRAIN_MS[grain]
-    scope = [r.c.grain == grain] + ([r.c.org_id.in_(org_ids)] if org_ids is not None else [])
-    async with store.engine.begin() as conn:
-        oldest = (await conn.execute(select(r.c.bucket).where(*scope, r.c.bucket + width <= cutoff)
-                                     .order_by(r.c.bucket).limit(1))).scalar()
-        if oldest is None:
-            return 0
-        res = await conn.execute(delete(r).where(*scope, r.c.bucket == oldest))
-    return res.rowcount or 1
+    """For each organisation and dimension, the oldest bucket of `grain` that ends before `cutoff` (one bucket
+    each: small batches, found and deleted by primary-key prefix)."""
+    width, gone = GRAIN_MS[grain], 0
+    orgs = org_ids if org_ids is not None else [o.id for o in await store.list_orgs()]
+    for org_id in orgs:
+        for dim in DIMS:
+            key = [r.c.org_id == org_id, r.c.grain == grain, r.c.dim == dim]
+            async with store.engine.begin() as conn:
+                oldest = (await conn.execute(select(r.c.bucket).where(*key).order_by(r.c.bucket).limit(1))).scalar()
+                if oldest is None or oldest + width > cutoff:
+                    continue
+                res = await conn.execute(delete(r).where(*key, r.c.bucket == oldest))
+                gone += res.rowcount or 1
+    return gone
 
 
 async def purge(store: Any, retention_days: int | None, *, now_ms: int | None = None, batch: int = 1000,
@@ -74,6 +79,7 @@ async def purge(store: Any, retention_days: int | None, *, now_ms: int | None = 
     Returns counts of what went."""
     now = _now() if now_ms is None else now_ms
     done = {"requests": 0, "sessions": 0, "rollups": 0}
+    await compact(store)  # journaled deltas first, or they would bring old buckets back after the purge
     left = max_batches if max_batches is not None else 1 << 62
 
     async def drain(key: str, one_batch: Any) -> None:

@@ -8,7 +8,7 @@ the credit tables, so sums are exact on both backends.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Float, Index, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, String, Table, Text
 
 from .schema import metadata
 
@@ -51,8 +51,13 @@ rollups = Table(
       for m in ROLLUP_METRICS),
     Column("first_at", BigInteger, nullable=False),
     Column("last_at", BigInteger, nullable=False),
-    Index("ix_rollups_bucket", "grain", "bucket"),  # retention deletes by age across organisations
+    sqlite_with_rowid=False,  # one B-tree per upsert (see migration 0005)
+    postgresql_with={"fillfactor": 80},
 )
+DIMS = ("total", "model", "provider", "status", "user", "property", "lat", "ttft")
+# Users and property values have many distinct names: they get hour and day buckets, not minute ones (a minute
+# row per user per minute would cost the writer about one upsert per request).
+WIDE_DIMS = frozenset({"user", "property"})
 
 sessions = Table(
     "sessions",
@@ -72,4 +77,16 @@ sessions = Table(
     Column("total_tokens", BigInteger, nullable=False),
     Column("latency_sum", Float, nullable=False),
     Index("ix_sessions_org_last", "org_id", "last_at"),
+    sqlite_with_rowid=False,
+    postgresql_with={"fillfactor": 80},
+)
+
+# Each log-writer batch's folded rollup deltas (orjson of `Fold.compact()`), until the compactor merges them into
+# `rollups` and `sessions` (stores/rollup_journal.py).
+rollup_journal = Table(
+    "rollup_journal",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("payload", Text, nullable=False),
 )

@@ -1,4 +1,5 @@
-"""Dashboard: feedback, scores, rollups and sessions maintained by the log writer, and the request-list indexes.
+"""Dashboard: feedback, scores, rollups and sessions (with the writer's rollup journal), and the request-list
+indexes.
 
 The rollups start from whatever is already logged: the upgrade fills them from the existing rows, so a gateway
 that upgrades keeps its history on the overview.
@@ -50,8 +51,11 @@ def upgrade() -> None:
           for m in _METRICS),
         sa.Column("first_at", sa.BigInteger, nullable=False),
         sa.Column("last_at", sa.BigInteger, nullable=False),
+        # one B-tree per upsert: no rowid table beside the key on SQLite, room for in-place (HOT) updates on
+        # PostgreSQL; no secondary index (retention deletes by key prefix)
+        sqlite_with_rowid=False,
+        postgresql_with={"fillfactor": 80},
     )
-    op.create_index("ix_rollups_bucket", "rollups", ["grain", "bucket"])
     op.create_table(
         "sessions",
         sa.Column("org_id", sa.String(36), primary_key=True),
@@ -68,8 +72,16 @@ def upgrade() -> None:
         sa.Column("completion_tokens", sa.BigInteger, nullable=False),
         sa.Column("total_tokens", sa.BigInteger, nullable=False),
         sa.Column("latency_sum", sa.Float, nullable=False),
+        sqlite_with_rowid=False,
+        postgresql_with={"fillfactor": 80},
     )
     op.create_index("ix_sessions_org_last", "sessions", ["org_id", "last_at"])
+    op.create_table(
+        "rollup_journal",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("created_at", sa.BigInteger, nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),
+    )
 
     # The request list pages newest first with a (created_at, id) cursor, filtered by model, user or session:
     # each filter gets an index that ends in created_at, and the older prefixes they supersede go.
@@ -98,5 +110,5 @@ def downgrade() -> None:
     op.create_index("ix_requests_org_created", "requests", ["org_id", "created_at"])
     op.create_index("ix_requests_org_user", "requests", ["org_id", "user_id"])
     op.create_index("ix_requests_org_session", "requests", ["org_id", "session_id"])
-    for table in ("sessions", "rollups", "request_scores", "request_feedback"):
+    for table in ("rollup_journal", "sessions", "rollups", "request_scores", "request_feedback"):
         op.drop_table(table)
