@@ -38,9 +38,10 @@ class Rule:
 
 
 def _value(v: str | None) -> str:
-    """A caller-chosen value inside a counter id: long ones hashed so keys stay short."""
+    """A caller-chosen value inside a counter id: long ones hashed so keys stay short. A short value that starts
+    with '#' is hashed too, so no caller can name the counter of another's long value (`#<its hash>`)."""
     v = v or ""
-    return v if len(v) <= 64 else "#" + hashlib.sha256(v.encode()).hexdigest()[:32]
+    return v if len(v) <= 64 and not v.startswith("#") else "#" + hashlib.sha256(v.encode()).hexdigest()[:32]
 
 
 def _limit_units(metric: str, limit: float) -> int:
