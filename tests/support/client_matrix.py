@@ -89,6 +89,14 @@ class Sent:
         }[self.wire]()
 
     @property
+    def signed_thinking(self) -> bool:
+        """The last assistant turn (Anthropic or Converse shape) leads with a thinking block the mock signed."""
+        msgs = [m for m in self.body.get("messages") or [] if m.get("role") == "assistant"]
+        first = msgs[-1]["content"][0] if msgs and isinstance(msgs[-1]["content"], list) else {}
+        sig = first.get("signature") or ((first.get("reasoningContent") or {}).get("reasoningText") or {}).get("signature")
+        return str(sig or "").startswith("sig-mock-")
+
+    @property
     def tool_results(self) -> list[tuple[str | None, str]]:
         """(call id, result text) of every tool result in the history; Gemini results carry the function name."""
         b, out = self.body, []
