@@ -302,6 +302,13 @@ class ModelSettings(_Strict):
         return v
 
 
+class ResponsesSettings(_Strict):
+    # Responses API answers of bridged providers (Claude, Gemini, ...) are kept this many days, per organisation,
+    # so `previous_response_id` and `item_reference` work as on OpenAI (pipeline/responses_state.py).
+    # 0: nothing is kept and such requests get a 400. `store: false` on a request keeps nothing either way.
+    retention_days: int = Field(30, ge=0, le=3650)
+
+
 class Settings(_Strict):
     server: ServerSettings = Field(default_factory=ServerSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
@@ -316,6 +323,7 @@ class Settings(_Strict):
     credits: CreditSettings = Field(default_factory=CreditSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
+    responses: ResponsesSettings = Field(default_factory=ResponsesSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     access_log: AccessLogSettings = Field(default_factory=AccessLogSettings)
     otel: OtelSettings = Field(default_factory=OtelSettings)

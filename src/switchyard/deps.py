@@ -30,6 +30,7 @@ from .pipeline.keyring import Keyrings
 from .pipeline.limits import Limits
 from .pipeline.plan import Planner
 from .pipeline.request_ids import InFlightIds
+from .pipeline.responses_state import ResponsesState
 from .pipeline.retry import RetryPolicy
 from .providers.formats import build_providers
 from .providers.registry import Registry, load_registry
@@ -40,6 +41,7 @@ from .stores.cache_redis import RedisCache
 from .stores.redis_client import connect
 from .stores.retention import Retention
 from .stores.rollup_journal import Compactor
+from .stores.responses_items import ResponseItems
 from .stores.sql import SQLStore
 from .stores.sql_webhooks import WebhookStore
 
@@ -65,9 +67,11 @@ class Deps:
     limits: Limits
     invalidation: Invalidation  # key changes published to / received from other replicas (Redis)
     request_ids: InFlightIds = field(default_factory=InFlightIds)  # caller-chosen request ids in flight here
-    access_log: AccessLog | None = None  # access_log.format json: one line per request on stdout
     tracing: Any = None  # observe.tracing.Tracing when OpenTelemetry is configured (None: not even imported)
     webhooks: Any = None  # observe.webhooks.Webhooks: per-organisation webhooks and the delivery queue
+    # Responses API state of bridged providers (previous_response_id, item_reference); off unless built below
+    responses: ResponsesState = field(default_factory=lambda: ResponsesState(None, 0))
+    access_log: AccessLog | None = None  # access_log.format json: one line per request on stdout
 
 
 def open_store(settings: Settings) -> SQLStore:
@@ -141,6 +145,8 @@ async def running(settings: Settings, *, env: Mapping[str, str] | None = None,
     await deps.limits.start()
     await metrics.start()
     await deps.invalidation.start()
+    deps.responses = ResponsesState(ResponseItems(store.engine), settings.responses.retention_days)
+    await deps.responses.start()
     retention = Retention(store, settings.log.retention_days)  # old rows and rollups go in the background
     compactor = Compactor(store)  # the writer's rollup journal into rollups and sessions, every second
     await retention.start()
@@ -169,6 +175,7 @@ async def running(settings: Settings, *, env: Mapping[str, str] | None = None,
         await deps.webhooks.close()  # after the sink: the last stored batches' messages are queued
         if deps.tracing is not None:
             await asyncio.to_thread(deps.tracing.shutdown)  # exports the spans still queued
+        await deps.responses.close()  # kept responses still queued land before the store closes
         await auth.close()
         await transport.close()
         await store.close()

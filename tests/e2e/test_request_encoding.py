@@ -27,11 +27,14 @@ def raw_deflate(data: bytes) -> bytes:
     return c.compress(data) + c.flush()
 
 
-@pytest.mark.parametrize("coding, pack", [
-    ("gzip", gzip.compress),
-    ("deflate", zlib.compress),  # zlib-wrapped, as RFC 9110 defines deflate
-    ("deflate", raw_deflate),  # what some clients send as deflate
-])
+@pytest.mark.parametrize(
+    "coding, pack",
+    [
+        ("gzip", gzip.compress),
+        ("deflate", zlib.compress),  # zlib-wrapped, as RFC 9110 defines deflate
+        ("deflate", raw_deflate),  # what some clients send as deflate
+    ],
+)
 def test_a_compressed_body_is_inflated(gateway, upstream, coding, pack):
     marker = f"compressed-{coding}-{time.time_ns()}"
     body = orjson.dumps({**CHAT, "messages": [{"role": "user", "content": marker}]})
@@ -84,10 +87,20 @@ def test_a_corrupt_gzip_body_is_400_naming_the_coding(gateway):
 
 
 def test_a_gzip_body_on_the_anthropic_surface(gateway, upstream):
-    body = orjson.dumps({"model": "claude-sonnet-4", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]})
-    r = httpx.post(f"{gateway.url}/v1/messages", content=gzip.compress(body), timeout=30,
-                   headers={"x-api-key": gateway.key, "content-type": "application/json",
-                            "anthropic-version": "2023-06-01", "content-encoding": "gzip"})
+    body = orjson.dumps(
+        {"model": "claude-sonnet-4", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
+    )
+    r = httpx.post(
+        f"{gateway.url}/v1/messages",
+        content=gzip.compress(body),
+        timeout=30,
+        headers={
+            "x-api-key": gateway.key,
+            "content-type": "application/json",
+            "anthropic-version": "2023-06-01",
+            "content-encoding": "gzip",
+        },
+    )
     assert r.status_code == 200, r.text
     assert r.json()["type"] == "message"
 
@@ -97,23 +110,44 @@ def test_a_gzip_body_on_the_anthropic_surface(gateway, upstream):
 
 def test_utf8_properties_round_trip_through_the_query_api(gateway):
     run = f"utf8-{time.time_ns()}"
-    r = post(gateway, orjson.dumps(CHAT), [
-        ("helicone-property-run", run.encode()),
-        ("helicone-property-city", "Zürich".encode()),  # raw UTF-8 bytes on the wire, as clients send them
-        ("helicone-property-place", "東京".encode()),
-        ("helicone-user-id", "Jürgen".encode()),
-    ])
+    r = post(
+        gateway,
+        orjson.dumps(CHAT),
+        [
+            ("helicone-property-run", run.encode()),
+            (
+                "helicone-property-city",
+                "Zürich".encode(),
+            ),  # raw UTF-8 bytes on the wire, as clients send them
+            ("helicone-property-place", "東京".encode()),
+            ("helicone-user-id", "Jürgen".encode()),
+        ],
+    )
     assert r.status_code == 200, r.text
     row = gateway.wait_row(r.headers["helicone-id"])
     props = row.get("properties") or row.get("request_properties")
     assert props["city"] == "Zürich" and props["place"] == "東京"
-    found = gateway.query({"filter": {"left": {"properties": {"run": {"equals": run}}}, "operator": "and",
-                                      "right": {"properties": {"place": {"equals": "東京"}}}}})
+    found = gateway.query(
+        {
+            "filter": {
+                "left": {"properties": {"run": {"equals": run}}},
+                "operator": "and",
+                "right": {"properties": {"place": {"equals": "東京"}}},
+            }
+        }
+    )
     assert [x["request_id"] for x in found] == [r.headers["helicone-id"]]
     by_city = gateway.query({"filter": {"properties": {"city": {"equals": "Zürich"}}}})
     assert r.headers["helicone-id"] in {x["request_id"] for x in by_city}
-    users = gateway.query({"filter": {"left": {"properties": {"run": {"equals": run}}}, "operator": "and",
-                                      "right": {"request_response_rmt": {"user_id": {"equals": "Jürgen"}}}}})
+    users = gateway.query(
+        {
+            "filter": {
+                "left": {"properties": {"run": {"equals": run}}},
+                "operator": "and",
+                "right": {"request_response_rmt": {"user_id": {"equals": "Jürgen"}}},
+            }
+        }
+    )
     assert len(users) == 1
 
 

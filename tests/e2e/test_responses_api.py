@@ -301,13 +301,15 @@ def test_bridged_create_on_gemini(client, upstream):
     assert ":generateContent" in upstream.last("generateContent").path
 
 
-def test_bridged_stateful_parameter_is_a_clear_400(client):
+def test_bridged_unknown_previous_response_is_openais_400(client):
+    # known ids are resolved by the gateway (tests/e2e/test_responses_state.py); an unknown one is OpenAI's error
     with pytest.raises(openai.BadRequestError) as e:
         client.responses.create(
             model="claude-sonnet-4/anthropic", input="hi", previous_response_id="resp_123"
         )
     assert e.value.status_code == 400
     assert e.value.body["param"] == "previous_response_id"
+    assert e.value.body["code"] == "previous_response_not_found"
 
 
 # -- (c) tools ----------------------------------------------------------------------------------------------

@@ -12,8 +12,11 @@ from switchyard.errors import GatewayError
 
 
 def test_codings_reads_every_header_in_order_and_skips_identity():
-    raw = [(b"content-type", b"application/json"), (b"content-encoding", b"GZIP, identity"),
-           (b"content-encoding", b" deflate ")]
+    raw = [
+        (b"content-type", b"application/json"),
+        (b"content-encoding", b"GZIP, identity"),
+        (b"content-encoding", b" deflate "),
+    ]
     assert codings(raw) == ["gzip", "deflate"]
     assert codings([(b"content-encoding", b"identity")]) == []
 
@@ -48,8 +51,10 @@ def test_deflate_accepts_zlib_and_raw_streams():
     assert inflate(raw, ["deflate"], 100) == b"{}"
 
 
-@pytest.mark.parametrize("body, coding", [(b"not gzip", "gzip"), (gzip.compress(b"x" * 100)[:-10], "gzip"),
-                                          (b"\xff\xfe", "deflate")])
+@pytest.mark.parametrize(
+    "body, coding",
+    [(b"not gzip", "gzip"), (gzip.compress(b"x" * 100)[:-10], "gzip"), (b"\xff\xfe", "deflate")],
+)
 def test_corrupt_data_is_400(body, coding):
     with pytest.raises(GatewayError) as e:
         inflate(body, [coding], 1000)

@@ -6,8 +6,12 @@ from switchyard.pipeline.headers import header_map, parse_helicone
 
 
 def test_utf8_property_user_and_session_values_are_decoded_as_utf8():
-    raw = [(b"helicone-property-city", "Zürich".encode()), (b"helicone-property-place", "東京".encode()),
-           (b"helicone-user-id", "Jürgen".encode()), (b"helicone-session-name", "Café ☕".encode())]
+    raw = [
+        (b"helicone-property-city", "Zürich".encode()),
+        (b"helicone-property-place", "東京".encode()),
+        (b"helicone-user-id", "Jürgen".encode()),
+        (b"helicone-session-name", "Café ☕".encode()),
+    ]
     h = parse_helicone(header_map(raw))
     assert h.properties["city"] == "Zürich" and h.properties["place"] == "東京"
     assert h.user_id == "Jürgen" and h.session_name == "Café ☕"

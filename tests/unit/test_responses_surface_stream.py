@@ -147,7 +147,8 @@ def test_recorded_chat_streams_become_valid_responses_streams(name: str) -> None
     want = assembled(chunks)
     msg, usage = want["choices"][0]["message"], want["usage"]
     assert final is not None and final.status == "completed"
-    assert final.id == "resp_" + chunks[0]["id"] and final.model == chunks[0]["model"]
+    assert final.id.startswith("resp_") and final.id != "resp_" + chunks[0]["id"]  # the gateway's own id
+    assert final.model == chunks[0]["model"]
     assert final.output_text == (msg["content"] or "")
     calls = [(i.call_id, i.name, i.arguments) for i in final.output if i.type == "function_call"]
     assert calls == [(t["id"], t["function"]["name"], t["function"]["arguments"]) for t in msg.get("tool_calls", ())]

@@ -32,8 +32,12 @@ def check(encodings: list[str]) -> None:
     """415 before a byte of the body is read when a coding cannot be undone."""
     for c in encodings:
         if c not in _WBITS:
-            raise GatewayError(415, f"Content-Encoding {c!r} is not supported; send the body uncompressed or "
-                               "compressed with gzip or deflate.", code="unsupported_content_encoding")
+            raise GatewayError(
+                415,
+                f"Content-Encoding {c!r} is not supported; send the body uncompressed or "
+                "compressed with gzip or deflate.",
+                code="unsupported_content_encoding",
+            )
 
 
 _THREAD_ABOVE = 64 * 1024  # compressed bytes; larger bodies inflate in a thread (zlib releases the GIL)
@@ -72,7 +76,8 @@ def _decompress(body: bytes, wbits: int, limit: int, coding: str) -> bytes:
     if len(out) > limit:
         raise too_large(limit)
     if not d.eof:
-        if d.unconsumed_tail:  # output stopped at the cap with input left: the inflated body is over the limit
+        # output stopped at the cap with input left: the inflated body is over the limit
+        if d.unconsumed_tail:
             raise too_large(limit)
         raise _corrupt(coding)  # the stream ended before its end marker
     if coding != "deflate" and d.unused_data:  # gzip allows several members one after another
@@ -82,5 +87,8 @@ def _decompress(body: bytes, wbits: int, limit: int, coding: str) -> bytes:
 
 
 def _corrupt(coding: str) -> GatewayError:
-    return GatewayError(400, f"The request body is not valid {coding} data (Content-Encoding: {coding}).",
-                        code="invalid_content_encoding")
+    return GatewayError(
+        400,
+        f"The request body is not valid {coding} data (Content-Encoding: {coding}).",
+        code="invalid_content_encoding",
+    )

@@ -119,6 +119,8 @@ class ProxyRoute:
             admission = await deps.limits.admit(ctx, attempts)  # 400 bad n/policy/price, 429 over a limit, 503
             attempts = admission.attempts(attempts)  # less those a USD budget cannot bound
             out_headers += admission.headers
+            # Responses to a bridged provider: previous_response_id / item_reference resolved from kept answers
+            await deps.responses.prepare(ctx.principal.org.id, body, surface, attempts)
             ticket = await cache_lookup(deps, ctx, headers, body, surface.kind)  # None: caching off
             if ticket is not None:
                 out_headers += ticket.response_headers
@@ -133,6 +135,7 @@ class ProxyRoute:
                 await send_response(reply, 200, result, out_headers + _outcome_headers(ctx))
             if ticket is not None:
                 ticket.answered(ctx)  # schedules the save of a clean 200; never delays or fails the answer
+            deps.responses.keep(ctx.principal.org.id, surface)  # a bridged Responses answer, queued to be kept
         except GatewayError as e:
             ctx.status, ctx.error = e.status, e.message
             payload = spec.error_body(e)

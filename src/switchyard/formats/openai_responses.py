@@ -12,7 +12,10 @@ assistant message (consecutive calls, and calls right after an assistant message
 thinking blocks this gateway returned earlier, `thinking_blocks` with their signatures, on the next assistant
 message (dropped if no assistant message follows). `tool_choice` keeps `required`; `allowed_tools` narrows
 `tools`. Anything that needs server state (`previous_response_id`, `conversation`, stored `prompt`,
-`background`, `item_reference`) or an OpenAI-hosted tool is a 400 that says so.
+`background`) or an OpenAI-hosted tool is a 400 that says so — except `previous_response_id` and
+`item_reference`, which the gateway resolves from the answers it keeps (`openai_responses_refs`,
+`pipeline/responses_state`): the proxy hands the expanded input to the surface (`resolved`) before any attempt,
+and takes the finished response (`produced`) to keep once the caller has it.
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ from .openai_responses_stream import (
 
 _STATEFUL = {
     "previous_response_id": "'previous_response_id' is not supported for this model: the gateway bridges the "
-    "Responses API to chat completions and stores no responses. Send the whole conversation in 'input'.",
+    "Responses API to chat completions and keeps no responses (responses.retention_days is 0). Send the whole "
+    "conversation in 'input'.",
     "conversation": "'conversation' is not supported for this model: the gateway bridges the Responses API to "
     "chat completions and keeps no conversations. Send the whole conversation in 'input'.",
     "prompt": "Stored prompts ('prompt') are not supported for this model: the gateway bridges the Responses API "
@@ -136,7 +140,8 @@ class _History:
         elif kind == "reasoning":
             self._reasoning.append(item)
         elif kind == "item_reference":
-            raise _bridge("'item_reference' input items (they point at stored items; this bridge stores none) are", where)
+            raise _bridge("'item_reference' input items (they point at stored items; this gateway keeps none: "
+                          "responses.retention_days is 0) are", where)
         else:
             raise _bridge(f"Input items of type {kind!r} are", f"{where}.type")
 
@@ -340,8 +345,9 @@ def _text_of(content: Any) -> str:
     return ""
 
 
-def to_response(completion: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-    """A chat completion → the Responses `response` object (choice 0)."""
+def to_response(completion: dict[str, Any], body: dict[str, Any], *, store: bool = False) -> dict[str, Any]:
+    """A chat completion → the Responses `response` object (choice 0). The id is the gateway's own (random):
+    it is what a later `previous_response_id` names, so it must not repeat when a provider's ids do."""
     choices = completion.get("choices") or [{}]
     choice = choices[0] if isinstance(choices[0], dict) else {}
     msg = choice.get("message") or {}
@@ -368,13 +374,14 @@ def to_response(completion: dict[str, Any], body: dict[str, Any]) -> dict[str, A
     created = completion.get("created")
     return envelope(
         body,
-        rid="resp_" + (completion.get("id") or new_id("")),
+        rid=new_id("resp_"),
         created_at=created if isinstance(created, int) else int(time.time()),
         model=completion.get("model") or body.get("model") or "",
         status="incomplete" if reason else "completed",
         output=output,
         usage=response_usage(completion.get("usage")),
         incomplete=reason,
+        store=store,
     )
 
 
@@ -388,17 +395,33 @@ class ResponsesSurface:
     def __init__(self) -> None:
         self.body: dict[str, Any] = {}
         self._stream: ResponsesStreamEncoder | None = None
+        self.resolved: list[Any] | None = None  # the input with previous_response_id/item_reference expanded
+        self.state_error: GatewayError | None = None  # why they could not be (raised for bridged attempts only)
+        self.keeping = False  # this answer will be kept (`store` on and the gateway keeps responses)
+        self._produced: dict[str, Any] | None = None
 
     def request(self, body: dict[str, Any]) -> dict[str, Any]:
         self.body = body
+        if self.state_error is not None:
+            raise self.state_error
+        if self.resolved is not None:
+            return to_chat({**body, "input": self.resolved, "previous_response_id": None})
         return to_chat(body)
 
     def response(self, completion: dict[str, Any]) -> dict[str, Any]:
-        return to_response(completion, self.body)
+        self._produced = to_response(completion, self.body, store=self.keeping)
+        return self._produced
+
+    @property
+    def produced(self) -> dict[str, Any] | None:
+        """The whole response this surface answered with (non-stream, or a stream that reached its end)."""
+        if self._stream is not None:
+            return self._stream.final
+        return self._produced
 
     def _encoder(self) -> ResponsesStreamEncoder:
         if self._stream is None:
-            self._stream = ResponsesStreamEncoder(self.body)
+            self._stream = ResponsesStreamEncoder(self.body, store=self.keeping)
         return self._stream
 
     def chunk(self, chunk: dict[str, Any]) -> bytes:

@@ -74,7 +74,7 @@ def _echo_tool(tool: Any) -> Any:
 
 def envelope(body: dict[str, Any], *, rid: str, created_at: int, model: str, status: str,
              output: list[dict[str, Any]], usage: dict[str, Any] | None,
-             incomplete: str | None = None) -> dict[str, Any]:
+             incomplete: str | None = None, store: bool = False) -> dict[str, Any]:
     """The `response` object, echoing the caller's settings as OpenAI does."""
     text = body.get("text") if isinstance(body.get("text"), dict) else {}
     text_out: dict[str, Any] = {"format": text.get("format") or {"type": "text"}}
@@ -96,9 +96,9 @@ def envelope(body: dict[str, Any], *, rid: str, created_at: int, model: str, sta
         "model": model,
         "output": output,
         "parallel_tool_calls": body.get("parallel_tool_calls") is not False,
-        "previous_response_id": None,
+        "previous_response_id": body.get("previous_response_id") if isinstance(body.get("previous_response_id"), str) else None,
         "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
-        "store": False,  # the bridge keeps nothing: a later previous_response_id could not find it
+        "store": store,  # whether the gateway keeps this response for a later previous_response_id
         "temperature": body["temperature"] if body.get("temperature") is not None else 1.0,
         "text": text_out,
         "tool_choice": body.get("tool_choice") or "auto",
@@ -157,8 +157,10 @@ class ResponsesStreamEncoder:
     item but get no delta event.
     """
 
-    def __init__(self, body: dict[str, Any]) -> None:
+    def __init__(self, body: dict[str, Any], *, store: bool = False) -> None:
         self._body = body
+        self._store = store
+        self.final: dict[str, Any] | None = None  # the whole response, once the final event went out
         self._seq = 0
         self._rid = ""
         self._created = 0
@@ -226,11 +228,12 @@ class ResponsesStreamEncoder:
     def _response(self, status: str, incomplete: str | None = None) -> dict[str, Any]:
         return envelope(self._body, rid=self._rid, created_at=self._created, model=self._model, status=status,
                         output=self._output if status != "in_progress" else [],
-                        usage=self._usage if status != "in_progress" else None, incomplete=incomplete)
+                        usage=self._usage if status != "in_progress" else None, incomplete=incomplete,
+                        store=self._store)
 
     def _start(self, chunk: dict[str, Any], out: list[bytes]) -> None:
         self._started = True
-        self._rid = "resp_" + (chunk.get("id") or new_request_id().replace("-", ""))
+        self._rid = new_id("resp_")  # the gateway's own: a later previous_response_id names it
         created = chunk.get("created")
         self._created = created if isinstance(created, int) else int(time.time())
         self._model = chunk.get("model") or self._body.get("model") or ""
@@ -242,9 +245,11 @@ class ResponsesStreamEncoder:
         self._final = True
         reason = incomplete_reason(self._finish)
         if reason:
-            out.append(self._event("response.incomplete", {"response": self._response("incomplete", reason)}))
+            self.final = self._response("incomplete", reason)
+            out.append(self._event("response.incomplete", {"response": self.final}))
         else:
-            out.append(self._event("response.completed", {"response": self._response("completed")}))
+            self.final = self._response("completed")
+            out.append(self._event("response.completed", {"response": self.final}))
 
     # -- items -------------------------------------------------------------------------------------
 
