@@ -110,7 +110,7 @@ class Tracing:
         child_ctx = trace.set_span_in_context(span)
         for a in ctx.attempts:
             start = at(a.started)
-            end = start + int((a.latency_ms or 0.0) * 1e6)
+            end = min(start + int((a.latency_ms or 0.0) * 1e6), wall)
             child = self.tracer.start_span(f"{op} {a.model}", context=child_ctx, kind=SpanKind.CLIENT,
                                            attributes=_attempt_attributes(a, op), start_time=start)
             if a.error is not None:
