@@ -17,6 +17,8 @@ from aiohttp import web
 from support.threaded_app import ThreadedApp
 
 from .anthropic_rules import refusal
+from .openai_rules import refusal as openai_refusal
+from .structured_answers import anthropic_answer
 from .wire import exchange, stream
 
 _MARK = re.compile(r"\[\[([a-z0-9:_-]+)\]\]")
@@ -79,6 +81,9 @@ class MockUpstream:
             await asyncio.sleep(1.0)  # long enough for a test to act while requests are in flight
         path = request.path
         stream_req = isinstance(body, dict) and body.get("stream") is True
+        if path.endswith(("/chat/completions", "/responses")) and (bad := openai_refusal(path, body)):
+            return web.json_response({"error": {"message": bad[0], "type": "invalid_request_error", "param": bad[1],
+                                                "code": bad[2]}}, status=400)
         if path.endswith("/chat/completions"):
             if stream_req:
                 name = {"tools": "openai/chat_completion_stream_parallel_tool_calls.sse", "tool": "openai/chat_completion_stream_tool_call.sse"}.get(
@@ -96,8 +101,11 @@ class MockUpstream:
             return web.json_response(_completed_response(stream(name)))
         if path.endswith("/embeddings"):
             return _embeddings(body)
-        if path.endswith(("/messages", ":rawPredict", ":streamRawPredict")) and (why := refusal(body)):
+        vertex_model = path.rsplit("/models/", 1)[-1].split(":")[0] if "Predict" in path else None
+        if path.endswith(("/messages", ":rawPredict", ":streamRawPredict")) and (why := refusal(body, vertex_model)):
             return web.json_response({"type": "error", "error": {"type": "invalid_request_error", "message": why}}, status=400)
+        if path.endswith(("/messages", ":rawPredict")) and (answer := anthropic_answer(body, vertex_model)):
+            return web.json_response(answer)
         if path.endswith(":rawPredict") or path.endswith(":streamRawPredict"):  # Claude on Vertex AI
             if path.endswith(":streamRawPredict"):
                 return await _sse(request, stream("anthropic/messages_stream_text.sse"))
@@ -142,6 +150,8 @@ def _recorded(ex: dict[str, Any]) -> web.Response:
     resp = ex["response"]
     headers = {k: v for k, v in resp["headers"].items() if k.lower() != "content-length"}
     headers.setdefault("content-type", "application/json")
+    # headers only the upstream may see: the gateway must never pass them back to its caller
+    headers.update({"set-cookie": "upstream-session=1", "openai-organization": "org-upstream", "x-upstream-only": "1"})
     return web.Response(status=resp["status"], body=orjson.dumps(resp["body"]), headers=headers)
 
 
