@@ -1,7 +1,7 @@
 """What Anthropic's Messages API refuses, for the mock upstreams: a permissive mock hides exactly the bugs users hit.
 
-Each rule is one Anthropic documents (extended thinking, tool use, sampling ranges); `refusal(body)` answers the
-message of the first rule the body breaks, or None.
+Each rule is one Anthropic documents (extended thinking, tool use, sampling ranges, per-model maximum output and
+structured outputs); `refusal(body)` answers the message of the first rule the body breaks, or None.
 """
 
 from __future__ import annotations
@@ -9,7 +9,36 @@ from __future__ import annotations
 from typing import Any
 
 
-def refusal(body: Any) -> str | None:
+# Per model, what Anthropic's model table says (max output; structured outputs; temperature and top_p exclusive).
+# Keyed by the id without its date or Vertex "@" suffix; ids the table does not know are not checked.
+MODELS: dict[str, tuple[int, bool, bool]] = {
+    # id prefix: (max output tokens, native structured outputs, one of temperature/top_p only)
+    "claude-3-haiku": (4096, False, False),
+    "claude-3-5-haiku": (8192, False, False),
+    "claude-3-7-sonnet": (64000, False, False),
+    "claude-sonnet-4-5": (64000, True, True),
+    "claude-sonnet-4-6": (128000, True, True),
+    "claude-haiku-4-5": (64000, True, True),
+    "claude-opus-4-5": (64000, True, True),
+    "claude-opus-4-6": (128000, True, True),
+    "claude-opus-4-1": (32000, False, False),
+    "claude-sonnet-4": (64000, False, False),
+    "claude-opus-4": (32000, False, False),
+}
+
+
+def model_facts(model: Any) -> tuple[int, bool, bool] | None:
+    """The table's entry for a model id (`claude-sonnet-4-20250514`, `claude-sonnet-4@20250514`,
+    `anthropic.claude-sonnet-4-20250514-v1:0`): the longest matching prefix."""
+    if not isinstance(model, str):
+        return None
+    name = model.split("@")[0].removeprefix("anthropic.").split(".")[-1]
+    best = max((p for p in MODELS if name.startswith(p)), key=len, default=None)
+    return MODELS[best] if best else None
+
+
+def refusal(body: Any, model: str | None = None) -> str | None:
+    """`model`: the model id where it is not in the body (Claude on Vertex names it in the URL)."""
     if not isinstance(body, dict):
         return "The request body must be a JSON object."
     for rule in (
@@ -23,6 +52,23 @@ def refusal(body: Any) -> str | None:
         message = rule(body)
         if message:
             return message
+    return _model_limits(body, model or body.get("model"))
+
+
+def _model_limits(body: dict[str, Any], model: Any) -> str | None:
+    facts = model_facts(model)
+    if facts is None:
+        return None
+    ceiling, structured, one_sampler = facts
+    max_tokens = body.get("max_tokens")
+    if isinstance(max_tokens, int) and max_tokens > ceiling:
+        return (f"max_tokens: {max_tokens} > {ceiling}, which is the maximum allowed number of output tokens "
+                f"for {model}")
+    output_config = body.get("output_config")
+    if not structured and isinstance(output_config, dict) and "format" in output_config:
+        return f"'{model}' does not support structured outputs (output_config.format)."
+    if one_sampler and body.get("temperature") is not None and body.get("top_p") is not None:
+        return "`temperature` and `top_p` cannot both be specified for this model. Please use only one."
     return None
 
 

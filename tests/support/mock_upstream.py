@@ -17,6 +17,7 @@ from aiohttp import web
 from support.threaded_app import ThreadedApp
 
 from .anthropic_rules import refusal
+from .count_tokens_upstream import COUNT_PATHS, count_tokens
 from .openai_rules import refusal as openai_refusal
 from .structured_answers import anthropic_answer
 from .wire import exchange, stream
@@ -80,6 +81,8 @@ class MockUpstream:
         if marker == "slow":
             await asyncio.sleep(1.0)  # long enough for a test to act while requests are in flight
         path = request.path
+        if path.endswith(COUNT_PATHS):  # token counting (Anthropic, Bedrock, Vertex AI Claude)
+            return count_tokens(path, body)
         stream_req = isinstance(body, dict) and body.get("stream") is True
         if path.endswith(("/chat/completions", "/responses")) and (bad := openai_refusal(path, body)):
             return web.json_response({"error": {"message": bad[0], "type": "invalid_request_error", "param": bad[1],
