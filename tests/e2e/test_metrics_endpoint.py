@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -22,7 +27,8 @@ BAD_KEY = {"surface": "chat", "provider": "none", "model": "none", "status_class
 @pytest.fixture(scope="module")
 def gateway(upstream, tmp_path_factory):
     """A gateway of this module's own: exact counts, and no other test's faults (an open circuit) in the way."""
-    gw = GatewayProcess(tmp_path_factory.mktemp("metrics"), default_config(upstream.url, free_port()))
+    config = default_config(upstream.url, free_port(), access_log={"format": "json"})
+    gw = GatewayProcess(tmp_path_factory.mktemp("metrics"), config)
     gw.prepare()
     gw.start()
     yield gw
@@ -117,3 +123,74 @@ def test_openmetrics_on_request(gateway):
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("application/openmetrics-text; version=1.0.0")
     assert r.text.endswith("# EOF\n")
+
+
+def series(gateway) -> set[tuple[str, frozenset[tuple[str, str]]]]:
+    return set(scrape(gateway)[1])
+
+
+def made_up(client: httpx.Client, i: int) -> None:
+    """One request full of caller-chosen values: a made-up model (unknown; passthrough to a known provider;
+    on the Anthropic surface), user, session, property name and value."""
+    headers = {
+        "Helicone-User-Id": f"user-{i}",
+        "Helicone-Session-Id": f"session-{i}",
+        f"Helicone-Property-Made-Up-{i}": f"value-{i}",
+        "Helicone-Property-Team": f"team-{i}",
+    }
+    chat = {"messages": [{"role": "user", "content": "hi"}]}
+    if i % 3 == 0:
+        client.post("/v1/chat/completions", json={"model": f"made-up-model-{i}", **chat}, headers=headers)
+    elif i % 3 == 1:
+        client.post(
+            "/v1/chat/completions", json={"model": f"made-up-model-{i}/openai", **chat}, headers=headers
+        )
+    else:
+        body = {"model": f"claude-made-up-{i}", "max_tokens": 5, **chat}
+        client.post("/v1/messages", json=body, headers=headers)
+
+
+def test_made_up_values_leave_the_series_count_flat(gateway):
+    auth = {"Authorization": f"Bearer {gateway.key}"}
+    with httpx.Client(base_url=gateway.url, headers=auth, timeout=30) as c:
+        for i in range(3):  # every kind of answer once: its series exist from now on
+            made_up(c, i)
+    before = series(gateway)
+    assert any(dict(labels).get("model") == "other" for _, labels in before)  # the passthrough was served
+
+    def batch(start: int) -> None:
+        with httpx.Client(base_url=gateway.url, headers=auth, timeout=30) as c:
+            for i in range(start, 1003, 4):
+                made_up(c, i)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(batch, range(3, 7)))  # 1,000 more made-up models, users, sessions and properties
+    after = series(gateway)
+    assert after == before, sorted(after ^ before)
+    text = scrape(gateway)[0].text
+    assert "made-up" not in text and "user-" not in text and "team-" not in text
+
+
+def test_access_log_json_line_per_request(gateway):
+    rid = str(uuid.uuid4())
+    r = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+        headers={"Authorization": f"Bearer {gateway.key}", "Helicone-Request-Id": rid},
+        timeout=30,
+    )
+    assert r.status_code == 200
+    deadline = time.monotonic() + 10
+    line = None
+    while line is None and time.monotonic() < deadline:
+        for raw in gateway.log_path.read_text().splitlines():
+            if f'"{rid}"' in raw:
+                line = json.loads(raw)  # the whole line is one JSON object: nothing before or after it
+        time.sleep(0.1)
+    assert line is not None
+    assert line["level"] == "info" and line["msg"] == "request"
+    assert line["id"] == rid and line["org"]
+    assert line["model"] == "gpt-4o-mini" and line["provider"] == "openai" and line["status"] == 200
+    assert line["latency_ms"] > 0 and line["input_tokens"] > 0 and line["output_tokens"] > 0
+    assert line["cost_usd"] > 0 and line["surface"] == "chat" and line["cache"] == "off"
+    assert gateway.key not in gateway.log_path.read_text()
