@@ -64,7 +64,9 @@ def sent(upstream, before: int, fragment: str) -> dict:
 def test_anthropic_sdk_to_gpt_5_mini_gets_max_completion_tokens(claude_sdk, gateway, upstream):
     before = len(upstream.seen)
     raw = claude_sdk.messages.with_raw_response.create(
-        model="gpt-5-mini", max_tokens=256, messages=[{"role": "user", "content": "Hi"}],
+        model="gpt-5-mini",
+        max_tokens=256,
+        messages=[{"role": "user", "content": "Hi"}],
         extra_body={"temperature": 0.5},  # the Anthropic SDK 2.x no longer has a temperature argument
     )
     message = raw.parse()
@@ -91,13 +93,21 @@ def test_anthropic_sdk_stream_to_o4_mini(claude_sdk, gateway, upstream):
 
 
 def test_llamaindex_helicone_defaults_to_an_o_series_model(gateway, upstream, monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-dummy-not-a-gateway-key")  # the client wants one; the header wins
+    monkeypatch.setenv(
+        "OPENAI_API_KEY", "sk-dummy-not-a-gateway-key"
+    )  # the client wants one; the header wins
     ids: list[str] = []
     http = httpx.Client(event_hooks={"response": [lambda r: ids.append(r.headers.get("helicone-id", ""))]})
     # LlamaIndex adapts the models it recognises (o3-mini: max_completion_tokens, temperature 1); a Helicone model
     # string is not one of them, so its defaults (temperature=0.1, max_tokens=256) go out as they are
-    llm = Helicone(api_base=gateway.url + "/v1", api_key=gateway.key, model="o4-mini/openai", is_chat_model=True,
-                   max_retries=0, http_client=http)
+    llm = Helicone(
+        api_base=gateway.url + "/v1",
+        api_key=gateway.key,
+        model="o4-mini/openai",
+        is_chat_model=True,
+        max_retries=0,
+        http_client=http,
+    )
     before = len(upstream.seen)
     try:
         response = llm.chat(messages=[ChatMessage(role="user", content="Tell me a joke")])
@@ -115,7 +125,10 @@ def test_llamaindex_helicone_defaults_to_an_o_series_model(gateway, upstream, mo
 def test_openai_sdk_temperature_to_claude_4_5_with_top_p(openai_sdk, gateway, upstream):
     before = len(upstream.seen)
     raw = openai_sdk.chat.completions.with_raw_response.create(
-        model="claude-4.5-sonnet/anthropic", temperature=1.5, top_p=0.9, messages=[{"role": "user", "content": "Hi"}]
+        model="claude-4.5-sonnet/anthropic",
+        temperature=1.5,
+        top_p=0.9,
+        messages=[{"role": "user", "content": "Hi"}],
     )
     assert raw.parse().choices[0].message.content
     body = sent(upstream, before, "/anthropic/v1/messages")
@@ -132,7 +145,9 @@ def test_openai_sdk_temperature_to_claude_4_5_with_top_p(openai_sdk, gateway, up
 def test_native_anthropic_max_tokens_clamped(claude_sdk, gateway, upstream):
     before = len(upstream.seen)
     raw = claude_sdk.messages.with_raw_response.create(
-        model="claude-sonnet-4-20250514", max_tokens=128000, messages=[{"role": "user", "content": "Hi"}],
+        model="claude-sonnet-4-20250514",
+        max_tokens=128000,
+        messages=[{"role": "user", "content": "Hi"}],
         timeout=30,  # an explicit timeout: the SDK otherwise wants a stream for this many tokens
     )
     assert raw.parse().content[0].text
@@ -150,7 +165,9 @@ def test_native_anthropic_stream_max_tokens_clamped(claude_sdk, gateway, upstrea
         assert stream.get_final_text()
         request_id = stream.response.headers["helicone-id"]
     assert sent(upstream, before, "/anthropic/v1/messages")["max_tokens"] == 64000
-    assert adjustments(gateway, request_id) == ["max_tokens clamped 128000→64000 (the model's maximum output)"]
+    assert adjustments(gateway, request_id) == [
+        "max_tokens clamped 128000→64000 (the model's maximum output)"
+    ]
 
 
 def test_openai_native_max_tokens_clamped(openai_sdk, gateway, upstream):
@@ -172,7 +189,8 @@ def test_openai_native_max_tokens_clamped(openai_sdk, gateway, upstream):
 def test_structured_output_to_an_older_claude_is_a_forced_tool(openai_sdk, gateway, upstream, fmt):
     before = len(upstream.seen)
     raw = openai_sdk.chat.completions.with_raw_response.create(
-        model="claude-sonnet-4/anthropic", response_format=fmt,
+        model="claude-sonnet-4/anthropic",
+        response_format=fmt,
         messages=[{"role": "user", "content": "Weather in Paris as JSON"}],
     )
     message = raw.parse().choices[0].message
@@ -187,13 +205,16 @@ def test_structured_output_to_an_older_claude_is_a_forced_tool(openai_sdk, gatew
             "response_format json_schema → forced tool (no native structured outputs here)"
         ]
     else:
-        assert adjustments(gateway, raw.headers["helicone-id"]) == ["response_format json_object → forced tool"]
+        assert adjustments(gateway, raw.headers["helicone-id"]) == [
+            "response_format json_object → forced tool"
+        ]
 
 
 def test_json_schema_to_a_newer_claude_is_native(openai_sdk, gateway, upstream):
     before = len(upstream.seen)
     raw = openai_sdk.chat.completions.with_raw_response.create(
-        model="claude-4.5-haiku/anthropic", response_format=JSON_SCHEMA,
+        model="claude-4.5-haiku/anthropic",
+        response_format=JSON_SCHEMA,
         messages=[{"role": "user", "content": "Weather in Paris as JSON"}],
     )
     assert set(json.loads(raw.parse().choices[0].message.content)) == {"city", "temp_c"}
@@ -206,8 +227,11 @@ def test_json_schema_to_a_newer_claude_is_native(openai_sdk, gateway, upstream):
 def test_json_object_to_a_newer_claude_is_still_a_forced_tool(openai_sdk, upstream):
     before = len(upstream.seen)
     r = openai_sdk.chat.completions.create(
-        model="claude-4.5-haiku/anthropic", response_format={"type": "json_object"},
+        model="claude-4.5-haiku/anthropic",
+        response_format={"type": "json_object"},
         messages=[{"role": "user", "content": "Weather in Paris as JSON"}],
     )
     assert json.loads(r.choices[0].message.content) == {"answer": "ok"}
-    assert sent(upstream, before, "/anthropic/v1/messages")["tool_choice"]["name"] == "switchyard_json_response"
+    assert (
+        sent(upstream, before, "/anthropic/v1/messages")["tool_choice"]["name"] == "switchyard_json_response"
+    )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 # Per model, what Anthropic's model table says (max output; structured outputs; temperature and top_p exclusive).
 # Keyed by the id without its date or Vertex "@" suffix; ids the table does not know are not checked.
 MODELS: dict[str, tuple[int, bool, bool]] = {

@@ -12,15 +12,22 @@ from typing import Any
 
 # model id prefix -> maximum output tokens (OpenAI's model pages); longest prefix wins, unknown ids are not checked
 CEILINGS = {
-    "gpt-4o": 16384, "gpt-4o-mini": 16384, "gpt-4.1": 32768, "gpt-5": 128000, "gpt-5-chat": 16384,
-    "o3": 100000, "o4-mini": 100000, "gpt-3.5-turbo": 4096,
+    "gpt-4o": 16384,
+    "gpt-4o-mini": 16384,
+    "gpt-4.1": 32768,
+    "gpt-5": 128000,
+    "gpt-5-chat": 16384,
+    "o3": 100000,
+    "o4-mini": 100000,
+    "gpt-3.5-turbo": 4096,
 }
 DEFAULTS = {"temperature": 1, "top_p": 1, "presence_penalty": 0, "frequency_penalty": 0}
 
 
 def is_reasoning(model: Any) -> bool:
     return isinstance(model, str) and (
-        model.startswith(("o1", "o3", "o4")) or (model.startswith("gpt-5") and not model.startswith("gpt-5-chat"))
+        model.startswith(("o1", "o3", "o4"))
+        or (model.startswith("gpt-5") and not model.startswith("gpt-5-chat"))
     )
 
 
@@ -31,15 +38,23 @@ def refusal(path: str, body: Any) -> tuple[str, str | None, str] | None:
     responses = path.endswith("/responses")
     if is_reasoning(model):
         if not responses and body.get("max_tokens") is not None:
-            return ("Unsupported parameter: 'max_tokens' is not supported with this model. "
-                    "Use 'max_completion_tokens' instead.", "max_tokens", "unsupported_parameter")
+            return (
+                "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead.",
+                "max_tokens",
+                "unsupported_parameter",
+            )
         effort = (body.get("reasoning") or {}).get("effort") if responses else body.get("reasoning_effort")
         if not (str(model).startswith("gpt-5.1") and (effort or "none") == "none"):
             for name, default in DEFAULTS.items():
                 value = body.get(name)
                 if value is not None and value != default:
-                    return (f"Unsupported value: '{name}' does not support {value} with this model. Only the "
-                            f"default ({default}) value is supported.", name, "unsupported_value")
+                    return (
+                        f"Unsupported value: '{name}' does not support {value} with this model. Only the "
+                        f"default ({default}) value is supported.",
+                        name,
+                        "unsupported_value",
+                    )
     return _ceiling(model, body, responses)
 
 
@@ -53,6 +68,10 @@ def _ceiling(model: Any, body: dict[str, Any], responses: bool) -> tuple[str, st
     for name in ("max_output_tokens",) if responses else ("max_completion_tokens", "max_tokens"):
         value = body.get(name)
         if isinstance(value, int) and value > ceiling:
-            return (f"max_tokens is too large: {value}. This model supports at most {ceiling} completion tokens, "
-                    f"whereas you provided {value}.", name, "invalid_value")
+            return (
+                f"max_tokens is too large: {value}. This model supports at most {ceiling} completion tokens, "
+                f"whereas you provided {value}.",
+                name,
+                "invalid_value",
+            )
     return None

@@ -29,11 +29,21 @@ def anthropic_answer(body: Any, model: str | None) -> dict[str, Any] | None:
         return None
     content: list[dict[str, Any]]
     choice = body.get("tool_choice")
-    fmt = (body.get("output_config") or {}).get("format") if isinstance(body.get("output_config"), dict) else None
+    fmt = (
+        (body.get("output_config") or {}).get("format")
+        if isinstance(body.get("output_config"), dict)
+        else None
+    )
     if isinstance(choice, dict) and choice.get("type") == "tool":
         tool = next((t for t in body.get("tools") or () if t.get("name") == choice.get("name")), {})
-        content = [{"type": "tool_use", "id": "toolu_01MockStructured0001", "name": choice.get("name"),
-                    "input": instance(tool.get("input_schema"))}]
+        content = [
+            {
+                "type": "tool_use",
+                "id": "toolu_01MockStructured0001",
+                "name": choice.get("name"),
+                "input": instance(tool.get("input_schema")),
+            }
+        ]
         stop = "tool_use"
     elif isinstance(fmt, dict) and fmt.get("type") == "json_schema":
         content = [{"type": "text", "text": orjson.dumps(instance(fmt.get("schema"))).decode()}]
@@ -41,8 +51,17 @@ def anthropic_answer(body: Any, model: str | None) -> dict[str, Any] | None:
     else:
         return None
     return {
-        "id": "msg_01MockStructured0001", "type": "message", "role": "assistant", "model": model or body.get("model"),
-        "content": content, "stop_reason": stop, "stop_sequence": None,
-        "usage": {"input_tokens": 20, "output_tokens": 10, "cache_creation_input_tokens": 0,
-                  "cache_read_input_tokens": 0},
+        "id": "msg_01MockStructured0001",
+        "type": "message",
+        "role": "assistant",
+        "model": model or body.get("model"),
+        "content": content,
+        "stop_reason": stop,
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": 20,
+            "output_tokens": 10,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        },
     }

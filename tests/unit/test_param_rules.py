@@ -46,11 +46,20 @@ def test_llamaindex_defaults_to_an_o_series_model(registry):
     """LlamaIndex's Helicone LLM sends temperature=0.1 and max_tokens=256 by default."""
     out, notes = run(registry, "o4-mini", "openai", {"temperature": 0.1, "max_tokens": 256, "top_p": 1})
     assert out == {"max_completion_tokens": 256, "top_p": 1}  # the default value is accepted, so kept
-    assert notes == ["max_tokens→max_completion_tokens", "temperature dropped (temperature=0.1; the model takes only 1)"]
+    assert notes == [
+        "max_tokens→max_completion_tokens",
+        "temperature dropped (temperature=0.1; the model takes only 1)",
+    ]
 
 
 def test_reasoning_model_drops_unsupported_and_non_default(registry):
-    body = {"logit_bias": {"1": 2}, "top_logprobs": 3, "presence_penalty": 0.5, "frequency_penalty": 0, "logprobs": True}
+    body = {
+        "logit_bias": {"1": 2},
+        "top_logprobs": 3,
+        "presence_penalty": 0.5,
+        "frequency_penalty": 0,
+        "logprobs": True,
+    }
     out, notes = run(registry, "gpt-5", "openai", body)
     assert out == {"frequency_penalty": 0}
     assert len(notes) == 4
@@ -78,8 +87,10 @@ def test_responses_format(registry):
     body = {"temperature": 0.3, "max_output_tokens": 500000}
     out, notes = run(registry, "gpt-5-mini", "openai", body, kind="responses")
     assert out == {"max_output_tokens": 128000}
-    assert notes == ["temperature dropped (temperature=0.3; the model takes only 1)",
-                     "max_output_tokens clamped 500000→128000 (the model's maximum output)"]
+    assert notes == [
+        "temperature dropped (temperature=0.3; the model takes only 1)",
+        "max_output_tokens clamped 500000→128000 (the model's maximum output)",
+    ]
 
 
 def test_claude_temperature_range(registry):
@@ -89,7 +100,9 @@ def test_claude_temperature_range(registry):
 
 
 def test_claude_4_5_takes_temperature_or_top_p(registry):
-    out, notes = run(registry, "claude-4.5-sonnet", "bedrock", {"temperature": 0.5, "top_p": 0.9}, kind="messages")
+    out, notes = run(
+        registry, "claude-4.5-sonnet", "bedrock", {"temperature": 0.5, "top_p": 0.9}, kind="messages"
+    )
     assert out == {"temperature": 0.5}
     assert notes == ["top_p dropped (the model takes temperature or top_p, not both)"]
     out, notes = run(registry, "claude-4.5-sonnet", "anthropic", {"top_p": 0.9}, kind="messages")

@@ -64,8 +64,9 @@ def rules_from(profile: str, raw: Mapping[str, Any]) -> ParamRules:
     )
 
 
-def fit(body: dict[str, Any], kind: str, rules: ParamRules | None, max_output: int | None
-        ) -> tuple[dict[str, Any], list[str]]:
+def fit(
+    body: dict[str, Any], kind: str, rules: ParamRules | None, max_output: int | None
+) -> tuple[dict[str, Any], list[str]]:
     """`body` as the model accepts it, and what was changed. The caller's dict is never mutated: a changed body is
     a shallow copy, an unchanged one is returned as is."""
     notes: list[str] = []
@@ -129,7 +130,9 @@ def _clamp(body: dict[str, Any], kind: str, cap: int, notes: list[str]) -> dict[
             del out["thinking"]
             notes.append("thinking dropped (no budget fits under the maximum output)")
         elif thinking != out["thinking"]:
-            notes.append(f"thinking.budget_tokens {out['thinking']['budget_tokens']}→{thinking['budget_tokens']}")
+            notes.append(
+                f"thinking.budget_tokens {out['thinking']['budget_tokens']}→{thinking['budget_tokens']}"
+            )
             out["thinking"] = thinking
     return out
 
