@@ -17,6 +17,7 @@ from .api import surfaces
 from .api.admin import admin_routes
 from .api.admin_webhooks import admin_webhook_routes
 from .api.asgi import GuardedReceive, Receive, Scope, Send, send_response
+from .api.count_tokens import CountTokensRoute
 from .api.health import healthz, readyz
 from .api.insight_routes import insight_routes
 from .api.metrics import metrics
@@ -35,6 +36,7 @@ def _proxy_routes(deps: Deps) -> dict[str, ProxyRoute]:
         ("/chat/completions", ProxyRoute(deps, surfaces.CHAT, alternate=surfaces.chat_alternate)),
         ("/completions", ProxyRoute(deps, surfaces.COMPLETIONS)),
         ("/messages", ProxyRoute(deps, surfaces.MESSAGES)),
+        ("/messages/count_tokens", CountTokensRoute(deps)),
         ("/responses", ProxyRoute(deps, surfaces.RESPONSES)),
         ("/embeddings", ProxyRoute(deps, surfaces.EMBEDDINGS)),
     )
