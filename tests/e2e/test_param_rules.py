@@ -235,3 +235,17 @@ def test_json_object_to_a_newer_claude_is_still_a_forced_tool(openai_sdk, upstre
     assert (
         sent(upstream, before, "/anthropic/v1/messages")["tool_choice"]["name"] == "switchyard_json_response"
     )
+
+
+def test_responses_api_to_a_reasoning_model(openai_sdk, gateway, upstream):
+    before = len(upstream.seen)
+    raw = openai_sdk.responses.with_raw_response.create(
+        model="gpt-5-mini", input="Hi", temperature=0.3, max_output_tokens=500000
+    )
+    assert raw.parse().output_text
+    body = sent(upstream, before, "/responses")
+    assert body["max_output_tokens"] == 128000 and "temperature" not in body
+    assert adjustments(gateway, raw.headers["helicone-id"]) == [
+        "temperature dropped (temperature=0.3; the model takes only 1)",
+        "max_output_tokens clamped 500000→128000 (the model's maximum output)",
+    ]

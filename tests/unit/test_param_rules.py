@@ -152,3 +152,17 @@ def test_structured_output_capability_per_endpoint(registry):
     assert m["claude-4.5-haiku"].endpoints["vertex"].structured_output == "tool"
     assert m["claude-sonnet-4"].endpoints["anthropic"].structured_output is None  # the forced tool
     assert m["claude-opus-4-1"].endpoints["bedrock"].structured_output is None
+
+
+def test_plan_takes_the_structured_output_capability_and_operator_config_wins():
+    from switchyard.pipeline.plan import Planner
+
+    settings = Settings(providers={"anthropic": {"api_key": "k"}})
+    planner = Planner(load_registry(settings, env={}))
+    newer = planner.plan("claude-4.5-haiku/anthropic")[0].target.config
+    older = planner.plan("claude-sonnet-4/anthropic")[0].target.config
+    assert newer["json_schema_mode"] == "native" and "json_schema_mode" not in older
+    assert newer["max_output"] == 64000
+    forced = Settings(providers={"anthropic": {"api_key": "k", "config": {"json_schema_mode": "tool"}}})
+    config = Planner(load_registry(forced, env={})).plan("claude-4.5-haiku/anthropic")[0].target.config
+    assert config["json_schema_mode"] == "tool"
