@@ -25,6 +25,7 @@ from __future__ import annotations
 import bisect
 import os
 import platform
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -79,6 +80,9 @@ class Metrics:
         self._buckets = latency_buckets
         # (surface, provider, model, status class, cache) → [requests, input, output, cached, reasoning, cost USD]
         self._requests: dict[tuple[str, str, str, str, str], list[Any]] = {}
+        self._slots: dict[
+            tuple[Any, ...], tuple[list[Any], _Histogram, _Histogram]
+        ] = {}  # raw values → counters
         self._latency: dict[str, _Histogram] = {}
         self._ttft: dict[tuple[str, str], _Histogram] = {}
         self._upstream: dict[str, _Histogram] = {}
@@ -125,44 +129,75 @@ class Metrics:
 
     def finished(self, ctx: Any, cache: str) -> None:
         """One answered request (any status). `cache`: "hit", "miss" or "off" (caching not asked for)."""
-        surface = SURFACES.get(ctx.path, "other")
-        provider = ctx.provider
+        raw = (ctx.path, ctx.provider, ctx.registry_model, ctx.status, cache)
+        slot = self._slots.get(raw)
+        if slot is None:
+            slot = self._slot(raw)
+        row, latency, ttft = slot
+        row[0] += 1
+        if cache != "hit":  # a cached answer used no provider tokens and cost nothing
+            usage = ctx.usage
+            if usage is not None:
+                row[1] += usage.prompt_tokens
+                row[2] += usage.completion_tokens
+                row[3] += usage.cached_tokens
+                row[4] += usage.reasoning_tokens
+            if ctx.cost_usd:
+                row[5] += ctx.cost_usd
+        seconds = time.perf_counter() - ctx.started
+        latency.counts[bisect.bisect_left(self._buckets, seconds)] += 1
+        latency.total += seconds
+        if ctx.stream and ctx.ttft_ms is not None:
+            seconds = ctx.ttft_ms / 1000.0
+            ttft.counts[bisect.bisect_left(TTFT_BUCKETS, seconds)] += 1
+            ttft.total += seconds
+        for a in ctx.attempts:
+            if a.latency_ms is not None and a.kind != "cancelled":
+                h = self._upstream.get(a.provider)
+                if h is None:
+                    h = self._upstream_hist(a.provider)
+                seconds = a.latency_ms / 1000.0
+                h.counts[bisect.bisect_left(self._buckets, seconds)] += 1
+                h.total += seconds
+
+    def _slot(self, raw: tuple[Any, ...]) -> tuple[list[Any], _Histogram, _Histogram]:
+        """The counters of one raw (path, provider, model, status, cache) tuple, found once per tuple. Values
+        outside the bounded sets fold to `other` and are not remembered (so they cannot grow the cache)."""
+        path, provider, model, status, cache = raw
+        surface = SURFACES.get(path, "other")
+        folded = surface == "other"
         if provider is None:
             provider = "none"
         elif self._providers is not None and provider not in self._providers:
-            provider = "other"
-        model = ctx.registry_model
+            provider, folded = "other", True
         if model is None or (self._models is not None and model not in self._models):
-            model = "none" if ctx.provider is None else "other"
-        status = ctx.status // 100
-        key = (surface, provider, model, _STATUS_CLASS[status if 0 < status < 6 else 0], cache)
+            model = "none" if provider == "none" else "other"
+            folded = folded or model == "other"
+        cls = status // 100
+        key = (surface, provider, model, _STATUS_CLASS[cls if 0 < cls < 6 else 0], cache)
         row = self._requests.get(key)
         if row is None:
             row = self._requests[key] = [0, 0, 0, 0, 0, 0.0]
-        row[0] += 1
-        usage = ctx.usage
-        if usage is not None and cache != "hit":  # a cached answer used no provider tokens
-            row[1] += usage.prompt_tokens
-            row[2] += usage.completion_tokens
-            row[3] += usage.cached_tokens
-            row[4] += usage.reasoning_tokens
-        if ctx.cost_usd and cache != "hit":
-            row[5] += ctx.cost_usd
-        self._observe(self._latency, surface, ctx.elapsed_ms() / 1000.0, self._buckets)
-        if ctx.ttft_ms is not None and ctx.stream:
-            self._observe(self._ttft, (surface, provider), ctx.ttft_ms / 1000.0, TTFT_BUCKETS)
-        for a in ctx.attempts:
-            if a.latency_ms is not None and a.kind != "cancelled":
-                p = a.provider if self._providers is None or a.provider in self._providers else "other"
-                self._observe(self._upstream, p, a.latency_ms / 1000.0, self._buckets)
+        latency = self._latency.get(surface)
+        if latency is None:
+            latency = self._latency[surface] = _Histogram(len(self._buckets))
+        ttft = self._ttft.get((surface, provider))
+        if ttft is None:
+            ttft = self._ttft[(surface, provider)] = _Histogram(len(TTFT_BUCKETS))
+        slot = (row, latency, ttft)
+        if not folded:
+            self._slots[raw] = slot
+        return slot
 
-    @staticmethod
-    def _observe(hists: dict[Any, _Histogram], key: Any, seconds: float, buckets: tuple[float, ...]) -> None:
-        h = hists.get(key)
-        if h is None:
-            h = hists[key] = _Histogram(len(buckets))
-        h.counts[bisect.bisect_left(buckets, seconds)] += 1
-        h.total += seconds
+    def _upstream_hist(self, provider: str) -> _Histogram:
+        if self._providers is not None and provider not in self._providers:
+            provider = "other"  # not remembered under the made-up name
+            h = self._upstream.get(provider)
+            if h is None:
+                h = self._upstream[provider] = _Histogram(len(self._buckets))
+            return h
+        h = self._upstream[provider] = _Histogram(len(self._buckets))
+        return h
 
     def attempt(self, provider: str, outcome: str) -> None:
         """One upstream attempt; `outcome` is "ok" or the UpstreamError kind."""
@@ -366,6 +401,8 @@ def _histogram(
     fam = HistogramMetricFamily(name, doc, labels=labels)
     bounds = [*(floatToGoString(b) for b in buckets), "+Inf"]
     for key, h in hists.items():
+        if not any(h.counts):
+            continue  # e.g. the TTFT histogram of a surface that had no stream yet
         cumulative, running = [], 0
         for le, n in zip(bounds, h.counts, strict=True):
             running += n
