@@ -54,12 +54,17 @@ def decide(ask: Ask, new_id: Any) -> Turn:
     name = _tool_to_call(ask)
     if name is not None:
         schema = dict(ask.tools)[name]
-        return Turn(thinking, None, [Call(new_id(), name, instance(schema))])
-    if ask.schema is not None:
+        args = dict(JSON_OBJECT) if _open_object(schema) else instance(schema)  # open: follow the prompt
+        return Turn(thinking, None, [Call(new_id(), name, args)])
+    if ask.schema is not None and not _open_object(ask.schema):
         return Turn(thinking, json.dumps(instance(ask.schema), ensure_ascii=False), [])
-    if ask.json_object:
+    if ask.json_object or ask.schema is not None:  # JSON mode: a model follows the prompt's own instructions
         return Turn(thinking, json.dumps(JSON_OBJECT), [])
     return Turn(thinking, ANSWER, [])
+
+
+def _open_object(schema: dict[str, Any]) -> bool:
+    return not (schema.keys() & {"properties", "$ref", "anyOf", "oneOf", "allOf", "items", "enum"})
 
 
 def _tool_to_call(ask: Ask) -> str | None:
