@@ -291,6 +291,16 @@ class ModelSettings(_Strict):
     # "<model>/<provider>" → price (and window) of a model the registry lacks (a fine-tune, a custom deployment),
     # or an override of a registry endpoint's price. Priced calls are logged with a cost and can run under budgets.
     deployments: dict[str, DeploymentSettings] = Field(default_factory=dict)
+    # name → any model string (a chain included), expanded by the planner before Helicone's grammar.
+    aliases: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, v: dict[str, str]) -> dict[str, str]:
+        from .pipeline.aliases import check_aliases  # pure; imported here to keep config free of pipeline at import
+
+        check_aliases(v)
+        return v
 
     @field_validator("deployments")
     @classmethod

@@ -134,9 +134,9 @@ async def running(settings: Settings, *, env: Mapping[str, str] | None = None,
                         provider_timeouts=provider_timeouts(settings))
     redis = connect(settings.redis) if settings.redis.url else None  # one pool for the cache and the limits
     deps = Deps(
-        settings=settings, registry=registry, planner=Planner(registry, frozenset(providers)), store=store,
+        settings=settings, registry=registry, planner=Planner(registry, frozenset(providers), settings.models.aliases), store=store,
         secrets=secrets, auth=auth, transport=transport, executor=executor, sink=sink,
-        models=build_catalog(registry), metrics=metrics, health=health, cache=open_cache(settings, redis),
+        models=build_catalog(registry, settings.models.aliases), metrics=metrics, health=health, cache=open_cache(settings, redis),
         keyrings=keyrings, credits=credits, retry_default=RetryPolicy.from_settings(settings.routing.retries),
         limits=Limits.build(settings, metrics=metrics, redis=redis),
         invalidation=Invalidation(settings.redis, auth.invalidate, metrics=metrics),

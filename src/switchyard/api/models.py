@@ -44,14 +44,22 @@ def _anthropic_entry(m: Any) -> dict[str, Any]:
     return {"type": "model", "id": m.id, "display_name": m.name or m.id, "created_at": created}
 
 
-def build_catalog(registry: Any) -> ModelCatalog:
+def build_catalog(registry: Any, aliases: dict[str, str] | None = None) -> ModelCatalog:
     models = _listed(registry)
     by_id = sorted(models, key=lambda m: m.id)
     newest = sorted(models, key=lambda m: (-(m.created or 0), m.id))
-    anthropic = tuple(_anthropic_entry(m) for m in newest)
+    anthropic = tuple(_anthropic_entry(m) for m in newest) + tuple(
+        {"type": "model", "id": a, "display_name": a, "created_at": "1970-01-01T00:00:00Z"}
+        for a in sorted(aliases or {}) if a not in registry.models
+    )
+    # Operator aliases (`models.aliases`) are listed too, owned by "switchyard" (their target is configuration).
+    openai = [_openai_entry(m) for m in by_id] + [
+        {"id": a, "object": "model", "created": 0, "owned_by": "switchyard"}
+        for a in sorted(aliases or {}) if a not in registry.models
+    ]
     return ModelCatalog(
-        openai=orjson.dumps({"object": "list", "data": [_openai_entry(m) for m in by_id]}),
-        openai_by_id={m.id: orjson.dumps(_openai_entry(m)) for m in by_id},
+        openai=orjson.dumps({"object": "list", "data": openai}),
+        openai_by_id={e["id"]: orjson.dumps(e) for e in openai},
         anthropic=anthropic,
         anthropic_index={e["id"]: i for i, e in enumerate(anthropic)},
     )

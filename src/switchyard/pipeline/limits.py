@@ -63,7 +63,7 @@ from ..stores.limiter_memory import NANO_PER_USD, TOKENS, USD, Charge, MemoryLim
 from ..stores.limiter_redis import RedisLimiter
 from ..stores.redis_client import connect
 from .limit_rules import Rule, rate_headers, rejection, resolve_rules
-from .ratelimit_policy import HEADER, PolicyCache, RateLimitPolicy
+from .ratelimit_policy import PolicyCache, RateLimitPolicy, policy_header
 from .spend import bounded_attempts, check_choices
 
 log = logging.getLogger("switchyard.limits")
@@ -223,7 +223,7 @@ class Limits:
         under a USD rule, 429, 503). Use `admission.attempts(attempts)` afterwards."""
         check_choices(ctx.body or {}, self._max_n)
         principal = ctx.principal
-        raw = ctx.forward_headers.get(HEADER)
+        raw = policy_header(ctx.forward_headers)
         if raw is None and not principal.key.limits and not principal.org.limits:
             return NO_LIMITS
         policy = self._policy(raw) if raw is not None else None

@@ -17,11 +17,13 @@ Attempt order (static part; `order.py` adds live health at request time):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..errors import GatewayError
 from ..providers.base import Target
 from ..providers.registry import Endpoint, ModelInfo, ProviderInfo, Registry
+from .aliases import expand
 from .keyring import EMPTY, Keyring, OrgKey
 
 _MAX_PLAN_CACHE = 4096
@@ -145,9 +147,12 @@ def _sort_key(ep: Endpoint, p: ProviderInfo) -> tuple[float, int, str]:
 class Planner:
     """Builds and caches plans per model string. The cache is safe because plans depend only on the registry."""
 
-    def __init__(self, registry: Registry, formats: frozenset[str] | None = None) -> None:
+    def __init__(
+        self, registry: Registry, formats: frozenset[str] | None = None, aliases: Mapping[str, str] | None = None
+    ) -> None:
         self.registry = registry
         self.formats = formats  # wire formats this build can speak; None = all
+        self.aliases = dict(aliases or {})  # models.aliases (pipeline/aliases.py)
         self._cache: dict[str, list[Attempt]] = {}
 
     def plan(self, model_field: str, ring: Keyring = EMPTY) -> list[Attempt]:
@@ -164,7 +169,7 @@ class Planner:
 
     def _build(self, model_field: str, ring: Keyring) -> list[Attempt]:
         reg = self.registry
-        parsed = parse_model_field(model_field, reg)
+        parsed = parse_model_field(expand(model_field, self.aliases), reg)
         attempts: list[Attempt] = []
         keyless: list[ProviderInfo] = []
         unsupported: list[ProviderInfo] = []

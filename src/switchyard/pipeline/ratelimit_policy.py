@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from ..errors import GatewayError
 
 HEADER = "helicone-ratelimit-policy"
+# The hyphenated spelling some Helicone docs and the LiteLLM integration use; the canonical one wins when both come.
+ALIAS = "helicone-rate-limit-policy"
 MAX_QUOTA = 10**12
 MAX_WINDOW = 366 * 24 * 3600  # a year: longer windows are almost certainly a typo
 _DIGITS = re.compile(r"[0-9]+")
@@ -50,6 +52,12 @@ class RateLimitPolicy:
 
 class PolicyError(ValueError):
     """The policy header is malformed; the message says what is wrong."""
+
+
+def policy_header(headers: dict[str, str]) -> str | None:
+    """The raw policy of a request: `Helicone-RateLimit-Policy`, else its alias `Helicone-Rate-Limit-Policy`."""
+    raw = headers.get(HEADER)
+    return raw if raw is not None else headers.get(ALIAS)
 
 
 def parse_policy(value: str) -> RateLimitPolicy:
