@@ -29,6 +29,7 @@ from .pipeline.invalidation import Invalidation
 from .pipeline.keyring import Keyrings
 from .pipeline.limits import Limits
 from .pipeline.plan import Planner
+from .pipeline.prompts import Prompts
 from .pipeline.request_ids import InFlightIds
 from .pipeline.responses_state import ResponsesState
 from .pipeline.retry import RetryPolicy
@@ -43,6 +44,7 @@ from .stores.retention import Retention
 from .stores.rollup_journal import Compactor
 from .stores.responses_items import ResponseItems
 from .stores.sql import SQLStore
+from .stores.sql_prompts import PromptStore
 from .stores.sql_webhooks import WebhookStore
 
 
@@ -72,6 +74,7 @@ class Deps:
     # Responses API state of bridged providers (previous_response_id, item_reference); off unless built below
     responses: ResponsesState = field(default_factory=lambda: ResponsesState(None, 0))
     access_log: AccessLog | None = None  # access_log.format json: one line per request on stdout
+    prompts: Any = None  # pipeline.prompts.Prompts: managed prompts (prompt_id on chat completions)
 
 
 def open_store(settings: Settings) -> SQLStore:
@@ -142,6 +145,7 @@ async def running(settings: Settings, *, env: Mapping[str, str] | None = None,
         invalidation=Invalidation(settings.redis, auth.invalidate, metrics=metrics),
     )
     deps.access_log = AccessLog.build(settings)
+    deps.prompts = Prompts(PromptStore(store))
     await deps.limits.start()
     await metrics.start()
     await deps.invalidation.start()

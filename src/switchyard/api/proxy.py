@@ -106,6 +106,8 @@ class ProxyRoute:
                 raw = await inflated(raw, encodings, server.max_body_bytes)
             ctx.raw_body = raw
             body = parse_json_body(raw)
+            if "prompt_id" in body and self._alternate is not None:  # managed prompt (chat routes only)
+                body = await deps.prompts.expand(ctx, body, headers)
             ctx.body = body
             if self._alternate is not None:
                 spec = self._alternate(body, headers) or spec
