@@ -7,8 +7,10 @@ rollups.
     .venv/bin/python bench/dashboard_queries.py --writer-only --writer-rows 50000
 
 Each query runs through `stores/insights.py` (what the pages and the REST API call), `--repeat` times; the table
-shows the median and the worst server time in ms, and the access path: every statement a query ran is EXPLAINed,
-and "log scan" marks a statement that reads the requests table without an index (there must be none).
+shows the median wall time, the median CPU time of this process (SQLite runs inside it, so on SQLite this is the
+server time free of other processes' load) and, on PostgreSQL, the database's own time (EXPLAIN ANALYZE planning +
+execution of every statement the query ran), all in ms; and the access path: every statement is EXPLAINed, and
+"LOG SCAN" marks one that reads the requests table without an index (there must be none).
 Not part of `make test` (it takes minutes); results go in bench/README.md.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import sys
@@ -50,22 +53,25 @@ class Statements:
             self.seen.append((statement, params))
 
 
-async def log_scans(store: SQLStore, statements: list[tuple[str, Any]]) -> list[str]:
-    """Statements whose plan reads `requests` without an index."""
-    bad = []
+async def explain(store: SQLStore, statements: list[tuple[str, Any]]) -> tuple[list[str], float]:
+    """(plans of statements that read `requests` without an index — there must be none; the database's own time
+    for all statements in ms: PostgreSQL's EXPLAIN ANALYZE planning + execution time, 0 for SQLite)."""
+    bad, server_ms = [], 0.0
     async with store.engine.connect() as conn:
         for sql, params in statements:
             if store.dialect == "sqlite":
                 rows = (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)).all()
-                plan = " | ".join(str(r[-1]) for r in rows)
                 if any(str(r[-1]).strip() == "SCAN requests" for r in rows):
-                    bad.append(plan)
+                    bad.append(" | ".join(str(r[-1]) for r in rows))
             else:
-                rows = (await conn.exec_driver_sql(f"EXPLAIN {sql}", params)).all()
-                plan = " | ".join(str(r[0]) for r in rows)
+                plan = " | ".join(str(r[0]) for r in (await conn.exec_driver_sql(f"EXPLAIN {sql}", params)).all())
                 if "Seq Scan on requests" in plan:
                     bad.append(plan)
-    return bad
+                if sql.lstrip().upper().startswith(("SELECT", "WITH")):
+                    doc = (await conn.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)).scalar()
+                    doc = doc if isinstance(doc, list) else json.loads(doc)
+                    server_ms += doc[0]["Planning Time"] + doc[0]["Execution Time"]
+    return bad, server_ms
 
 
 async def pick(store: SQLStore, org_id: str) -> dict[str, Any]:
@@ -116,22 +122,25 @@ async def _page(store: SQLStore, org: str, f: Any, n: int) -> Any:
     return page
 
 
-async def bench_queries(store: SQLStore, org_id: str, repeat: int) -> list[tuple[str, float, float, str]]:
+async def bench_queries(store: SQLStore, org_id: str, repeat: int) -> list[tuple[str, float, float, float, str]]:
+    """Per query: (name, median wall ms, median CPU ms of this process, database ms, access path)."""
     stmts = Statements(store)
     values = await pick(store, org_id)
     out = []
     for name, fn in queries(org_id, values):
         await fn(store)  # warm
-        times = []
+        walls, cpus = [], []
         for _ in range(repeat):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             await fn(store)
-            times.append((time.perf_counter() - t) * 1000)
+            walls.append((time.perf_counter() - t) * 1000)
+            cpus.append((time.process_time() - c) * 1000)
         stmts.seen, stmts.on = [], True
         await fn(store)
         stmts.on = False
-        scans = await log_scans(store, stmts.seen)
-        out.append((name, statistics.median(times), max(times), "LOG SCAN" if scans else "indexed/rollups"))
+        scans, server_ms = await explain(store, stmts.seen)
+        out.append((name, statistics.median(walls), statistics.median(cpus), server_ms,
+                    "LOG SCAN" if scans else "index/rollups"))
     return out
 
 
@@ -154,18 +163,27 @@ def _server_cpu(pid: int | None) -> float:
 
 
 async def _write_once(kind: str, args: argparse.Namespace, tmp: Path, rows: int, rollups_on: bool,
-                      seed: int) -> tuple[float, float]:
-    """(wall seconds, CPU seconds incl. the PostgreSQL backend) to log `rows` live records on a fresh store,
-    with the rollup journal and its compaction, or with the rollup step switched off."""
+                      seed: int) -> tuple[float, float, float]:
+    """Log `rows` live records on a fresh store, with the rollup step (journal + compaction) or with it switched
+    off. Returns (wall s, CPU s incl. the PostgreSQL backend, wall s spent in the rollup step: the journal writes
+    inside the writer's transactions plus the compaction)."""
     if kind == "sqlite":
         store = SQLStore(f"sqlite:///{tmp / f'writer-{uuid.uuid4().hex[:8]}.db'}")
     else:
         store = SQLStore(args.pg or PG_URL, schema=f"sy_wbench_{uuid.uuid4().hex[:6]}")
     await store.migrate()
     real = (log_writer.apply_sqlite, log_writer.apply_postgres)
+    in_rollups = [0.0]
 
     async def off(*_: Any) -> None:
         return None
+
+    def timed(fn: Any) -> Any:
+        async def wrapper(*a: Any) -> None:
+            t = time.perf_counter()
+            await fn(*a)
+            in_rollups[0] += time.perf_counter() - t
+        return wrapper
 
     try:
         org = await store.create_org("writer")
@@ -173,8 +191,8 @@ async def _write_once(kind: str, args: argparse.Namespace, tmp: Path, rows: int,
         async with store.engine.connect() as conn:
             driver = (await conn.get_raw_connection()).driver_connection
             pid = await driver.fetchval("SELECT pg_backend_pid()") if kind != "sqlite" else None
-            if not rollups_on:
-                log_writer.apply_sqlite, log_writer.apply_postgres = off, off
+            log_writer.apply_sqlite, log_writer.apply_postgres = (
+                (timed(real[0]), timed(real[1])) if rollups_on else (off, off))
             try:
                 w0, c0, s0 = time.perf_counter(), time.process_time(), _server_cpu(pid)
                 for b in batches:  # the sink's own call, on one connection (as the sink's writer task)
@@ -190,12 +208,13 @@ async def _write_once(kind: str, args: argparse.Namespace, tmp: Path, rows: int,
             async with store.engine.connect() as conn:
                 cpid = (await (await conn.get_raw_connection()).driver_connection.fetchval(
                     "SELECT pg_backend_pid()")) if kind != "sqlite" else None
-                before = _server_cpu(cpid)
+                before, t = _server_cpu(cpid), time.perf_counter()
                 await rollup_journal.compact(store)
+                in_rollups[0] += time.perf_counter() - t
                 compact_srv = _server_cpu(cpid) - before
         wall = time.perf_counter() - w0
         cpu = time.process_time() - c0 + (s1 - s0) + compact_srv
-        return wall, cpu
+        return wall, cpu, in_rollups[0]
     finally:
         if kind != "sqlite":
             async with store.engine.begin() as conn:
@@ -203,15 +222,21 @@ async def _write_once(kind: str, args: argparse.Namespace, tmp: Path, rows: int,
         await store.close()
 
 
-async def bench_writer(kind: str, args: argparse.Namespace, tmp: Path) -> dict[str, tuple[float, float]]:
-    """Best (wall rows/s, CPU µs/row) of interleaved rounds, each on a fresh store with the same records."""
-    best: dict[str, tuple[float, float]] = {}
+async def bench_writer(kind: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """Interleaved rounds, each on a fresh store with the same records: best rows/s and CPU µs/row of each
+    variant, and the rollup step's share of the with-rollups wall time (median over rounds) — measured within one
+    run, so it does not depend on what else the machine is doing."""
+    best: dict[str, Any] = {}
+    shares = []
     for rnd in range(args.writer_rounds):
         for variant in ("without", "with") if rnd % 2 == 0 else ("with", "without"):
-            wall, cpu = await _write_once(kind, args, tmp, args.writer_rows, variant == "with", seed=rnd)
+            wall, cpu, rollup_wall = await _write_once(kind, args, tmp, args.writer_rows, variant == "with", rnd)
             rate, us = args.writer_rows / wall, cpu / args.writer_rows * 1e6
             old = best.get(variant, (0.0, float("inf")))
             best[variant] = (max(old[0], rate), min(old[1], us))
+            if variant == "with":
+                shares.append(rollup_wall / wall * 100)
+    best["share"] = statistics.median(shares)
     return best
 
 
@@ -252,18 +277,20 @@ async def main() -> None:
                     n = await fill(store, org.id, args.rows - have)
                     print(f"[{kind}] demo-data: {n:,} rows in {time.perf_counter() - t:.0f} s", flush=True)
                     have += n
-                print(f"\n[{kind}] {have:,} rows in the last 30 days; median / worst of {args.repeat} runs, ms")
-                print(f"{'query':34} {'median':>8} {'worst':>8}  access")
-                for name, med, worst, access in await bench_queries(store, org.id, args.repeat):
-                    print(f"{name:34} {med:8.1f} {worst:8.1f}  {access}", flush=True)
+                print(f"\n[{kind}] {have:,} rows in the last 30 days; median of {args.repeat} runs, ms; load average "
+                      f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+                print(f"{'query':34} {'wall':>8} {'cpu':>8} {'db':>8}  access")
+                for name, wall, cpu, db, access in await bench_queries(store, org.id, args.repeat):
+                    db_col = f"{db:8.1f}" if kind != "sqlite" else f"{'(cpu)':>8}"
+                    print(f"{name:34} {wall:8.1f} {cpu:8.1f} {db_col}  {access}", flush=True)
             b = await bench_writer(kind, args, tmp)
             (w_rate, w_us), (o_rate, o_us) = b["with"], b["without"]
-            print(f"\n[{kind}] writer, {args.writer_rows:,} live rows in batches of 500, best of "
-                  f"{args.writer_rounds} rounds each (fresh store per round):")
-            print(f"  without rollups: {o_rate:8,.0f} rows/s  {o_us:6.1f} µs CPU/row (client + database)")
-            print(f"  with rollups:    {w_rate:8,.0f} rows/s  {w_us:6.1f} µs CPU/row (incl. journal compaction)")
-            print(f"  drop: {(o_rate - w_rate) / o_rate * 100:+.1f} % rows/s, {(w_us - o_us) / o_us * 100:+.1f} % CPU/row",
-                  flush=True)
+            print(f"\n[{kind}] writer, {args.writer_rows:,} live rows in batches of 500, {args.writer_rounds} rounds "
+                  f"each on a fresh store; load average {os.getloadavg()[0]:.1f}:")
+            print(f"  without rollups: {o_rate:8,.0f} rows/s  {o_us:6.1f} µs CPU/row (client + database, best)")
+            print(f"  with rollups:    {w_rate:8,.0f} rows/s  {w_us:6.1f} µs CPU/row (incl. journal compaction, best)")
+            print(f"  rollup step's share of the writer's time (journal writes + compaction, median): "
+                  f"{b['share']:.1f} % -> rows/s drop {b['share']:.1f} %", flush=True)
         finally:
             if fresh and kind == "postgres":
                 async with store.engine.begin() as conn:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, and_, cast, desc, distinct, func, literal_column, select
+from sqlalchemy import BigInteger, Float, and_, cast, desc, distinct, func, literal, literal_column, select, union_all
 
 from .insights_requests import (
     annotations_for,
@@ -79,11 +79,13 @@ def plan(rng: TimeRange, now: int | None = None) -> tuple[str, str, TimeRange]:
 
 
 def wide(grain: str, eff: TimeRange) -> tuple[str, TimeRange]:
-    """Grain and range for users and property values, which have no minute buckets: whole hours instead."""
-    if grain != "m":
-        return grain, eff
-    h = GRAIN_MS["h"]
-    return "h", TimeRange(eff.start_ms - eff.start_ms % h, -(-eff.end_ms // h) * h)
+    """Grain and range for users and property values (many distinct names): they have no minute buckets, so short
+    ranges count whole hours; ranges over a day count whole days (a day row per user instead of 24 hour rows)."""
+    if grain == "m" or (grain == "h" and eff.span_ms <= GRAIN_MS["d"]):
+        w, grain = GRAIN_MS["h"], "h"
+    else:
+        w, grain = GRAIN_MS["d"], "d"
+    return grain, TimeRange(eff.start_ms - eff.start_ms % w, -(-eff.end_ms // w) * w)
 
 
 def _where(org_id: str, grain: str, dim: str | tuple[str, ...], eff: TimeRange) -> Any:
@@ -120,18 +122,20 @@ def _percentiles(hist: dict[int, int], qs: tuple[float, ...]) -> list[float | No
 
 
 async def _top(conn: Any, org_id: str, grain: str, dim: str, eff: TimeRange, n: int) -> Top:
+    """The top `n` by cost and by requests, from one aggregation (a CTE both orderings read)."""
     if dim in WIDE_DIMS:
         grain, eff = wide(grain, eff)
-    cost, reqs = _sum("cost_nano"), _sum("requests")
-    cols = [r.c.name, r.c.value, reqs.label("requests"), _sum("errors").label("errors"), cost.label("cost"),
-            _sum("total_tokens").label("tokens")]
-    base = select(*cols).where(_where(org_id, grain, dim, eff)).group_by(r.c.name, r.c.value)
-    lists = []
-    for order in (cost, reqs):
-        rows = (await conn.execute(base.order_by(desc(order), r.c.name, r.c.value).limit(n))).all()
-        lists.append([TopItem(x.name, x.value if dim == "property" else None, int(x.requests), int(x.errors),
-                              x.cost / _USD, int(x.tokens)) for x in rows])
-    return Top(by_cost=lists[0], by_requests=lists[1])
+    g = (select(r.c.name, r.c.value, _sum("requests").label("requests"), _sum("errors").label("errors"),
+                _sum("cost_nano").label("cost"), _sum("total_tokens").label("tokens"))
+         .where(_where(org_id, grain, dim, eff)).group_by(r.c.name, r.c.value).cte("grouped"))
+    by_cost = select(literal("c").label("list"), g).order_by(g.c.cost.desc(), g.c.name, g.c.value).limit(n)
+    by_reqs = select(literal("r").label("list"), g).order_by(g.c.requests.desc(), g.c.name, g.c.value).limit(n)
+    lists: dict[str, list[TopItem]] = {"c": [], "r": []}
+    both = union_all(select(by_cost.subquery()), select(by_reqs.subquery()))
+    for x in (await conn.execute(both)).all():
+        lists[x.list].append(TopItem(x.name, x.value if dim == "property" else None, int(x.requests),
+                                     int(x.errors), int(x.cost) / _USD, int(x.tokens)))
+    return Top(by_cost=lists["c"], by_requests=lists["r"])
 
 
 async def overview(store: Any, org_id: str, rng: TimeRange, *, top: int = 10) -> Overview:
@@ -215,12 +219,15 @@ async def list_users(store: Any, org_id: str, rng: TimeRange, *, search: str | N
             func.min(r.c.first_at).label("first_seen"), func.max(r.c.last_at).label("last_seen"),
             func.count(distinct(r.c.bucket - r.c.bucket % day)).label("active_days")]
     key = literal_column(sort)
-    q = (select(*cols).where(where).group_by(r.c.name)
+    q = (select(*cols, func.count().over().label("groups")).where(where).group_by(r.c.name)
          .order_by(desc(key) if descending else key, r.c.name)
          .limit(max(1, min(limit, 1000))).offset(max(0, offset)))
     async with store.engine.connect() as conn:
         rows = (await conn.execute(q)).all()
-        total = (await conn.execute(select(func.count(distinct(r.c.name))).where(where))).scalar_one()
+        if rows:
+            total = rows[0].groups
+        else:  # past the last page (or nothing at all): count on its own
+            total = (await conn.execute(select(func.count(distinct(r.c.name))).where(where))).scalar_one()
     items = [UserSummary(x.user_id, int(x.requests), int(x.errors), x.cost / _USD, int(x.prompt_tokens),
                          int(x.completion_tokens), int(x.tt), int(x.first_seen), int(x.last_seen), int(x.active_days))
              for x in rows]

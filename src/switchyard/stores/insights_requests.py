@@ -77,9 +77,10 @@ def conditions(org_id: str, f: RequestFilter) -> list[Any]:
         c.append(_status(f.status))
     for key, value in f.properties:
         k, v = str(key).lower(), str(value)
-        c.append(exists(select(rp.c.request_id).where(
-            rp.c.org_id == q.c.org_id, rp.c.request_id == q.c.id, rp.c.key_hash == text_hash(k),
-            rp.c.value_hash == text_hash(v), rp.c.key == k, rp.c.value == v)))
+        # IN over the (org, key, value) index, not a correlated EXISTS: the database can drive from the matches
+        c.append(q.c.id.in_(select(rp.c.request_id).where(
+            rp.c.org_id == org_id, rp.c.key_hash == text_hash(k), rp.c.value_hash == text_hash(v), rp.c.key == k,
+            rp.c.value == v)))
     if f.cache_hit is not None:
         c.append(q.c.cache_hit == f.cache_hit)
     if f.search:

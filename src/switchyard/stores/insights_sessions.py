@@ -154,10 +154,10 @@ async def session_trace(store: Any, org_id: str, session_id: str) -> SessionTrac
         summary = (await conn.execute(select(s).where(s.c.org_id == org_id, s.c.session_id == session_id))).first()
         rows = (await conn.execute(
             select(*_LIST_COLS).select_from(_FB_JOIN).where(q.c.org_id == org_id, q.c.session_id == session_id)
-            .order_by(q.c.created_at, q.c.id).limit(MAX_TRACE))).mappings().all()
+            .order_by(q.c.created_at).limit(MAX_TRACE))).mappings().all()  # (org, session, created_at) index order
     if summary is None and not rows:
         return None
-    items = [row_of(m) for m in rows]
+    items = sorted((row_of(m) for m in rows), key=lambda r: (r.created_at, r.id))
     if summary is not None:
         head = _summary(summary)
     else:  # a session id too long to summarise: summed from its rows

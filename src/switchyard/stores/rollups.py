@@ -153,8 +153,12 @@ class Fold:
                     _merge(cur, sums)
         rows = [[*k, *v] for k, v in narrow.items()]
         for key, vecs in self.wide.items():
-            cols = list(zip(*vecs, strict=True))
-            rows.append([*key, *map(sum, cols[:_N]), min(cols[_N]), max(cols[_N])])
+            if len(vecs) == 1:  # most users appear once in a batch
+                v = vecs[0]
+                rows.append([*key, *v, v[_N]])
+            else:
+                cols = list(zip(*vecs, strict=True))
+                rows.append([*key, *map(sum, cols[:_N]), min(cols[_N]), max(cols[_N])])
         zero = [0] * (_N - 1)
         rows.extend([org, b, dim, str(name), "", c, *zero, b, b] for (org, b, dim, name), c in self.hist.items() if c)
         return rows, [[org, sid, *v] for (org, sid), v in self.sessions.items()]

@@ -84,13 +84,13 @@ def upgrade() -> None:
     )
 
     # The request list pages newest first with a (created_at, id) cursor, filtered by model, user or session:
-    # each filter gets an index that ends in created_at, and the older prefixes they supersede go.
+    # each filter gets an index that ends in (created_at, id), and the older prefixes they supersede go.
     existing = _index_names("requests")
     for name, cols in (
         ("ix_requests_org_created_id", ["org_id", "created_at", "id"]),
-        ("ix_requests_org_model_created", ["org_id", "model", "created_at"]),
-        ("ix_requests_org_user_created", ["org_id", "user_id", "created_at"]),
-        ("ix_requests_org_session_created", ["org_id", "session_id", "created_at"]),
+        ("ix_requests_org_model_created", ["org_id", "model", "created_at", "id"]),
+        ("ix_requests_org_user_created", ["org_id", "user_id", "created_at", "id"]),
+        ("ix_requests_org_session_created", ["org_id", "session_id", "created_at", "id"]),
     ):
         if name not in existing:
             op.create_index(name, "requests", cols)
