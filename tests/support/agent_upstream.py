@@ -15,6 +15,7 @@ Every request is recorded in `seen` (path, headers, body).
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import re
@@ -92,6 +93,9 @@ class AgentUpstream:
                 return web.json_response({"input_tokens": 42})
             if path.endswith("/messages"):
                 return self._anthropic(body, body.get("model", ""), stream=body.get("stream") is True)
+            if path.endswith("/count-tokens:rawPredict"):  # Vertex: the model id in the body, no anthropic_version
+                self._anthropic_rules({k: v for k, v in body.items() if k != "model"}, body.get("model", ""), for_count=True)
+                return web.json_response({"input_tokens": 42})
             if path.endswith((":rawPredict", ":streamRawPredict")):
                 if body.get("anthropic_version") != "vertex-2023-10-16" or "model" in body:
                     raise Refused("anthropic_version: vertex-2023-10-16 required; model belongs in the URL")
@@ -169,6 +173,12 @@ class AgentUpstream:
     # -- Bedrock ------------------------------------------------------------------------------------------------
     def _bedrock(self, path: str, body: dict[str, Any]) -> web.Response:
         model_id, action = path.split("/model/", 1)[1].rsplit("/", 1)
+        if action == "count-tokens":  # CountTokens: the InvokeModel body, base64-encoded
+            inner = json.loads(base64.b64decode(body["input"]["invokeModel"]["body"]))
+            if inner.get("anthropic_version") != "bedrock-2023-05-31" or "model" in inner:
+                raise Refused("anthropic_version: bedrock-2023-05-31 required; model belongs in the URL")
+            self._anthropic_rules(inner, model_id, for_count=True)
+            return web.json_response({"inputTokens": 42})
         if action in ("invoke", "invoke-with-response-stream"):
             if body.get("anthropic_version") != "bedrock-2023-05-31" or "model" in body:
                 raise Refused("anthropic_version: bedrock-2023-05-31 required; model belongs in the URL")
