@@ -92,3 +92,76 @@ def test_aliases_are_listed_by_v1_models(gw):
 def test_unknown_alias_like_name_is_still_model_not_found(gw):
     r = chat(gw, model="my-gpt-5")
     assert r.status_code == 400 and r.json()["error"]["code"] == "model_not_found"
+
+
+# -- Helicone-Token-Limit-Exception-Handler ---------------------------------------------------------------------
+
+BIG = "Once upon a time " + "lorem ipsum dolor sit amet " * 4000 + " the end."  # ~108k chars: > gpt-3.5-turbo's
+
+
+def test_truncate_fits_a_large_prompt_into_the_context(gw, upstream):
+    r = chat(gw, {"Helicone-Token-Limit-Exception-Handler": "truncate"}, model="gpt-3.5-turbo",
+             messages=[{"role": "user", "content": BIG}])
+    assert r.status_code == 200, r.text
+    sent = upstream.last("/v1/chat/completions").body
+    text = sent["messages"][0]["content"]
+    assert sent["model"] == "gpt-3.5-turbo" and text.startswith("Once upon a time lorem")
+    assert len(text) <= (16385 - 1638) * 4 and not text.endswith("the end.")
+
+
+def test_middle_out_keeps_both_ends(gw, upstream):
+    r = chat(gw, {"Helicone-Token-Limit-Exception-Handler": "middle-out"}, model="gpt-3.5-turbo",
+             messages=[{"role": "user", "content": BIG}])
+    assert r.status_code == 200, r.text
+    text = upstream.last("/v1/chat/completions").body["messages"][0]["content"]
+    assert text.startswith("Once upon a time") and text.endswith("the end.") and len(text) < len(BIG)
+
+
+def test_without_the_header_the_prompt_goes_as_sent(gw, upstream):
+    r = chat(gw, model="gpt-3.5-turbo", messages=[{"role": "user", "content": BIG}])
+    assert r.status_code == 200, r.text
+    assert upstream.last("/v1/chat/completions").body["messages"][0]["content"] == BIG
+
+
+def test_fallback_sends_a_large_prompt_to_the_second_model_and_a_small_one_to_the_first(gw, upstream):
+    headers = {"Helicone-Token-Limit-Exception-Handler": "fallback"}
+    chain = "gpt-3.5-turbo/openai, gpt-4o-mini/openai"
+    r = chat(gw, headers, model=chain, messages=[{"role": "user", "content": BIG}])
+    assert r.status_code == 200, r.text
+    assert upstream.last("/v1/chat/completions").body["model"] == "gpt-4o-mini"
+    assert [a["model"] for a in gw.wait_row(r.headers["helicone-id"])["attempts"]] == ["gpt-4o-mini"]
+    r = chat(gw, headers, model=chain)
+    assert r.status_code == 200, r.text
+    assert upstream.last("/v1/chat/completions").body["model"] == "gpt-3.5-turbo"
+    assert [a["model"] for a in gw.wait_row(r.headers["helicone-id"])["attempts"]] == ["gpt-3.5-turbo"]
+
+
+def test_an_unknown_handler_is_a_400_in_the_callers_shape(gw):
+    r = chat(gw, {"Helicone-Token-Limit-Exception-Handler": "shrink"})
+    assert r.status_code == 400
+    assert "truncate, middle-out, fallback" in r.json()["error"]["message"]
+
+
+# -- Helicone-Model-Override ------------------------------------------------------------------------------------
+
+
+def test_model_override_records_and_prices_a_custom_deployment(gw):
+    plain = chat(gw, model="my-deploy/my-vllm")
+    assert plain.status_code == 200, plain.text
+    row = gw.wait_row(plain.headers["helicone-id"])
+    assert row["costUSD"] is None  # a name the registry lacks: never guessed
+    r = chat(gw, {"Helicone-Model-Override": "gpt-4o-mini"}, model="my-deploy/my-vllm")
+    assert r.status_code == 200, r.text
+    row = gw.wait_row(r.headers["helicone-id"])
+    assert row["model"] == "gpt-4o-mini"
+    expected = (row["prompt_tokens"] * 0.15 + row["completion_tokens"] * 0.6) / 1e6
+    assert row["costUSD"] == pytest.approx(expected) and row["costUSD"] > 0
+
+
+def test_model_override_cannot_lower_the_price_of_a_priced_model(gw):
+    own = gw.wait_row(chat(gw, model="gpt-4o/openai").headers["helicone-id"])
+    claimed = gw.wait_row(
+        chat(gw, {"Helicone-Model-Override": "gpt-4o-mini"}, model="gpt-4o/openai").headers["helicone-id"]
+    )
+    assert claimed["model"] == "gpt-4o-mini"
+    assert claimed["costUSD"] == pytest.approx(own["costUSD"]) and own["costUSD"] > 0

@@ -21,6 +21,8 @@ from ..errors import GatewayError, bad_request, redact
 from ..observe.record import build_record
 from ..pipeline.context import RequestContext
 from ..pipeline.headers import header_map, parse_helicone
+from ..pipeline.model_override import model_override
+from ..pipeline.token_limit import fit_request, handler_of
 from ..pipeline.options import route_options
 from ..pipeline.plan import restrict
 from ..providers.base import UpstreamError
@@ -117,6 +119,12 @@ class ProxyRoute:
             ctx.stream = body.get("stream") is True
             ctx.options = route_options(headers, deps.retry_default)
             ring = await deps.keyrings.get(ctx.principal.org.id)
+            ctx.model_override = model_override(headers, deps.registry)  # Helicone-Model-Override
+            handler = handler_of(headers)  # Helicone-Token-Limit-Exception-Handler (400 when unknown)
+            if handler is not None:
+                body, ctx.requested_model = fit_request(
+                    handler, body, ctx.requested_model, ctx.model_override, deps.planner, ring)
+                ctx.body = body
             attempts = restrict(deps.planner.plan(ctx.requested_model, ring), ctx.principal.key.allowed_models)
             admission = await deps.limits.admit(ctx, attempts)  # 400 bad n/policy/price, 429 over a limit, 503
             attempts = admission.attempts(attempts)  # less those a USD budget cannot bound

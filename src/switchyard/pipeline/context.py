@@ -72,6 +72,7 @@ class RequestContext:
     options: Any = None  # pipeline.options.RouteOptions
     cache_hit: bool = False
     cost_saved_usd: float | None = None  # a cache hit: what the original call cost
+    model_override: Any = None  # pipeline.model_override.ModelOverride (Helicone-Model-Override)
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0

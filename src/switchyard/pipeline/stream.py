@@ -23,6 +23,7 @@ from ..observe.cost import cost_usd, read_usage
 from ..providers.base import UpstreamError
 from .call import StreamStart
 from .context import RequestContext
+from .model_override import priced_endpoint
 from .plan import Attempt
 
 
@@ -31,10 +32,13 @@ def settle(ctx: RequestContext, attempt: Attempt, usage: Any, model: Any) -> Non
     ctx.provider = attempt.provider.id
     ctx.model = model if isinstance(model, str) and model else attempt.provider_model_id
     ctx.registry_model = attempt.model.id if attempt.model else None
+    override = ctx.model_override
+    if override is not None:  # Helicone-Model-Override: recorded as, and priced as when unpriced (model_override.py)
+        ctx.model = override.name
     u = read_usage(usage)
     if u is not None:
         ctx.usage = u
-        ctx.cost_usd = cost_usd(u, attempt.endpoint)
+        ctx.cost_usd = cost_usd(u, priced_endpoint(override, attempt.provider.id, attempt.endpoint))
 
 
 class Seam:
