@@ -23,6 +23,7 @@ from .api.health import healthz, readyz
 from .api.insight_routes import insight_routes
 from .api.metrics import metrics
 from .api.models import get_model, list_models
+from .api.prompts_rest import prompt_rest_routes
 from .api.proxy import ProxyRoute
 from .api.query import get_request, query_requests
 from .api.server_limits import RETRY_AFTER_SECONDS, ServerLimits
@@ -96,6 +97,7 @@ class Gateway:
                 *admin_routes(),
                 *admin_webhook_routes(),
                 *admin_prompt_routes(),
+                *prompt_rest_routes(),
                 *dashboard_routes(),
             ],
             exception_handlers={HTTPException: _http_error, GatewayError: _gateway_error},

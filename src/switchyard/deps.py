@@ -145,7 +145,7 @@ async def running(settings: Settings, *, env: Mapping[str, str] | None = None,
         invalidation=Invalidation(settings.redis, auth.invalidate, metrics=metrics),
     )
     deps.access_log = AccessLog.build(settings)
-    deps.prompts = Prompts(PromptStore(store))
+    deps.prompts = Prompts(PromptStore(store), log_inputs=settings.log.store_bodies)
     await deps.limits.start()
     await metrics.start()
     await deps.invalidation.start()

@@ -191,3 +191,49 @@ def test_admin_validation(gw, prompt):
     assert admin(gw, "PUT", f"/prompts/{prompt['id']}/environments/b%20d",
                  {"version_id": prompt["v1"]}).status_code == 400
     assert admin(gw, "GET", "/prompts/zzz999").status_code == 404
+
+
+def test_omit_request_drops_the_inputs_from_the_row(gw, prompt):
+    c = client(gw, **{"Helicone-Omit-Request": "true"})
+    r = c.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=[],
+                                                    extra_body={"prompt_id": prompt["id"], "inputs": INPUTS})
+    row = gw.wait_row(r.headers["helicone-id"])
+    assert row["prompt_id"] == prompt["id"] and "helicone-prompt-inputs" not in row["request_properties"]
+    assert "Ada" not in orjson.dumps(row).decode()
+
+
+def rest(gw: GatewayProcess, path: str, body: Any, key: str | None = None) -> httpx.Response:
+    return httpx.post(f"{gw.url}/v1/prompt-2025{path}", json=body, headers=gw.headers(key), timeout=10)
+
+
+def test_helicone_rest_paths(gw, upstream):
+    """Helicone's documented /v1/prompt-2025 calls with the gateway key: create, update (+ environment),
+    set environment, query the environment's version; another organisation's key sees nothing."""
+    r = rest(gw, "", {"name": "Support Bot", "tags": ["support"], "promptBody": {
+        "model": "gpt-4o-mini", "messages": [{"role": "system", "content": "Bot for {{hc:co:string}}"}]}})
+    assert r.status_code == 200, r.text
+    pid, v1 = r.json()["id"], r.json()["versionId"]
+    r = rest(gw, "/update", {"promptId": pid, "promptVersionId": v1, "newMajorVersion": True,
+                             "commitMessage": "v2", "environment": "staging", "promptBody": {
+                                 "model": "gpt-4o-mini", "messages": [{"role": "system", "content": "V2 {{hc:co:string}}"}]}})
+    assert r.status_code == 200, r.text
+    v2 = r.json()["id"]
+    got = rest(gw, "/query/environment-version", {"promptId": pid, "environment": "staging"}).json()
+    assert got["id"] == v2 and got["prompt_id"] == pid and got["major_version"] == 2
+    assert got["environment"] == "staging" and got["prompt_body"]["messages"][0]["content"] == "V2 {{hc:co:string}}"
+    assert rest(gw, "/query/environment-version", {"promptId": pid, "environment": "production"}).json()["id"] == v1
+
+    r = rest(gw, "/update/environment", {"promptId": pid, "promptVersionId": v2, "environment": "production"})
+    assert r.status_code == 200 and r.json() is None
+    client(gw).chat.completions.create(model="gpt-4o-mini", messages=[],
+                                       extra_body={"prompt_id": pid, "inputs": {"co": "Acme"}})
+    assert sent_messages(upstream, "/v1/chat/completions")[0]["content"] == "V2 Acme"
+
+    other = gw.new_key("prompts-other-org")
+    assert rest(gw, "/query/environment-version", {"promptId": pid, "environment": "production"},
+                key=other).status_code == 404
+    with pytest.raises(BadRequestError):  # another organisation's prompts are not found
+        OpenAI(base_url=f"{gw.url}/v1", api_key=other, max_retries=0).chat.completions.create(
+            model="gpt-4o-mini", messages=[], extra_body={"prompt_id": pid})
+    assert rest(gw, "", {"name": "x", "promptBody": {"model": "m"}}).status_code == 400
+    assert httpx.post(f"{gw.url}/v1/prompt-2025", json={}, timeout=10).status_code == 401

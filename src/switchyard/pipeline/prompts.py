@@ -12,7 +12,7 @@ API drop it at once (`invalidate`).
 
 The log row gets the prompt id in its `prompt_id` column (filterable in the query API) and the version,
 environment and inputs as properties `helicone-prompt-version-id`, `helicone-prompt-environment`,
-`helicone-prompt-inputs` (JSON).
+`helicone-prompt-inputs` (JSON; not kept with `Helicone-Omit-Request: true` or `log.store_bodies: false`).
 """
 
 from __future__ import annotations
@@ -43,8 +43,9 @@ def _name(body: dict[str, Any], field: str) -> str | None:
 
 
 class Prompts:
-    def __init__(self, store: PromptStore) -> None:
+    def __init__(self, store: PromptStore, *, log_inputs: bool = True) -> None:
         self.store = store
+        self.log_inputs = log_inputs  # log.store_bodies: inputs are request content, kept only when bodies are
         self._cache: dict[tuple[str, str, str], PromptVersion] = {}
         self._revision: int | None = None
         self._checked = 0.0
@@ -123,7 +124,7 @@ class Prompts:
         h.properties["helicone-prompt-id"] = prompt_id
         h.properties["helicone-prompt-version-id"] = v.id
         h.properties["helicone-prompt-environment"] = environment or ("" if version_id else PRODUCTION)
-        if inputs:
+        if inputs and self.log_inputs and not h.omit_request:  # Helicone-Omit-Request drops them with the body
             h.properties["helicone-prompt-inputs"] = orjson.dumps(inputs).decode()
         if not h.properties["helicone-prompt-environment"]:
             del h.properties["helicone-prompt-environment"]

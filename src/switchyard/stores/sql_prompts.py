@@ -89,6 +89,13 @@ class PromptStore:
 
     async def deploy(self, org_id: str, prompt_id: str, environment: str, version_id: str, now: int) -> None:
         """Point `environment` at `version_id` (deploy or roll back). NotFound for an unknown prompt or version."""
+        try:
+            await self._deploy(org_id, prompt_id, environment, version_id, now)
+        except IntegrityError:  # two first deploys of one environment at once: the loser's pointer is not set
+            raise Conflict(f"Environment {environment!r} of prompt {prompt_id!r} was deployed concurrently; "
+                           "try again.") from None
+
+    async def _deploy(self, org_id: str, prompt_id: str, environment: str, version_id: str, now: int) -> None:
         with unavailable_on_db_error():
             async with self.engine.begin() as conn:
                 await self._require(conn, org_id, prompt_id)
