@@ -11,7 +11,7 @@ import openai
 import pytest
 from pydantic import BaseModel
 
-from support.client_matrix import ANSWER, assert_tool_loop, get_weather, providers, sent
+from support.client_matrix import ANSWER, BY_NAME, assert_tool_loop, get_weather, providers, sent
 
 CHAT_TOOL = {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
              "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
@@ -165,3 +165,27 @@ def test_count_tokens(claude, agent_upstream, provider):
         (call,) = sent(agent_upstream, mark, provider)
         assert counted.input_tokens == 42 and ("count_tokens" in call.seen.path or "count-tokens" in call.seen.path)
     assert counted.input_tokens > 0
+
+
+@pytest.mark.parametrize("target", ["anthropic", "bedrock", "vertex"])
+def test_gemini_conversation_continued_on_claude(oai, agent_upstream, target):
+    """Two tool calls made by Gemini (which sends no ids: the gateway makes them), then the same history sent to
+    Claude, which refuses duplicate tool_use ids: the ids must be unique across responses."""
+    gemini, claude_route = BY_NAME["gemini"], BY_NAME[target]
+    history: list[dict] = []
+    for city in ("Paris", "Lyon"):
+        history.append({"role": "user", "content": f"What is the weather in {city}?"})
+        turn = oai.chat.completions.create(model=gemini.model, messages=history, tools=[CHAT_TOOL])
+        (call,) = turn.choices[0].message.tool_calls
+        history += [turn.choices[0].message.model_dump(exclude_none=True),
+                    {"role": "tool", "tool_call_id": call.id, "content": get_weather(city)}]
+        history.append(oai.chat.completions.create(model=gemini.model, messages=history, tools=[CHAT_TOOL])
+                       .choices[0].message.model_dump(exclude_none=True))
+    ids = [c["id"] for m in history for c in m.get("tool_calls") or []]
+    assert len(ids) == len(set(ids)) == 2
+    mark = agent_upstream.mark()
+    history.append({"role": "user", "content": "And in Paris again?"})
+    again = oai.chat.completions.create(model=claude_route.model, messages=history, tools=[CHAT_TOOL])
+    assert again.choices[0].message.tool_calls
+    (sent_to_claude,) = sent(agent_upstream, mark, claude_route)
+    assert sorted(sent_to_claude.tool_calls) == sorted(ids)
