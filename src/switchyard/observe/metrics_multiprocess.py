@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
+from prometheus_client.metrics_core import Metric
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -74,12 +75,15 @@ class SharedFiles:
         self._keys: dict[tuple[str, str, tuple[tuple[str, str], ...]], str] = {}
         self._task: asyncio.Task[None] | None = None
         self._written: set[str] = set()
+        self._families: dict[str, tuple[str, str]] = {}  # this worker's families, shown even before a sample
 
     # --- writing this worker's files ------------------------------------------------------------------------
 
     def flush(self) -> None:
         files: dict[str, list[tuple[str, float]]] = {}
+        families = {}
         for fam in self.local.collect():
+            families[fam.name] = (fam.documentation, fam.type)
             if fam.type == "gauge":
                 prefix = f"gauge_{GAUGE_MODES.get(fam.name, 'livesum')}"
             elif fam.type in ("counter", "histogram"):
@@ -103,6 +107,7 @@ class SharedFiles:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(self.path, stale))
         self._written = {f"{p}_{self.pid}.db" for p in files}
+        self._families = families
 
     def _key(self, fam: Any, s: Any) -> str:
         labels = tuple(s.labels.items())
@@ -161,7 +166,11 @@ class SharedFiles:
                     os.unlink(f)  # a worker that died without its shutdown: its gauges describe nothing now
                 continue
             files.append(f)
-        return MultiProcessCollector.merge(files, accumulate=True)
+        merged = list(MultiProcessCollector.merge(files, accumulate=True))
+        seen = {m.name for m in merged}
+        # families without a sample yet (no request so far) keep their HELP and TYPE, as in a single process
+        merged += [Metric(name, doc, typ) for name, (doc, typ) in self._families.items() if name not in seen]
+        return merged
 
 
 def _alive(pid: int) -> bool:
