@@ -16,6 +16,7 @@ from starlette.routing import Route
 from .api import surfaces
 from .api.admin import admin_routes
 from .api.admin_prompts import admin_prompt_routes
+from .api.admin_usage import admin_usage_routes
 from .api.admin_webhooks import admin_webhook_routes
 from .api.asgi import GuardedReceive, Receive, Scope, Send, send_response
 from .api.count_tokens import CountTokensRoute
@@ -96,6 +97,7 @@ class Gateway:
                 *insight_routes(),
                 *admin_routes(),
                 *admin_webhook_routes(),
+                *admin_usage_routes(),
                 *admin_prompt_routes(),
                 *prompt_rest_routes(),
                 *dashboard_routes(),

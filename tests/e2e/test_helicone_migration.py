@@ -10,10 +10,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
-from support.gateway import GatewayProcess, default_config, free_port
+from support.gateway import GatewayProcess, cli, default_config, free_port
 
+ADMIN_KEY = "admin-e2e-migration-0123456789abcdefgh"
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 ALIASES = {"my-gpt": "gpt-4o-mini/openai", "my-chain": "no-such-model/openai, gpt-4o-mini/openai"}
 
 
@@ -21,7 +24,7 @@ ALIASES = {"my-gpt": "gpt-4o-mini/openai", "my-chain": "no-such-model/openai, gp
 def gw(upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     g = GatewayProcess(
         tmp_path_factory.mktemp("gateway-migration"),
-        default_config(upstream.url, free_port(), models={"aliases": ALIASES}),
+        default_config(upstream.url, free_port(), models={"aliases": ALIASES}, admin={"key": ADMIN_KEY}),
     )
     g.prepare()
     g.start()
@@ -165,3 +168,44 @@ def test_model_override_cannot_lower_the_price_of_a_priced_model(gw):
     )
     assert claimed["model"] == "gpt-4o-mini"
     assert claimed["costUSD"] == pytest.approx(own["costUSD"]) and own["costUSD"] > 0
+
+
+# -- Helicone-Stripe-Customer-Id: usage per customer ------------------------------------------------------------
+
+
+def test_usage_per_stripe_customer_over_the_admin_api_and_the_cli(gw):
+    stripe = "Helicone-Stripe-Customer-Id"
+    ids = {
+        "cus_A": [chat(gw, {stripe: "cus_A"}).headers["helicone-id"] for _ in range(2)],
+        "cus_B": [chat(gw, {stripe: "cus_B"}, model="gpt-4o/openai").headers["helicone-id"]],
+    }
+    rows = {c: [gw.wait_row(i) for i in v] for c, v in ids.items()}
+    assert rows["cus_A"][0]["request_properties"]["helicone-stripe-customer-id"] == "cus_A"  # on the row
+    r = httpx.get(gw.url + "/admin/v1/orgs/test/usage",
+                  params={"group_by": "customer", "start": "2000-01-01", "end": "2100-01-01T00:00:00Z"},
+                  headers=ADMIN, timeout=10)
+    assert r.status_code == 200, r.text
+    got = {d["customer"]: d for d in r.json()["data"]}
+    assert set(got) == {"cus_A", "cus_B"}  # requests without the header are nobody's
+    for customer, logged in rows.items():
+        d = got[customer]
+        assert d["requests"] == len(logged)
+        assert d["prompt_tokens"] == sum(x["prompt_tokens"] for x in logged)
+        assert d["completion_tokens"] == sum(x["completion_tokens"] for x in logged)
+        assert d["cost_usd"] == pytest.approx(sum(x["costUSD"] for x in logged)) and d["cost_usd"] > 0
+
+    empty = httpx.get(gw.url + "/admin/v1/orgs/test/usage", params={"start": "2000-01-01", "end": "2000-02-01"},
+                      headers=ADMIN, timeout=10)
+    assert empty.status_code == 200 and empty.json()["data"] == []
+    bad = httpx.get(gw.url + "/admin/v1/orgs/test/usage", params={"start": "yesterday"}, headers=ADMIN, timeout=10)
+    assert bad.status_code == 400 and "ISO 8601" in bad.json()["error"]["message"]
+    assert httpx.get(gw.url + "/admin/v1/orgs/test/usage", params={"group_by": "model"}, headers=ADMIN,
+                     timeout=10).status_code == 400
+    assert httpx.get(gw.url + "/admin/v1/orgs/test/usage", headers=gw.headers(), timeout=10).status_code == 401
+
+    out = cli(gw.home, gw.config_path, "usage", "--org", "test", "--by", "customer", "--start", "2000-01-01")
+    lines = out.splitlines()
+    assert lines[1].split() == ["CUSTOMER", "REQUESTS", "PROMPT_TOKENS", "COMPLETION_TOKENS", "COST_USD"]
+    assert any(line.split()[:2] == ["cus_A", "2"] for line in lines[2:])
+    as_json = orjson.loads(cli(gw.home, gw.config_path, "usage", "--org", "test", "--start", "2000-01-01", "--json"))
+    assert {d["customer"]: d["requests"] for d in as_json["data"]} == {"cus_A": 2, "cus_B": 1}

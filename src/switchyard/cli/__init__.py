@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from ..config import ConfigError, load_settings
-from . import accounts, credits, demo_data, prompts, provider_keys, server
+from . import accounts, credits, demo_data, prompts, provider_keys, server, usage
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     sub = p.add_subparsers(dest="command", required=True)
-    for module in (server, accounts, provider_keys, credits, demo_data, prompts):
+    for module in (server, accounts, provider_keys, credits, demo_data, prompts, usage):
         module.register(sub, common)
     return p
 

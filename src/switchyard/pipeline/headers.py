@@ -85,6 +85,7 @@ def parse_helicone(headers: dict[str, str]) -> HeliconeHeaders:
         ("helicone-session-path", "helicone-session-path"),
         ("helicone-session-name", "helicone-session-name"),
         ("helicone-prompt-id", "helicone-prompt-id"),
+        ("helicone-stripe-customer-id", "helicone-stripe-customer-id"),  # metering (stores/usage_report.py)
     ):
         if headers.get(header):
             props[prop] = headers[header]

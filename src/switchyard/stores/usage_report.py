@@ -1,0 +1,53 @@
+"""Usage per Stripe customer and period (`Helicone-Stripe-Customer-Id`), for metering and invoices.
+
+The customer travels as the property `helicone-stripe-customer-id` (Helicone logs it under that name too), so it
+lives in `request_properties` beside every other property and needs no column of its own. Rows count in the
+period `[start, end)` of their creation time; cache hits count as requests with their (zero) cost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, func, select
+
+from .schema import request_properties, requests, text_hash
+
+CUSTOMER_PROPERTY = "helicone-stripe-customer-id"
+
+
+async def usage_by_customer(store: Any, org_id: str, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
+    """[{customer, requests, prompt_tokens, completion_tokens, cost_usd}], most expensive first."""
+    p, r = request_properties, requests
+    cost = func.coalesce(func.sum(r.c.cost_usd), 0.0)
+    q = (
+        select(
+            p.c.value,
+            func.count(),
+            func.coalesce(func.sum(r.c.prompt_tokens), 0),
+            func.coalesce(func.sum(r.c.completion_tokens), 0),
+            cost,
+        )
+        .select_from(p.join(r, and_(r.c.id == p.c.request_id, r.c.org_id == p.c.org_id)))
+        .where(
+            p.c.org_id == org_id,
+            p.c.key_hash == text_hash(CUSTOMER_PROPERTY),
+            p.c.key == CUSTOMER_PROPERTY,
+            r.c.created_at >= start_ms,
+            r.c.created_at < end_ms,
+        )
+        .group_by(p.c.value)
+        .order_by(cost.desc(), p.c.value)
+    )
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(q)).all()
+    return [
+        {
+            "customer": value,
+            "requests": int(n),
+            "prompt_tokens": int(pt),
+            "completion_tokens": int(ct),
+            "cost_usd": round(float(c), 9),
+        }
+        for value, n, pt, ct, c in rows
+    ]
