@@ -23,6 +23,7 @@ NAV = (
     ("sessions", "Sessions", "/dashboard/sessions"),
     ("users", "Users", "/dashboard/users"),
     ("properties", "Properties", "/dashboard/properties"),
+    ("prompts", "Prompts", "/dashboard/prompts"),
     ("keys", "Keys and money", "/dashboard/keys"),
     ("health", "Health", "/dashboard/health"),
 )

@@ -13,6 +13,7 @@ from . import pages_health as health
 from . import pages_keys as keys
 from . import pages_overview as overview
 from . import pages_people as people
+from . import pages_prompts as prompts
 from . import pages_requests as requests
 from . import pages_sessions as sessions
 from .guard import Parts, page
@@ -54,5 +55,7 @@ def dashboard_routes() -> list[BaseRoute]:
         post("/dashboard/provider-keys/{key_id}/remove", keys.remove_provider_key),
         post("/dashboard/credits", keys.grant_credits),
         get("/dashboard/health", health.health_page),
+        get("/dashboard/prompts", prompts.prompts_page),
+        get("/dashboard/prompts/{prompt_id}", prompts.prompt_page),
         Mount("/dashboard/static", app=static, name="dashboard-static"),
     ]
