@@ -189,3 +189,17 @@ def test_gemini_conversation_continued_on_claude(oai, agent_upstream, target):
     assert again.choices[0].message.tool_calls
     (sent_to_claude,) = sent(agent_upstream, mark, claude_route)
     assert sorted(sent_to_claude.tool_calls) == sorted(ids)
+
+
+@pytest.mark.parametrize("provider", providers())
+def test_max_tokens_above_the_ceiling(claude, agent_upstream, provider):
+    """128000 (what the AI SDK sends for a model it does not know) against Claude Sonnet 4's 64000: clamped by the
+    gateway on every route, native passthrough included (the mock refuses above the ceiling, as Anthropic does)."""
+    mark = agent_upstream.mark()
+    with claude.messages.stream(model=provider.model, max_tokens=128000, messages=[{"role": "user", "content": "Hi"}]) as s:
+        got = s.get_final_message()  # the SDK refuses such a limit without streaming
+    assert [b.text for b in got.content if b.type == "text"] == [ANSWER]
+    (call,) = sent(agent_upstream, mark, provider)
+    if provider.claude:
+        limit = call.body.get("max_tokens") or call.body["inferenceConfig"]["maxTokens"]
+        assert limit == 64000
