@@ -19,6 +19,7 @@ import orjson
 VARIABLE = re.compile(r"\{\{\s*hc:([A-Za-z_][\w\-]*):([A-Za-z_]\w*)\s*\}\}")
 PARTIAL = re.compile(r"\{\{\s*hcp:([\w\-]+):(\d+)(?::([\w\-]+))?\s*\}\}")
 PROMPT_FIELDS = ("prompt_id", "environment", "version_id", "inputs")
+MAX_PARTIALS = 64  # distinct partial references in one version (each may be a store lookup)
 _TRUE, _FALSE = ("true", "yes"), ("false", "no")
 
 
@@ -118,6 +119,8 @@ async def resolve_partials(body: dict[str, Any], lookup: Lookup) -> dict[str, An
     refs = {m.group(): m.groups() for m in PARTIAL.finditer(raw)}
     if not refs:
         return body
+    if len(refs) > MAX_PARTIALS:
+        raise TemplateError(f"The prompt references {len(refs)} different partials; at most {MAX_PARTIALS} are allowed")
     texts: dict[str, str] = {}
     for ref, (pid, index, env) in refs.items():
         other = await lookup(pid, env or "production")

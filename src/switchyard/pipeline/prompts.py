@@ -29,7 +29,8 @@ from .prompt_template import TemplateError, fill_variables, merge, resolve_parti
 
 MAPPING_HEADER = "helicone-gateway-body-mapping"
 _POLL_SECONDS = 1.0
-_MAX_CACHED = 10_000
+_MAX_CACHED = 10_000  # resolutions kept ...
+_MAX_CACHED_BYTES = 64 << 20  # ... and their bodies' JSON size at most (a saved body may be up to 1 MiB)
 
 
 def _name(body: dict[str, Any], field: str) -> str | None:
@@ -47,12 +48,17 @@ class Prompts:
         self.store = store
         self.log_inputs = log_inputs  # log.store_bodies: inputs are request content, kept only when bodies are
         self._cache: dict[tuple[str, str, str], PromptVersion] = {}
+        self._bytes = 0
         self._revision: int | None = None
         self._checked = 0.0
 
     def invalidate(self) -> None:
-        self._cache.clear()
+        self._drop()
         self._checked = 0.0
+
+    def _drop(self) -> None:
+        self._cache.clear()
+        self._bytes = 0
 
     async def _fresh(self) -> None:
         now = time.monotonic()
@@ -61,7 +67,7 @@ class Prompts:
         self._checked = now
         rev = await self.store.revision()
         if rev != self._revision:
-            self._cache.clear()
+            self._drop()
             self._revision = rev
 
     async def version(self, org_id: str, prompt_id: str, environment: str | None,
@@ -76,9 +82,11 @@ class Prompts:
         else:
             v = await self.store.version(org_id, prompt_id, version_id)
         if v is not None:
-            if len(self._cache) >= _MAX_CACHED:
-                self._cache.clear()
+            size = len(orjson.dumps(v.body))
+            if len(self._cache) >= _MAX_CACHED or self._bytes + size > _MAX_CACHED_BYTES:
+                self._drop()
             self._cache[key] = v
+            self._bytes += size
         return v
 
     async def expand(self, ctx: Any, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
