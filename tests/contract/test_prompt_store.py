@@ -62,3 +62,18 @@ async def test_explicit_id_conflict_and_unknown_version(store):
     with pytest.raises(NotFound):
         await ps.deploy(org, pid, "staging", "00000000-0000-0000-0000-000000000000", 3)
     assert await ps.resolve(org, pid, "staging") is None
+
+
+async def test_limits_per_organisation_and_prompt(store, monkeypatch):
+    monkeypatch.setattr(PromptStore, "max_prompts", 2)
+    monkeypatch.setattr(PromptStore, "max_versions", 2)
+    ps = PromptStore(store)
+    org = await _org(store)
+    pid, _ = await ps.create(org, None, None, BODY, 1)
+    await ps.create(org, None, None, BODY, 1)
+    with pytest.raises(Conflict, match="2 prompts, the most allowed"):
+        await ps.create(org, None, None, BODY, 1)
+    await ps.add_version(org, pid, BODY, 2)
+    with pytest.raises(Conflict, match="2 versions, the most allowed"):
+        await ps.add_version(org, pid, BODY, 3)
+    assert [v.number for v in (await ps.get(org, pid)).versions] == [1, 2]

@@ -184,6 +184,11 @@ def test_legacy_prompt_header_still_recorded(gw):
 
 
 def test_admin_validation(gw, prompt):
+    r = httpx.get(f"{gw.url}/admin/v1/orgs/test/prompts", headers=gw.headers(), timeout=10)
+    assert r.status_code == 401  # a gateway key is not the admin key
+    r = httpx.put(f"{gw.url}/admin/v1/orgs/test/prompts/{prompt['id']}/environments/production",
+                  json={"version_id": prompt["v2"]}, timeout=10)
+    assert r.status_code == 401
     assert admin(gw, "POST", "/prompts", {"body": {"model": "x"}}).status_code == 400
     assert admin(gw, "POST", "/prompts", {"id": "shared", "body": SHARED}).status_code == 409
     assert admin(gw, "POST", "/prompts/zzz999/versions", {"body": SHARED}).status_code == 404

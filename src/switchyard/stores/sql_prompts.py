@@ -56,6 +56,9 @@ def _version(r: Any) -> PromptVersion:
 
 
 class PromptStore:
+    max_prompts = 1000  # per organisation: any gateway key may create prompts (Helicone's REST paths)
+    max_versions = 1000  # per prompt
+
     def __init__(self, store: Any) -> None:
         self.engine = store.engine
 
@@ -67,6 +70,10 @@ class PromptStore:
             try:
                 with unavailable_on_db_error():
                     async with self.engine.begin() as conn:
+                        n = (await conn.execute(select(func.count()).select_from(prompts).where(
+                            prompts.c.org_id == org_id))).scalar_one()
+                        if n >= self.max_prompts:
+                            raise Conflict(f"The organisation has {n} prompts, the most allowed.")
                         await conn.execute(insert(prompts).values(org_id=org_id, id=pid, name=name, created_at=now))
                         v = await self._add_version(conn, org_id, pid, body, now)
                         await self._point(conn, org_id, pid, PRODUCTION, v.id, now)
@@ -167,6 +174,8 @@ class PromptStore:
                            now: int) -> PromptVersion:
         last = (await conn.execute(select(func.max(versions.c.number)).where(
             (versions.c.org_id == org_id) & (versions.c.prompt_id == prompt_id)))).scalar()
+        if (last or 0) >= self.max_versions:
+            raise Conflict(f"Prompt {prompt_id!r} has {last} versions, the most allowed.")
         v = PromptVersion(str(uuid.uuid4()), prompt_id, (last or 0) + 1, body, now)
         await conn.execute(insert(versions).values(id=v.id, org_id=org_id, prompt_id=prompt_id, number=v.number,
                                                    body=orjson.dumps(body).decode(), created_at=now))
