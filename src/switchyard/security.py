@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import secrets
 import stat
 from pathlib import Path
@@ -36,6 +37,11 @@ MIN_SECRET_LENGTH = 32  # characters, for the master secret and the admin key
 MASTER_CHECK = "master_key_check"  # the store_meta row holding the check value
 _CHECK_LABEL = b"switchyard master key check v1"
 _KEY_BODY = 40  # characters after KEY_PREFIX in a gateway key
+# Keys imported from Helicone (`switchyard keys import`): exactly Helicone's documented shapes, `sk-`/`pk-`, optional
+# `-helicone`, `-eu`, `-cp`, `-rl`, then four groups of 7 word characters (~144 bits). Only these shapes, not "any
+# long string": every other string is still refused without a store lookup, so a flood of junk keys (or provider
+# keys sent to the wrong place) costs no query; keys of another gateway's shapes cannot be imported.
+IMPORTED_KEY = re.compile(r"[sp]k(?:-helicone)?(?:-eu)?(?:-cp)?(?:-rl)?(?:-[A-Za-z0-9_]{7}){4}")
 
 
 class MasterKeyError(Exception):
@@ -116,7 +122,9 @@ def _derive(master: bytes, purpose: bytes) -> bytes:
 def looks_like_gateway_key(key: str) -> bool:
     """Whether `key` has the shape `new_gateway_key` gives every key: anything else is refused unlooked-up."""
     body = key[len(KEY_PREFIX) :]
-    return key.startswith(KEY_PREFIX) and len(body) == _KEY_BODY and body.isascii() and body.isalnum()
+    if key.startswith(KEY_PREFIX) and len(body) == _KEY_BODY and body.isascii() and body.isalnum():
+        return True
+    return len(key) <= 64 and IMPORTED_KEY.fullmatch(key) is not None  # an imported Helicone key
 
 
 class Secrets:
@@ -151,6 +159,8 @@ def new_gateway_key() -> str:
 
 def display_prefix(key: str) -> str:
     """What may be shown of a key after creation: enough to recognise it, never enough to use it."""
+    if not key.startswith(KEY_PREFIX) and IMPORTED_KEY.fullmatch(key):  # an imported key: its kind + 4 characters
+        return key[: len(key) - 4 * 8 + 5] + "…"
     return key[: len(KEY_PREFIX) + 4] + "…"
 
 

@@ -6,6 +6,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +16,7 @@ import httpx
 import orjson
 import pytest
 
-from support.gateway import GatewayProcess, cli, default_config, free_port
+from support.gateway import BIN, GatewayProcess, cli, default_config, free_port
 
 ADMIN_KEY = "admin-e2e-migration-0123456789abcdefgh"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -209,3 +212,40 @@ def test_usage_per_stripe_customer_over_the_admin_api_and_the_cli(gw):
     assert any(line.split()[:2] == ["cus_A", "2"] for line in lines[2:])
     as_json = orjson.loads(cli(gw.home, gw.config_path, "usage", "--org", "test", "--start", "2000-01-01", "--json"))
     assert {d["customer"]: d["requests"] for d in as_json["data"]} == {"cus_A": 2, "cus_B": 1}
+
+
+# -- switchyard keys import ----------------------------------------------------------------------------------------
+
+HELICONE_KEY = "sk-helicone-ab12cd3-ef45gh6-ij78kl9-mn01op2"
+
+
+def import_key(gw: GatewayProcess, key: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SWITCHYARD_HOME": str(gw.home), "SWITCHYARD_CONFIG": str(gw.config_path)}
+    return subprocess.run([str(BIN), "keys", "import", "--org", "test", *args], input=key + "\n", env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_an_imported_helicone_key_authenticates_and_is_stored_only_as_a_hash(gw):
+    assert chat(gw, {"Authorization": f"Bearer {HELICONE_KEY}"}).status_code == 401  # not yet
+    done = import_key(gw, HELICONE_KEY, "--name", "from-helicone")
+    assert done.returncode == 0, done.stderr
+    assert "sk-helicone-ab12…" in done.stdout and HELICONE_KEY not in done.stdout
+    deadline = time.monotonic() + 10  # the gateway drops its negative cache within a second or so
+    while (r := chat(gw, {"Authorization": f"Bearer {HELICONE_KEY}"})).status_code != 200:
+        assert time.monotonic() < deadline, r.text
+        time.sleep(0.2)
+    # Helicone's own header works too, and the request lands in the organisation's log
+    r = chat(gw, {"Authorization": "", "Helicone-Auth": f"Bearer {HELICONE_KEY}"})
+    assert r.status_code == 200, r.text
+    assert gw.wait_row(r.headers["helicone-id"])["key_id"]
+    db = b"".join(p.read_bytes() for p in gw.home.glob("switchyard.db*"))  # the database and its WAL
+    assert HELICONE_KEY.encode() not in db and b"ab12cd3-ef45gh6" not in db
+    again = import_key(gw, HELICONE_KEY)
+    assert again.returncode == 1 and "already registered" in again.stderr
+
+
+def test_import_refuses_a_key_that_could_never_authenticate(gw):
+    for bad in ("sk-proj-0123456789abcdefghijklmnop", "hello", "sk-helicone-short"):
+        done = import_key(gw, bad)
+        assert done.returncode == 1 and "Not an importable key" in done.stderr, done.stderr
+    assert import_key(gw, "").returncode == 1

@@ -16,7 +16,7 @@ import orjson
 from ..errors import GatewayError, bad_request
 from ..pipeline.byok_egress import ByokPolicy
 from ..providers.registry import Registry
-from ..security import Secrets, display_prefix, new_gateway_key
+from ..security import Secrets, display_prefix, looks_like_gateway_key, new_gateway_key
 from ..stores.base import Conflict, GatewayKey, LedgerEntry, NotFound, Org, ProviderKey, StoreUnavailable
 from .admin_models import (
     CreditGrant,
@@ -132,6 +132,23 @@ async def create_gateway_key(
                     await store.revoke_key(rec.id)
                 raise
     return key, rec
+
+
+async def import_gateway_key(store: Any, secrets: Secrets, org: Org, key: str, name: str | None) -> GatewayKey:
+    """Register a key the caller already has (a Helicone key in their code): stored only as its hash, like every
+    key. Only shapes `security.looks_like_gateway_key` accepts can authenticate, so others are refused here."""
+    key = key.strip()
+    if not looks_like_gateway_key(key):
+        raise GatewayError(
+            400, "Not an importable key: expected a Helicone key (sk-helicone-xxxxxxx-xxxxxxx-xxxxxxx-xxxxxxx, "
+            "pk-helicone-…, with -eu/-cp/-rl variants) or a Switchyard key (sk-sy-…).", code="invalid_request",
+        )
+    digest = secrets.hash_key(key)
+    with store_errors("organisation"):
+        if await store.find_key_by_hash(digest) is not None:
+            raise GatewayError(409, "This key is already registered (revoke it first to import it again).",
+                               code="conflict")
+        return await store.create_key(org.id, digest, display_prefix(key), name or None)
 
 
 async def get_gateway_key(store: Any, key_id: str) -> GatewayKey:

@@ -4,6 +4,7 @@ as the admin API (`api.admin_models`, `api.admin_ops`)."""
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from ..api import admin_ops as ops
@@ -91,6 +92,22 @@ def cmd_keys_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 @command
+def cmd_keys_import(settings: Settings, args: argparse.Namespace) -> int:
+    """Reads the key from standard input (never from the command line, where `ps` and shell history see it)."""
+    key = sys.stdin.read().strip()
+    if not key:
+        raise CommandError("no key on standard input: echo \"$HELICONE_API_KEY\" | switchyard keys import --org NAME")
+
+    async def go(store: SQLStore) -> Any:
+        org = await ops.resolve_org(store, args.org)
+        return await ops.import_gateway_key(store, await secrets_for(settings, store), org, key, args.name)
+
+    rec = run_store(settings, go, publish=True)
+    print(f"imported gateway key {rec.id} ({rec.prefix}) for organisation {args.org}; only its hash is stored")
+    return 0
+
+
+@command
 def cmd_keys_list(settings: Settings, args: argparse.Namespace) -> int:
     async def go(store: SQLStore) -> list[Any]:
         org_id = (await ops.resolve_org(store, args.org)).id if args.org else None
@@ -173,6 +190,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     _limit_args(kc)
     kc.set_defaults(fn=cmd_keys_create)
+    ki = keys.add_parser(
+        "import", parents=[common], help="register an existing key (e.g. sk-helicone-…) read from standard input"
+    )
+    ki.add_argument("--org", required=True, help="organisation name or id")
+    ki.add_argument("--name", help="a label for the key")
+    ki.set_defaults(fn=cmd_keys_import)
     kl = keys.add_parser("list", parents=[common], help="list gateway keys (never the keys themselves)")
     kl.add_argument("--org", help="only this organisation")
     kl.set_defaults(fn=cmd_keys_list)
