@@ -15,8 +15,16 @@ from openai import OpenAI
 
 from support.gateway import BIN, GatewayProcess, default_config, free_port
 
-V1 = {"model": "gpt-4o-mini", "temperature": 0.3, "messages": [{"role": "system", "content": "One {{hc:x:string}}"}]}
-V2 = {"model": "gpt-4o-mini", "temperature": 0.7, "messages": [{"role": "system", "content": "Two {{hc:x:string}}"}]}
+V1 = {
+    "model": "gpt-4o-mini",
+    "temperature": 0.3,
+    "messages": [{"role": "system", "content": "One {{hc:x:string}}"}],
+}
+V2 = {
+    "model": "gpt-4o-mini",
+    "temperature": 0.7,
+    "messages": [{"role": "system", "content": "Two {{hc:x:string}}"}],
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,15 +38,17 @@ def gw(upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayPr
 
 def run(gw: GatewayProcess, *args: str, stdin: str = "", ok: bool = True) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SWITCHYARD_HOME": str(gw.home), "SWITCHYARD_CONFIG": str(gw.config_path)}
-    out = subprocess.run([str(BIN), "prompts", *args], env=env, input=stdin, capture_output=True, text=True,
-                         timeout=60)
+    out = subprocess.run(
+        [str(BIN), "prompts", *args], env=env, input=stdin, capture_output=True, text=True, timeout=60
+    )
     assert (out.returncode == 0) == ok, (out.stdout, out.stderr)
     return out
 
 
 def sent_system(gw: GatewayProcess, upstream) -> str:
     OpenAI(base_url=f"{gw.url}/v1", api_key=gw.key, max_retries=0).chat.completions.create(
-        model="gpt-4o-mini", messages=[], extra_body={"prompt_id": "cli-p", "inputs": {"x": "y"}})
+        model="gpt-4o-mini", messages=[], extra_body={"prompt_id": "cli-p", "inputs": {"x": "y"}}
+    )
     return upstream.last("/v1/chat/completions").body["messages"][0]["content"]
 
 
@@ -73,7 +83,10 @@ def test_create_version_deploy_diff(gw, upstream, tmp_path: Path):
 
     diff = run(gw, "diff", "cli-p", "v1", "v2", "--org", "test").stdout
     assert "--- cli-p v1" in diff and "+++ cli-p v2" in diff
-    assert '-      "content": "One {{hc:x:string}}",' in diff and '+      "content": "Two {{hc:x:string}}",' in diff
+    assert (
+        '-      "content": "One {{hc:x:string}}",' in diff
+        and '+      "content": "Two {{hc:x:string}}",' in diff
+    )
     assert '-  "temperature": 0.3' in diff and '+  "temperature": 0.7' in diff
 
 

@@ -28,8 +28,10 @@ XSS_NAME = '<img src=x id="pwn-name" onerror="window.__pwned=1">'
 
 @pytest.fixture(scope="module")
 def gw(upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    g = GatewayProcess(tmp_path_factory.mktemp("prompts-dash"),
-                       default_config(upstream.url, free_port(), admin={"key": ADMIN_KEY}))
+    g = GatewayProcess(
+        tmp_path_factory.mktemp("prompts-dash"),
+        default_config(upstream.url, free_port(), admin={"key": ADMIN_KEY}),
+    )
     g.prepare()
     g.start()
     yield g
@@ -43,8 +45,9 @@ def page(gw) -> Iterator[Any]:
             pytest.fail(f"{CHROMIUM} is missing (CI=true: the browser tests must run)")
         pytest.skip(f"{CHROMIUM} is missing")
     with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"],
-                              headless=True)
+        b = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"], headless=True
+        )
         pg = b.new_context().new_page()
         pg.set_default_timeout(10_000)
         yield pg
@@ -54,17 +57,33 @@ def page(gw) -> Iterator[Any]:
 def test_prompts_page_versions_and_requests(gw, page):
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
     body = {"model": "gpt-4o-mini", "messages": [{"role": "system", "content": "Dash {{hc:x:string}}"}]}
-    r = httpx.post(f"{gw.url}/admin/v1/orgs/test/prompts", json={"id": "dash-p", "name": XSS_NAME, "body": body},
-                   headers=admin, timeout=10)
+    r = httpx.post(
+        f"{gw.url}/admin/v1/orgs/test/prompts",
+        json={"id": "dash-p", "name": XSS_NAME, "body": body},
+        headers=admin,
+        timeout=10,
+    )
     assert r.status_code == 201, r.text
     v1 = r.json()["version_id"]
-    r = httpx.post(f"{gw.url}/admin/v1/orgs/test/prompts/dash-p/versions", headers=admin, timeout=10,
-                   json={"body": {**body, "temperature": 0.4}})
+    r = httpx.post(
+        f"{gw.url}/admin/v1/orgs/test/prompts/dash-p/versions",
+        headers=admin,
+        timeout=10,
+        json={"body": {**body, "temperature": 0.4}},
+    )
     v2 = r.json()["version_id"]
-    httpx.put(f"{gw.url}/admin/v1/orgs/test/prompts/dash-p/environments/staging", json={"version_id": v2},
-              headers=admin, timeout=10).raise_for_status()
-    r = httpx.post(f"{gw.url}/v1/chat/completions", headers=gw.headers(), timeout=30,
-                   json={"model": "gpt-4o-mini", "prompt_id": "dash-p", "inputs": {"x": "1"}})
+    httpx.put(
+        f"{gw.url}/admin/v1/orgs/test/prompts/dash-p/environments/staging",
+        json={"version_id": v2},
+        headers=admin,
+        timeout=10,
+    ).raise_for_status()
+    r = httpx.post(
+        f"{gw.url}/v1/chat/completions",
+        headers=gw.headers(),
+        timeout=30,
+        json={"model": "gpt-4o-mini", "prompt_id": "dash-p", "inputs": {"x": "1"}},
+    )
     assert r.status_code == 200, r.text
     rid = r.headers["helicone-id"]
     gw.wait_row(rid)
@@ -81,7 +100,9 @@ def test_prompts_page_versions_and_requests(gw, page):
     expect(page.get_by_role("heading", name=re.compile(r"^v1 \[production\]"))).to_be_visible()
     assert '"temperature": 0.4' in page.content()
     assert page.evaluate("window.__pwned") is None and page.locator("#pwn-name").count() == 0
-    page.get_by_role("region", name="Version 1").get_by_role("link", name="requests served by this version").click()
+    page.get_by_role("region", name="Version 1").get_by_role(
+        "link", name="requests served by this version"
+    ).click()
     expect(page).to_have_url(re.compile(r"/dashboard/requests\?"))
     expect(page.locator(f'a[href*="{rid}"]').first).to_be_visible()
     assert v1 in page.url

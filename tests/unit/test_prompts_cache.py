@@ -59,6 +59,10 @@ async def test_partial_references_are_bounded():
     async def lookup(pid, env):
         return {"messages": [{"role": "user", "content": "x"}]}
 
-    body = {"messages": [{"role": "user", "content": " ".join(f"{{{{hcp:p{i}:0}}}}" for i in range(MAX_PARTIALS + 1))}]}
+    body = {
+        "messages": [
+            {"role": "user", "content": " ".join(f"{{{{hcp:p{i}:0}}}}" for i in range(MAX_PARTIALS + 1))}
+        ]
+    }
     with pytest.raises(TemplateError, match="at most 64"):
         await resolve_partials(body, lookup)

@@ -31,7 +31,9 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 def check_body(v: dict[str, Any]) -> dict[str, Any]:
     """A saved version is a chat body: messages (an array of message objects), optional model and parameters."""
     msgs = v.get("messages")
-    if not isinstance(msgs, list) or not all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in msgs):
+    if not isinstance(msgs, list) or not all(
+        isinstance(m, dict) and isinstance(m.get("role"), str) for m in msgs
+    ):
         raise ValueError("must hold 'messages', an array of message objects with a 'role'")
     if "model" in v and not isinstance(v["model"], str):
         raise ValueError("'model' must be a string")
@@ -77,7 +79,12 @@ def version_json(v: Any, with_body: bool = True) -> dict[str, Any]:
 
 
 def prompt_json(p: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": p.id, "name": p.name, "created_at": p.created_at, "environments": p.environments}
+    out: dict[str, Any] = {
+        "id": p.id,
+        "name": p.name,
+        "created_at": p.created_at,
+        "environments": p.environments,
+    }
     if p.versions:
         out["versions"] = [version_json(v) for v in p.versions]
     return out
@@ -85,7 +92,9 @@ def prompt_json(p: Any) -> dict[str, Any]:
 
 def env_name(env: str) -> str:
     if not _ID.fullmatch(env):
-        raise bad_request("An environment name is 1-64 letters, digits, '-' or '_'.", code="invalid_environment")
+        raise bad_request(
+            "An environment name is 1-64 letters, digits, '-' or '_'.", code="invalid_environment"
+        )
     return env
 
 
@@ -134,8 +143,9 @@ async def _create(request: Request, deps: Any) -> Result:
 
 async def _version(request: Request, deps: Any) -> Result:
     org = await ops.resolve_org(deps.store, request.path_params["org"])
-    out = await add_version(_store(deps), org, request.path_params["prompt_id"],
-                            parse(VersionCreate, await _body(request)))
+    out = await add_version(
+        _store(deps), org, request.path_params["prompt_id"], parse(VersionCreate, await _body(request))
+    )
     return 201, out
 
 
@@ -152,8 +162,13 @@ async def _get(request: Request, deps: Any) -> Result:
 
 async def _deploy(request: Request, deps: Any) -> Result:
     org = await ops.resolve_org(deps.store, request.path_params["org"])
-    out = await deploy(_store(deps), org, request.path_params["prompt_id"], request.path_params["env"],
-                       parse(Deploy, await _body(request)))
+    out = await deploy(
+        _store(deps),
+        org,
+        request.path_params["prompt_id"],
+        request.path_params["env"],
+        parse(Deploy, await _body(request)),
+    )
     deps.prompts.invalidate()
     return out
 

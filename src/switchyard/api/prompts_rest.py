@@ -30,7 +30,9 @@ MAX_BODY_BYTES = 1 << 20
 
 
 def _iso(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
 
 
 def _str(body: dict[str, Any], name: str, required: bool = True) -> str | None:
@@ -43,9 +45,18 @@ def _str(body: dict[str, Any], name: str, required: bool = True) -> str | None:
 
 
 def version_json(v: Any, environment: str | None) -> dict[str, Any]:
-    return {"id": v.id, "model": v.body.get("model"), "prompt_id": v.prompt_id, "major_version": v.number,
-            "minor_version": 0, "commit_message": None, "environment": environment, "created_at": _iso(v.created_at),
-            "s3_url": None, "prompt_body": v.body}
+    return {
+        "id": v.id,
+        "model": v.body.get("model"),
+        "prompt_id": v.prompt_id,
+        "major_version": v.number,
+        "minor_version": 0,
+        "commit_message": None,
+        "environment": environment,
+        "created_at": _iso(v.created_at),
+        "s3_url": None,
+        "prompt_body": v.body,
+    }
 
 
 async def _create(deps: Any, org: Any, body: dict[str, Any]) -> Any:
@@ -61,10 +72,14 @@ async def _update(deps: Any, org: Any, body: dict[str, Any]) -> Any:
     pid = _str(body, "promptId")
     if not isinstance(body.get("promptBody"), dict):
         raise bad_request("'promptBody' must be a chat completion body.", param="promptBody")
-    out = await ap.add_version(deps.prompts.store, org, pid, parse(ap.VersionCreate, {"body": body["promptBody"]}))
+    out = await ap.add_version(
+        deps.prompts.store, org, pid, parse(ap.VersionCreate, {"body": body["promptBody"]})
+    )
     env = _str(body, "environment", required=False)
     if env:
-        await ap.deploy(deps.prompts.store, org, pid, env, parse(ap.Deploy, {"version_id": out["version_id"]}))
+        await ap.deploy(
+            deps.prompts.store, org, pid, env, parse(ap.Deploy, {"version_id": out["version_id"]})
+        )
         deps.prompts.invalidate()
     return {"id": out["version_id"]}
 
@@ -98,8 +113,9 @@ def _endpoint(handler: Any) -> Any:
                 raise bad_request("The request body must be a JSON object.", code="invalid_json")
             out = await handler(deps, principal.org, body)
         except GatewayError as e:
-            return Response(e.openai_body(), status_code=e.status, media_type="application/json",
-                            headers=e.headers)
+            return Response(
+                e.openai_body(), status_code=e.status, media_type="application/json", headers=e.headers
+            )
         return Response(orjson.dumps(out), media_type="application/json")
 
     endpoint.__name__ = handler.__name__

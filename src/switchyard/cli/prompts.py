@@ -41,8 +41,9 @@ def _pick(p: Any, ref: str) -> Any:
     for v in p.versions:
         if v.id == ref or (num.isdigit() and v.number == int(num)):
             return v
-    raise CommandError(f"prompt {p.id} has no version {ref!r} (versions: "
-                       f"{', '.join(f'v{v.number}' for v in p.versions)})")
+    raise CommandError(
+        f"prompt {p.id} has no version {ref!r} (versions: {', '.join(f'v{v.number}' for v in p.versions)})"
+    )
 
 
 def _when(ms: int) -> str:
@@ -55,8 +56,11 @@ def _print(data: Any) -> None:
 
 @command
 def cmd_create(settings: Settings, args: argparse.Namespace) -> int:
-    fields = {"body": _read_body(args.body), **({"id": args.id} if args.id else {}),
-              **({"name": args.name} if args.name else {})}
+    fields = {
+        "body": _read_body(args.body),
+        **({"id": args.id} if args.id else {}),
+        **({"name": args.name} if args.name else {}),
+    }
     body = parse(ap.PromptCreate, fields)
 
     async def go(store: SQLStore) -> Any:
@@ -75,15 +79,19 @@ def cmd_version(settings: Settings, args: argparse.Namespace) -> int:
     body = parse(ap.VersionCreate, {"body": _read_body(args.body)})
 
     async def go(store: SQLStore) -> Any:
-        return await ap.add_version(PromptStore(store), await ops.resolve_org(store, args.org), args.prompt, body)
+        return await ap.add_version(
+            PromptStore(store), await ops.resolve_org(store, args.org), args.prompt, body
+        )
 
     out = run_store(settings, go)
     if args.json:
         _print(out)
     else:
-        print(f"created version v{out['number']} {out['version_id']} of prompt {out['id']} (not deployed; "
-              f"deploy with: switchyard prompts deploy {out['id']} v{out['number']} --env production "
-              f"--org {args.org})")
+        print(
+            f"created version v{out['number']} {out['version_id']} of prompt {out['id']} (not deployed; "
+            f"deploy with: switchyard prompts deploy {out['id']} v{out['number']} --env production "
+            f"--org {args.org})"
+        )
     return 0
 
 
@@ -144,9 +152,13 @@ def cmd_diff(settings: Settings, args: argparse.Namespace) -> int:
     a, b = _pick(p, args.a), _pick(p, args.b)
 
     def lines(v: Any) -> list[str]:
-        return orjson.dumps(v.body, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode().splitlines(True)
+        return (
+            orjson.dumps(v.body, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode().splitlines(True)
+        )
 
-    diff = difflib.unified_diff(lines(a), lines(b), fromfile=f"{p.id} v{a.number}", tofile=f"{p.id} v{b.number}")
+    diff = difflib.unified_diff(
+        lines(a), lines(b), fromfile=f"{p.id} v{a.number}", tofile=f"{p.id} v{b.number}"
+    )
     text = "".join(x if x.endswith("\n") else x + "\n" for x in diff)
     sys.stdout.write(text)
     return 0
@@ -182,7 +194,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     sh.add_argument("--json", action="store_true", help="print JSON (with every version's body)")
     sh.set_defaults(fn=cmd_show)
 
-    d = org(actions.add_parser("deploy", parents=[common], help="point an environment at a version (or roll back)"))
+    d = org(
+        actions.add_parser(
+            "deploy", parents=[common], help="point an environment at a version (or roll back)"
+        )
+    )
     d.add_argument("prompt", metavar="PROMPT_ID")
     d.add_argument("version", metavar="VERSION", help="version id or number (2 or v2)")
     d.add_argument("--env", default="production", help="environment (default production)")

@@ -33,6 +33,8 @@ async def prompt_page(ctx: Ctx) -> Response:
     envs: dict[str, list[str]] = {}
     for env, vid in sorted(p.environments.items()):
         envs.setdefault(vid, []).append(env)
-    versions = [(v, envs.get(v.id, []), orjson.dumps(v.body, option=orjson.OPT_INDENT_2).decode())
-                for v in reversed(p.versions)]
+    versions = [
+        (v, envs.get(v.id, []), orjson.dumps(v.body, option=orjson.OPT_INDENT_2).decode())
+        for v in reversed(p.versions)
+    ]
     return ctx.render("prompt.html", active="prompts", p=p, versions=versions, requests_url=requests_url)

@@ -86,8 +86,10 @@ def _fill(value: Any, inputs: dict[str, Any], errors: list[str]) -> Any:
     if isinstance(value, list):
         return [_fill(v, inputs, errors) for v in value]
     if isinstance(value, dict):
-        return {(_as_text(_fill(k, inputs, errors)) if "{{" in k else k): _fill(v, inputs, errors)
-                for k, v in value.items()}
+        return {
+            (_as_text(_fill(k, inputs, errors)) if "{{" in k else k): _fill(v, inputs, errors)
+            for k, v in value.items()
+        }
     return value
 
 
@@ -120,7 +122,9 @@ async def resolve_partials(body: dict[str, Any], lookup: Lookup) -> dict[str, An
     if not refs:
         return body
     if len(refs) > MAX_PARTIALS:
-        raise TemplateError(f"The prompt references {len(refs)} different partials; at most {MAX_PARTIALS} are allowed")
+        raise TemplateError(
+            f"The prompt references {len(refs)} different partials; at most {MAX_PARTIALS} are allowed"
+        )
     texts: dict[str, str] = {}
     for ref, (pid, index, env) in refs.items():
         other = await lookup(pid, env or "production")

@@ -38,15 +38,19 @@ def _name(body: dict[str, Any], field: str) -> str | None:
     if v is None:
         return None
     if not isinstance(v, str) or not v.strip() or len(v) > 64:
-        raise bad_request(f"'{field}' must be a non-empty string of at most 64 characters.", code="invalid_prompt",
-                          param=field)
+        raise bad_request(
+            f"'{field}' must be a non-empty string of at most 64 characters.",
+            code="invalid_prompt",
+            param=field,
+        )
     return v.strip()
 
 
 class Prompts:
     def __init__(self, store: PromptStore, *, log_inputs: bool = True) -> None:
         self.store = store
-        self.log_inputs = log_inputs  # log.store_bodies: inputs are request content, kept only when bodies are
+        # log.store_bodies: inputs are request content, kept only when bodies are
+        self.log_inputs = log_inputs
         self._cache: dict[tuple[str, str, str], PromptVersion] = {}
         self._bytes = 0
         self._revision: int | None = None
@@ -70,10 +74,15 @@ class Prompts:
             self._drop()
             self._revision = rev
 
-    async def version(self, org_id: str, prompt_id: str, environment: str | None,
-                      version_id: str | None) -> PromptVersion | None:
+    async def version(
+        self, org_id: str, prompt_id: str, environment: str | None, version_id: str | None
+    ) -> PromptVersion | None:
         await self._fresh()
-        key = (org_id, prompt_id, f"env:{environment}" if environment or not version_id else f"v:{version_id}")
+        key = (
+            org_id,
+            prompt_id,
+            f"env:{environment}" if environment or not version_id else f"v:{version_id}",
+        )
         hit = self._cache.get(key)
         if hit is not None:
             return hit
@@ -94,27 +103,41 @@ class Prompts:
         if mapping == "NO_MAPPING":
             return body
         if mapping == "RESPONSES" or ("messages" not in body and "input" in body):
-            raise bad_request("Prompts (prompt_id) are served on Chat Completions only; they cannot be combined "
-                              "with the Responses API mapping.", code="invalid_prompt", param="prompt_id")
+            raise bad_request(
+                "Prompts (prompt_id) are served on Chat Completions only; they cannot be combined "
+                "with the Responses API mapping.",
+                code="invalid_prompt",
+                param="prompt_id",
+            )
         prompt_id = _name(body, "prompt_id")
         if prompt_id is None:
-            raise bad_request("'prompt_id' must be a non-empty string.", code="invalid_prompt", param="prompt_id")
+            raise bad_request(
+                "'prompt_id' must be a non-empty string.", code="invalid_prompt", param="prompt_id"
+            )
         environment, version_id = _name(body, "environment"), _name(body, "version_id")
         inputs = body.get("inputs") or {}
         if not isinstance(inputs, dict):
-            raise bad_request("'inputs' must be an object of variable names to values.", code="invalid_prompt",
-                              param="inputs")
+            raise bad_request(
+                "'inputs' must be an object of variable names to values.",
+                code="invalid_prompt",
+                param="inputs",
+            )
         org_id = ctx.principal.org.id
         try:
             v = await self.version(org_id, prompt_id, environment, version_id)
         except StoreUnavailable:
-            raise GatewayError(503, "The prompt store is unavailable; try again shortly.",
-                               code="store_unavailable") from None
+            raise GatewayError(
+                503, "The prompt store is unavailable; try again shortly.", code="store_unavailable"
+            ) from None
         if v is None:
-            where = f"version {version_id!r}" if version_id and not environment else \
-                f"environment {environment or PRODUCTION!r}"
-            raise bad_request(f"Prompt {prompt_id!r} not found ({where}).", code="prompt_not_found",
-                              param="prompt_id")
+            where = (
+                f"version {version_id!r}"
+                if version_id and not environment
+                else f"environment {environment or PRODUCTION!r}"
+            )
+            raise bad_request(
+                f"Prompt {prompt_id!r} not found ({where}).", code="prompt_not_found", param="prompt_id"
+            )
 
         async def lookup(pid: str, env: str) -> dict[str, Any] | None:
             other = await self.version(org_id, pid, env, None)
@@ -123,8 +146,9 @@ class Prompts:
         try:
             saved = fill_variables(await resolve_partials(v.body, lookup), inputs)
         except StoreUnavailable:
-            raise GatewayError(503, "The prompt store is unavailable; try again shortly.",
-                               code="store_unavailable") from None
+            raise GatewayError(
+                503, "The prompt store is unavailable; try again shortly.", code="store_unavailable"
+            ) from None
         except TemplateError as e:
             raise bad_request(str(e), code="invalid_prompt_inputs", param="inputs") from None
         h = ctx.helicone
@@ -132,7 +156,9 @@ class Prompts:
         h.properties["helicone-prompt-id"] = prompt_id
         h.properties["helicone-prompt-version-id"] = v.id
         h.properties["helicone-prompt-environment"] = environment or ("" if version_id else PRODUCTION)
-        if inputs and self.log_inputs and not h.omit_request:  # Helicone-Omit-Request drops them with the body
+        if (
+            inputs and self.log_inputs and not h.omit_request
+        ):  # Helicone-Omit-Request drops them with the body
             h.properties["helicone-prompt-inputs"] = orjson.dumps(inputs).decode()
         if not h.properties["helicone-prompt-environment"]:
             del h.properties["helicone-prompt-environment"]

@@ -29,7 +29,9 @@ def upgrade() -> None:
         sa.Column("body", sa.Text, nullable=False),
         sa.Column("created_at", sa.BigInteger, nullable=False),
     )
-    op.create_index("ix_prompt_versions_prompt", "prompt_versions", ["org_id", "prompt_id", "number"], unique=True)
+    op.create_index(
+        "ix_prompt_versions_prompt", "prompt_versions", ["org_id", "prompt_id", "number"], unique=True
+    )
     op.create_table(
         "prompt_environments",
         sa.Column("org_id", sa.String(36), nullable=False),
