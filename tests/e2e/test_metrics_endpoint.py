@@ -194,3 +194,19 @@ def test_access_log_json_line_per_request(gateway):
     assert line["latency_ms"] > 0 and line["input_tokens"] > 0 and line["output_tokens"] > 0
     assert line["cost_usd"] > 0 and line["surface"] == "chat" and line["cache"] == "off"
     assert gateway.key not in gateway.log_path.read_text()
+
+
+def test_count_tokens_is_counted_under_its_own_surface(gateway):
+    labels = {"surface": "count_tokens", "provider": "anthropic", "model": "claude-sonnet-4"}
+    labels |= {"status_class": "2xx", "cache": "off"}
+    _, before = scrape(gateway)
+    r = httpx.post(
+        f"{gateway.url}/v1/messages/count_tokens",
+        json={"model": "claude-sonnet-4", "messages": [{"role": "user", "content": "hi"}]},
+        headers={"x-api-key": gateway.key, "anthropic-version": "2023-06-01"},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    _, after = scrape(gateway)
+    name = "switchyard_requests_total"
+    assert count(after, name, **labels) - count(before, name, **labels) == 1

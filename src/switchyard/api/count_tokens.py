@@ -93,5 +93,4 @@ class CountTokensRoute:
                         ctx, store_bodies=log_cfg.store_bodies, max_body_bytes=log_cfg.max_body_bytes
                     )
                 )
-            deps.metrics.request(ctx.path, ctx.status, ctx.cache_hit, ctx.provider)
-            deps.metrics.latency(ctx.path, ctx.elapsed_ms() / 1000.0)
+            deps.metrics.finished(ctx, "off")

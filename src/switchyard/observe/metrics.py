@@ -53,6 +53,7 @@ _PATHS = {
     "/messages": "messages",
     "/responses": "responses",
     "/embeddings": "embeddings",
+    "/messages/count_tokens": "count_tokens",
 }
 # Every spelling the proxy answers (app._proxy_routes): with and without /v1 and a trailing slash.
 SURFACES = {p: s for path, s in _PATHS.items() for p in (path, path + "/", "/v1" + path, "/v1" + path + "/")}
