@@ -479,3 +479,16 @@ def test_request_never_raises_and_never_drops_anything(body: dict[str, Any]) -> 
     assert [b["id"] for b in _blocks(back, "tool_use")] == [u["id"] for u in uses]
     assert [b["tool_use_id"] for b in _blocks(back, "tool_result")] == [r["tool_use_id"] for r in results]
     assert [b["input"] for b in _blocks(back, "tool_use")] == [u["input"] for u in uses]
+
+
+def test_structured_outputs_of_an_anthropic_caller_reach_every_provider() -> None:
+    """`output_config.format` (and the beta's `output_format`) become `response_format`, never a silent drop."""
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    base = {"model": "gpt-4o-mini", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
+    for body in ({**base, "output_config": {"format": {"type": "json_schema", "schema": schema}}},
+                 {**base, "output_format": {"type": "json_schema", "schema": schema}}):
+        chat = to_chat(body)
+        assert chat["response_format"] == {"type": "json_schema", "json_schema": {"name": "response", "schema": schema}}
+    with pytest.raises(GatewayError) as e:
+        to_chat({**base, "output_config": {"format": {"type": "xml"}}})
+    assert e.value.status == 400 and e.value.param == "output_config.format"

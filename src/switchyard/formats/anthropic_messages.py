@@ -92,7 +92,25 @@ def to_chat(body: dict[str, Any]) -> dict[str, Any]:
             chat["reasoning_effort"] = effort_for_budget(budget)
     elif thinking is not None:
         raise bad_request("'thinking' must be an object.", param="thinking")
+    fmt = output_format(body)
+    if fmt is not None:
+        chat["response_format"] = {"type": "json_schema", "json_schema": {"name": "response", "schema": fmt}}
     return chat
+
+
+def output_format(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON schema of Anthropic's structured outputs (`output_config.format`, or the beta's `output_format`),
+    or None. Anything but a json_schema format is a 400, as Anthropic answers."""
+    config = body.get("output_config")
+    fmt = config.get("format") if isinstance(config, dict) else None
+    if fmt is None:
+        fmt = body.get("output_format")
+    if fmt is None:
+        return None
+    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema" or not isinstance(fmt.get("schema"), dict):
+        raise bad_request("'output_config.format' must be {\"type\": \"json_schema\", \"schema\": {...}}.",
+                          param="output_config.format")
+    return fmt["schema"]
 
 
 def _system(system: Any) -> str | list[dict[str, Any]]:

@@ -80,7 +80,7 @@ class Caller:
                                 f"this endpoint needs {wanted}.", param="model")
         serves = getattr(provider, "serves_natively", None)  # per model, where one provider hosts several families
         if (kind in getattr(provider, "native_kinds", ()) and _serves_natively(attempt, kind)
-                and (serves is None or serves(attempt.target, kind))):
+                and (serves is None or serves(attempt.target, kind)) and not _needs_translation(attempt, kind, body)):
             body, notes = _fit(attempt, body, kind)
             req = provider.native_request(body, attempt.target, kind, ctx.forward_headers)  # type: ignore[attr-defined]
             req.adjustments[:0] = notes
@@ -206,6 +206,16 @@ def _fit(attempt: Attempt, body: dict[str, Any], kind: str) -> tuple[dict[str, A
     format the upstream receives (`providers/param_rules.py`); the caller's dict is left as it was."""
     rules = attempt.endpoint.rules if attempt.endpoint is not None else None
     return fit(body, kind, rules, attempt.target.config.get("max_output"))
+
+
+def _needs_translation(attempt: Attempt, kind: str, body: dict[str, Any]) -> bool:
+    """An Anthropic caller asking for structured outputs of a Claude model that has none natively (the registry does not
+    say `structured_output: native`) goes through the translator, which uses a forced tool and answers with the JSON as
+    text, instead of being passed through to a refusal."""
+    if kind != "messages" or attempt.target.config.get("json_schema_mode") == "native":
+        return False
+    config = body.get("output_config")
+    return body.get("output_format") is not None or (isinstance(config, dict) and config.get("format") is not None)
 
 
 def _serves_natively(attempt: Attempt, kind: str) -> bool:

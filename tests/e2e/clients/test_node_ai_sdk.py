@@ -27,13 +27,7 @@ MATRIX = [GPT_4O_MINI, *PROVIDERS]
 CLIENTS = ("responses", "chat", "anthropic")
 
 # (task, client, provider name) -> why it fails today; strict, so a fix turns them into failures to remove.
-XFAIL: dict[tuple[str, str, str], str] = {
-    ("object", "anthropic", "anthropic"): (
-        "issue 11 item 6: @ai-sdk/anthropic does not know the id claude-sonnet-4/anthropic, assumes native structured "
-        "outputs and sends output_config.format; the native /v1/messages passthrough forwards it to a model without "
-        "them (Anthropic refuses) instead of the forced-tool technique the gateway uses for Bedrock and Vertex"
-    ),
-}
+XFAIL: dict[tuple[str, str, str], str] = {}
 
 
 def cases(task: str) -> list[Any]:
