@@ -249,3 +249,89 @@ def test_import_refuses_a_key_that_could_never_authenticate(gw):
         done = import_key(gw, bad)
         assert done.returncode == 1 and "Not an importable key" in done.stderr, done.stderr
     assert import_key(gw, "").returncode == 1
+
+
+# -- Helicone proxy style: the caller's own provider key ---------------------------------------------------------------
+
+CALLER_OPENAI = "sk-caller-own-openai-key-7f3a9c01"
+CALLER_ANTHROPIC = "sk-ant-caller-own-key-5e2b8d44"
+GATEWAY_OPENAI = "sk-upstream-openai-secret-0001"  # default_config's OpenAI key
+
+
+def proxy_style(gw: GatewayProcess, key: str, provider_key: str, header: str = "Authorization", **body: Any):
+    value = f"Bearer {provider_key}" if header == "Authorization" else provider_key
+    payload = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], **body}
+    return httpx.post(gw.url + "/v1/chat/completions", json=payload,
+                      headers={"Helicone-Auth": f"Bearer {key}", header: value}, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def proxy_org(gw: GatewayProcess) -> str:
+    key = gw.new_key("proxy-style")
+    out = cli(gw.home, gw.config_path, "orgs", "update", "proxy-style", "--allow-caller-provider-keys")
+    assert "caller provider keys allowed" in out
+    return key
+
+
+def test_caller_provider_keys_are_ignored_unless_the_organisation_allows_them(gw, upstream):
+    r = proxy_style(gw, gw.key, CALLER_OPENAI)
+    assert r.status_code == 200, r.text
+    assert upstream.last("/v1/chat/completions").headers["authorization"] == f"Bearer {GATEWAY_OPENAI}"
+    org = httpx.get(gw.url + "/admin/v1/orgs/test", headers=ADMIN, timeout=10).json()
+    assert org["allow_caller_provider_keys"] is False
+
+
+def test_an_allowed_organisation_uses_the_callers_key_for_that_request_only(gw, upstream, proxy_org):
+    deadline = time.monotonic() + 10  # the gateway sees the organisation's change within about a second
+    while True:
+        r = proxy_style(gw, proxy_org, CALLER_OPENAI)
+        assert r.status_code == 200, r.text
+        sent = upstream.last("/v1/chat/completions").headers["authorization"]
+        if sent == f"Bearer {CALLER_OPENAI}" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert sent == f"Bearer {CALLER_OPENAI}"
+    row = gw.wait_row(r.headers["helicone-id"], key=proxy_org)
+    assert [a["source"] for a in row["attempts"]] == ["gpt-4o-mini/openai/byok/caller"]
+    # the next request without a provider key is served with the gateway's own key again
+    r = httpx.post(gw.url + "/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": [
+        {"role": "user", "content": "hi"}]}, headers={"Helicone-Auth": f"Bearer {proxy_org}"}, timeout=30)
+    assert r.status_code == 200 and upstream.last("/v1/chat/completions").headers["authorization"] == (
+        f"Bearer {GATEWAY_OPENAI}")
+    # x-api-key goes to Anthropic (Helicone's anthropic proxy)
+    r = proxy_style(gw, proxy_org, CALLER_ANTHROPIC, header="x-api-key", model="claude-sonnet-4")
+    assert r.status_code == 200, r.text
+    assert upstream.last("/anthropic").headers["x-api-key"] == CALLER_ANTHROPIC
+    # never stored, never logged
+    stored = b"".join(p.read_bytes() for p in gw.home.glob("switchyard.db*")) + gw.log_path.read_bytes()
+    assert CALLER_OPENAI.encode() not in stored and CALLER_ANTHROPIC.encode() not in stored
+
+
+def test_the_callers_key_goes_to_one_provider_and_never_falls_back(gw, upstream, proxy_org):
+    before = len([s for s in upstream.seen if "/anthropic" in s.path])
+    r = proxy_style(gw, proxy_org, CALLER_OPENAI, model="gpt-4o-mini/openai, claude-sonnet-4/anthropic",
+                    messages=[{"role": "user", "content": "[[error:429]]"}])
+    assert r.status_code == 429
+    assert len([s for s in upstream.seen if "/anthropic" in s.path]) == before  # not sent on to Anthropic
+    row = gw.wait_row(r.headers["helicone-id"], key=proxy_org)
+    assert [a["source"] for a in row["attempts"]] == ["gpt-4o-mini/openai/byok/caller"]
+    assert CALLER_OPENAI not in r.text
+
+
+def test_a_gateway_key_in_both_headers_is_not_sent_upstream(gw, upstream, proxy_org):
+    r = proxy_style(gw, proxy_org, proxy_org)
+    assert r.status_code == 200, r.text
+    assert upstream.last("/v1/chat/completions").headers["authorization"] == f"Bearer {GATEWAY_OPENAI}"
+
+
+def test_the_admin_api_switches_caller_provider_keys(gw):
+    org = "admin-switched"
+    gw.new_key(org)
+    r = httpx.patch(gw.url + f"/admin/v1/orgs/{org}", json={"allow_caller_provider_keys": True}, headers=ADMIN,
+                    timeout=10)
+    assert r.status_code == 200 and r.json()["allow_caller_provider_keys"] is True
+    r = httpx.patch(gw.url + f"/admin/v1/orgs/{org}", json={"limits": []}, headers=ADMIN, timeout=10)
+    assert r.json()["allow_caller_provider_keys"] is True  # other changes keep it
+    r = httpx.patch(gw.url + f"/admin/v1/orgs/{org}", json={"allow_caller_provider_keys": False}, headers=ADMIN,
+                    timeout=10)
+    assert r.json()["allow_caller_provider_keys"] is False

@@ -76,6 +76,7 @@ class OrgCreate(_Body):
 
 class OrgPatch(_Body):
     credits_enabled: bool | None = None
+    allow_caller_provider_keys: bool | None = None
     limits: Annotated[list[LimitIn], Field(max_length=MAX_LIMITS)] | None = None
 
 
@@ -278,6 +279,7 @@ def org_json(org: Org) -> dict[str, Any]:
         "created_at": org.created_at,
         "credits_enabled": org.credits_enabled,
         "limits": limits_json(org.limits),
+        "allow_caller_provider_keys": org.allow_caller_provider_keys,
     }
 
 

@@ -108,7 +108,8 @@ async def create_org(store: Any, body: OrgCreate) -> Org:
 async def update_org(store: Any, org: Org, body: OrgPatch) -> Org:
     limits = None if body.limits is None else [r.rule() for r in body.limits]
     with store_errors("organisation"):
-        return await store.update_org(org.id, credits_enabled=body.credits_enabled, limits=limits)
+        return await store.update_org(org.id, credits_enabled=body.credits_enabled, limits=limits,
+                                      allow_caller_provider_keys=body.allow_caller_provider_keys)
 
 
 # -- gateway keys ----------------------------------------------------------------------------------

@@ -19,12 +19,13 @@ import orjson
 
 from ..errors import GatewayError, bad_request, redact
 from ..observe.record import build_record
+from ..pipeline.caller_keys import caller_key, caller_plan
 from ..pipeline.context import RequestContext
 from ..pipeline.headers import header_map, parse_helicone
 from ..pipeline.model_override import model_override
-from ..pipeline.token_limit import fit_request, handler_of
 from ..pipeline.options import route_options
 from ..pipeline.plan import restrict
+from ..pipeline.token_limit import fit_request, handler_of
 from ..providers.base import UpstreamError
 from .asgi import SSE, Receive, Scope, Send, declared_length, read_body, send_response
 from .cache_response import cache_lookup, send_hit
@@ -125,7 +126,12 @@ class ProxyRoute:
                 body, ctx.requested_model = fit_request(
                     handler, body, ctx.requested_model, ctx.model_override, deps.planner, ring)
                 ctx.body = body
-            attempts = restrict(deps.planner.plan(ctx.requested_model, ring), ctx.principal.key.allowed_models)
+            caller = caller_key(headers) if ctx.principal.org.allow_caller_provider_keys else None
+            plan = (  # Helicone proxy style: the caller's own provider key, for this request only (caller_keys.py)
+                caller_plan(deps.planner, ctx.requested_model, *caller, ctx.principal.org.id, deps.keyrings.policy)
+                if caller else deps.planner.plan(ctx.requested_model, ring)
+            )
+            attempts = restrict(plan, ctx.principal.key.allowed_models)
             admission = await deps.limits.admit(ctx, attempts)  # 400 bad n/policy/price, 429 over a limit, 503
             attempts = admission.attempts(attempts)  # less those a USD budget cannot bound
             out_headers += admission.headers

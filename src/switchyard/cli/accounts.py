@@ -57,10 +57,12 @@ def cmd_orgs_list(settings: Settings, args: argparse.Namespace) -> int:
 
 @command
 def cmd_orgs_update(settings: Settings, args: argparse.Namespace) -> int:
-    body = parse(OrgPatch, _body(credits_enabled=args.credits_enabled, limits=_limits(args)))
-    if body.credits_enabled is None and body.limits is None:
+    body = parse(OrgPatch, _body(credits_enabled=args.credits_enabled, limits=_limits(args),
+                                 allow_caller_provider_keys=args.allow_caller_provider_keys))
+    if body.credits_enabled is None and body.limits is None and body.allow_caller_provider_keys is None:
         raise CommandError(
-            "nothing to update: give --credits-enabled/--no-credits-enabled, --limit or --no-limits"
+            "nothing to update: give --credits-enabled/--no-credits-enabled, --allow-caller-provider-keys/"
+            "--no-allow-caller-provider-keys, --limit or --no-limits"
         )
 
     async def go(store: SQLStore) -> Any:
@@ -69,7 +71,8 @@ def cmd_orgs_update(settings: Settings, args: argparse.Namespace) -> int:
     org = run_store(settings, go, publish=True)
     print(
         f"updated organisation {org.name}: credits {'enabled' if org.credits_enabled else 'disabled'}, "
-        f"limits {limits_text(org.limits)}"
+        f"limits {limits_text(org.limits)}, caller provider keys "
+        f"{'allowed' if org.allow_caller_provider_keys else 'not allowed'}"
     )
     return 0
 
@@ -172,6 +175,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         action=argparse.BooleanOptionalAction,
         default=None,
         help="serve through the gateway's own provider keys, paid from the organisation's credits",
+    )
+    ou.add_argument(
+        "--allow-caller-provider-keys",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Helicone proxy style: a caller's own provider key (Authorization or x-api-key, with the gateway key "
+        "in Helicone-Auth) is used for that one request, never stored",
     )
     _limit_args(ou)
     ou.add_argument("--no-limits", action="store_true", help="remove every organisation limit")

@@ -167,6 +167,10 @@ class Planner:
         self._cache[key] = attempts
         return attempts
 
+    def plan_once(self, model_field: str, ring: Keyring) -> list[Attempt]:
+        """A plan that is never cached (a keyring made for one request: pipeline/caller_keys.py)."""
+        return self._build(model_field, ring)
+
     def _build(self, model_field: str, ring: Keyring) -> list[Attempt]:
         reg = self.registry
         parsed = parse_model_field(expand(model_field, self.aliases), reg)

@@ -45,6 +45,9 @@ class Org:
     created_at: int
     credits_enabled: bool = False
     limits: tuple[LimitRule, ...] = ()
+    # Helicone proxy style: a caller's own provider key (Authorization / x-api-key beside Helicone-Auth) is used
+    # for that one request (pipeline/caller_keys.py). Off unless the operator switches it on.
+    allow_caller_provider_keys: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +145,8 @@ class Store(Protocol):
     async def update_key(self, key_id: str, *, name: str | None = None, allowed_models: Sequence[str] | None = None,
                          limits: Sequence[LimitRule] | None = None) -> GatewayKey: ...
     async def update_org(self, org_id: str, *, credits_enabled: bool | None = None,
-                         limits: Sequence[LimitRule] | None = None) -> Org: ...
+                         limits: Sequence[LimitRule] | None = None,
+                         allow_caller_provider_keys: bool | None = None) -> Org: ...
 
     # provider keys (BYOK), stored encrypted; Conflict on a duplicate id within the organisation
     async def create_provider_key(self, org_id: str, provider: str, ciphertext: str, hint: str, *,

@@ -22,6 +22,8 @@ def encode_limits(limits: Sequence[LimitRule] | None) -> str | None:
 def decode_limits(text: str | None) -> tuple[LimitRule, ...]:
     if not text:
         return ()
+    if text.startswith("{"):  # an organisation's column with settings beside its rules (encode_org_limits)
+        return decode_limits(orjson.dumps(orjson.loads(text).get("rules") or []).decode())
     return tuple(
         LimitRule(
             metric=d["metric"],
@@ -37,6 +39,25 @@ def encode_models(models: Sequence[str] | None) -> str | None:
     return orjson.dumps(list(models)).decode() if models else None
 
 
+# Boolean organisation settings kept in the organisation's `limits` JSON column, so adding one needs no migration:
+# the column holds the plain list of rules when no setting is on (as always), else {"rules": [...], "settings": {..}}.
+ORG_SETTINGS = ("allow_caller_provider_keys",)
+
+
+def org_settings(text: str | None) -> dict[str, bool]:
+    if not text or not text.startswith("{"):
+        return {}
+    raw = orjson.loads(text).get("settings") or {}
+    return {k: bool(raw.get(k)) for k in ORG_SETTINGS if k in raw}
+
+
+def encode_org_limits(limits: Sequence[LimitRule], settings: dict[str, bool]) -> str | None:
+    on = {k: True for k in ORG_SETTINGS if settings.get(k)}
+    if not on:
+        return encode_limits(limits)
+    return orjson.dumps({"rules": [r.as_dict() for r in limits], "settings": on}).decode()
+
+
 def org_of(row: Any) -> Org:
     return Org(
         id=row.id,
@@ -44,6 +65,7 @@ def org_of(row: Any) -> Org:
         created_at=row.created_at,
         credits_enabled=bool(row.credits_enabled),
         limits=decode_limits(row.limits),
+        allow_caller_provider_keys=org_settings(row.limits).get("allow_caller_provider_keys", False),
     )
 
 
@@ -118,16 +140,25 @@ class SettingsMixin:
         return key_of(row)
 
     async def update_org(
-        self, org_id: str, *, credits_enabled: bool | None = None, limits: Sequence[LimitRule] | None = None
+        self, org_id: str, *, credits_enabled: bool | None = None, limits: Sequence[LimitRule] | None = None,
+        allow_caller_provider_keys: bool | None = None,
     ) -> Org:
         """Change the given fields (None: keep). An empty `limits` clears them."""
         values: dict[str, Any] = {"updated_at": self._now()}
         if credits_enabled is not None:
             values["credits_enabled"] = bool(credits_enabled)
-        if limits is not None:
-            values["limits"] = encode_limits(limits)
         with unavailable_on_db_error():
             async with self.engine.begin() as conn:
+                if limits is not None or allow_caller_provider_keys is not None:  # one JSON column holds both
+                    old = (await conn.execute(
+                        select(organizations.c.limits).where(organizations.c.id == org_id).with_for_update()
+                    )).scalar()
+                    settings = org_settings(old)
+                    if allow_caller_provider_keys is not None:
+                        settings["allow_caller_provider_keys"] = allow_caller_provider_keys
+                    values["limits"] = encode_org_limits(
+                        decode_limits(old) if limits is None else limits, settings
+                    )
                 res = await conn.execute(
                     update(organizations).where(organizations.c.id == org_id).values(**values)
                 )
