@@ -144,13 +144,19 @@ async def bench_queries(store: SQLStore, org_id: str, repeat: int) -> list[tuple
     return out
 
 
-def live_records(org_id: str, n: int, seed: int) -> list[list[dict[str, Any]]]:
-    """Live-like traffic: the demo generator's records, stamped over the last minute, in writer batches of 500."""
+def live_records(org_id: str, n: int, seed: int, body_bytes: int = 0) -> list[list[dict[str, Any]]]:
+    """Live-like traffic: the demo generator's records, stamped over the last minute, in writer batches of 500.
+    `body_bytes` > 0: request bodies padded to about that size (a system prompt and history of a real chat app)."""
     gen = Generator(org_id, n, now_ms=int(time.time() * 1000), seed=seed)
     recs = [r for b in gen.records() for r in b]
     now = int(time.time() * 1000)
+    pad = "Earlier in this conversation the user and the assistant discussed the account settings. " * (
+        body_bytes // 90 + 1)
     for i, r in enumerate(recs):
         r["created_at"] = now - 60_000 + i * 60_000 // n
+        if body_bytes > len(r["request_body"]):
+            r["request_body"] = r["request_body"].replace('"content": "', '"content": "' + pad[: body_bytes - len(
+                r["request_body"])], 1)
     return [recs[i : i + 500] for i in range(0, len(recs), 500)]
 
 
@@ -187,7 +193,7 @@ async def _write_once(kind: str, args: argparse.Namespace, tmp: Path, rows: int,
 
     try:
         org = await store.create_org("writer")
-        batches = live_records(org.id, rows, seed)
+        batches = live_records(org.id, rows, seed, args.writer_body_bytes)
         async with store.engine.connect() as conn:
             driver = (await conn.get_raw_connection()).driver_connection
             pid = await driver.fetchval("SELECT pg_backend_pid()") if kind != "sqlite" else None
@@ -264,6 +270,8 @@ async def main() -> None:
     p.add_argument("--writer-rows", type=int, default=20_000)
     p.add_argument("--writer-rounds", type=int, default=4)
     p.add_argument("--writer-only", action="store_true")
+    p.add_argument("--writer-body-bytes", type=int, default=0,
+                   help="pad request bodies to about this many bytes (0: the demo's short bodies)")
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="sy-bench-"))
     for kind in args.backends.split(","):
@@ -285,8 +293,9 @@ async def main() -> None:
                     print(f"{name:34} {wall:8.1f} {cpu:8.1f} {db_col}  {access}", flush=True)
             b = await bench_writer(kind, args, tmp)
             (w_rate, w_us), (o_rate, o_us) = b["with"], b["without"]
-            print(f"\n[{kind}] writer, {args.writer_rows:,} live rows in batches of 500, {args.writer_rounds} rounds "
-                  f"each on a fresh store; load average {os.getloadavg()[0]:.1f}:")
+            body = f"request bodies ~{args.writer_body_bytes:,} B" if args.writer_body_bytes else "demo bodies (~0.3 KB)"
+            print(f"\n[{kind}] writer, {args.writer_rows:,} live rows in batches of 500, {body}, {args.writer_rounds} "
+                  f"rounds each on a fresh store; load average {os.getloadavg()[0]:.1f}:")
             print(f"  without rollups: {o_rate:8,.0f} rows/s  {o_us:6.1f} µs CPU/row (client + database, best)")
             print(f"  with rollups:    {w_rate:8,.0f} rows/s  {w_us:6.1f} µs CPU/row (incl. journal compaction, best)")
             print(f"  rollup step's share of the writer's time (journal writes + compaction, median): "

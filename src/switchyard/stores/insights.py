@@ -125,9 +125,11 @@ async def _top(conn: Any, org_id: str, grain: str, dim: str, eff: TimeRange, n: 
     """The top `n` by cost and by requests, from one aggregation (a CTE both orderings read)."""
     if dim in WIDE_DIMS:
         grain, eff = wide(grain, eff)
-    g = (select(r.c.name, r.c.value, _sum("requests").label("requests"), _sum("errors").label("errors"),
+    value = r.c.value if dim == "property" else literal("").label("value")  # only properties have values
+    g = (select(r.c.name, value, _sum("requests").label("requests"), _sum("errors").label("errors"),
                 _sum("cost_nano").label("cost"), _sum("total_tokens").label("tokens"))
-         .where(_where(org_id, grain, dim, eff)).group_by(r.c.name, r.c.value).cte("grouped"))
+         .where(_where(org_id, grain, dim, eff)).group_by(r.c.name, *([r.c.value] if dim == "property" else []))
+         .cte("grouped"))
     by_cost = select(literal("c").label("list"), g).order_by(g.c.cost.desc(), g.c.name, g.c.value).limit(n)
     by_reqs = select(literal("r").label("list"), g).order_by(g.c.requests.desc(), g.c.name, g.c.value).limit(n)
     lists: dict[str, list[TopItem]] = {"c": [], "r": []}
@@ -217,7 +219,8 @@ async def list_users(store: Any, org_id: str, rng: TimeRange, *, search: str | N
             _sum("cost_nano").label("cost"), _sum("prompt_tokens").label("prompt_tokens"),
             _sum("completion_tokens").label("completion_tokens"), _sum("total_tokens").label("tt"),
             func.min(r.c.first_at).label("first_seen"), func.max(r.c.last_at).label("last_seen"),
-            func.count(distinct(r.c.bucket - r.c.bucket % day)).label("active_days")]
+            # day rows: one per user and day (a plain count lets PostgreSQL hash-aggregate instead of sorting)
+            (func.count() if grain == "d" else func.count(distinct(r.c.bucket - r.c.bucket % day))).label("active_days")]
     key = literal_column(sort)
     q = (select(*cols, func.count().over().label("groups")).where(where).group_by(r.c.name)
          .order_by(desc(key) if descending else key, r.c.name)
