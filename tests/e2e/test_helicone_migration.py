@@ -20,7 +20,11 @@ from support.gateway import BIN, GatewayProcess, cli, default_config, free_port
 
 ADMIN_KEY = "admin-e2e-migration-0123456789abcdefgh"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
-ALIASES = {"my-gpt": "gpt-4o-mini/openai", "my-chain": "no-such-model/openai, gpt-4o-mini/openai"}
+ALIASES = {
+    "my-gpt": "gpt-4o-mini/openai",
+    "my-chain": "no-such-model/openai, gpt-4o-mini/openai",
+    "sized": "gpt-3.5-turbo/openai, gpt-4o-mini/openai",
+}
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +144,13 @@ def test_fallback_sends_a_large_prompt_to_the_second_model_and_a_small_one_to_th
     assert r.status_code == 200, r.text
     assert upstream.last("/v1/chat/completions").body["model"] == "gpt-3.5-turbo"
     assert [a["model"] for a in gw.wait_row(r.headers["helicone-id"])["attempts"]] == ["gpt-3.5-turbo"]
+
+
+def test_fallback_through_an_alias_of_a_chain(gw, upstream):
+    headers = {"Helicone-Token-Limit-Exception-Handler": "fallback"}
+    r = chat(gw, headers, model="sized", messages=[{"role": "user", "content": BIG}])
+    assert r.status_code == 200, r.text
+    assert upstream.last("/v1/chat/completions").body["model"] == "gpt-4o-mini"
 
 
 def test_an_unknown_handler_is_a_400_in_the_callers_shape(gw):

@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from ..errors import GatewayError
+from .aliases import expand
 
 HEADER = "helicone-token-limit-exception-handler"
 HANDLERS = ("truncate", "middle-out", "fallback")
@@ -124,6 +125,7 @@ def fit_request(
 ) -> tuple[dict[str, Any], str]:
     """`fit` with the primary model's context: `Helicone-Model-Override`'s when set, else the first attempt's of the
     primary item's plan (None when the primary cannot be planned: the plan itself will answer that)."""
+    model_field = expand(model_field, getattr(planner, "aliases", {}))  # an alias of a chain falls back too
     context = override.context if override is not None else None
     if context is None:
         try:
