@@ -32,10 +32,10 @@ from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from switchyard.cli.demo_data import Generator, fill  # noqa: E402
-from switchyard.stores import insights as ins  # noqa: E402
-from switchyard.stores import log_writer, rollup_journal  # noqa: E402
-from switchyard.stores.sql import SQLStore  # noqa: E402
+from switchyard.cli.demo_data import Generator, fill
+from switchyard.stores import insights as ins
+from switchyard.stores import log_writer, rollup_journal
+from switchyard.stores.sql import SQLStore
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -48,7 +48,9 @@ class Statements:
         self.on = False
         event.listen(store.engine.sync_engine, "before_cursor_execute", self._hook)
 
-    def _hook(self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
+    def _hook(
+        self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool
+    ) -> None:
         if self.on and not statement.lstrip().upper().startswith("EXPLAIN"):
             self.seen.append((statement, params))
 
@@ -64,11 +66,15 @@ async def explain(store: SQLStore, statements: list[tuple[str, Any]]) -> tuple[l
                 if any(str(r[-1]).strip() == "SCAN requests" for r in rows):
                     bad.append(" | ".join(str(r[-1]) for r in rows))
             else:
-                plan = " | ".join(str(r[0]) for r in (await conn.exec_driver_sql(f"EXPLAIN {sql}", params)).all())
+                plan = " | ".join(
+                    str(r[0]) for r in (await conn.exec_driver_sql(f"EXPLAIN {sql}", params)).all()
+                )
                 if "Seq Scan on requests" in plan:
                     bad.append(plan)
                 if sql.lstrip().upper().startswith(("SELECT", "WITH")):
-                    doc = (await conn.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)).scalar()
+                    doc = (
+                        await conn.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+                    ).scalar()
                     doc = doc if isinstance(doc, list) else json.loads(doc)
                     server_ms += doc[0]["Planning Time"] + doc[0]["Execution Time"]
     return bad, server_ms
@@ -81,9 +87,12 @@ async def pick(store: SQLStore, org_id: str) -> dict[str, Any]:
     users = await ins.list_users(store, org_id, rng, limit=50)
     sessions = await ins.list_sessions(store, org_id, ins.TimeRange.last(86_400), limit=1)
     page = await ins.list_requests(store, org_id, ins.RequestFilter(), limit=1)
-    return {"model": ov.models.by_requests[-1].name, "user": users.items[-1].user_id,
-            "session": sessions.items[0].session_id if sessions.items else "none",
-            "request": page.items[0].id if page.items else "none"}
+    return {
+        "model": ov.models.by_requests[-1].name,
+        "user": users.items[-1].user_id,
+        "session": sessions.items[0].session_id if sessions.items else "none",
+        "request": page.items[0].id if page.items else "none",
+    }
 
 
 def queries(org: str, v: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -97,12 +106,22 @@ def queries(org: str, v: dict[str, Any]) -> list[tuple[str, Any]]:
     q += [
         ("requests page 1 (30 d)", lambda s: ins.list_requests(s, org, ins.RequestFilter(**f30))),
         ("requests page 3 (cursor)", lambda s: _page(s, org, ins.RequestFilter(**f30), 3)),
-        ("requests model=(least used)", lambda s: ins.list_requests(s, org, ins.RequestFilter(model=v["model"], **f30))),
+        (
+            "requests model=(least used)",
+            lambda s: ins.list_requests(s, org, ins.RequestFilter(model=v["model"], **f30)),
+        ),
         ("requests user=", lambda s: ins.list_requests(s, org, ins.RequestFilter(user_id=v["user"], **f30))),
         ("requests status=5xx", lambda s: ins.list_requests(s, org, ins.RequestFilter(status="5xx", **f30))),
-        ("requests property tenant=", lambda s: ins.list_requests(
-            s, org, ins.RequestFilter(properties=(("tenant", "tenant-007"),), **f30))),
-        ("requests cache hits", lambda s: ins.list_requests(s, org, ins.RequestFilter(cache_hit=True, **f30))),
+        (
+            "requests property tenant=",
+            lambda s: ins.list_requests(
+                s, org, ins.RequestFilter(properties=(("tenant", "tenant-007"),), **f30)
+            ),
+        ),
+        (
+            "requests cache hits",
+            lambda s: ins.list_requests(s, org, ins.RequestFilter(cache_hit=True, **f30)),
+        ),
         ("request detail", lambda s: ins.request_detail(s, org, v["request"])),
         ("sessions 30 d", lambda s: ins.list_sessions(s, org, last30)),
         ("session trace", lambda s: ins.session_trace(s, org, v["session"])),
@@ -122,7 +141,9 @@ async def _page(store: SQLStore, org: str, f: Any, n: int) -> Any:
     return page
 
 
-async def bench_queries(store: SQLStore, org_id: str, repeat: int) -> list[tuple[str, float, float, float, str]]:
+async def bench_queries(
+    store: SQLStore, org_id: str, repeat: int
+) -> list[tuple[str, float, float, float, str]]:
     """Per query: (name, median wall ms, median CPU ms of this process, database ms, access path)."""
     stmts = Statements(store)
     values = await pick(store, org_id)
@@ -139,8 +160,15 @@ async def bench_queries(store: SQLStore, org_id: str, repeat: int) -> list[tuple
         await fn(store)
         stmts.on = False
         scans, server_ms = await explain(store, stmts.seen)
-        out.append((name, statistics.median(walls), statistics.median(cpus), server_ms,
-                    "LOG SCAN" if scans else "index/rollups"))
+        out.append(
+            (
+                name,
+                statistics.median(walls),
+                statistics.median(cpus),
+                server_ms,
+                "LOG SCAN" if scans else "index/rollups",
+            )
+        )
     return out
 
 
@@ -151,12 +179,14 @@ def live_records(org_id: str, n: int, seed: int, body_bytes: int = 0) -> list[li
     recs = [r for b in gen.records() for r in b]
     now = int(time.time() * 1000)
     pad = "Earlier in this conversation the user and the assistant discussed the account settings. " * (
-        body_bytes // 90 + 1)
+        body_bytes // 90 + 1
+    )
     for i, r in enumerate(recs):
         r["created_at"] = now - 60_000 + i * 60_000 // n
         if body_bytes > len(r["request_body"]):
-            r["request_body"] = r["request_body"].replace('"content": "', '"content": "' + pad[: body_bytes - len(
-                r["request_body"])], 1)
+            r["request_body"] = r["request_body"].replace(
+                '"content": "', '"content": "' + pad[: body_bytes - len(r["request_body"])], 1
+            )
     return [recs[i : i + 500] for i in range(0, len(recs), 500)]
 
 
@@ -168,8 +198,9 @@ def _server_cpu(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _write_once(kind: str, args: argparse.Namespace, tmp: Path, rows: int, rollups_on: bool,
-                      seed: int) -> tuple[float, float, float]:
+async def _write_once(
+    kind: str, args: argparse.Namespace, tmp: Path, rows: int, rollups_on: bool, seed: int
+) -> tuple[float, float, float]:
     """Log `rows` live records on a fresh store, with the rollup step (journal + compaction) or with it switched
     off. Returns (wall s, CPU s incl. the PostgreSQL backend, wall s spent in the rollup step: the journal writes
     inside the writer's transactions plus the compaction)."""
@@ -189,6 +220,7 @@ async def _write_once(kind: str, args: argparse.Namespace, tmp: Path, rows: int,
             t = time.perf_counter()
             await fn(*a)
             in_rollups[0] += time.perf_counter() - t
+
         return wrapper
 
     try:
@@ -198,7 +230,8 @@ async def _write_once(kind: str, args: argparse.Namespace, tmp: Path, rows: int,
             driver = (await conn.get_raw_connection()).driver_connection
             pid = await driver.fetchval("SELECT pg_backend_pid()") if kind != "sqlite" else None
             log_writer.apply_sqlite, log_writer.apply_postgres = (
-                (timed(real[0]), timed(real[1])) if rollups_on else (off, off))
+                (timed(real[0]), timed(real[1])) if rollups_on else (off, off)
+            )
             try:
                 w0, c0, s0 = time.perf_counter(), time.process_time(), _server_cpu(pid)
                 for b in batches:  # the sink's own call, on one connection (as the sink's writer task)
@@ -212,8 +245,15 @@ async def _write_once(kind: str, args: argparse.Namespace, tmp: Path, rows: int,
         compact_srv = 0.0
         if rollups_on:  # the compactor's work is part of the cost
             async with store.engine.connect() as conn:
-                cpid = (await (await conn.get_raw_connection()).driver_connection.fetchval(
-                    "SELECT pg_backend_pid()")) if kind != "sqlite" else None
+                cpid = (
+                    (
+                        await (await conn.get_raw_connection()).driver_connection.fetchval(
+                            "SELECT pg_backend_pid()"
+                        )
+                    )
+                    if kind != "sqlite"
+                    else None
+                )
                 before, t = _server_cpu(cpid), time.perf_counter()
                 await rollup_journal.compact(store)
                 in_rollups[0] += time.perf_counter() - t
@@ -236,7 +276,9 @@ async def bench_writer(kind: str, args: argparse.Namespace, tmp: Path) -> dict[s
     shares = []
     for rnd in range(args.writer_rounds):
         for variant in ("without", "with") if rnd % 2 == 0 else ("with", "without"):
-            wall, cpu, rollup_wall = await _write_once(kind, args, tmp, args.writer_rows, variant == "with", rnd)
+            wall, cpu, rollup_wall = await _write_once(
+                kind, args, tmp, args.writer_rows, variant == "with", rnd
+            )
             rate, us = args.writer_rows / wall, cpu / args.writer_rows * 1e6
             old = best.get(variant, (0.0, float("inf")))
             best[variant] = (max(old[0], rate), min(old[1], us))
@@ -270,8 +312,12 @@ async def main() -> None:
     p.add_argument("--writer-rows", type=int, default=20_000)
     p.add_argument("--writer-rounds", type=int, default=4)
     p.add_argument("--writer-only", action="store_true")
-    p.add_argument("--writer-body-bytes", type=int, default=0,
-                   help="pad request bodies to about this many bytes (0: the demo's short bodies)")
+    p.add_argument(
+        "--writer-body-bytes",
+        type=int,
+        default=0,
+        help="pad request bodies to about this many bytes (0: the demo's short bodies)",
+    )
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="sy-bench-"))
     for kind in args.backends.split(","):
@@ -285,21 +331,36 @@ async def main() -> None:
                     n = await fill(store, org.id, args.rows - have)
                     print(f"[{kind}] demo-data: {n:,} rows in {time.perf_counter() - t:.0f} s", flush=True)
                     have += n
-                print(f"\n[{kind}] {have:,} rows in the last 30 days; median of {args.repeat} runs, ms; load average "
-                      f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+                print(
+                    f"\n[{kind}] {have:,} rows in the last 30 days; median of {args.repeat} runs, ms; load average "
+                    f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+                )
                 print(f"{'query':34} {'wall':>8} {'cpu':>8} {'db':>8}  access")
                 for name, wall, cpu, db, access in await bench_queries(store, org.id, args.repeat):
                     db_col = f"{db:8.1f}" if kind != "sqlite" else f"{'(cpu)':>8}"
                     print(f"{name:34} {wall:8.1f} {cpu:8.1f} {db_col}  {access}", flush=True)
             b = await bench_writer(kind, args, tmp)
             (w_rate, w_us), (o_rate, o_us) = b["with"], b["without"]
-            body = f"request bodies ~{args.writer_body_bytes:,} B" if args.writer_body_bytes else "demo bodies (~0.3 KB)"
-            print(f"\n[{kind}] writer, {args.writer_rows:,} live rows in batches of 500, {body}, {args.writer_rounds} "
-                  f"rounds each on a fresh store; load average {os.getloadavg()[0]:.1f}:")
-            print(f"  without rollups: {o_rate:8,.0f} rows/s  {o_us:6.1f} µs CPU/row (client + database, best)")
-            print(f"  with rollups:    {w_rate:8,.0f} rows/s  {w_us:6.1f} µs CPU/row (incl. journal compaction, best)")
-            print(f"  rollup step's share of the writer's time (journal writes + compaction, median): "
-                  f"{b['share']:.1f} % -> rows/s drop {b['share']:.1f} %", flush=True)
+            body = (
+                f"request bodies ~{args.writer_body_bytes:,} B"
+                if args.writer_body_bytes
+                else "demo bodies (~0.3 KB)"
+            )
+            print(
+                f"\n[{kind}] writer, {args.writer_rows:,} live rows in batches of 500, {body}, {args.writer_rounds} "
+                f"rounds each on a fresh store; load average {os.getloadavg()[0]:.1f}:"
+            )
+            print(
+                f"  without rollups: {o_rate:8,.0f} rows/s  {o_us:6.1f} µs CPU/row (client + database, best)"
+            )
+            print(
+                f"  with rollups:    {w_rate:8,.0f} rows/s  {w_us:6.1f} µs CPU/row (incl. journal compaction, best)"
+            )
+            print(
+                f"  rollup step's share of the writer's time (journal writes + compaction, median): "
+                f"{b['share']:.1f} % -> rows/s drop {b['share']:.1f} %",
+                flush=True,
+            )
         finally:
             if fresh and kind == "postgres":
                 async with store.engine.begin() as conn:

@@ -20,7 +20,11 @@ from switchyard.stores.rollup_journal import ensure_compacted
 from switchyard.stores.rollups import GRAIN_MS, nano, status_class
 from switchyard.stores.schema_dashboard import rollups, sessions
 
-MODELS = [("gpt-4o-mini", "openai"), ("claude-3-5-haiku", "anthropic"), ("gemini-2.0-flash", "google-ai-studio")]
+MODELS = [
+    ("gpt-4o-mini", "openai"),
+    ("claude-3-5-haiku", "anthropic"),
+    ("gemini-2.0-flash", "google-ai-studio"),
+]
 
 
 def make_records(org_id: str, n: int, *, now: int, span_ms: int, seed: int = 7) -> list[dict[str, Any]]:
@@ -32,22 +36,37 @@ def make_records(org_id: str, n: int, *, now: int, span_ms: int, seed: int = 7) 
         stream = rnd.random() < 0.4
         cache_hit = status == 200 and rnd.random() < 0.1
         latency = rnd.uniform(20, 4000)
-        out.append({
-            "id": str(uuid.uuid4()), "org_id": org_id, "created_at": now - rnd.randrange(span_ms),
-            "path": "/v1/chat/completions", "requested_model": model, "model": model, "provider": provider,
-            "status": status, "error": None if status == 200 else "upstream said no", "stream": stream,
-            "cache_hit": cache_hit, "latency_ms": round(latency, 3),
-            "ttft_ms": round(latency / 3, 3) if stream and status == 200 else None,
-            "prompt_tokens": rnd.randrange(5, 500), "completion_tokens": rnd.randrange(0, 300),
-            "total_tokens": None, "cached_tokens": rnd.choice([0, 0, 64]),
-            "cost_usd": None if status != 200 else round(rnd.uniform(0, 0.01), 9),
-            "cost_saved_usd": 0.002 if cache_hit else None,
-            "user_id": rnd.choice([None, "alice", "bob", "carol", f"user-{i % 7}"]),
-            "session_id": rnd.choice([None, "s-1", "s-2"]), "session_path": rnd.choice(["/plan", "/plan/step", None]),
-            "session_name": "trip", "properties": rnd.choice([{}, {"Env": "prod"}, {"env": "dev", "team": "a"}]),
-            "request_body": f'{{"messages": [{{"role": "user", "content": "hello {i}"}}]}}', "response_body": "{}",
-            "attempts": [{"provider": provider, "status": status}],
-        })
+        out.append(
+            {
+                "id": str(uuid.uuid4()),
+                "org_id": org_id,
+                "created_at": now - rnd.randrange(span_ms),
+                "path": "/v1/chat/completions",
+                "requested_model": model,
+                "model": model,
+                "provider": provider,
+                "status": status,
+                "error": None if status == 200 else "upstream said no",
+                "stream": stream,
+                "cache_hit": cache_hit,
+                "latency_ms": round(latency, 3),
+                "ttft_ms": round(latency / 3, 3) if stream and status == 200 else None,
+                "prompt_tokens": rnd.randrange(5, 500),
+                "completion_tokens": rnd.randrange(0, 300),
+                "total_tokens": None,
+                "cached_tokens": rnd.choice([0, 0, 64]),
+                "cost_usd": None if status != 200 else round(rnd.uniform(0, 0.01), 9),
+                "cost_saved_usd": 0.002 if cache_hit else None,
+                "user_id": rnd.choice([None, "alice", "bob", "carol", f"user-{i % 7}"]),
+                "session_id": rnd.choice([None, "s-1", "s-2"]),
+                "session_path": rnd.choice(["/plan", "/plan/step", None]),
+                "session_name": "trip",
+                "properties": rnd.choice([{}, {"Env": "prod"}, {"env": "dev", "team": "a"}]),
+                "request_body": f'{{"messages": [{{"role": "user", "content": "hello {i}"}}]}}',
+                "response_body": "{}",
+                "attempts": [{"provider": provider, "status": status}],
+            }
+        )
         out[-1]["total_tokens"] = out[-1]["prompt_tokens"] + out[-1]["completion_tokens"]
     return out
 
@@ -59,8 +78,12 @@ def expected(records: list[dict[str, Any]], grain: str) -> dict[tuple[str, int, 
     w = GRAIN_MS[grain]
     for r in records:
         b = r["created_at"] - r["created_at"] % w
-        keys = [("total", "", ""), ("model", r["model"], ""), ("provider", r["provider"], ""),
-                ("status", status_class(r["status"]), "")]
+        keys = [
+            ("total", "", ""),
+            ("model", r["model"], ""),
+            ("provider", r["provider"], ""),
+            ("status", status_class(r["status"]), ""),
+        ]
         if r["user_id"] and grain != "m":
             keys.append(("user", r["user_id"], ""))
         if grain != "m":
@@ -77,12 +100,16 @@ def expected(records: list[dict[str, Any]], grain: str) -> dict[tuple[str, int, 
 
 async def stored(store, org_id: str, grain: str) -> dict[tuple[str, int, str, str], list[int]]:
     await ensure_compacted(store)  # what every read does first
-    q = select(rollups).where(rollups.c.org_id == org_id, rollups.c.grain == grain,
-                              rollups.c.dim.notin_(["lat", "ttft"]))
+    q = select(rollups).where(
+        rollups.c.org_id == org_id, rollups.c.grain == grain, rollups.c.dim.notin_(["lat", "ttft"])
+    )
     async with store.engine.connect() as conn:
         rows = (await conn.execute(q)).all()
-    return {(x.dim, x.bucket, x.name, x.value): [x.requests, x.errors, x.cost_nano, x.total_tokens, x.cache_hits]
-            for x in rows if x.requests}
+    return {
+        (x.dim, x.bucket, x.name, x.value): [x.requests, x.errors, x.cost_nano, x.total_tokens, x.cache_hits]
+        for x in rows
+        if x.requests
+    }
 
 
 @pytest.fixture
@@ -102,27 +129,38 @@ async def test_rollups_equal_raw_aggregates_at_every_grain_and_replays_count_onc
     cut = now - 47 * 3_600_000  # minute buckets are kept for the last 48 hours only
     minute = await stored(store, org.id, "m")
     assert {k: v for k, v in minute.items() if k[1] >= cut} == {
-        k: v for k, v in expected(recs, "m").items() if k[1] >= cut}
+        k: v for k, v in expected(recs, "m").items() if k[1] >= cut
+    }
     assert min(k[1] for k in minute) >= now - 48 * 3_600_000 - 60_000
 
     await ensure_compacted(store)
     async with store.engine.connect() as conn:
-        sess = {x.session_id: x for x in (await conn.execute(select(sessions).where(sessions.c.org_id == org.id))).all()}
+        sess = {
+            x.session_id: x
+            for x in (await conn.execute(select(sessions).where(sessions.c.org_id == org.id))).all()
+        }
     for sid in ("s-1", "s-2"):
         mine = [r for r in recs if r["session_id"] == sid]
         s = sess[sid]
         assert (s.requests, s.cost_nano, s.first_at, s.last_at) == (
-            len(mine), sum(nano(r["cost_usd"]) for r in mine), min(r["created_at"] for r in mine),
-            max(r["created_at"] for r in mine))
+            len(mine),
+            sum(nano(r["cost_usd"]) for r in mine),
+            min(r["created_at"] for r in mine),
+            max(r["created_at"] for r in mine),
+        )
 
 
 async def _query_all(store, org_id: str, start: int, end: int) -> list[dict[str, Any]]:
     out, offset = [], 0
-    filt = {"left": {"request": {"created_at": {"gte": start}}}, "operator": "and",
-            "right": {"request": {"created_at": {"lt": end}}}}
+    filt = {
+        "left": {"request": {"created_at": {"gte": start}}},
+        "operator": "and",
+        "right": {"request": {"created_at": {"lt": end}}},
+    }
     while True:
-        page = await store.query_requests(RequestQuery(org_id=org_id, filter=filt, limit=1000, offset=offset,
-                                                       include_bodies=False))
+        page = await store.query_requests(
+            RequestQuery(org_id=org_id, filter=filt, limit=1000, offset=offset, include_bodies=False)
+        )
         out += page
         if len(page) < 1000:
             return out
@@ -159,7 +197,9 @@ async def test_overview_totals_equal_the_query_api_for_the_same_rows(store, org,
     assert {m.name: m.cost_usd for m in ov.models.by_cost} == pytest.approx(dict(by_model), abs=1e-6)
     users = await ins.list_users(store, org.id, ins.TimeRange.last(ins.PRESETS[preset], now), limit=100)
     want = defaultdict(int)
-    for r in await _query_all(store, org.id, users.range.start_ms, users.range.end_ms):  # whole hours at least
+    for r in await _query_all(
+        store, org.id, users.range.start_ms, users.range.end_ms
+    ):  # whole hours at least
         if r["user_id"]:
             want[r["user_id"]] += 1
     assert {u.user_id: u.requests for u in users.items} == dict(want)
@@ -187,11 +227,16 @@ async def test_request_list_pages_stably_and_filters_match(store, org):
         (ins.RequestFilter(status="error"), lambda r: r["status"] >= 400),
         (ins.RequestFilter(user_id="alice"), lambda r: r["user_id"] == "alice"),
         (ins.RequestFilter(session_id="s-2"), lambda r: r["session_id"] == "s-2"),
-        (ins.RequestFilter(properties=(("env", "dev"), ("team", "a"))), lambda r: r["properties"].get("env") == "dev"),
+        (
+            ins.RequestFilter(properties=(("env", "dev"), ("team", "a"))),
+            lambda r: r["properties"].get("env") == "dev",
+        ),
         (ins.RequestFilter(cache_hit=True), lambda r: r["cache_hit"]),
         (ins.RequestFilter(search="HELLO 1"), lambda r: '"hello 1' in r["request_body"]),
-        (ins.RequestFilter(start_ms=now - 600_000, provider="anthropic"),
-         lambda r: r["created_at"] >= now - 600_000 and r["provider"] == "anthropic"),
+        (
+            ins.RequestFilter(start_ms=now - 600_000, provider="anthropic"),
+            lambda r: r["created_at"] >= now - 600_000 and r["provider"] == "anthropic",
+        ),
     ]
     for f, pred in cases:
         got = [d["id"] async for d in ins.iter_requests(store, org.id, f, batch=50)]
@@ -223,14 +268,18 @@ async def test_annotations_belong_to_one_organisation(store, org):
     good = [x["id"] async for x in ins.iter_requests(store, org.id, ins.RequestFilter(feedback="good"))]
     assert good == [rid]
     assert [x["id"] async for x in ins.iter_requests(store, org.id, ins.RequestFilter(feedback="bad"))] == []
-    assert [x["id"] async for x in ins.iter_requests(store, org.id, ins.RequestFilter(score="accuracy"))] == [rid]
+    assert [x["id"] async for x in ins.iter_requests(store, org.id, ins.RequestFilter(score="accuracy"))] == [
+        rid
+    ]
     assert len([x async for x in ins.iter_requests(store, org.id, ins.RequestFilter(feedback="none"))]) == 19
     with pytest.raises(ins.InsightsError):
         await ins.set_scores(store, org.id, rid, {"x": float("nan")})
 
     # a property edit moves the request's rollups from the old value to the new one
     assert await ins.set_property(store, org.id, rid, "Env", "edited") is True
-    recs[0]["properties"] = {k: v for k, v in recs[0]["properties"].items() if k.lower() != "env"} | {"env": "edited"}
+    recs[0]["properties"] = {k: v for k, v in recs[0]["properties"].items() if k.lower() != "env"} | {
+        "env": "edited"
+    }
     for grain in ("m", "h", "d"):
         assert await stored(store, org.id, grain) == expected(recs, grain)
     page = await ins.list_requests(store, org.id, ins.RequestFilter(properties=(("env", "edited"),)))
@@ -287,18 +336,43 @@ async def test_retention_deletes_old_rows_rollups_and_sessions_in_batches(store,
     cutoff = now - 10 * 86_400_000
     await ensure_compacted(store)
     async with store.engine.connect() as conn:
-        props = (await conn.execute(select(request_properties.c.request_id).where(
-            request_properties.c.org_id == org.id, request_properties.c.request_id.in_([r["id"] for r in old])))).all()
+        props = (
+            await conn.execute(
+                select(request_properties.c.request_id).where(
+                    request_properties.c.org_id == org.id,
+                    request_properties.c.request_id.in_([r["id"] for r in old]),
+                )
+            )
+        ).all()
         assert props == []
         for grain in ("h", "d"):
-            oldest = (await conn.execute(select(rollups.c.bucket).where(
-                rollups.c.org_id == org.id, rollups.c.grain == grain).order_by(rollups.c.bucket).limit(1))).scalar()
+            oldest = (
+                await conn.execute(
+                    select(rollups.c.bucket)
+                    .where(rollups.c.org_id == org.id, rollups.c.grain == grain)
+                    .order_by(rollups.c.bucket)
+                    .limit(1)
+                )
+            ).scalar()
             assert oldest + GRAIN_MS[grain] > cutoff
-        ends = [x[0] for x in (await conn.execute(select(sessions.c.last_at).where(sessions.c.org_id == org.id)))]
+        ends = [
+            x[0] for x in (await conn.execute(select(sessions.c.last_at).where(sessions.c.org_id == org.id)))
+        ]
         assert ends and min(ends) >= cutoff
     # hour rollups of the kept range still equal the raw rows
-    fresh_hours = {k: v for k, v in expected([r for r in recs if r not in old], "h").items()
-                   if k[1] >= cutoff - cutoff % 3_600_000 + 3_600_000}
-    got = {k: v for k, v in (await stored(store, org.id, "h")).items() if k[1] in {b for _, b, _, _ in fresh_hours}}
+    fresh_hours = {
+        k: v
+        for k, v in expected([r for r in recs if r not in old], "h").items()
+        if k[1] >= cutoff - cutoff % 3_600_000 + 3_600_000
+    }
+    got = {
+        k: v
+        for k, v in (await stored(store, org.id, "h")).items()
+        if k[1] in {b for _, b, _, _ in fresh_hours}
+    }
     assert got == fresh_hours
-    assert await purge(store, 10, now_ms=now, org_ids=[org.id]) == {"requests": 0, "sessions": 0, "rollups": 0}
+    assert await purge(store, 10, now_ms=now, org_ids=[org.id]) == {
+        "requests": 0,
+        "sessions": 0,
+        "rollups": 0,
+    }

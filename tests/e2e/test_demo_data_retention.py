@@ -17,15 +17,20 @@ DAY_MS = 86_400_000
 
 @pytest.fixture(scope="module")
 def gw(upstream, tmp_path_factory):
-    cfg = default_config(upstream.url, free_port(), log={"flush_interval_ms": 50, "retention_days": 7,
-                                                         "max_body_bytes": 2048})
+    cfg = default_config(
+        upstream.url, free_port(), log={"flush_interval_ms": 50, "retention_days": 7, "max_body_bytes": 2048}
+    )
     g = GatewayProcess(tmp_path_factory.mktemp("retention"), cfg)
     g.prepare(org="demo")
     out = cli(g.home, g.config_path, "demo-data", "--rows", "3000", "--org", "demo", "--seed", "4")
     assert "inserted 3,000 demo requests" in out
     db = sqlite3.connect(g.home / "switchyard.db")
-    g.before = dict(db.execute("SELECT created_at >= ?, count(*) FROM requests GROUP BY 1",
-                               (int(time.time() * 1000) - 7 * DAY_MS + 60_000,)).fetchall())
+    g.before = dict(
+        db.execute(
+            "SELECT created_at >= ?, count(*) FROM requests GROUP BY 1",
+            (int(time.time() * 1000) - 7 * DAY_MS + 60_000,),
+        ).fetchall()
+    )
     g.sessions_before = db.execute("SELECT count(*) FROM sessions").fetchone()[0]
     db.close()
     g.start()
@@ -48,12 +53,19 @@ def _leftovers(gw) -> dict[str, int]:
         one = lambda sql, *args: db.execute(sql, args).fetchone()[0]  # noqa: E731
         return {
             "requests": one("SELECT count(*) FROM requests WHERE created_at < ?", cutoff),
-            "orphan properties": one("SELECT count(*) FROM request_properties p WHERE NOT EXISTS (SELECT 1 FROM "
-                                     "requests q WHERE q.id = p.request_id AND q.org_id = p.org_id)"),
-            "hour rollups": one("SELECT count(*) FROM rollups WHERE grain = 'h' AND bucket + 3600000 <= ?", cutoff),
-            "day rollups": one("SELECT count(*) FROM rollups WHERE grain = 'd' AND bucket + 86400000 <= ?", cutoff),
-            "minute rollups": one("SELECT count(*) FROM rollups WHERE grain = 'm' AND bucket < ?",
-                                  now - 49 * 3_600_000),
+            "orphan properties": one(
+                "SELECT count(*) FROM request_properties p WHERE NOT EXISTS (SELECT 1 FROM "
+                "requests q WHERE q.id = p.request_id AND q.org_id = p.org_id)"
+            ),
+            "hour rollups": one(
+                "SELECT count(*) FROM rollups WHERE grain = 'h' AND bucket + 3600000 <= ?", cutoff
+            ),
+            "day rollups": one(
+                "SELECT count(*) FROM rollups WHERE grain = 'd' AND bucket + 86400000 <= ?", cutoff
+            ),
+            "minute rollups": one(
+                "SELECT count(*) FROM rollups WHERE grain = 'm' AND bucket < ?", now - 49 * 3_600_000
+            ),
             "sessions": one("SELECT count(*) FROM sessions WHERE last_at < ?", cutoff),
         }
     finally:
@@ -75,23 +87,38 @@ def test_demo_traffic_in_the_apis(gw):
     rows = gw.query({"filter": "all", "limit": 50})
     assert len(rows) == 50
     assert {r["provider"] for r in rows} and any(r["request_properties"].get("environment") for r in rows)
-    users = httpx.post(f"{gw.url}/v1/user/metrics/query", json={"filter": "all", "offset": 0, "limit": 5},
-                       headers=gw.headers(), timeout=30).json()["data"]
+    users = httpx.post(
+        f"{gw.url}/v1/user/metrics/query",
+        json={"filter": "all", "offset": 0, "limit": 5},
+        headers=gw.headers(),
+        timeout=30,
+    ).json()["data"]
     assert users["count"] > 5 and users["users"][0]["cost"] >= users["users"][-1]["cost"]
-    sessions = httpx.post(f"{gw.url}/v1/session/query", json={"limit": 5}, headers=gw.headers(),
-                          timeout=30).json()["data"]
+    sessions = httpx.post(
+        f"{gw.url}/v1/session/query", json={"limit": 5}, headers=gw.headers(), timeout=30
+    ).json()["data"]
     assert sessions and sessions[0]["total_requests"] >= 1
-    one = httpx.get(f"{gw.url}/v1/session/{sessions[0]['session_id']}", headers=gw.headers(), timeout=30).json()
+    one = httpx.get(
+        f"{gw.url}/v1/session/{sessions[0]['session_id']}", headers=gw.headers(), timeout=30
+    ).json()
     assert one["data"]["tree"] and one["data"]["requests"][0]["session_path"].startswith("/")
 
 
 def test_a_body_over_the_cap_is_stored_cut_with_a_marker(gw):
     big = "x" * 10_000
-    r = httpx.post(f"{gw.url}/v1/chat/completions", headers=gw.headers(), timeout=30,
-                   json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": big}]})
+    r = httpx.post(
+        f"{gw.url}/v1/chat/completions",
+        headers=gw.headers(),
+        timeout=30,
+        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": big}]},
+    )
     assert r.status_code == 200, r.text
     row = gw.wait_row(r.headers["helicone-id"])
     body = row["request_body"]
-    assert isinstance(body, str) and "[truncated by Switchyard: " in body and "log.max_body_bytes is 2,048]" in body
+    assert (
+        isinstance(body, str)
+        and "[truncated by Switchyard: " in body
+        and "log.max_body_bytes is 2,048]" in body
+    )
     assert len(body.encode()) < 2048 + 100
     assert isinstance(row["response_body"], dict)  # a small answer is kept whole (and stays JSON)

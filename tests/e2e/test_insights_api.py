@@ -13,8 +13,9 @@ import pytest
 
 def chat(gateway, headers: dict) -> str:
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
-    r = httpx.post(f"{gateway.url}/v1/chat/completions", json=body, headers={**gateway.headers(), **headers},
-                   timeout=30)
+    r = httpx.post(
+        f"{gateway.url}/v1/chat/completions", json=body, headers={**gateway.headers(), **headers}, timeout=30
+    )
     assert r.status_code == 200, r.text
     return r.headers["helicone-id"]
 
@@ -29,9 +30,18 @@ def seeded(gateway):
     sid = f"{run}-session"
     ids = []
     for i, path in enumerate(["/plan", "/plan/search", "/plan/search", "/answer"]):
-        ids.append(chat(gateway, {"Helicone-Property-Run": run, "Helicone-User-Id": f"{run}-u{i % 2}",
-                                  "Helicone-Session-Id": sid, "Helicone-Session-Path": path,
-                                  "Helicone-Session-Name": "trip planner"}))
+        ids.append(
+            chat(
+                gateway,
+                {
+                    "Helicone-Property-Run": run,
+                    "Helicone-User-Id": f"{run}-u{i % 2}",
+                    "Helicone-Session-Id": sid,
+                    "Helicone-Session-Path": path,
+                    "Helicone-Session-Name": "trip planner",
+                },
+            )
+        )
     for rid in ids:
         gateway.wait_row(rid)
     deadline = time.time() + 10  # rollups and sessions land in the same transaction as the rows
@@ -85,12 +95,14 @@ def test_feedback_scores_and_property_are_stored_and_filterable(gateway, seeded)
 
 def test_bad_annotations_are_400(gateway, seeded):
     _, _, ids = seeded
-    for path, body, method in ((f"/v1/request/{ids[0]}/feedback", {"rating": "yes"}, "POST"),
-                               (f"/v1/request/{ids[0]}/feedback", None, "POST"),
-                               (f"/v1/request/{ids[0]}/score", {"scores": {}}, "POST"),
-                               (f"/v1/request/{ids[0]}/score", {"scores": {"x": "high"}}, "POST"),
-                               (f"/v1/request/{ids[0]}/property", {"key": "", "value": "v"}, "PUT"),
-                               (f"/v1/request/{ids[0]}/property", {"key": "k", "value": 3}, "PUT")):
+    for path, body, method in (
+        (f"/v1/request/{ids[0]}/feedback", {"rating": "yes"}, "POST"),
+        (f"/v1/request/{ids[0]}/feedback", None, "POST"),
+        (f"/v1/request/{ids[0]}/score", {"scores": {}}, "POST"),
+        (f"/v1/request/{ids[0]}/score", {"scores": {"x": "high"}}, "POST"),
+        (f"/v1/request/{ids[0]}/property", {"key": "", "value": "v"}, "PUT"),
+        (f"/v1/request/{ids[0]}/property", {"key": "k", "value": 3}, "PUT"),
+    ):
         r = post(gateway, path, body, method=method)
         assert r.status_code == 400, (path, body, r.text)
         assert r.json()["error"]["message"]
@@ -100,17 +112,37 @@ def test_bad_annotations_are_400(gateway, seeded):
 
 def test_sessions(gateway, seeded):
     run, sid, ids = seeded
-    data = post(gateway, "/v1/session/query", {"search": run, "timeFilter": {
-        "startTimeUnixMs": (time.time() - 3600) * 1000, "endTimeUnixMs": (time.time() + 60) * 1000},
-        "timezoneDifference": 0, "filter": "all"}).json()["data"]
+    data = post(
+        gateway,
+        "/v1/session/query",
+        {
+            "search": run,
+            "timeFilter": {
+                "startTimeUnixMs": (time.time() - 3600) * 1000,
+                "endTimeUnixMs": (time.time() + 60) * 1000,
+            },
+            "timezoneDifference": 0,
+            "filter": "all",
+        },
+    ).json()["data"]
     assert [s["session_id"] for s in data] == [sid]
     s = data[0]
     assert s["total_requests"] == 4 and s["session_name"] == "trip planner"
-    assert set(s) >= {"created_at", "latest_request_created_at", "total_cost", "prompt_tokens", "completion_tokens",
-                      "total_tokens", "avg_latency", "user_ids"}
+    assert set(s) >= {
+        "created_at",
+        "latest_request_created_at",
+        "total_cost",
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "avg_latency",
+        "user_ids",
+    }
     flt = {"sessions_request_response_rmt": {"session_total_requests": {"gte": 4}}}
-    assert [x["session_id"] for x in post(gateway, "/v1/session/query", {"search": run, "filter": flt})
-            .json()["data"]] == [sid]
+    assert [
+        x["session_id"]
+        for x in post(gateway, "/v1/session/query", {"search": run, "filter": flt}).json()["data"]
+    ] == [sid]
     metrics = post(gateway, "/v1/session/metrics/query", {"nameContains": run}).json()["data"]
     assert metrics["average"]["session_count"] == [{"average": 4.0}]
 
@@ -127,8 +159,12 @@ def test_users(gateway, seeded):
     data = post(gateway, "/v1/user/query", {"userIds": [f"{run}-u0", f"{run}-u1"]}).json()["data"]
     assert sorted((u["user_id"], u["count"]) for u in data) == [(f"{run}-u0", 2), (f"{run}-u1", 2)]
     assert all(u["cost"] > 0 and u["prompt_tokens"] > 0 for u in data)
-    body = {"filter": {"users_view": {"user_user_id": {"contains": run}}}, "offset": 0, "limit": 10,
-            "sort": {"user_id": "asc"}}
+    body = {
+        "filter": {"users_view": {"user_user_id": {"contains": run}}},
+        "offset": 0,
+        "limit": 10,
+        "sort": {"user_id": "asc"},
+    }
     m = post(gateway, "/v1/user/metrics/query", body).json()["data"]
     assert m["count"] == 2 and m["hasUsers"] is True
     assert [u["user_id"] for u in m["users"]] == [f"{run}-u0", f"{run}-u1"]
@@ -141,15 +177,19 @@ def test_another_organisation_sees_nothing(gateway, seeded):
     run, sid, ids = seeded
     other = gateway.new_key(f"other-{uuid.uuid4().hex[:6]}")
     for rid in (ids[0], str(uuid.uuid4()), "not-a-uuid"):
-        for path, body, method in ((f"/v1/request/{rid}/feedback", {"rating": False}, "POST"),
-                                   (f"/v1/request/{rid}/score", {"scores": {"x": 1}}, "POST"),
-                                   (f"/v1/request/{rid}/property", {"key": "k", "value": "v"}, "PUT")):
+        for path, body, method in (
+            (f"/v1/request/{rid}/feedback", {"rating": False}, "POST"),
+            (f"/v1/request/{rid}/score", {"scores": {"x": 1}}, "POST"),
+            (f"/v1/request/{rid}/property", {"key": "k", "value": "v"}, "PUT"),
+        ):
             key = other if rid == ids[0] else None
             r = post(gateway, path, body, key=key, method=method)
             assert r.status_code == 404, (path, rid, r.text)
             assert r.json()["error"]["code"] == "request_not_found"
     assert httpx.get(f"{gateway.url}/v1/session/{sid}", headers=gateway.headers(other)).status_code == 404
-    assert post(gateway, "/v1/request/count/query", {"filter": run_filter(run)}, key=other).json()["data"] == 0
+    assert (
+        post(gateway, "/v1/request/count/query", {"filter": run_filter(run)}, key=other).json()["data"] == 0
+    )
     assert post(gateway, "/v1/session/query", {"search": run}, key=other).json()["data"] == []
     assert post(gateway, "/v1/user/query", {"userIds": [f"{run}-u0"]}, key=other).json()["data"] == []
     m = post(gateway, "/v1/user/metrics/query", {"filter": "all", "offset": 0, "limit": 10}, key=other).json()

@@ -36,8 +36,12 @@ def _request_id(request: Request) -> str:
 async def count_query(request: Request, org_id: str) -> Response:
     body = await json_body(request)
     cached = body.get("isCached")
-    n = await insights.count_requests(request.app.state.deps.store, org_id, body.get("filter", "all"),
-                                      cached if isinstance(cached, bool) else None)
+    n = await insights.count_requests(
+        request.app.state.deps.store,
+        org_id,
+        body.get("filter", "all"),
+        cached if isinstance(cached, bool) else None,
+    )
     return ok(n)
 
 

@@ -29,7 +29,9 @@ MAX_BODY = 1 << 20
 def iso(ms: int | None) -> str | None:
     if ms is None:
         return None
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
 
 
 def ok(data: Any) -> Response:
@@ -100,7 +102,9 @@ def org_scoped(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
         except (InsightsError, FilterError) as e:
             err = bad_request(str(e), code="invalid_request")
         except (StoreUnavailable, OSError, DBAPIError):
-            err = GatewayError(503, "The request log is unavailable; try again shortly.", code="store_unavailable")
+            err = GatewayError(
+                503, "The request log is unavailable; try again shortly.", code="store_unavailable"
+            )
         return Response(err.openai_body(), status_code=err.status, media_type="application/json")
 
     return endpoint

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from ..config import Settings
-from ..stores import rollups
+from ..stores import rollup_sql, rollups
 from ..stores.schema import request_properties, requests, text_hash
 from ..stores.sql import SQLStore
 from .runner import CommandError, command, run_store
@@ -47,16 +47,28 @@ MODELS = [
 FALLBACK = {"openai": "azure", "anthropic": "bedrock", "google-ai-studio": "vertex", "my-vllm": "openai"}
 PATHS = {"text-embedding-3-small": "/v1/embeddings"}
 FEATURES = ["chat", "search", "summarize", "support-bot", "code-review", "extract"]
-QUESTIONS = ["How do I reset my password?", "Summarise this ticket for the on-call engineer.",
-             "Translate the release notes into German.", "Which plan includes SSO?",
-             "Write a SQL query for monthly active users.", "Explain this stack trace.",
-             "Draft a polite reply declining the meeting.", "What changed between v2.3 and v2.4?"]
-ANSWERS = ["Sure — here are the steps you can follow.", "Here is a short summary of the main points.",
-           "The answer depends on your plan; the details are below.", "I found three relevant documents."]
+QUESTIONS = [
+    "How do I reset my password?",
+    "Summarise this ticket for the on-call engineer.",
+    "Translate the release notes into German.",
+    "Which plan includes SSO?",
+    "Write a SQL query for monthly active users.",
+    "Explain this stack trace.",
+    "Draft a polite reply declining the meeting.",
+    "What changed between v2.3 and v2.4?",
+]
+ANSWERS = [
+    "Sure — here are the steps you can follow.",
+    "Here is a short summary of the main points.",
+    "The answer depends on your plan; the details are below.",
+    "I found three relevant documents.",
+]
 SYSTEM = "You are a helpful assistant for Acme Corp. Answer concisely and cite the knowledge base."
-SESSION_SHAPES = [["/plan", "/plan/search", "/plan/search", "/plan/answer"],
-                  ["/triage", "/triage/classify", "/reply"], ["/agent", "/agent/tool", "/agent/tool", "/agent/tool",
-                                                               "/agent/final"]]
+SESSION_SHAPES = [
+    ["/plan", "/plan/search", "/plan/search", "/plan/answer"],
+    ["/triage", "/triage/classify", "/reply"],
+    ["/agent", "/agent/tool", "/agent/tool", "/agent/tool", "/agent/final"],
+]
 
 
 def _weights(items: list[Any], key: int) -> list[float]:
@@ -84,7 +96,9 @@ class Generator:
         while len(out) < self.rows:
             t = start + rnd.random() * SPAN_MS
             hour = (t % DAY_MS) / 3_600_000
-            weight = (0.35 + 0.65 * math.sin(math.pi * max(0.0, min(1.0, (hour - 6) / 14)))) * (0.7 + 0.3 * (t - start) / SPAN_MS)
+            weight = (0.35 + 0.65 * math.sin(math.pi * max(0.0, min(1.0, (hour - 6) / 14)))) * (
+                0.7 + 0.3 * (t - start) / SPAN_MS
+            )
             if rnd.random() < weight:
                 out.append(int(t))
         out.sort()
@@ -123,12 +137,16 @@ class Generator:
             if model.startswith("text-embedding"):
                 body = f'{{"model": "{model}", "input": "{question}"}}'
             else:
-                body = (f'{{"model": "{model}", "stream": {str(stream).lower()}, "messages": [{{"role": "system", '
-                        f'"content": "{SYSTEM}"}}, {{"role": "user", "content": "{question}"}}]}}')
+                body = (
+                    f'{{"model": "{model}", "stream": {str(stream).lower()}, "messages": [{{"role": "system", '
+                    f'"content": "{SYSTEM}"}}, {{"role": "user", "content": "{question}"}}]}}'
+                )
             self._bodies[key] = body
         return body
 
-    def one(self, t: int, user: str | None, sid: str | None, sname: str | None, spath: str | None) -> dict[str, Any]:
+    def one(
+        self, t: int, user: str | None, sid: str | None, sname: str | None, spath: str | None
+    ) -> dict[str, Any]:
         rnd = self.rnd
         model, provider, pin, pout, _, typical = rnd.choices(MODELS, cum_weights=self.model_cum)[0]
         embedding = model.startswith("text-embedding")
@@ -140,27 +158,49 @@ class Generator:
         status = 200 if roll > 0.05 else rnd.choice([429, 429, 500, 502, 503, 400])
         cache_hit = status == 200 and not embedding and rnd.random() < 0.08
         latency = max(5.0, rnd.lognormvariate(math.log(typical), 0.5))
-        attempts = [{"provider": provider, "model": model, "status": status, "latency_ms": round(latency, 1),
-                     "kind": "ptb" if rnd.random() < 0.7 else "byok", "retry": 0}]
+        attempts = [
+            {
+                "provider": provider,
+                "model": model,
+                "status": status,
+                "latency_ms": round(latency, 1),
+                "kind": "ptb" if rnd.random() < 0.7 else "byok",
+                "retry": 0,
+            }
+        ]
         final_provider, error = provider, None
-        if status != 200 and status != 400 and rnd.random() < 0.6:  # fell back to another provider and succeeded
+        if (
+            status != 200 and status != 400 and rnd.random() < 0.6
+        ):  # fell back to another provider and succeeded
             backup = FALLBACK[provider]
             attempts[0]["error"] = f"{provider} answered {status}"
-            attempts.append({"provider": backup, "model": model, "status": 200, "latency_ms": round(latency * 0.8, 1),
-                             "kind": "ptb", "retry": 0})
+            attempts.append(
+                {
+                    "provider": backup,
+                    "model": model,
+                    "status": 200,
+                    "latency_ms": round(latency * 0.8, 1),
+                    "kind": "ptb",
+                    "retry": 0,
+                }
+            )
             latency += latency * 0.8
             status, final_provider = 200, backup
         elif status != 200:
-            error = {429: "Rate limit reached for requests", 400: "Invalid 'messages': content must not be empty"}.get(
-                status, "Upstream server error")
+            error = {
+                429: "Rate limit reached for requests",
+                400: "Invalid 'messages': content must not be empty",
+            }.get(status, "Upstream server error")
         cost = (prompt * pin + completion * pout) / 1e6 if status == 200 else None
         if cache_hit:
             latency, saved, cost, attempts = rnd.uniform(2, 12), cost, 0.0, []
         else:
             saved = None
         question = rnd.choice(QUESTIONS)
-        props = {"environment": rnd.choices(["production", "staging", "dev"], cum_weights=self.env_cum)[0],
-                 "feature": rnd.choice(FEATURES)}
+        props = {
+            "environment": rnd.choices(["production", "staging", "dev"], cum_weights=self.env_cum)[0],
+            "feature": rnd.choice(FEATURES),
+        }
         if rnd.random() < 0.5:
             props["app-version"] = rnd.choice(["2.3.1", "2.4.0", "2.4.1"])
         if rnd.random() < 0.3:
@@ -170,26 +210,50 @@ class Generator:
             resp_body = '{"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": "<1536 floats>"}]}'
         else:
             answer = rnd.choice(ANSWERS)
-            resp_body = (f'{{"id": "chatcmpl-demo", "object": "chat.completion", "model": "{model}", "choices": '
-                         f'[{{"index": 0, "message": {{"role": "assistant", "content": "{answer}"}}, '
-                         f'"finish_reason": "stop"}}], "usage": {{"prompt_tokens": {prompt}, '
-                         f'"completion_tokens": {completion}}}}}') if status == 200 else (
-                         f'{{"error": {{"message": "{error}", "type": "upstream_error"}}}}')
-        h = "%032x" % rnd.getrandbits(128)
+            resp_body = (
+                (
+                    f'{{"id": "chatcmpl-demo", "object": "chat.completion", "model": "{model}", "choices": '
+                    f'[{{"index": 0, "message": {{"role": "assistant", "content": "{answer}"}}, '
+                    f'"finish_reason": "stop"}}], "usage": {{"prompt_tokens": {prompt}, '
+                    f'"completion_tokens": {completion}}}}}'
+                )
+                if status == 200
+                else (f'{{"error": {{"message": "{error}", "type": "upstream_error"}}}}')
+            )
+        h = f"{rnd.getrandbits(128):032x}"
         return {
-            "id": f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}", "org_id": self.org_id, "key_id": None,
-            "created_at": t, "path": PATHS.get(model, "/v1/chat/completions"), "requested_model": model,
-            "model": model, "provider": final_provider, "status": status, "error": error, "stream": stream,
-            "cache_hit": cache_hit, "latency_ms": round(latency, 3),
+            "id": f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}",
+            "org_id": self.org_id,
+            "key_id": None,
+            "created_at": t,
+            "path": PATHS.get(model, "/v1/chat/completions"),
+            "requested_model": model,
+            "model": model,
+            "provider": final_provider,
+            "status": status,
+            "error": error,
+            "stream": stream,
+            "cache_hit": cache_hit,
+            "latency_ms": round(latency, 3),
             "ttft_ms": round(min(latency, rnd.uniform(80, 600)), 3) if stream and status == 200 else None,
             "overhead_ms": round(rnd.uniform(0.3, 2.5), 3),
             "prompt_tokens": prompt if status == 200 else None,
             "completion_tokens": completion if status == 200 else None,
             "total_tokens": prompt + completion if status == 200 else None,
-            "cached_tokens": cached if status == 200 else None, "cache_write_tokens": None, "reasoning_tokens": None,
-            "cost_usd": cost, "cost_saved_usd": saved, "user_id": user, "session_id": sid, "session_path": spath,
-            "session_name": sname, "prompt_id": None, "properties": props, "request_body": req_body,
-            "response_body": resp_body, "attempts": attempts,
+            "cached_tokens": cached if status == 200 else None,
+            "cache_write_tokens": None,
+            "reasoning_tokens": None,
+            "cost_usd": cost,
+            "cost_saved_usd": saved,
+            "user_id": user,
+            "session_id": sid,
+            "session_path": spath,
+            "session_name": sname,
+            "prompt_id": None,
+            "properties": props,
+            "request_body": req_body,
+            "response_body": resp_body,
+            "attempts": attempts,
         }
 
 
@@ -214,11 +278,22 @@ class Rows:
         for rec in batch:
             p = rec["properties"]
             for k, v in p.items():
-                one = {"request_id": rec["id"], "org_id": rec["org_id"], "key_hash": self._hash(k), "key": k,
-                       "value": v, "value_hash": self._hash(v)}
+                one = {
+                    "request_id": rec["id"],
+                    "org_id": rec["org_id"],
+                    "key_hash": self._hash(k),
+                    "key": k,
+                    "value": v,
+                    "value_hash": self._hash(v),
+                }
                 props.append(tuple(map(one.__getitem__, _PCOLS)))
-            rec = {**rec, "uid": rec["id"], "duplicate_of": None, "properties": orjson.dumps(p).decode(),
-                   "attempts": orjson.dumps(rec["attempts"]).decode() if rec["attempts"] else None}
+            rec = {
+                **rec,
+                "uid": rec["id"],
+                "duplicate_of": None,
+                "properties": orjson.dumps(p).decode(),
+                "attempts": orjson.dumps(rec["attempts"]).decode() if rec["attempts"] else None,
+            }
             rows.append(tuple(map(rec.get, _COLS)))
         return rows, props
 
@@ -230,8 +305,9 @@ def _sqlite_path(store: SQLStore) -> str:
     return path
 
 
-async def fill(store: SQLStore, org_id: str, rows: int, *, now_ms: int | None = None, seed: int = 1,
-               progress: Any = None) -> int:
+async def fill(
+    store: SQLStore, org_id: str, rows: int, *, now_ms: int | None = None, seed: int = 1, progress: Any = None
+) -> int:
     """Insert `rows` synthetic requests for the organisation, with their properties, rollups and sessions (the
     log writer's own rollup code), in bulk: SQLite through one connection in large transactions, PostgreSQL
     with COPY. Ids are fresh random UUIDs, so existing rows are never touched. Returns rows inserted."""
@@ -249,7 +325,7 @@ async def fill(store: SQLStore, org_id: str, rows: int, *, now_ms: int | None = 
                 with conn:  # one transaction per batch
                     conn.executemany(req_sql, rs)
                     conn.executemany(prop_sql, ps)
-                    for sql, params in rollups.sqlite_statements(rollups.fold(rs, ps).deltas()):
+                    for sql, params in rollup_sql.sqlite_statements(rollups.fold(rs, ps).deltas()):
                         conn.execute(sql, params)
                 done += len(rs)
                 if progress:
@@ -262,10 +338,13 @@ async def fill(store: SQLStore, org_id: str, rows: int, *, now_ms: int | None = 
         for batch in gen.records():
             rs, ps = convert(batch)
             async with driver.transaction():
-                await driver.copy_records_to_table("requests", records=rs, columns=_COLS, schema_name=store.schema)
-                await driver.copy_records_to_table("request_properties", records=ps, columns=_PCOLS,
-                                                   schema_name=store.schema)
-                await rollups.upsert_postgres(driver, rollups.fold(rs, ps).deltas())
+                await driver.copy_records_to_table(
+                    "requests", records=rs, columns=_COLS, schema_name=store.schema
+                )
+                await driver.copy_records_to_table(
+                    "request_properties", records=ps, columns=_PCOLS, schema_name=store.schema
+                )
+                await rollup_sql.upsert_postgres(driver, rollups.fold(rs, ps).deltas())
             done += len(rs)
             if progress:
                 progress(done)
@@ -281,7 +360,9 @@ def cmd_demo_data(settings: Settings, args: argparse.Namespace) -> int:
     def progress(done: int) -> None:
         if done % 100_000 < BATCH or done == args.rows:
             rate = done / max(time.monotonic() - started, 1e-6)
-            print(f"\r{done:,} / {args.rows:,} rows ({rate:,.0f} rows/s)", end="", file=sys.stderr, flush=True)
+            print(
+                f"\r{done:,} / {args.rows:,} rows ({rate:,.0f} rows/s)", end="", file=sys.stderr, flush=True
+            )
 
     async def go(store: SQLStore) -> tuple[str, int]:
         org = await store.get_org_by_name(args.org) or await store.create_org(args.org)
@@ -295,9 +376,14 @@ def cmd_demo_data(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("demo-data", parents=[common],
-                       help="fill the configured database with realistic synthetic traffic (last 30 days)")
+    p = sub.add_parser(
+        "demo-data",
+        parents=[common],
+        help="fill the configured database with realistic synthetic traffic (last 30 days)",
+    )
     p.add_argument("--rows", type=int, default=10_000, help="requests to generate (default 10,000)")
-    p.add_argument("--org", default="default", help="organisation name (created if missing; default: default)")
+    p.add_argument(
+        "--org", default="default", help="organisation name (created if missing; default: default)"
+    )
     p.add_argument("--seed", type=int, default=1, help="random seed (same seed, same data)")
     p.set_defaults(fn=cmd_demo_data)

@@ -18,16 +18,38 @@ from sqlalchemy.exc import DBAPIError
 from .base import StoreUnavailable
 from .filters import to_sql
 from .insights_types import Feedback, InsightsError, RequestDetail, RequestFilter, RequestPage, RequestRow
-from .rollups import Fold, upsert_core
+from .rollup_sql import upsert_core
+from .rollups import Fold
 from .schema import request_properties as rp
 from .schema import requests as q
 from .schema import text_hash
 from .schema_dashboard import request_feedback as fb
 from .schema_dashboard import request_scores as sc
 
-_ROW = ("id", "created_at", "path", "model", "requested_model", "provider", "status", "error", "stream", "cache_hit",
-        "latency_ms", "ttft_ms", "prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "cost_usd",
-        "cost_saved_usd", "user_id", "session_id", "session_path", "session_name")
+_ROW = (
+    "id",
+    "created_at",
+    "path",
+    "model",
+    "requested_model",
+    "provider",
+    "status",
+    "error",
+    "stream",
+    "cache_hit",
+    "latency_ms",
+    "ttft_ms",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cached_tokens",
+    "cost_usd",
+    "cost_saved_usd",
+    "user_id",
+    "session_id",
+    "session_path",
+    "session_name",
+)
 _LIST_COLS = [*(q.c[c] for c in _ROW), q.c.properties, fb.c.rating.label("feedback")]
 _FB_JOIN = q.outerjoin(fb, and_(fb.c.org_id == q.c.org_id, fb.c.request_id == q.c.id))
 MAX_PAGE = 500
@@ -39,8 +61,11 @@ def _now() -> int:
 
 def row_of(m: Any) -> RequestRow:
     props = m["properties"]
-    return RequestRow(**{c: m[c] for c in _ROW}, properties=orjson.loads(props) if props else {},
-                      feedback=None if m["feedback"] is None else bool(m["feedback"]))
+    return RequestRow(
+        **{c: m[c] for c in _ROW},
+        properties=orjson.loads(props) if props else {},
+        feedback=None if m["feedback"] is None else bool(m["feedback"]),
+    )
 
 
 def _escape(s: str) -> str:
@@ -58,7 +83,9 @@ def _status(spec: str) -> Any:
         return q.c.status >= 400
     if s == "success":
         return q.c.status < 400
-    raise InsightsError(f"unknown status filter {spec!r}; use a code like 200, a class like 4xx, error or success")
+    raise InsightsError(
+        f"unknown status filter {spec!r}; use a code like 200, a class like 4xx, error or success"
+    )
 
 
 def conditions(org_id: str, f: RequestFilter) -> list[Any]:
@@ -78,16 +105,28 @@ def conditions(org_id: str, f: RequestFilter) -> list[Any]:
     for key, value in f.properties:
         k, v = str(key).lower(), str(value)
         # IN over the (org, key, value) index, not a correlated EXISTS: the database can drive from the matches
-        c.append(q.c.id.in_(select(rp.c.request_id).where(
-            rp.c.org_id == org_id, rp.c.key_hash == text_hash(k), rp.c.value_hash == text_hash(v), rp.c.key == k,
-            rp.c.value == v)))
+        c.append(
+            q.c.id.in_(
+                select(rp.c.request_id).where(
+                    rp.c.org_id == org_id,
+                    rp.c.key_hash == text_hash(k),
+                    rp.c.value_hash == text_hash(v),
+                    rp.c.key == k,
+                    rp.c.value == v,
+                )
+            )
+        )
     if f.cache_hit is not None:
         c.append(q.c.cache_hit == f.cache_hit)
     if f.search:
         pattern = f"%{_escape(f.search)}%"
-        c.append(or_(q.c.request_body.ilike(pattern, escape="\\"), q.c.response_body.ilike(pattern, escape="\\")))
+        c.append(
+            or_(q.c.request_body.ilike(pattern, escape="\\"), q.c.response_body.ilike(pattern, escape="\\"))
+        )
     if f.feedback:
-        f2 = fb.alias("fb_filter")  # the list already outer-joins `fb`: a separate alias, correlated on requests
+        f2 = fb.alias(
+            "fb_filter"
+        )  # the list already outer-joins `fb`: a separate alias, correlated on requests
         has = select(f2.c.request_id).where(f2.c.org_id == q.c.org_id, f2.c.request_id == q.c.id)
         if f.feedback in ("good", "bad"):
             c.append(exists(has.where(f2.c.rating == (f.feedback == "good"))))
@@ -98,8 +137,13 @@ def conditions(org_id: str, f: RequestFilter) -> list[Any]:
         else:
             raise InsightsError(f"unknown feedback filter {f.feedback!r}; use good, bad, any or none")
     if f.score:
-        c.append(exists(select(sc.c.request_id).where(sc.c.org_id == q.c.org_id, sc.c.request_id == q.c.id,
-                                                       sc.c.name == f.score)))
+        c.append(
+            exists(
+                select(sc.c.request_id).where(
+                    sc.c.org_id == q.c.org_id, sc.c.request_id == q.c.id, sc.c.name == f.score
+                )
+            )
+        )
     return c
 
 
@@ -124,15 +168,21 @@ def _cursor(cursor: str | None) -> Any:
     return or_(q.c.created_at < t_ms, and_(q.c.created_at == t_ms, q.c.id < rid))
 
 
-async def list_requests(store: Any, org_id: str, f: RequestFilter, *, limit: int = 50,
-                        cursor: str | None = None) -> RequestPage:
+async def list_requests(
+    store: Any, org_id: str, f: RequestFilter, *, limit: int = 50, cursor: str | None = None
+) -> RequestPage:
     limit = max(1, min(limit, MAX_PAGE))
     where = conditions(org_id, f)
     after = _cursor(cursor)
     if after is not None:
         where.append(after)
-    stmt = (select(*_LIST_COLS).select_from(_FB_JOIN).where(*where)
-            .order_by(q.c.created_at.desc(), q.c.id.desc()).limit(limit + 1))
+    stmt = (
+        select(*_LIST_COLS)
+        .select_from(_FB_JOIN)
+        .where(*where)
+        .order_by(q.c.created_at.desc(), q.c.id.desc())
+        .limit(limit + 1)
+    )
     async with store.engine.connect() as conn:
         rows = (await conn.execute(stmt)).mappings().all()
     items = [row_of(m) for m in rows[:limit]]
@@ -140,17 +190,25 @@ async def list_requests(store: Any, org_id: str, f: RequestFilter, *, limit: int
     return RequestPage(items=items, next_cursor=nxt)
 
 
-async def iter_requests(store: Any, org_id: str, f: RequestFilter, *, include_bodies: bool = False,
-                        batch: int = 500) -> AsyncIterator[dict[str, Any]]:
+async def iter_requests(
+    store: Any, org_id: str, f: RequestFilter, *, include_bodies: bool = False, batch: int = 500
+) -> AsyncIterator[dict[str, Any]]:
     """The whole filtered set, newest first, one page query at a time (no long-lived transaction)."""
     cols = [*_LIST_COLS, q.c.request_body, q.c.response_body] if include_bodies else _LIST_COLS
     cursor = None
     while True:
         where = conditions(org_id, f)
         if cursor is not None:
-            where.append(or_(q.c.created_at < cursor[0], and_(q.c.created_at == cursor[0], q.c.id < cursor[1])))
-        stmt = (select(*cols).select_from(_FB_JOIN).where(*where)
-                .order_by(q.c.created_at.desc(), q.c.id.desc()).limit(batch))
+            where.append(
+                or_(q.c.created_at < cursor[0], and_(q.c.created_at == cursor[0], q.c.id < cursor[1]))
+            )
+        stmt = (
+            select(*cols)
+            .select_from(_FB_JOIN)
+            .where(*where)
+            .order_by(q.c.created_at.desc(), q.c.id.desc())
+            .limit(batch)
+        )
         async with store.engine.connect() as conn:
             rows = (await conn.execute(stmt)).mappings().all()
         for m in rows:
@@ -164,22 +222,38 @@ async def iter_requests(store: Any, org_id: str, f: RequestFilter, *, include_bo
 
 
 async def request_detail(store: Any, org_id: str, request_id: str) -> RequestDetail | None:
-    stmt = (select(q, fb.c.rating.label("feedback"), fb.c.created_at.label("feedback_at")).select_from(_FB_JOIN)
-            .where(q.c.org_id == org_id, q.c.id == request_id))
+    stmt = (
+        select(q, fb.c.rating.label("feedback"), fb.c.created_at.label("feedback_at"))
+        .select_from(_FB_JOIN)
+        .where(q.c.org_id == org_id, q.c.id == request_id)
+    )
     async with store.engine.connect() as conn:
         m = (await conn.execute(stmt)).mappings().first()
         if m is None:
             return None
-        scores = {s.name: s.value for s in (await conn.execute(
-            select(sc.c.name, sc.c.value).where(sc.c.org_id == org_id, sc.c.request_id == request_id)
-            .order_by(sc.c.name))).all()}
+        scores = {
+            s.name: s.value
+            for s in (
+                await conn.execute(
+                    select(sc.c.name, sc.c.value)
+                    .where(sc.c.org_id == org_id, sc.c.request_id == request_id)
+                    .order_by(sc.c.name)
+                )
+            ).all()
+        }
     return RequestDetail(
-        row=row_of(m), request_body=m["request_body"], response_body=m["response_body"],
-        attempts=orjson.loads(m["attempts"]) if m["attempts"] else [], overhead_ms=m["overhead_ms"],
-        reasoning_tokens=m["reasoning_tokens"], cache_write_tokens=m["cache_write_tokens"], key_id=m["key_id"],
+        row=row_of(m),
+        request_body=m["request_body"],
+        response_body=m["response_body"],
+        attempts=orjson.loads(m["attempts"]) if m["attempts"] else [],
+        overhead_ms=m["overhead_ms"],
+        reasoning_tokens=m["reasoning_tokens"],
+        cache_write_tokens=m["cache_write_tokens"],
+        key_id=m["key_id"],
         prompt_id=m["prompt_id"],
         feedback=None if m["feedback"] is None else Feedback(bool(m["feedback"]), int(m["feedback_at"])),
-        scores=scores)
+        scores=scores,
+    )
 
 
 async def annotations_for(store: Any, org_id: str, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -191,9 +265,13 @@ async def annotations_for(store: Any, org_id: str, ids: list[str]) -> dict[str, 
         async with store.engine.connect() as conn:
             for i in range(0, len(ids), 500):
                 chunk = ids[i : i + 500]
-                for x in (await conn.execute(select(fb).where(fb.c.org_id == org_id, fb.c.request_id.in_(chunk)))):
+                for x in await conn.execute(
+                    select(fb).where(fb.c.org_id == org_id, fb.c.request_id.in_(chunk))
+                ):
                     out[x.request_id]["feedback"] = Feedback(bool(x.rating), int(x.created_at))
-                for x in (await conn.execute(select(sc).where(sc.c.org_id == org_id, sc.c.request_id.in_(chunk)))):
+                for x in await conn.execute(
+                    select(sc).where(sc.c.org_id == org_id, sc.c.request_id.in_(chunk))
+                ):
                     out[x.request_id]["scores"][x.name] = x.value
     except (OSError, DBAPIError) as e:
         raise StoreUnavailable(str(e)) from None
@@ -216,9 +294,14 @@ async def set_feedback(store: Any, org_id: str, request_id: str, rating: bool) -
     async with store.engine.begin() as conn:
         if not await _exists(conn, org_id, request_id):
             return False
-        stmt = _ins(conn)(fb).values(org_id=org_id, request_id=request_id, rating=rating, created_at=t, updated_at=t)
-        await conn.execute(stmt.on_conflict_do_update(index_elements=["org_id", "request_id"],
-                                                      set_={"rating": rating, "updated_at": t}))
+        stmt = _ins(conn)(fb).values(
+            org_id=org_id, request_id=request_id, rating=rating, created_at=t, updated_at=t
+        )
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["org_id", "request_id"], set_={"rating": rating, "updated_at": t}
+            )
+        )
     return True
 
 
@@ -241,9 +324,14 @@ async def set_scores(store: Any, org_id: str, request_id: str, scores: dict[str,
         if not await _exists(conn, org_id, request_id):
             return False
         for name, value in sorted(values.items()):
-            stmt = _ins(conn)(sc).values(org_id=org_id, request_id=request_id, name=name, value=value, created_at=t)
-            await conn.execute(stmt.on_conflict_do_update(index_elements=["org_id", "request_id", "name"],
-                                                          set_={"value": value, "created_at": t}))
+            stmt = _ins(conn)(sc).values(
+                org_id=org_id, request_id=request_id, name=name, value=value, created_at=t
+            )
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["org_id", "request_id", "name"], set_={"value": value, "created_at": t}
+                )
+            )
     return True
 
 
@@ -263,12 +351,26 @@ async def set_property(store: Any, org_id: str, request_id: str, key: str, value
         f = Fold()
         f.add(tuple(m), list(old.items()), sign=-1)
         f.add(tuple(m), list(new.items()), sign=1)
-        await conn.execute(update(q).where(q.c.org_id == org_id, q.c.id == request_id)
-                           .values(properties=orjson.dumps(new).decode()))
-        await conn.execute(delete(rp).where(rp.c.org_id == org_id, rp.c.request_id == request_id,
-                                            rp.c.key_hash == text_hash(key)))
-        await conn.execute(insert(rp).values(request_id=request_id, org_id=org_id, key_hash=text_hash(key), key=key,
-                                             value=value, value_hash=text_hash(value)))
+        await conn.execute(
+            update(q)
+            .where(q.c.org_id == org_id, q.c.id == request_id)
+            .values(properties=orjson.dumps(new).decode())
+        )
+        await conn.execute(
+            delete(rp).where(
+                rp.c.org_id == org_id, rp.c.request_id == request_id, rp.c.key_hash == text_hash(key)
+            )
+        )
+        await conn.execute(
+            insert(rp).values(
+                request_id=request_id,
+                org_id=org_id,
+                key_hash=text_hash(key),
+                key=key,
+                value=value,
+                value_hash=text_hash(value),
+            )
+        )
         for stmt in upsert_core(conn, f.deltas()):
             await conn.execute(stmt)
     return True

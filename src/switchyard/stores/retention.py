@@ -21,9 +21,9 @@ from .rollup_journal import compact
 from .rollups import GRAIN_MS, MINUTE_KEEP_MS
 from .schema import request_properties as rp
 from .schema import requests as q
+from .schema_dashboard import DIMS
 from .schema_dashboard import request_feedback as fb
 from .schema_dashboard import request_scores as sc
-from .schema_dashboard import DIMS
 from .schema_dashboard import rollups as r
 from .schema_dashboard import sessions as s
 
@@ -36,9 +36,17 @@ def _now() -> int:
 
 async def _delete_requests(store: Any, org_id: str, cutoff: int, batch: int) -> int:
     async with store.engine.begin() as conn:
-        ids = [x[0] for x in (await conn.execute(
-            select(q.c.id).where(q.c.org_id == org_id, q.c.created_at < cutoff).order_by(q.c.created_at)
-            .limit(batch))).all()]
+        ids = [
+            x[0]
+            for x in (
+                await conn.execute(
+                    select(q.c.id)
+                    .where(q.c.org_id == org_id, q.c.created_at < cutoff)
+                    .order_by(q.c.created_at)
+                    .limit(batch)
+                )
+            ).all()
+        ]
         if ids:
             for table, col in ((rp, rp.c.request_id), (fb, fb.c.request_id), (sc, sc.c.request_id)):
                 await conn.execute(delete(table).where(table.c.org_id == org_id, col.in_(ids)))
@@ -48,8 +56,14 @@ async def _delete_requests(store: Any, org_id: str, cutoff: int, batch: int) -> 
 
 async def _delete_sessions(store: Any, org_id: str, cutoff: int, batch: int) -> int:
     async with store.engine.begin() as conn:
-        sids = [x[0] for x in (await conn.execute(
-            select(s.c.session_id).where(s.c.org_id == org_id, s.c.last_at < cutoff).limit(batch))).all()]
+        sids = [
+            x[0]
+            for x in (
+                await conn.execute(
+                    select(s.c.session_id).where(s.c.org_id == org_id, s.c.last_at < cutoff).limit(batch)
+                )
+            ).all()
+        ]
         if sids:
             await conn.execute(delete(s).where(s.c.org_id == org_id, s.c.session_id.in_(sids)))
     return len(sids)
@@ -64,7 +78,9 @@ async def _delete_rollup_bucket(store: Any, grain: str, cutoff: int, org_ids: Se
         for dim in DIMS:
             key = [r.c.org_id == org_id, r.c.grain == grain, r.c.dim == dim]
             async with store.engine.begin() as conn:
-                oldest = (await conn.execute(select(r.c.bucket).where(*key).order_by(r.c.bucket).limit(1))).scalar()
+                oldest = (
+                    await conn.execute(select(r.c.bucket).where(*key).order_by(r.c.bucket).limit(1))
+                ).scalar()
                 if oldest is None or oldest + width > cutoff:
                     continue
                 res = await conn.execute(delete(r).where(*key, r.c.bucket == oldest))
@@ -72,9 +88,16 @@ async def _delete_rollup_bucket(store: Any, grain: str, cutoff: int, org_ids: Se
     return gone
 
 
-async def purge(store: Any, retention_days: int | None, *, now_ms: int | None = None, batch: int = 1000,
-                pause: float = 0.0, max_batches: int | None = None,
-                org_ids: Sequence[str] | None = None) -> dict[str, int]:
+async def purge(
+    store: Any,
+    retention_days: int | None,
+    *,
+    now_ms: int | None = None,
+    batch: int = 1000,
+    pause: float = 0.0,
+    max_batches: int | None = None,
+    org_ids: Sequence[str] | None = None,
+) -> dict[str, int]:
     """Delete everything past retention (and minute rollups past 48 h), of every organisation or of `org_ids`.
     Returns counts of what went."""
     now = _now() if now_ms is None else now_ms
@@ -108,8 +131,15 @@ async def purge(store: Any, retention_days: int | None, *, now_ms: int | None = 
 class Retention:
     """The background task: a purge shortly after start, then every `interval` seconds."""
 
-    def __init__(self, store: Any, retention_days: int | None, *, interval: float = 600.0,
-                 first_delay: float = 5.0, pause: float = 0.05) -> None:
+    def __init__(
+        self,
+        store: Any,
+        retention_days: int | None,
+        *,
+        interval: float = 600.0,
+        first_delay: float = 5.0,
+        pause: float = 0.05,
+    ) -> None:
         self._store, self._days = store, retention_days
         self._interval, self._first_delay, self._pause = interval, first_delay, pause
         self._task: asyncio.Task[None] | None = None
@@ -125,8 +155,11 @@ class Retention:
                 done = await purge(self._store, self._days, pause=self._pause)
                 self.runs += 1
                 if any(done.values()):
-                    log.info("retention: deleted %(requests)d requests, %(sessions)d sessions, %(rollups)d "
-                             "rollup rows", done)
+                    log.info(
+                        "retention: deleted %(requests)d requests, %(sessions)d sessions, %(rollups)d "
+                        "rollup rows",
+                        done,
+                    )
             except asyncio.CancelledError:
                 raise
             except Exception:  # a store outage or a bug: try again next time, never kill the gateway

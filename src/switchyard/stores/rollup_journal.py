@@ -20,7 +20,8 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
-from .rollups import Deltas, fold, sqlite_statements, upsert_postgres
+from .rollup_sql import sqlite_statements, upsert_postgres
+from .rollups import Deltas, fold
 from .schema_dashboard import rollup_journal
 
 log = logging.getLogger("switchyard.rollups")
@@ -35,20 +36,28 @@ async def apply_sqlite(conn: Any, rows: Sequence[Sequence[Any]], props: Sequence
     """The batch's rollup deltas into the journal, inside the writer's open transaction (aiosqlite)."""
     if rows:
         payload = orjson.dumps(fold(rows, props).compact()).decode()
-        await conn.execute("INSERT INTO rollup_journal (created_at, payload) VALUES (?, ?)", (_now(), payload))
+        await conn.execute(
+            "INSERT INTO rollup_journal (created_at, payload) VALUES (?, ?)", (_now(), payload)
+        )
 
 
 async def apply_postgres(conn: Any, rows: Sequence[Sequence[Any]], props: Sequence[Sequence[Any]]) -> None:
     """The batch's rollup deltas into the journal, inside the writer's open transaction (asyncpg)."""
     if rows:
         payload = orjson.dumps(fold(rows, props).compact()).decode()
-        await conn.execute("INSERT INTO rollup_journal (created_at, payload) VALUES ($1, $2)", _now(), payload)
+        await conn.execute(
+            "INSERT INTO rollup_journal (created_at, payload) VALUES ($1, $2)", _now(), payload
+        )
 
 
-_SQLITE_CLAIM = ("DELETE FROM rollup_journal WHERE id IN (SELECT id FROM rollup_journal ORDER BY id LIMIT ?) "
-                 "RETURNING payload")
-_PG_CLAIM = ("DELETE FROM rollup_journal WHERE id IN (SELECT id FROM rollup_journal ORDER BY id LIMIT $1 "
-             "FOR UPDATE SKIP LOCKED) RETURNING payload")
+_SQLITE_CLAIM = (
+    "DELETE FROM rollup_journal WHERE id IN (SELECT id FROM rollup_journal ORDER BY id LIMIT ?) "
+    "RETURNING payload"
+)
+_PG_CLAIM = (
+    "DELETE FROM rollup_journal WHERE id IN (SELECT id FROM rollup_journal ORDER BY id LIMIT $1 "
+    "FOR UPDATE SKIP LOCKED) RETURNING payload"
+)
 
 
 async def _compact_once(store: Any) -> int:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import math
 import time
-from operator import add
 from collections.abc import Iterable, Sequence
+from operator import add
 from typing import Any
 
 from .schema import request_properties, requests
@@ -27,15 +27,49 @@ TEXT_MAX = 200  # rollup names/values and session ids are capped (longer session
 BINS_PER_DOUBLING = 4
 _MAX_BIN = 120
 
-_COL = {c.name: i for i, c in enumerate(requests.columns)}
-_I = {k: _COL[k] for k in ("id", "org_id", "created_at", "model", "provider", "status", "cache_hit", "latency_ms",
-                           "ttft_ms", "prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens",
-                           "cost_usd", "cost_saved_usd", "user_id", "session_id", "session_name")}
-_P = {c.name: i for i, c in enumerate(request_properties.columns)}
+REQUEST_INDEX = {c.name: i for i, c in enumerate(requests.columns)}
+FOLDED_INDEX = {
+    k: REQUEST_INDEX[k]
+    for k in (
+        "id",
+        "org_id",
+        "created_at",
+        "model",
+        "provider",
+        "status",
+        "cache_hit",
+        "latency_ms",
+        "ttft_ms",
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "cached_tokens",
+        "cost_usd",
+        "cost_saved_usd",
+        "user_id",
+        "session_id",
+        "session_name",
+    )
+}
+PROPERTY_INDEX = {c.name: i for i, c in enumerate(request_properties.columns)}
 _N = len(ROLLUP_METRICS)
-_ROLLUP_COLS = ["org_id", "grain", "dim", "bucket", "name", "value", *ROLLUP_METRICS, "first_at", "last_at"]
-_SESSION_COLS = ["org_id", "session_id", "name", "user_id", "first_at", "last_at", "end_at", "requests", "errors",
-                 "cost_nano", "prompt_tokens", "completion_tokens", "total_tokens", "latency_sum"]
+ROLLUP_COLUMNS = ["org_id", "grain", "dim", "bucket", "name", "value", *ROLLUP_METRICS, "first_at", "last_at"]
+SESSION_COLUMNS = [
+    "org_id",
+    "session_id",
+    "name",
+    "user_id",
+    "first_at",
+    "last_at",
+    "end_at",
+    "requests",
+    "errors",
+    "cost_nano",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "latency_sum",
+]
 
 
 def latency_bin(ms: float) -> int:
@@ -62,10 +96,48 @@ def _clip(s: Any) -> str:
     return s if len(s) <= TEXT_MAX else s[:TEXT_MAX]
 
 
-_ID, _ORG, _T, _MODEL, _PROVIDER, _STATUS, _HIT, _LAT, _TTFT, _PT, _CT, _TT, _CACHED, _COST, _SAVED, _USER, _SID, \
-    _SNAME = (_I[k] for k in ("id", "org_id", "created_at", "model", "provider", "status", "cache_hit", "latency_ms",
-                              "ttft_ms", "prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens",
-                              "cost_usd", "cost_saved_usd", "user_id", "session_id", "session_name"))
+(
+    _ID,
+    _ORG,
+    _T,
+    _MODEL,
+    _PROVIDER,
+    _STATUS,
+    _HIT,
+    _LAT,
+    _TTFT,
+    _PT,
+    _CT,
+    _TT,
+    _CACHED,
+    _COST,
+    _SAVED,
+    _USER,
+    _SID,
+    _SNAME,
+) = (
+    FOLDED_INDEX[k]
+    for k in (
+        "id",
+        "org_id",
+        "created_at",
+        "model",
+        "provider",
+        "status",
+        "cache_hit",
+        "latency_ms",
+        "ttft_ms",
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "cached_tokens",
+        "cost_usd",
+        "cost_saved_usd",
+        "user_id",
+        "session_id",
+        "session_name",
+    )
+)
 _LOG2_BINS = BINS_PER_DOUBLING / math.log(2)
 
 
@@ -93,9 +165,22 @@ class Fold:
         err = 1 if status >= 400 else 0
         pt, ct, tt = row[_PT] or 0, row[_CT] or 0, row[_TT] or 0
         cost = round(cost * 1e9) if cost else 0
-        vec: tuple[Any, ...] = (1, err, 1 if row[_HIT] else 0, cost, round(saved * 1e9) if saved else 0, pt, ct,
-                                row[_CACHED] or 0, tt, lat or 0.0, 0 if lat is None else 1, ttft or 0.0,
-                                0 if ttft is None else 1, t)
+        vec: tuple[Any, ...] = (
+            1,
+            err,
+            1 if row[_HIT] else 0,
+            cost,
+            round(saved * 1e9) if saved else 0,
+            pt,
+            ct,
+            row[_CACHED] or 0,
+            tt,
+            lat or 0.0,
+            0 if lat is None else 1,
+            ttft or 0.0,
+            0 if ttft is None else 1,
+            t,
+        )
         if sign < 0:
             vec = (*(-v for v in vec[:_N]), t)
         key = (org, minute, row[_MODEL] or "", row[_PROVIDER] or "", _CLASS[min(max(status // 100, 1), 5)])
@@ -107,25 +192,47 @@ class Fold:
         wide = self.wide
         user = row[_USER]
         if user:  # users and property values have no minute buckets (WIDE_DIMS)
-            wide.setdefault((org, hour, "user", user if len(user) <= TEXT_MAX else user[:TEXT_MAX], ""),
-                            []).append(vec)
+            wide.setdefault(
+                (org, hour, "user", user if len(user) <= TEXT_MAX else user[:TEXT_MAX], ""), []
+            ).append(vec)
         for name, value in props:
-            wide.setdefault((org, hour, "property", name if len(name) <= TEXT_MAX else name[:TEXT_MAX],
-                             value if len(value) <= TEXT_MAX else value[:TEXT_MAX]), []).append(vec)
+            wide.setdefault(
+                (
+                    org,
+                    hour,
+                    "property",
+                    name if len(name) <= TEXT_MAX else name[:TEXT_MAX],
+                    value if len(value) <= TEXT_MAX else value[:TEXT_MAX],
+                ),
+                [],
+            ).append(vec)
         h = self.hist
         if lat is not None:
             k2 = (org, minute, "lat", min(_MAX_BIN, int(math.log(lat) * _LOG2_BINS) + 1) if lat >= 1 else 0)
             h[k2] = h.get(k2, 0) + sign
         if ttft is not None:
-            k2 = (org, minute, "ttft", min(_MAX_BIN, int(math.log(ttft) * _LOG2_BINS) + 1) if ttft >= 1 else 0)
+            k2 = (
+                org,
+                minute,
+                "ttft",
+                min(_MAX_BIN, int(math.log(ttft) * _LOG2_BINS) + 1) if ttft >= 1 else 0,
+            )
             h[k2] = h.get(k2, 0) + sign
         sid = row[_SID]
         if sid and len(sid) <= TEXT_MAX:
-            self._session(org, sid, row[_SNAME], user, t, t + int(lat or 0),
-                          (sign, err * sign, cost * sign, pt * sign, ct * sign, tt * sign, (lat or 0.0) * sign))
+            self._session(
+                org,
+                sid,
+                row[_SNAME],
+                user,
+                t,
+                t + int(lat or 0),
+                (sign, err * sign, cost * sign, pt * sign, ct * sign, tt * sign, (lat or 0.0) * sign),
+            )
 
-    def _session(self, org: str, sid: str, name: str | None, user: str | None, t: int, end: int,
-                 sums: tuple[Any, ...]) -> None:
+    def _session(
+        self, org: str, sid: str, name: str | None, user: str | None, t: int, end: int, sums: tuple[Any, ...]
+    ) -> None:
         s = self.sessions.get((org, sid))
         if s is None:
             self.sessions[(org, sid)] = [name, user, t, t, end, *sums]
@@ -144,8 +251,12 @@ class Fold:
         for (org, minute, model, provider, cls), vecs in self.narrow.items():
             cols = list(zip(*vecs, strict=True))
             sums = [*map(sum, cols[:_N]), min(cols[_N]), max(cols[_N])]
-            for k in ((org, minute, "total", "", ""), (org, minute, "model", _clip(model), ""),
-                      (org, minute, "provider", _clip(provider), ""), (org, minute, "status", cls, "")):
+            for k in (
+                (org, minute, "total", "", ""),
+                (org, minute, "model", _clip(model), ""),
+                (org, minute, "provider", _clip(provider), ""),
+                (org, minute, "status", cls, ""),
+            ):
                 cur = narrow.get(k)
                 if cur is None:
                     narrow[k] = list(sums)
@@ -160,7 +271,9 @@ class Fold:
                 cols = list(zip(*vecs, strict=True))
                 rows.append([*key, *map(sum, cols[:_N]), min(cols[_N]), max(cols[_N])])
         zero = [0] * (_N - 1)
-        rows.extend([org, b, dim, str(name), "", c, *zero, b, b] for (org, b, dim, name), c in self.hist.items() if c)
+        rows.extend(
+            [org, b, dim, str(name), "", c, *zero, b, b] for (org, b, dim, name), c in self.hist.items() if c
+        )
         return rows, [[org, sid, *v] for (org, sid), v in self.sessions.items()]
 
     def deltas(self) -> Deltas:
@@ -171,8 +284,9 @@ class Deltas:
     """Compact deltas of one or many batches (`Fold.compact`), merged and expanded into rollup rows per grain and
     session rows, both sorted by key (a stable lock order for concurrent writers)."""
 
-    def __init__(self, parts: Iterable[tuple[list[list[Any]], list[list[Any]]]],
-                 minute_since_ms: int | None = None) -> None:
+    def __init__(
+        self, parts: Iterable[tuple[list[list[Any]], list[list[Any]]]], minute_since_ms: int | None = None
+    ) -> None:
         self.parts = list(parts)
         since = minute_since_ms if minute_since_ms is not None else now_ms() - MINUTE_KEEP_MS
         self.minute_since = since - since % 60_000
@@ -234,7 +348,12 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-_P_ID, _P_ORG, _P_KEY, _P_VALUE = _P["request_id"], _P["org_id"], _P["key"], _P["value"]
+_P_ID, _P_ORG, _P_KEY, _P_VALUE = (
+    PROPERTY_INDEX["request_id"],
+    PROPERTY_INDEX["org_id"],
+    PROPERTY_INDEX["key"],
+    PROPERTY_INDEX["value"],
+)
 
 
 def fold(rows: Sequence[Sequence[Any]], props: Sequence[Sequence[Any]]) -> Fold:
@@ -258,146 +377,3 @@ def fold(rows: Sequence[Sequence[Any]], props: Sequence[Sequence[Any]]) -> Fold:
             mine = by_id.get((org, rid), [])
         f.add(row, mine)
     return f
-
-
-# -- SQL ---------------------------------------------------------------------------------------------------------
-_KEY = "org_id, grain, dim, bucket, name, value"
-
-
-def _sets(least: str, greatest: str) -> str:
-    adds = ", ".join(f"{m} = rollups.{m} + excluded.{m}" for m in ROLLUP_METRICS)
-    return (f"{adds}, first_at = {least}(rollups.first_at, excluded.first_at), "
-            f"last_at = {greatest}(rollups.last_at, excluded.last_at)")
-
-
-def _session_sets(least: str, greatest: str) -> str:
-    adds = ", ".join(f"{m} = sessions.{m} + excluded.{m}" for m in _SESSION_COLS[7:])
-    return (f"{adds}, name = COALESCE(sessions.name, excluded.name), "
-            f"user_id = CASE WHEN excluded.last_at >= sessions.last_at THEN COALESCE(excluded.user_id, "
-            f"sessions.user_id) ELSE sessions.user_id END, first_at = {least}(sessions.first_at, excluded.first_at), "
-            f"last_at = {greatest}(sessions.last_at, excluded.last_at), end_at = {greatest}(sessions.end_at, "
-            f"excluded.end_at)")
-
-
-def _upsert(table: str, cols: list[str], key: str, sets: str, marks: str) -> str:
-    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES {marks} ON CONFLICT ({key}) DO UPDATE SET {sets}"
-
-
-_SQLITE_ROLLUP_SET = _sets("min", "max")
-_SQLITE_SESSION_SET = _session_sets("min", "max")
-_SQLITE_MAX_PARAMS = 32766
-
-
-def sqlite_statements(f: Deltas) -> list[tuple[str, list[Any]]]:
-    out = []
-    for table, cols, key, sets, rows in (
-        ("rollups", _ROLLUP_COLS, _KEY, _SQLITE_ROLLUP_SET, f.rollup_rows()),
-        ("sessions", _SESSION_COLS, "org_id, session_id", _SQLITE_SESSION_SET, f.session_rows()),
-    ):
-        one = "(" + ", ".join("?" * len(cols)) + ")"
-        i, most = 0, _SQLITE_MAX_PARAMS // len(cols)
-        while i < len(rows):
-            size = 1 << min(len(rows) - i, most).bit_length() - 1  # power-of-two chunks: few cached statements
-            chunk = rows[i : i + size]
-            out.append((_upsert(table, cols, key, sets, ", ".join([one] * size)), [v for r in chunk for v in r]))
-            i += size
-    return out
-
-
-def _pg_unnest(table: str, cols: list[str], types: list[str], key: str, sets: str) -> str:
-    args = ", ".join(f"${i}::{t}[]" for i, t in enumerate(types, 1))
-    return (f"INSERT INTO {table} ({', '.join(cols)}) SELECT * FROM unnest({args}) "
-            f"ON CONFLICT ({key}) DO UPDATE SET {sets}")
-
-
-_PG_ROLLUP_TYPES = ["text", "text", "text", "bigint", "text", "text",
-                    *("float8" if m in ("latency_sum", "ttft_sum") else "bigint" for m in ROLLUP_METRICS),
-                    "bigint", "bigint"]
-_PG_SESSION_TYPES = ["text", "text", "text", "text", *["bigint"] * 9, "float8"]
-PG_ROLLUPS = _pg_unnest("rollups", _ROLLUP_COLS, _PG_ROLLUP_TYPES, _KEY, _sets("LEAST", "GREATEST"))
-PG_SESSIONS = _pg_unnest("sessions", _SESSION_COLS, _PG_SESSION_TYPES, "org_id, session_id",
-                         _session_sets("LEAST", "GREATEST"))
-
-
-def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
-    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
-
-
-async def upsert_postgres(conn: Any, d: Deltas) -> None:
-    """Add deltas to rollups and sessions on an asyncpg connection (inside the caller's transaction)."""
-    r, s = d.rollup_rows(), d.session_rows()
-    if r:
-        await conn.execute(PG_ROLLUPS, *_columns(r, len(_ROLLUP_COLS)))
-    if s:
-        await conn.execute(PG_SESSIONS, *_columns(s, len(_SESSION_COLS)))
-
-
-def upsert_core(conn: Any, f: Deltas) -> list[Any]:
-    """The same upserts as SQLAlchemy Core statements, for paths off the hot one (migration rebuild, property
-    edits); run each with `conn.execute(stmt)` on a sync or async connection."""
-    from sqlalchemy import case, func
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    from .schema_dashboard import rollups as rt
-    from .schema_dashboard import sessions as st
-
-    pg = conn.dialect.name == "postgresql"
-    ins = postgresql.insert if pg else sqlite.insert
-    least, greatest = (func.least, func.greatest) if pg else (func.min, func.max)
-    out: list[Any] = []
-    rows = [dict(zip(_ROLLUP_COLS, r, strict=True)) for r in f.rollup_rows()]
-    for i in range(0, len(rows), 500):
-        stmt = ins(rt).values(rows[i : i + 500])
-        ex = stmt.excluded
-        sets = {m: rt.c[m] + ex[m] for m in ROLLUP_METRICS}
-        sets.update(first_at=least(rt.c.first_at, ex.first_at), last_at=greatest(rt.c.last_at, ex.last_at))
-        out.append(stmt.on_conflict_do_update(index_elements=_KEY.split(", "), set_=sets))
-    srows = [dict(zip(_SESSION_COLS, r, strict=True)) for r in f.session_rows()]
-    for i in range(0, len(srows), 500):
-        stmt = ins(st).values(srows[i : i + 500])
-        ex = stmt.excluded
-        sets = {m: st.c[m] + ex[m] for m in _SESSION_COLS[7:]}
-        sets.update(name=func.coalesce(st.c.name, ex.name),
-                    user_id=case((ex.last_at >= st.c.last_at, func.coalesce(ex.user_id, st.c.user_id)),
-                                 else_=st.c.user_id),
-                    first_at=least(st.c.first_at, ex.first_at), last_at=greatest(st.c.last_at, ex.last_at),
-                    end_at=greatest(st.c.end_at, ex.end_at))
-        out.append(stmt.on_conflict_do_update(index_elements=["org_id", "session_id"], set_=sets))
-    return out
-
-
-def rebuild_sync(conn: Any, org_id: str | None = None, chunk: int = 20_000) -> int:
-    """Fold every logged row (of one organisation, or all) into the rollups: for the upgrade that adds them.
-    `conn` is a sync SQLAlchemy connection. Returns the number of rows folded."""
-    from sqlalchemy import select
-
-    from .schema import request_properties as rp
-
-    done, last = 0, None
-    names = list(_I)  # only the columns the rollups read: the table may have more (or, mid-upgrade, fewer)
-    width = len(_COL)
-    while True:
-        q = select(*(requests.c[n] for n in names)).order_by(requests.c.org_id, requests.c.id).limit(chunk)
-        if org_id is not None:
-            q = q.where(requests.c.org_id == org_id)
-        if last is not None:
-            q = q.where((requests.c.org_id > last[0]) | ((requests.c.org_id == last[0]) & (requests.c.id > last[1])))
-        rows = []
-        for r in conn.execute(q).all():
-            full: list[Any] = [None] * width
-            for n, v in zip(names, r, strict=True):
-                full[_COL[n]] = v
-            rows.append(full)
-        if not rows:
-            return done
-        ids = [r[_I["id"]] for r in rows]
-        props = []
-        for p in conn.execute(select(rp.c.request_id, rp.c.org_id, rp.c.key, rp.c.value)
-                              .where(rp.c.request_id.in_(ids))).all():
-            full = [None] * len(_P)
-            full[_P["request_id"]], full[_P["org_id"]], full[_P["key"]], full[_P["value"]] = p
-            props.append(full)
-        for stmt in upsert_core(conn, fold(rows, props).deltas()):
-            conn.execute(stmt)
-        done += len(rows)
-        last = (rows[-1][_I["org_id"]], rows[-1][_I["id"]])

@@ -35,8 +35,19 @@ request_scores = Table(
 # dim: total | model | provider | status (name "2xx".."5xx") | user | property (name = key, value = value)
 #      | lat / ttft (name = histogram bin; only `requests` is counted)
 ROLLUP_METRICS = (
-    "requests", "errors", "cache_hits", "cost_nano", "cost_saved_nano", "prompt_tokens", "completion_tokens",
-    "cached_tokens", "total_tokens", "latency_sum", "latency_count", "ttft_sum", "ttft_count",
+    "requests",
+    "errors",
+    "cache_hits",
+    "cost_nano",
+    "cost_saved_nano",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "total_tokens",
+    "latency_sum",
+    "latency_count",
+    "ttft_sum",
+    "ttft_count",
 )
 rollups = Table(
     "rollups",
@@ -47,8 +58,10 @@ rollups = Table(
     Column("bucket", BigInteger, primary_key=True),
     Column("name", String(200), primary_key=True),
     Column("value", String(200), primary_key=True),  # '' except for properties
-    *(Column(m, Float if m in ("latency_sum", "ttft_sum") else BigInteger, nullable=False)
-      for m in ROLLUP_METRICS),
+    *(
+        Column(m, Float if m in ("latency_sum", "ttft_sum") else BigInteger, nullable=False)
+        for m in ROLLUP_METRICS
+    ),
     Column("first_at", BigInteger, nullable=False),
     Column("last_at", BigInteger, nullable=False),
     sqlite_with_rowid=False,  # one B-tree per upsert (see migration 0005)

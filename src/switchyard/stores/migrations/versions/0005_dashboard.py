@@ -14,8 +14,21 @@ from alembic import op
 revision = "0005"
 down_revision = "0004"
 
-_METRICS = ("requests", "errors", "cache_hits", "cost_nano", "cost_saved_nano", "prompt_tokens", "completion_tokens",
-            "cached_tokens", "total_tokens", "latency_sum", "latency_count", "ttft_sum", "ttft_count")
+_METRICS = (
+    "requests",
+    "errors",
+    "cache_hits",
+    "cost_nano",
+    "cost_saved_nano",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "total_tokens",
+    "latency_sum",
+    "latency_count",
+    "ttft_sum",
+    "ttft_count",
+)
 
 
 def _index_names(table: str) -> set[str]:
@@ -47,8 +60,10 @@ def upgrade() -> None:
         sa.Column("bucket", sa.BigInteger, primary_key=True),
         sa.Column("name", sa.String(200), primary_key=True),
         sa.Column("value", sa.String(200), primary_key=True),
-        *(sa.Column(m, sa.Float if m in ("latency_sum", "ttft_sum") else sa.BigInteger, nullable=False)
-          for m in _METRICS),
+        *(
+            sa.Column(m, sa.Float if m in ("latency_sum", "ttft_sum") else sa.BigInteger, nullable=False)
+            for m in _METRICS
+        ),
         sa.Column("first_at", sa.BigInteger, nullable=False),
         sa.Column("last_at", sa.BigInteger, nullable=False),
         # one B-tree per upsert: no rowid table beside the key on SQLite, room for in-place (HOT) updates on
@@ -78,7 +93,9 @@ def upgrade() -> None:
     op.create_index("ix_sessions_org_last", "sessions", ["org_id", "last_at"])
     op.create_table(
         "rollup_journal",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
         sa.Column("created_at", sa.BigInteger, nullable=False),
         sa.Column("payload", sa.Text, nullable=False),
     )
@@ -98,14 +115,18 @@ def upgrade() -> None:
         if old in existing:
             op.drop_index(old, table_name="requests")
 
-    from switchyard.stores.rollups import rebuild_sync
+    from switchyard.stores.rollup_sql import rebuild_sync
 
     rebuild_sync(op.get_bind())  # rollups and sessions of the rows logged before this upgrade
 
 
 def downgrade() -> None:
-    for name in ("ix_requests_org_created_id", "ix_requests_org_model_created", "ix_requests_org_user_created",
-                 "ix_requests_org_session_created"):
+    for name in (
+        "ix_requests_org_created_id",
+        "ix_requests_org_model_created",
+        "ix_requests_org_user_created",
+        "ix_requests_org_session_created",
+    ):
         op.drop_index(name, table_name="requests")
     op.create_index("ix_requests_org_created", "requests", ["org_id", "created_at"])
     op.create_index("ix_requests_org_user", "requests", ["org_id", "user_id"])
