@@ -79,7 +79,7 @@ def test_every_snippet_runs_in_order(gw, upstream):
         outputs.append(done.stdout)
         ran[lang] += 1
         if "orgs update acme --allow-caller-provider-keys" in text:
-            _wait_for_caller_keys(gw)
+            _wait_for_caller_keys(gw, upstream)
     assert ran["bash"] >= 5 and ran["python"] >= 3
 
     # what the page promises
@@ -90,19 +90,23 @@ def test_every_snippet_runs_in_order(gw, upstream):
     models = httpx.get(gw.url + "/v1/models", headers={"Authorization": f"Bearer {HELICONE_KEY}"}, timeout=10)
     assert {"my-gpt", "smart"} <= {m["id"] for m in models.json()["data"]}
     # the last program sent the caller's own OpenAI key upstream, once the organisation allowed it
-    assert upstream.last("/v1/chat/completions").headers["authorization"] == f"Bearer {CALLER_OPENAI}"
+    last = upstream.last("/v1/chat/completions")
+    assert last.headers["authorization"] == f"Bearer {CALLER_OPENAI}" and last.body["messages"][0]["content"] == (
+        "Say hello")
 
 
-def _wait_for_caller_keys(gw: GatewayProcess) -> None:
-    """The running gateway sees the organisation's change within about a second (its revision poll)."""
+def _wait_for_caller_keys(gw: GatewayProcess, upstream) -> None:
+    """The running gateway sees the organisation's change within about a second (its revision poll): probe until a
+    proxy-style request carries the caller's key upstream."""
     import time
 
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        r = httpx.get(gw.url + "/admin/v1/orgs/acme", headers={"Authorization": "Bearer admin-doc-0123456789abcdefghijklmn"},
-                      timeout=10)
-        if r.json().get("allow_caller_provider_keys"):
-            time.sleep(1.5)
+        r = httpx.post(gw.url + "/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": [
+            {"role": "user", "content": "probe"}]}, headers={"Helicone-Auth": f"Bearer {HELICONE_KEY}",
+            "Authorization": f"Bearer {CALLER_OPENAI}"}, timeout=30)
+        r.raise_for_status()
+        if upstream.last("/v1/chat/completions").headers["authorization"] == f"Bearer {CALLER_OPENAI}":
             return
-        time.sleep(0.1)
+        time.sleep(0.2)
     raise AssertionError("the organisation's switch did not take")
