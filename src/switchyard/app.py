@@ -53,9 +53,17 @@ def _proxy_routes(deps: Deps) -> dict[str, ProxyRoute]:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    message = "No such route." if exc.status_code == 404 else f"Method {request.method} is not allowed on {request.url.path}."
-    err = GatewayError(exc.status_code, message, code="not_found" if exc.status_code == 404 else "method_not_allowed")
-    return Response(err.openai_body(), status_code=exc.status_code, media_type="application/json", headers=exc.headers)
+    message = (
+        "No such route."
+        if exc.status_code == 404
+        else f"Method {request.method} is not allowed on {request.url.path}."
+    )
+    err = GatewayError(
+        exc.status_code, message, code="not_found" if exc.status_code == 404 else "method_not_allowed"
+    )
+    return Response(
+        err.openai_body(), status_code=exc.status_code, media_type="application/json", headers=exc.headers
+    )
 
 
 async def _gateway_error(request: Request, exc: Exception) -> Response:
@@ -75,7 +83,9 @@ class Gateway:
     in-flight cap get 503 + Retry-After in the caller's shape; Starlette routes read bodies under the body limits.
     `limits` is also read by the HTTP protocol (api/server_limits.py)."""
 
-    def __init__(self, settings: Settings, *, env: Mapping[str, str] | None = None, providers: Any = None) -> None:
+    def __init__(
+        self, settings: Settings, *, env: Mapping[str, str] | None = None, providers: Any = None
+    ) -> None:
         self.settings = settings
         self.limits = ServerLimits.from_settings(settings.server)
         self._in_flight = 0

@@ -297,7 +297,9 @@ class ModelSettings(_Strict):
     @field_validator("aliases")
     @classmethod
     def _aliases(cls, v: dict[str, str]) -> dict[str, str]:
-        from .pipeline.aliases import check_aliases  # pure; imported here to keep config free of pipeline at import
+        from .pipeline.aliases import (
+            check_aliases,  # pure; imported here to keep config free of pipeline at import
+        )
 
         check_aliases(v)
         return v

@@ -40,9 +40,9 @@ from .security import Secrets, load_or_create_master, master_source, verify_mast
 from .stores.cache_memory import MemoryCache
 from .stores.cache_redis import RedisCache
 from .stores.redis_client import connect
+from .stores.responses_items import ResponseItems
 from .stores.retention import Retention
 from .stores.rollup_journal import Compactor
-from .stores.responses_items import ResponseItems
 from .stores.sql import SQLStore
 from .stores.sql_prompts import PromptStore
 from .stores.sql_webhooks import WebhookStore
@@ -98,14 +98,18 @@ def provider_timeouts(settings: Settings) -> dict[str, Timeouts]:
     out = {}
     for pid, p in settings.providers.items():
         if p.connect_timeout or p.first_byte_timeout or p.total_timeout:
-            out[pid] = Timeouts(p.connect_timeout or up.connect_timeout, p.first_byte_timeout or up.first_byte_timeout,
-                                p.total_timeout or up.total_timeout)
+            out[pid] = Timeouts(
+                p.connect_timeout or up.connect_timeout,
+                p.first_byte_timeout or up.first_byte_timeout,
+                p.total_timeout or up.total_timeout,
+            )
     return out
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings, *, env: Mapping[str, str] | None = None,
-                  providers: Mapping[str, Any] | None = None) -> AsyncIterator[Deps]:
+async def running(
+    settings: Settings, *, env: Mapping[str, str] | None = None, providers: Mapping[str, Any] | None = None
+) -> AsyncIterator[Deps]:
     registry = load_registry(settings, env)
     store = open_store(settings)
     await store.migrate()
@@ -113,13 +117,24 @@ async def running(settings: Settings, *, env: Mapping[str, str] | None = None,
     # MasterKeyError: this worker's master key is not the database's (`serve` has said so before starting it)
     await verify_master(store, secrets, master_source(settings.security.master_key, settings.home_path))
     up = settings.upstream
-    transport = Transport(pool_size=up.pool_size, timeouts=Timeouts(up.connect_timeout, up.first_byte_timeout, up.total_timeout),
-                          max_connections_per_host=up.max_connections_per_host,
-                          max_response_bytes=up.max_response_bytes, idle_timeout=up.idle_timeout, env=env)
+    transport = Transport(
+        pool_size=up.pool_size,
+        timeouts=Timeouts(up.connect_timeout, up.first_byte_timeout, up.total_timeout),
+        max_connections_per_host=up.max_connections_per_host,
+        max_response_bytes=up.max_response_bytes,
+        idle_timeout=up.idle_timeout,
+        env=env,
+    )
     auth = Authenticator(store, secrets)
     log = settings.log
-    sink = LogSink(store, Spool(settings.spool_path), queue_size=log.queue_size, batch_size=log.batch_size,
-                   flush_interval=log.flush_interval_ms / 1000, write_ahead=log.write_ahead)
+    sink = LogSink(
+        store,
+        Spool(settings.spool_path),
+        queue_size=log.queue_size,
+        batch_size=log.batch_size,
+        flush_interval=log.flush_interval_ms / 1000,
+        write_ahead=log.write_ahead,
+    )
     providers = providers or build_providers()
     await transport.start()
     await auth.start()
@@ -130,17 +145,39 @@ async def running(settings: Settings, *, env: Mapping[str, str] | None = None,
     metrics.bind_sink(sink)
     keyrings = Keyrings(store, secrets, ByokPolicy(settings.security.byok_endpoints, registry))
     auth.on_change(keyrings.invalidate)
-    credits = Credits(store, metrics, sweep_after_seconds=settings.credits.reservation_ttl_seconds,
-                      journal=CreditJournal(settings.spool_path / "credits"))
+    credits = Credits(
+        store,
+        metrics,
+        sweep_after_seconds=settings.credits.reservation_ttl_seconds,
+        journal=CreditJournal(settings.spool_path / "credits"),
+    )
     await credits.start()
-    executor = Executor(transport, providers, health=health, metrics=metrics, credits=credits,
-                        provider_timeouts=provider_timeouts(settings))
+    executor = Executor(
+        transport,
+        providers,
+        health=health,
+        metrics=metrics,
+        credits=credits,
+        provider_timeouts=provider_timeouts(settings),
+    )
     redis = connect(settings.redis) if settings.redis.url else None  # one pool for the cache and the limits
     deps = Deps(
-        settings=settings, registry=registry, planner=Planner(registry, frozenset(providers), settings.models.aliases), store=store,
-        secrets=secrets, auth=auth, transport=transport, executor=executor, sink=sink,
-        models=build_catalog(registry, settings.models.aliases), metrics=metrics, health=health, cache=open_cache(settings, redis),
-        keyrings=keyrings, credits=credits, retry_default=RetryPolicy.from_settings(settings.routing.retries),
+        settings=settings,
+        registry=registry,
+        planner=Planner(registry, frozenset(providers), settings.models.aliases),
+        store=store,
+        secrets=secrets,
+        auth=auth,
+        transport=transport,
+        executor=executor,
+        sink=sink,
+        models=build_catalog(registry, settings.models.aliases),
+        metrics=metrics,
+        health=health,
+        cache=open_cache(settings, redis),
+        keyrings=keyrings,
+        credits=credits,
+        retry_default=RetryPolicy.from_settings(settings.routing.retries),
         limits=Limits.build(settings, metrics=metrics, redis=redis),
         invalidation=Invalidation(settings.redis, auth.invalidate, metrics=metrics),
     )
@@ -159,8 +196,9 @@ async def running(settings: Settings, *, env: Mapping[str, str] | None = None,
     deps.webhooks = Webhooks(WebhookStore(store), secrets, transport)
     sink.on_stored = deps.webhooks.offer  # messages are queued from stored log batches, never from a request
     await deps.webhooks.start()
-    alerts = Alerts(deps.webhooks.store, store, interval=settings.alerts.interval_seconds,
-                    on_queued=deps.webhooks.kick)
+    alerts = Alerts(
+        deps.webhooks.store, store, interval=settings.alerts.interval_seconds, on_queued=deps.webhooks.kick
+    )
     await alerts.start()
     try:
         yield deps

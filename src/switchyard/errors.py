@@ -74,7 +74,10 @@ class GatewayError(Exception):
     def openai_body(self) -> bytes:
         err: dict[str, Any] = {
             "message": self.message,
-            "type": self.type or _OPENAI_TYPE.get(self.status, "server_error" if self.status >= 500 else "invalid_request_error"),
+            "type": self.type
+            or _OPENAI_TYPE.get(
+                self.status, "server_error" if self.status >= 500 else "invalid_request_error"
+            ),
             "param": self.param,
             "code": self.code,
         }
@@ -83,7 +86,9 @@ class GatewayError(Exception):
         return orjson.dumps({"error": err})
 
     def anthropic_body(self) -> bytes:
-        etype = _ANTHROPIC_TYPE.get(self.status, "api_error" if self.status >= 500 else "invalid_request_error")
+        etype = _ANTHROPIC_TYPE.get(
+            self.status, "api_error" if self.status >= 500 else "invalid_request_error"
+        )
         return orjson.dumps({"type": "error", "error": {"type": etype, "message": self.message}})
 
 

@@ -159,7 +159,9 @@ def new_gateway_key() -> str:
 
 def display_prefix(key: str) -> str:
     """What may be shown of a key after creation: enough to recognise it, never enough to use it."""
-    if not key.startswith(KEY_PREFIX) and IMPORTED_KEY.fullmatch(key):  # an imported key: its kind + 4 characters
+    if not key.startswith(KEY_PREFIX) and IMPORTED_KEY.fullmatch(
+        key
+    ):  # an imported key: its kind + 4 characters
         return key[: len(key) - 4 * 8 + 5] + "…"
     return key[: len(KEY_PREFIX) + 4] + "…"
 

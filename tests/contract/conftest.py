@@ -21,7 +21,9 @@ PG_URL = os.environ.get("SWITCHYARD_TEST_PG_URL", "postgresql://postgres@127.0.0
 
 def _unavailable(reason: str) -> None:
     if os.environ.get("CI") == "true":
-        pytest.fail(f"PostgreSQL is required in CI (CI=true) but is unreachable at {PG_URL}: {reason}", pytrace=False)
+        pytest.fail(
+            f"PostgreSQL is required in CI (CI=true) but is unreachable at {PG_URL}: {reason}", pytrace=False
+        )
     pytest.skip(f"PostgreSQL unreachable at {PG_URL}: {reason}")
 
 
@@ -42,7 +44,9 @@ async def _drop_schema(schema: str) -> None:
         pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
     ],
 )
-async def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SQLStore]:
+async def store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[SQLStore]:
     """A migrated store, shared by every test of one backend. Tests isolate themselves with fresh orgs."""
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("contract-sqlite") / "switchyard.db"

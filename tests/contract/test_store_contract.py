@@ -73,18 +73,63 @@ async def new_org(store: SQLStore) -> Org:
 
 # A fixed request log: six rows in one org, and look-alikes in another org that must never leak.
 ROWS = {
-    "r1": dict(model="gpt-4o-mini", provider="openai", status=200, user_id="alice", session_id="s1",
-               created_at=T0, properties={"env": "prod", "team": "core"}, cost_usd=0.001),
-    "r2": dict(model="gpt-4o", provider="openai", status=429, user_id="bob", session_id="s1",
-               created_at=T0 + 1000, properties={"env": "dev"}, cache_hit=True),
-    "r3": dict(model="claude-sonnet-4", provider="anthropic", status=200, user_id="alice", session_id="s2",
-               created_at=T0 + 2000, properties={"env": "prod"}),
-    "r4": dict(model="gemini-2.5-flash", provider="google-ai-studio", status=500, user_id="carol",
-               session_id=None, created_at=T0 + 3000, properties={}, error="boom"),
-    "r5": dict(model="llama_3%x", provider="my-vllm", status=200, user_id="dave", session_id="s3",
-               created_at=T0 + 4000, properties={"team": "ml"}),
-    "r6": dict(model="GPT-4O-MINI", provider="openrouter", status=400, user_id="erin", session_id="s3",
-               created_at=T0 + 5000, properties={"env": "staging"}),
+    "r1": dict(
+        model="gpt-4o-mini",
+        provider="openai",
+        status=200,
+        user_id="alice",
+        session_id="s1",
+        created_at=T0,
+        properties={"env": "prod", "team": "core"},
+        cost_usd=0.001,
+    ),
+    "r2": dict(
+        model="gpt-4o",
+        provider="openai",
+        status=429,
+        user_id="bob",
+        session_id="s1",
+        created_at=T0 + 1000,
+        properties={"env": "dev"},
+        cache_hit=True,
+    ),
+    "r3": dict(
+        model="claude-sonnet-4",
+        provider="anthropic",
+        status=200,
+        user_id="alice",
+        session_id="s2",
+        created_at=T0 + 2000,
+        properties={"env": "prod"},
+    ),
+    "r4": dict(
+        model="gemini-2.5-flash",
+        provider="google-ai-studio",
+        status=500,
+        user_id="carol",
+        session_id=None,
+        created_at=T0 + 3000,
+        properties={},
+        error="boom",
+    ),
+    "r5": dict(
+        model="llama_3%x",
+        provider="my-vllm",
+        status=200,
+        user_id="dave",
+        session_id="s3",
+        created_at=T0 + 4000,
+        properties={"team": "ml"},
+    ),
+    "r6": dict(
+        model="GPT-4O-MINI",
+        provider="openrouter",
+        status=400,
+        user_id="erin",
+        session_id="s3",
+        created_at=T0 + 5000,
+        properties={"env": "staging"},
+    ),
 }
 
 
@@ -232,7 +277,9 @@ async def test_keys_revision_changes_on_create_and_revoke(store: SQLStore, clock
     assert await store.keys_revision() == r2
 
 
-async def test_keys_revision_changes_on_revoke_in_the_same_millisecond(store: SQLStore, clock: list[int]) -> None:
+async def test_keys_revision_changes_on_revoke_in_the_same_millisecond(
+    store: SQLStore, clock: list[int]
+) -> None:
     org = await new_org(store)
     clock[1] = 0  # freeze the store's clock: create and revoke land in the same millisecond
     key = await store.create_key(org.id, uid() + uid(), "sk-sy-abcd", None)
@@ -246,8 +293,16 @@ async def test_keys_revision_changes_on_revoke_in_the_same_millisecond(store: SQ
 
 async def test_insert_and_get_request_round_trip(store: SQLStore) -> None:
     org = await new_org(store)
-    r = rec(org.id, model="gpt-4o-mini", provider="openai", stream=True, user_id="u1", session_id="s1",
-            properties={"env": "prod", "app": "web"}, attempts=[{"provider": "openai", "status": 200}])
+    r = rec(
+        org.id,
+        model="gpt-4o-mini",
+        provider="openai",
+        stream=True,
+        user_id="u1",
+        session_id="s1",
+        properties={"env": "prod", "app": "web"},
+        attempts=[{"provider": "openai", "status": 200}],
+    )
     await store.insert_requests([r])
     got = await store.get_request(org.id, r["id"])
     assert got is not None
@@ -280,7 +335,9 @@ async def test_insert_is_idempotent_on_id(store: SQLStore) -> None:
     await store.insert_requests([r])
     rows = await store.query_requests(RequestQuery(org_id=org.id))
     assert [x["id"] for x in rows] == [r["id"]]
-    by_prop = await store.query_requests(RequestQuery(org_id=org.id, filter={"properties": {"env": {"equals": "prod"}}}))
+    by_prop = await store.query_requests(
+        RequestQuery(org_id=org.id, filter={"properties": {"env": {"equals": "prod"}}})
+    )
     assert [x["id"] for x in by_prop] == [r["id"]]
 
 
@@ -290,8 +347,12 @@ async def test_reinsert_with_other_fields_keeps_the_first_record(store: SQLStore
     await store.insert_requests([r])
     await store.insert_requests([{**r, "model": "changed", "properties": {"env": "dev"}}])
     rows = await store.query_requests(RequestQuery(org_id=org.id))
-    assert [(x["id"], x["model"], x["properties"]) for x in rows] == [(r["id"], "gpt-4o-mini", {"env": "prod"})]
-    dev = await store.query_requests(RequestQuery(org_id=org.id, filter={"properties": {"env": {"equals": "dev"}}}))
+    assert [(x["id"], x["model"], x["properties"]) for x in rows] == [
+        (r["id"], "gpt-4o-mini", {"env": "prod"})
+    ]
+    dev = await store.query_requests(
+        RequestQuery(org_id=org.id, filter={"properties": {"env": {"equals": "dev"}}})
+    )
     assert dev == []
 
 
@@ -300,7 +361,9 @@ async def test_reinsert_with_new_property_does_not_change_property_matches(store
     r = rec(org.id, properties={"env": "prod"})
     await store.insert_requests([r])
     await store.insert_requests([{**r, "properties": {"env": "prod", "extra": "1"}}])
-    extra = await store.query_requests(RequestQuery(org_id=org.id, filter={"properties": {"extra": {"equals": "1"}}}))
+    extra = await store.query_requests(
+        RequestQuery(org_id=org.id, filter={"properties": {"extra": {"equals": "1"}}})
+    )
     assert [x["properties"] for x in extra] == []
 
 
@@ -317,10 +380,12 @@ async def test_properties_are_filterable(store: SQLStore) -> None:
     org = await new_org(store)
     r = rec(org.id, properties={"env": "prod", "n": 3})
     await store.insert_requests([r])
-    for f in ({"properties": {"env": {"equals": "prod"}}},
-              {"properties": {"n": {"equals": "3"}}},  # values are stored as text
-              {"request_response_rmt": {"properties": {"env": {"equals": "prod"}}}},
-              {"request": {"request_properties": {"env": {"contains": "ro"}}}}):
+    for f in (
+        {"properties": {"env": {"equals": "prod"}}},
+        {"properties": {"n": {"equals": "3"}}},  # values are stored as text
+        {"request_response_rmt": {"properties": {"env": {"equals": "prod"}}}},
+        {"request": {"request_properties": {"env": {"contains": "ro"}}}},
+    ):
         rows = await store.query_requests(RequestQuery(org_id=org.id, filter=f))
         assert [x["id"] for x in rows] == [r["id"]], f
 
@@ -329,7 +394,9 @@ async def test_property_with_capitals_is_filterable(store: SQLStore) -> None:
     org = await new_org(store)
     r = rec(org.id, properties={"Env": "prod"})
     await store.insert_requests([r])
-    rows = await store.query_requests(RequestQuery(org_id=org.id, filter={"properties": {"Env": {"equals": "prod"}}}))
+    rows = await store.query_requests(
+        RequestQuery(org_id=org.id, filter={"properties": {"Env": {"equals": "prod"}}})
+    )
     assert [x["id"] for x in rows] == [r["id"]]
 
 
@@ -386,11 +453,15 @@ async def test_query_all_newest_first_by_default(store: SQLStore, log: Log) -> N
         ("error", "equals", "boom", {"r4"}),
     ],
 )
-async def test_filter_leaf(store: SQLStore, log: Log, column: str, op: str, value: Any, expected: set[str]) -> None:
+async def test_filter_leaf(
+    store: SQLStore, log: Log, column: str, op: str, value: Any, expected: set[str]
+) -> None:
     assert await matching(store, log, leaf(column, op, value)) == expected
 
 
-@pytest.mark.parametrize("table", ["request_response_rmt", "request", "response", "request_response_log", "requests"])
+@pytest.mark.parametrize(
+    "table", ["request_response_rmt", "request", "response", "request_response_log", "requests"]
+)
 async def test_filter_tables(store: SQLStore, log: Log, table: str) -> None:
     assert await matching(store, log, leaf("provider", "equals", "openai", table)) == {"r1", "r2"}
 
@@ -425,7 +496,12 @@ async def test_filter_and_or_trees(store: SQLStore, log: Log) -> None:
     alice = leaf("user_id", "equals", "alice")
     prod = {"properties": {"env": {"equals": "prod"}}}
     assert await matching(store, log, {"left": openai, "operator": "and", "right": ok}) == {"r1"}
-    assert await matching(store, log, {"left": openai, "operator": "or", "right": ok}) == {"r1", "r2", "r3", "r5"}
+    assert await matching(store, log, {"left": openai, "operator": "or", "right": ok}) == {
+        "r1",
+        "r2",
+        "r3",
+        "r5",
+    }
     nested = {
         "left": {"left": openai, "operator": "or", "right": alice},
         "operator": "and",
@@ -434,7 +510,9 @@ async def test_filter_and_or_trees(store: SQLStore, log: Log) -> None:
     assert await matching(store, log, nested) == {"r1", "r2", "r3"}
     assert await matching(store, log, {"left": "all", "operator": "and", "right": ok}) == {"r1", "r3", "r5"}
     # Several columns in one leaf are and-ed.
-    assert await matching(store, log, {"request": {"provider": {"equals": "openai"}, "status": {"equals": 429}}}) == {"r2"}
+    assert await matching(
+        store, log, {"request": {"provider": {"equals": "openai"}, "status": {"equals": 429}}}
+    ) == {"r2"}
 
 
 async def test_sort_and_paging(store: SQLStore, log: Log) -> None:
@@ -469,8 +547,10 @@ async def test_org_isolation(store: SQLStore, log: Log) -> None:
     assert len(mine) == 6 and len(theirs) == 6
     assert not {r["id"] for r in mine} & {r["id"] for r in theirs}
     assert all(r["org_id"] == log.other.id for r in theirs)
-    for f in ({"properties": {"env": {"equals": "prod"}}},
-              {"left": leaf("provider", "equals", "openai"), "operator": "or", "right": "all"}):
+    for f in (
+        {"properties": {"env": {"equals": "prod"}}},
+        {"left": leaf("provider", "equals", "openai"), "operator": "or", "right": "all"},
+    ):
         assert all(r["org_id"] == log.org.id for r in await store.query_requests(log.q(f)))
     for name in ROWS:
         assert await store.get_request(log.other.id, log.ids[name]) is None
@@ -556,4 +636,3 @@ async def test_unreachable_store_insert_raises_store_unavailable(dead_store: SQL
 async def test_unreachable_store_find_key_raises_store_unavailable(dead_store: SQLStore) -> None:
     with pytest.raises(StoreUnavailable):
         await dead_store.find_key_by_hash("0" * 64)
-

@@ -74,8 +74,12 @@ def error(
 def gw(upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     g = GatewayProcess(
         tmp_path_factory.mktemp("admin"),
-        default_config(upstream.url, free_port(), admin={"key": ADMIN_KEY},
-                       security={"byok_endpoints": {"openai": ["openai.example"]}}),
+        default_config(
+            upstream.url,
+            free_port(),
+            admin={"key": ADMIN_KEY},
+            security={"byok_endpoints": {"openai": ["openai.example"]}},
+        ),
     )
     g.prepare()
     g.start()

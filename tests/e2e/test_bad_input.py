@@ -8,14 +8,22 @@ import pytest
 UPSTREAM_KEYS = ("sk-upstream-openai-secret-0001", "sk-ant-upstream-secret-0002", "AIzaUpstreamSecret0003xyz")
 
 
-def post(gateway, body: bytes | dict, *, key: str | None = None, path: str = "/v1/chat/completions", headers=None) -> httpx.Response:
-    h = {"Authorization": f"Bearer {key or gateway.key}", "content-type": "application/json", **(headers or {})}
+def post(
+    gateway, body: bytes | dict, *, key: str | None = None, path: str = "/v1/chat/completions", headers=None
+) -> httpx.Response:
+    h = {
+        "Authorization": f"Bearer {key or gateway.key}",
+        "content-type": "application/json",
+        **(headers or {}),
+    }
     if isinstance(body, dict):
         return httpx.post(gateway.url + path, json=body, headers=h, timeout=30)
     return httpx.post(gateway.url + path, content=body, headers=h, timeout=30)
 
 
-def assert_openai_error(r: httpx.Response, status: int, code: str | None = None, param: str | None = None) -> dict:
+def assert_openai_error(
+    r: httpx.Response, status: int, code: str | None = None, param: str | None = None
+) -> dict:
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/json")
     err = r.json()["error"]
@@ -53,18 +61,26 @@ def test_malformed_requests(gateway, body, status, code, param):
 
 
 def test_unknown_model_message_says_what_to_do(gateway):
-    err = assert_openai_error(post(gateway, {"model": "gpt-9-turbo", "messages": MSG}), 400, "model_not_found")
+    err = assert_openai_error(
+        post(gateway, {"model": "gpt-9-turbo", "messages": MSG}), 400, "model_not_found"
+    )
     assert "gpt-9-turbo" in err["message"] and "/v1/models" in err["message"]
 
 
 def test_missing_provider_key_names_the_variable(gateway):
-    err = assert_openai_error(post(gateway, {"model": "gpt-4o/azure", "messages": MSG}), 400, "provider_key_missing")
+    err = assert_openai_error(
+        post(gateway, {"model": "gpt-4o/azure", "messages": MSG}), 400, "provider_key_missing"
+    )
     assert "AZURE_OPENAI_API_KEY" in err["message"]
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer sk-sy-not-a-real-key"}, {"Authorization": "Basic abc"}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer sk-sy-not-a-real-key"}, {"Authorization": "Basic abc"}]
+)
 def test_bad_or_missing_gateway_key_is_401(gateway, headers):
-    r = httpx.post(gateway.url + "/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": MSG}, headers=headers)
+    r = httpx.post(
+        gateway.url + "/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": MSG}, headers=headers
+    )
     assert_openai_error(r, 401)
 
 
@@ -116,9 +132,15 @@ def test_errors_are_logged_for_the_caller(gateway):
 
 def test_midstream_error_becomes_an_error_event(gateway):
     with httpx.stream(
-        "POST", gateway.url + "/v1/chat/completions",
-        json={"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "[[midstream-error]]"}]},
-        headers={"Authorization": f"Bearer {gateway.key}"}, timeout=30,
+        "POST",
+        gateway.url + "/v1/chat/completions",
+        json={
+            "model": "gpt-4o-mini",
+            "stream": True,
+            "messages": [{"role": "user", "content": "[[midstream-error]]"}],
+        },
+        headers={"Authorization": f"Bearer {gateway.key}"},
+        timeout=30,
     ) as r:
         assert r.status_code == 200
         body = r.read().decode()
@@ -148,8 +170,14 @@ def test_midstream_error_becomes_an_error_event(gateway):
         ("/v1/completions", {"logprobs": 9}, "logprobs"),
     ],
 )
-@pytest.mark.parametrize("model", ["gpt-4o-mini", "claude-sonnet-4/anthropic", "gemini-2.5-flash/google-ai-studio"])
+@pytest.mark.parametrize(
+    "model", ["gpt-4o-mini", "claude-sonnet-4/anthropic", "gemini-2.5-flash/google-ai-studio"]
+)
 def test_wrongly_typed_standard_parameters_are_a_400_naming_them(gateway, path, extra, param, model):
     """A translator never meets a wrongly typed parameter (`max_tokens: [null]` to Claude was a 500)."""
-    base = {"model": model, "messages": MSG} if path.endswith("chat/completions") else {"model": model, "prompt": "hi"}
+    base = (
+        {"model": model, "messages": MSG}
+        if path.endswith("chat/completions")
+        else {"model": model, "prompt": "hi"}
+    )
     assert_openai_error(post(gateway, {**base, **extra}, path=path), 400, "invalid_type", param)

@@ -25,11 +25,15 @@ START_USD = 0.004  # worst case per call here ≈ $0.00006 (≤ ~600 prompt byte
 
 
 @pytest.fixture(scope="module")
-def pg_gateway(upstream: MockUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GatewayProcess, str]]:
+def pg_gateway(
+    upstream: MockUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[GatewayProcess, str]]:
     url = require_postgres()
     schema = fresh_schema("sy_credits")
-    gw = GatewayProcess(tmp_path_factory.mktemp("credits"),
-                        default_config(upstream.url, free_port(), database={"url": url, "schema": schema}))
+    gw = GatewayProcess(
+        tmp_path_factory.mktemp("credits"),
+        default_config(upstream.url, free_port(), database={"url": url, "schema": schema}),
+    )
     gw.prepare()
     gw.start()
     try:
@@ -50,13 +54,18 @@ async def _store_call(schema: str, fn):  # the test talks to the same database a
 def _chat(gw: GatewayProcess, key: str, model: str = "gpt-4o-mini") -> tuple[str, dict]:
     rid = str(uuid.uuid4())
     headers = {**gw.headers(key), "Helicone-Request-Id": rid}
-    body = {"model": model, "max_tokens": 50, "messages": [{"role": "user", "content": "What's the weather?"}]}
+    body = {
+        "model": model,
+        "max_tokens": 50,
+        "messages": [{"role": "user", "content": "What's the weather?"}],
+    }
     return rid, {"headers": headers, "json": body}
 
 
 async def _fire(gw: GatewayProcess, key: str, n: int) -> list[tuple[str, httpx.Response]]:
     limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
     async with httpx.AsyncClient(base_url=gw.url, limits=limits, timeout=60) as client:
+
         async def one() -> tuple[str, httpx.Response]:
             rid, kw = _chat(gw, key)
             return rid, await client.post("/v1/chat/completions", **kw)
@@ -119,8 +128,11 @@ def test_ledger_balances_under_concurrent_load(pg_gateway: tuple[GatewayProcess,
 
     balance, ledger = _wait(done, what="every hold settled or released")
     charged = {e.request_id: -e.amount_usd for e in ledger if e.kind == "charge"}
-    diff = {rid: (cost_by_id.get(rid), charged.get(rid)) for rid in ok_ids | set(charged)
-            if abs((cost_by_id.get(rid) or 0) - (charged.get(rid) or 0)) > 1e-9}
+    diff = {
+        rid: (cost_by_id.get(rid), charged.get(rid))
+        for rid in ok_ids | set(charged)
+        if abs((cost_by_id.get(rid) or 0) - (charged.get(rid) or 0)) > 1e-9
+    }
     assert not diff
     assert balance.balance_usd == pytest.approx(START_USD - spent, abs=1e-6)
     assert balance.balance_usd >= -1e-9  # never overspent
@@ -152,8 +164,14 @@ def test_own_keys_run_without_credits_and_exhausted_credits_say_so(
     assert "retry-after" not in r.headers  # waiting does not add credits
 
     async def add_key(store: SQLStore):
-        await store.create_provider_key(org.id, "openai", master.encrypt(secret), secret[-4:], key_id="own",
-                                        config={"base_url": f"{upstream.url}/v1"})
+        await store.create_provider_key(
+            org.id,
+            "openai",
+            master.encrypt(secret),
+            secret[-4:],
+            key_id="own",
+            config={"base_url": f"{upstream.url}/v1"},
+        )
 
     asyncio.run(_store_call(schema, add_key))
     time.sleep(1.5)

@@ -59,7 +59,9 @@ def test_store_outage_spools_and_replays(upstream, tmp_path):
     schema = fresh_schema("sy_outage")
     proxy = TcpProxy("127.0.0.1", 5432, free_port()).start()
     url = pg_url.replace(":5432/", f":{proxy.port}/")
-    gw = GatewayProcess(tmp_path / "gw", default_config(upstream.url, free_port(), database={"url": url, "schema": schema}))
+    gw = GatewayProcess(
+        tmp_path / "gw", default_config(upstream.url, free_port(), database={"url": url, "schema": schema})
+    )
     try:
         gw.prepare()
         gw.start()
@@ -115,7 +117,9 @@ def test_store_down_and_spool_replaced_by_a_file_then_both_recover(upstream, tmp
     schema = fresh_schema("sy_spoolfile")
     proxy = TcpProxy("127.0.0.1", 5432, free_port()).start()
     url = pg_url.replace(":5432/", f":{proxy.port}/")
-    gw = GatewayProcess(tmp_path / "gw", default_config(upstream.url, free_port(), database={"url": url, "schema": schema}))
+    gw = GatewayProcess(
+        tmp_path / "gw", default_config(upstream.url, free_port(), database={"url": url, "schema": schema})
+    )
     spool = gw.home / "spool"
     try:
         gw.prepare()
@@ -142,7 +146,9 @@ def test_store_down_and_spool_replaced_by_a_file_then_both_recover(upstream, tmp
         assert _metric(gw, "switchyard_log_records_at_risk") == 0 and list(spool.glob("*.jsonl"))
 
         aside = spool.with_name("spool.aside")
-        spool.rename(aside)  # broken again (the first ten wait aside), and five held in memory when the store returns
+        spool.rename(
+            aside
+        )  # broken again (the first ten wait aside), and five held in memory when the store returns
         spool.write_text("again")
         second = [_chat(gw, "spool down again")[1] for _ in range(5)]
         proxy.restore()

@@ -19,10 +19,14 @@ def test_gemini_embeddings_float_and_base64(gateway, upstream):
     sent = upstream.last(":batchEmbedContents")
     assert sent.headers["x-goog-api-key"] == "AIzaUpstreamSecret0003xyz"
     assert [r["content"]["parts"][0]["text"] for r in sent.body["requests"]] == ["first", "second"]
-    assert all(r["outputDimensionality"] == 64 and r["model"] == "models/gemini-embedding-001" for r in sent.body["requests"])
+    assert all(
+        r["outputDimensionality"] == 64 and r["model"] == "models/gemini-embedding-001"
+        for r in sent.body["requests"]
+    )
 
-    b64 = client.embeddings.create(model="gemini-embedding-001/google-ai-studio", input="first", dimensions=64,
-                                   encoding_format="base64")
+    b64 = client.embeddings.create(
+        model="gemini-embedding-001/google-ai-studio", input="first", dimensions=64, encoding_format="base64"
+    )
     packed = base64.b64decode(b64.data[0].embedding)
     assert list(struct.unpack(f"<{len(packed) // 4}f", packed)) == res.data[0].embedding
 

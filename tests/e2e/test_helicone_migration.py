@@ -94,7 +94,9 @@ def test_aliases_are_listed_by_v1_models(gw):
     one = httpx.get(gw.url + "/v1/models/my-gpt", headers=gw.headers(), timeout=10)
     assert one.status_code == 200 and one.json()["id"] == "my-gpt"
     anthropic = httpx.get(
-        gw.url + "/v1/models?limit=1000", headers={"x-api-key": gw.key, "anthropic-version": "2023-06-01"}, timeout=10
+        gw.url + "/v1/models?limit=1000",
+        headers={"x-api-key": gw.key, "anthropic-version": "2023-06-01"},
+        timeout=10,
     ).json()["data"]
     assert "my-gpt" in {m["id"] for m in anthropic}
 
@@ -106,12 +108,18 @@ def test_unknown_alias_like_name_is_still_model_not_found(gw):
 
 # -- Helicone-Token-Limit-Exception-Handler ---------------------------------------------------------------------
 
-BIG = "Once upon a time " + "lorem ipsum dolor sit amet " * 4000 + " the end."  # ~108k chars: > gpt-3.5-turbo's
+BIG = (
+    "Once upon a time " + "lorem ipsum dolor sit amet " * 4000 + " the end."
+)  # ~108k chars: > gpt-3.5-turbo's
 
 
 def test_truncate_fits_a_large_prompt_into_the_context(gw, upstream):
-    r = chat(gw, {"Helicone-Token-Limit-Exception-Handler": "truncate"}, model="gpt-3.5-turbo",
-             messages=[{"role": "user", "content": BIG}])
+    r = chat(
+        gw,
+        {"Helicone-Token-Limit-Exception-Handler": "truncate"},
+        model="gpt-3.5-turbo",
+        messages=[{"role": "user", "content": BIG}],
+    )
     assert r.status_code == 200, r.text
     sent = upstream.last("/v1/chat/completions").body
     text = sent["messages"][0]["content"]
@@ -120,8 +128,12 @@ def test_truncate_fits_a_large_prompt_into_the_context(gw, upstream):
 
 
 def test_middle_out_keeps_both_ends(gw, upstream):
-    r = chat(gw, {"Helicone-Token-Limit-Exception-Handler": "middle-out"}, model="gpt-3.5-turbo",
-             messages=[{"role": "user", "content": BIG}])
+    r = chat(
+        gw,
+        {"Helicone-Token-Limit-Exception-Handler": "middle-out"},
+        model="gpt-3.5-turbo",
+        messages=[{"role": "user", "content": BIG}],
+    )
     assert r.status_code == 200, r.text
     text = upstream.last("/v1/chat/completions").body["messages"][0]["content"]
     assert text.startswith("Once upon a time") and text.endswith("the end.") and len(text) < len(BIG)
@@ -195,9 +207,12 @@ def test_usage_per_stripe_customer_over_the_admin_api_and_the_cli(gw):
     }
     rows = {c: [gw.wait_row(i) for i in v] for c, v in ids.items()}
     assert rows["cus_A"][0]["request_properties"]["helicone-stripe-customer-id"] == "cus_A"  # on the row
-    r = httpx.get(gw.url + "/admin/v1/orgs/test/usage",
-                  params={"group_by": "customer", "start": "2000-01-01", "end": "2100-01-01T00:00:00Z"},
-                  headers=ADMIN, timeout=10)
+    r = httpx.get(
+        gw.url + "/admin/v1/orgs/test/usage",
+        params={"group_by": "customer", "start": "2000-01-01", "end": "2100-01-01T00:00:00Z"},
+        headers=ADMIN,
+        timeout=10,
+    )
     assert r.status_code == 200, r.text
     got = {d["customer"]: d for d in r.json()["data"]}
     assert set(got) == {"cus_A", "cus_B"}  # requests without the header are nobody's
@@ -208,20 +223,34 @@ def test_usage_per_stripe_customer_over_the_admin_api_and_the_cli(gw):
         assert d["completion_tokens"] == sum(x["completion_tokens"] for x in logged)
         assert d["cost_usd"] == pytest.approx(sum(x["costUSD"] for x in logged)) and d["cost_usd"] > 0
 
-    empty = httpx.get(gw.url + "/admin/v1/orgs/test/usage", params={"start": "2000-01-01", "end": "2000-02-01"},
-                      headers=ADMIN, timeout=10)
+    empty = httpx.get(
+        gw.url + "/admin/v1/orgs/test/usage",
+        params={"start": "2000-01-01", "end": "2000-02-01"},
+        headers=ADMIN,
+        timeout=10,
+    )
     assert empty.status_code == 200 and empty.json()["data"] == []
-    bad = httpx.get(gw.url + "/admin/v1/orgs/test/usage", params={"start": "yesterday"}, headers=ADMIN, timeout=10)
+    bad = httpx.get(
+        gw.url + "/admin/v1/orgs/test/usage", params={"start": "yesterday"}, headers=ADMIN, timeout=10
+    )
     assert bad.status_code == 400 and "ISO 8601" in bad.json()["error"]["message"]
-    assert httpx.get(gw.url + "/admin/v1/orgs/test/usage", params={"group_by": "model"}, headers=ADMIN,
-                     timeout=10).status_code == 400
-    assert httpx.get(gw.url + "/admin/v1/orgs/test/usage", headers=gw.headers(), timeout=10).status_code == 401
+    assert (
+        httpx.get(
+            gw.url + "/admin/v1/orgs/test/usage", params={"group_by": "model"}, headers=ADMIN, timeout=10
+        ).status_code
+        == 400
+    )
+    assert (
+        httpx.get(gw.url + "/admin/v1/orgs/test/usage", headers=gw.headers(), timeout=10).status_code == 401
+    )
 
     out = cli(gw.home, gw.config_path, "usage", "--org", "test", "--by", "customer", "--start", "2000-01-01")
     lines = out.splitlines()
     assert lines[1].split() == ["CUSTOMER", "REQUESTS", "PROMPT_TOKENS", "COMPLETION_TOKENS", "COST_USD"]
     assert any(line.split()[:2] == ["cus_A", "2"] for line in lines[2:])
-    as_json = orjson.loads(cli(gw.home, gw.config_path, "usage", "--org", "test", "--start", "2000-01-01", "--json"))
+    as_json = orjson.loads(
+        cli(gw.home, gw.config_path, "usage", "--org", "test", "--start", "2000-01-01", "--json")
+    )
     assert {d["customer"]: d["requests"] for d in as_json["data"]} == {"cus_A": 2, "cus_B": 1}
 
 
@@ -232,8 +261,14 @@ HELICONE_KEY = "sk-helicone-ab12cd3-ef45gh6-ij78kl9-mn01op2"
 
 def import_key(gw: GatewayProcess, key: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SWITCHYARD_HOME": str(gw.home), "SWITCHYARD_CONFIG": str(gw.config_path)}
-    return subprocess.run([str(BIN), "keys", "import", "--org", "test", *args], input=key + "\n", env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [str(BIN), "keys", "import", "--org", "test", *args],
+        input=key + "\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_an_imported_helicone_key_authenticates_and_is_stored_only_as_a_hash(gw):
@@ -272,8 +307,12 @@ GATEWAY_OPENAI = "sk-upstream-openai-secret-0001"  # default_config's OpenAI key
 def proxy_style(gw: GatewayProcess, key: str, provider_key: str, header: str = "Authorization", **body: Any):
     value = f"Bearer {provider_key}" if header == "Authorization" else provider_key
     payload = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], **body}
-    return httpx.post(gw.url + "/v1/chat/completions", json=payload,
-                      headers={"Helicone-Auth": f"Bearer {key}", header: value}, timeout=30)
+    return httpx.post(
+        gw.url + "/v1/chat/completions",
+        json=payload,
+        headers={"Helicone-Auth": f"Bearer {key}", header: value},
+        timeout=30,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -305,10 +344,15 @@ def test_an_allowed_organisation_uses_the_callers_key_for_that_request_only(gw, 
     row = gw.wait_row(r.headers["helicone-id"], key=proxy_org)
     assert [a["source"] for a in row["attempts"]] == ["gpt-4o-mini/openai/byok/caller"]
     # the next request without a provider key is served with the gateway's own key again
-    r = httpx.post(gw.url + "/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": [
-        {"role": "user", "content": "hi"}]}, headers={"Helicone-Auth": f"Bearer {proxy_org}"}, timeout=30)
+    r = httpx.post(
+        gw.url + "/v1/chat/completions",
+        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+        headers={"Helicone-Auth": f"Bearer {proxy_org}"},
+        timeout=30,
+    )
     assert r.status_code == 200 and upstream.last("/v1/chat/completions").headers["authorization"] == (
-        f"Bearer {GATEWAY_OPENAI}")
+        f"Bearer {GATEWAY_OPENAI}"
+    )
     # x-api-key goes to Anthropic (Helicone's anthropic proxy)
     r = proxy_style(gw, proxy_org, CALLER_ANTHROPIC, header="x-api-key", model="claude-sonnet-4")
     assert r.status_code == 200, r.text
@@ -320,8 +364,13 @@ def test_an_allowed_organisation_uses_the_callers_key_for_that_request_only(gw, 
 
 def test_the_callers_key_goes_to_one_provider_and_never_falls_back(gw, upstream, proxy_org):
     before = len([s for s in upstream.seen if "/anthropic" in s.path])
-    r = proxy_style(gw, proxy_org, CALLER_OPENAI, model="gpt-4o-mini/openai, claude-sonnet-4/anthropic",
-                    messages=[{"role": "user", "content": "[[error:429]]"}])
+    r = proxy_style(
+        gw,
+        proxy_org,
+        CALLER_OPENAI,
+        model="gpt-4o-mini/openai, claude-sonnet-4/anthropic",
+        messages=[{"role": "user", "content": "[[error:429]]"}],
+    )
     assert r.status_code == 429
     assert len([s for s in upstream.seen if "/anthropic" in s.path]) == before  # not sent on to Anthropic
     row = gw.wait_row(r.headers["helicone-id"], key=proxy_org)
@@ -338,11 +387,16 @@ def test_a_gateway_key_in_both_headers_is_not_sent_upstream(gw, upstream, proxy_
 def test_the_admin_api_switches_caller_provider_keys(gw):
     org = "admin-switched"
     gw.new_key(org)
-    r = httpx.patch(gw.url + f"/admin/v1/orgs/{org}", json={"allow_caller_provider_keys": True}, headers=ADMIN,
-                    timeout=10)
+    r = httpx.patch(
+        gw.url + f"/admin/v1/orgs/{org}", json={"allow_caller_provider_keys": True}, headers=ADMIN, timeout=10
+    )
     assert r.status_code == 200 and r.json()["allow_caller_provider_keys"] is True
     r = httpx.patch(gw.url + f"/admin/v1/orgs/{org}", json={"limits": []}, headers=ADMIN, timeout=10)
     assert r.json()["allow_caller_provider_keys"] is True  # other changes keep it
-    r = httpx.patch(gw.url + f"/admin/v1/orgs/{org}", json={"allow_caller_provider_keys": False}, headers=ADMIN,
-                    timeout=10)
+    r = httpx.patch(
+        gw.url + f"/admin/v1/orgs/{org}",
+        json={"allow_caller_provider_keys": False},
+        headers=ADMIN,
+        timeout=10,
+    )
     assert r.json()["allow_caller_provider_keys"] is False

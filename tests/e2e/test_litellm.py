@@ -26,8 +26,6 @@ from support.wire import chat_stream_text, exchange
 ANSWER = exchange("openai/chat_completion.json")["response"]["body"]["choices"][0]["message"]["content"]
 
 
-
-
 STREAM_ANSWER = chat_stream_text("openai/chat_completion_stream_usage.sse")
 GPT_4O_MINI = (0.15, 0.60)  # USD per 1M tokens, input/output
 GPT_4O = (2.50, 10.00)

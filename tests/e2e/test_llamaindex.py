@@ -26,8 +26,6 @@ from support.wire import chat_stream_text, exchange
 ANSWER = exchange("openai/chat_completion.json")["response"]["body"]["choices"][0]["message"]["content"]
 
 
-
-
 STREAM_ANSWER = chat_stream_text("openai/chat_completion_stream_usage.sse")
 TOOL_CALLS = exchange("openai/chat_completion_tool_calls.json")["response"]["body"]["choices"][0]["message"][
     "tool_calls"

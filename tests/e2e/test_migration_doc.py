@@ -36,8 +36,15 @@ def blocks() -> list[tuple[str, str]]:
 def gw(upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     configs = [yaml.safe_load(text) for lang, text in blocks() if lang == "yaml"]
     assert configs, "the page shows its configuration"
-    g = GatewayProcess(tmp_path_factory.mktemp("gateway-doc"), default_config(
-        upstream.url, free_port(), models=configs[0]["models"], admin={"key": "admin-doc-0123456789abcdefghijklmn"}))
+    g = GatewayProcess(
+        tmp_path_factory.mktemp("gateway-doc"),
+        default_config(
+            upstream.url,
+            free_port(),
+            models=configs[0]["models"],
+            admin={"key": "admin-doc-0123456789abcdefghijklmn"},
+        ),
+    )
     g.home.mkdir(parents=True, exist_ok=True)
     g.config_path.write_text(yaml.safe_dump(g.config))
     g.start()
@@ -75,7 +82,9 @@ def test_every_snippet_runs_in_order(gw, upstream):
         assert lang in ran, f"a {lang} block the test does not know how to run"
         cmd = ["bash", "-c", "set -euo pipefail\n" + text] if lang == "bash" else [sys.executable, "-c", text]
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, f"{lang} block failed:\n{text}\n--- stderr:\n{done.stderr}\n--- stdout:\n{done.stdout}"
+        assert done.returncode == 0, (
+            f"{lang} block failed:\n{text}\n--- stderr:\n{done.stderr}\n--- stdout:\n{done.stdout}"
+        )
         outputs.append(done.stdout)
         ran[lang] += 1
         if "orgs update acme --allow-caller-provider-keys" in text:
@@ -86,13 +95,16 @@ def test_every_snippet_runs_in_order(gw, upstream):
     joined = "\n".join(outputs)
     assert "imported gateway key" in joined and "sk-helicone-doc1…" in joined and HELICONE_KEY not in joined
     assert re.search(r"^cus_Q1\s+2\s", joined, re.M) and re.search(r"^cus_R2\s+1\s", joined, re.M)
-    assert '"request_user_id":"alice@example.com"' in joined.replace(" ", "")  # the query API found the request
+    assert '"request_user_id":"alice@example.com"' in joined.replace(
+        " ", ""
+    )  # the query API found the request
     models = httpx.get(gw.url + "/v1/models", headers={"Authorization": f"Bearer {HELICONE_KEY}"}, timeout=10)
     assert {"my-gpt", "smart"} <= {m["id"] for m in models.json()["data"]}
     # the last program sent the caller's own OpenAI key upstream, once the organisation allowed it
     last = upstream.last("/v1/chat/completions")
-    assert last.headers["authorization"] == f"Bearer {CALLER_OPENAI}" and last.body["messages"][0]["content"] == (
-        "Say hello")
+    assert last.headers["authorization"] == f"Bearer {CALLER_OPENAI}" and last.body["messages"][0][
+        "content"
+    ] == ("Say hello")
 
 
 def _wait_for_caller_keys(gw: GatewayProcess, upstream) -> None:
@@ -102,9 +114,12 @@ def _wait_for_caller_keys(gw: GatewayProcess, upstream) -> None:
 
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        r = httpx.post(gw.url + "/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": [
-            {"role": "user", "content": "probe"}]}, headers={"Helicone-Auth": f"Bearer {HELICONE_KEY}",
-            "Authorization": f"Bearer {CALLER_OPENAI}"}, timeout=30)
+        r = httpx.post(
+            gw.url + "/v1/chat/completions",
+            json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "probe"}]},
+            headers={"Helicone-Auth": f"Bearer {HELICONE_KEY}", "Authorization": f"Bearer {CALLER_OPENAI}"},
+            timeout=30,
+        )
         r.raise_for_status()
         if upstream.last("/v1/chat/completions").headers["authorization"] == f"Bearer {CALLER_OPENAI}":
             return

@@ -40,7 +40,9 @@ pytestmark = marks("@anthropic-ai/sdk")
 @pytest.fixture(scope="module")
 def node_run(request: pytest.FixtureRequest) -> dict[str, Any]:
     gateway, upstream = request.getfixturevalue("gateway"), request.getfixturevalue("upstream")
-    return run_script("anthropic_messages.mjs", "@anthropic-ai/sdk", gateway, upstream, drop_env_prefix="ANTHROPIC_")
+    return run_script(
+        "anthropic_messages.mjs", "@anthropic-ai/sdk", gateway, upstream, drop_env_prefix="ANTHROPIC_"
+    )
 
 
 def test_sdk_version_is_the_pinned_one(node_run):

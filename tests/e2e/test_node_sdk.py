@@ -17,8 +17,6 @@ from support.wire import chat_stream_text, exchange
 ANSWER = exchange("openai/chat_completion.json")["response"]["body"]["choices"][0]["message"]["content"]
 
 
-
-
 STREAM_ANSWER = chat_stream_text("openai/chat_completion_stream_usage.sse")
 
 

@@ -154,8 +154,6 @@ def test_the_spec_loads_and_rejects_garbage():
 # -- chat completions -------------------------------------------------------------------------------------------
 
 
-
-
 @pytest.mark.parametrize("marker", ["", " [[tools]]"], ids=["text", "tools"])
 @pytest.mark.parametrize("source", list(CHAT_MODELS))
 def test_chat_completion(gateway, source, marker):

@@ -59,13 +59,27 @@ def test_chat_sync_answer_and_log_row(client, gateway, upstream):
     # gpt-4o-mini: $0.15 / 1M input, $0.60 / 1M output
     assert row["costUSD"] == pytest.approx((14 * 0.15 + 37 * 0.60) / 1e6)
     assert row["request_user_id"] == "user-123"
-    assert (row["session_id"], row["session_path"], row["session_name"]) == ("sess-42", "/plan/step-1", "trip-planner")
+    assert (row["session_id"], row["session_path"], row["session_name"]) == (
+        "sess-42",
+        "/plan/step-1",
+        "trip-planner",
+    )
     assert row["request_properties"]["environment"] == "production"
     assert row["request_properties"]["feature"] == "checkout"
     assert row["request_body"]["messages"][0]["content"] == "What's the weather in San Francisco?"
-    assert row["response_body"]["choices"][0]["message"]["content"] == RECORDED["choices"][0]["message"]["content"]
-    assert row["attempts"] == [{"provider": "openai", "model": "gpt-4o-mini", "status": 200,
-                                "source": "gpt-4o-mini/openai/ptb", "latency_ms": row["attempts"][0]["latency_ms"]}]
+    assert (
+        row["response_body"]["choices"][0]["message"]["content"]
+        == RECORDED["choices"][0]["message"]["content"]
+    )
+    assert row["attempts"] == [
+        {
+            "provider": "openai",
+            "model": "gpt-4o-mini",
+            "status": 200,
+            "source": "gpt-4o-mini/openai/ptb",
+            "latency_ms": row["attempts"][0]["latency_ms"],
+        }
+    ]
 
 
 def test_body_user_is_the_fallback_user(client, gateway):
@@ -78,20 +92,34 @@ def test_body_user_is_the_fallback_user(client, gateway):
 def test_caller_request_id_is_honoured(client, gateway):
     rid = "5f1b7c1e-3f0a-4c6e-9d7e-1a2b3c4d5e6f"
     raw = client.chat.completions.with_raw_response.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], extra_headers={"Helicone-Request-Id": rid}
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "hi"}],
+        extra_headers={"Helicone-Request-Id": rid},
     )
     assert raw.headers["helicone-id"] == rid
     assert gateway.wait_row(rid)["request_id"] == rid
 
 
 def test_chat_tool_calls(client, gateway):
-    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    ]
     completion = client.chat.completions.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "Weather in Edinburgh and New York? [[tools]]"}], tools=tools
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "Weather in Edinburgh and New York? [[tools]]"}],
+        tools=tools,
     )
     calls = completion.choices[0].message.tool_calls
     assert completion.choices[0].finish_reason == "tool_calls"
-    assert [c.function.name for c in calls] == [c["function"]["name"] for c in TOOLS["choices"][0]["message"]["tool_calls"]]
+    assert [c.function.name for c in calls] == [
+        c["function"]["name"] for c in TOOLS["choices"][0]["message"]["tool_calls"]
+    ]
     assert [json.loads(c.function.arguments) for c in calls] == [
         json.loads(c["function"]["arguments"]) for c in TOOLS["choices"][0]["message"]["tool_calls"]
     ]
@@ -99,7 +127,10 @@ def test_chat_tool_calls(client, gateway):
 
 def test_stream_without_usage_strips_the_usage_chunk(client, gateway, upstream):
     with client.chat.completions.with_streaming_response.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "Tell me a story"}], stream=True, extra_headers=HEADERS
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "Tell me a story"}],
+        stream=True,
+        extra_headers=HEADERS,
     ) as resp:
         request_id = resp.headers["helicone-id"]
         chunks = list(resp.parse())
@@ -107,7 +138,9 @@ def test_stream_without_usage_strips_the_usage_chunk(client, gateway, upstream):
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text.startswith("I'm")
     sent = upstream.last("/v1/chat/completions")
-    assert sent.body["stream_options"] == {"include_usage": True}, "the gateway always asks upstream for usage"
+    assert sent.body["stream_options"] == {"include_usage": True}, (
+        "the gateway always asks upstream for usage"
+    )
 
     row = gateway.wait_row(request_id)
     assert row["stream"] is True
@@ -119,10 +152,14 @@ def test_stream_without_usage_strips_the_usage_chunk(client, gateway, upstream):
 
 
 def test_stream_with_usage_keeps_the_usage_chunk(client):
-    chunks = list(client.chat.completions.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "Tell me a story"}], stream=True,
-        stream_options={"include_usage": True},
-    ))
+    chunks = list(
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": "Tell me a story"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 44
 
 
@@ -140,15 +177,22 @@ def test_stream_parallel_tool_calls(client, gateway):
                 c["name"] += (tc.function.name or "") if tc.function else ""
                 c["arguments"] += (tc.function.arguments or "") if tc.function else ""
     assert finish == "tool_calls"
-    assert [c["name"] for _, c in sorted(calls.items())] == ["GetWeatherArgs", "get_stock_price"]  # as recorded
+    assert [c["name"] for _, c in sorted(calls.items())] == [
+        "GetWeatherArgs",
+        "get_stock_price",
+    ]  # as recorded
     for c in calls.values():
         assert isinstance(json.loads(c["arguments"]), dict)
 
 
 async def test_async_client_chat_and_stream(aclient):
-    completion = await aclient.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    completion = await aclient.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+    )
     assert completion.choices[0].message.content == RECORDED["choices"][0]["message"]["content"]
-    stream = await aclient.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True)
+    stream = await aclient.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
     text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
     assert text.startswith("I'm")
 
@@ -192,4 +236,6 @@ def test_models_list(client):
 
 def test_path_without_v1_prefix(gateway):
     c = openai.OpenAI(base_url=gateway.url, api_key=gateway.key, max_retries=0)
-    assert c.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]).choices
+    assert c.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+    ).choices

@@ -26,10 +26,17 @@ def otlp() -> Iterator[OtlpReceiver]:
 
 @pytest.fixture(scope="module")
 def gw(upstream, otlp, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    cfg = default_config(upstream.url, free_port(),
-                         otel={"endpoint": otlp.url, "service_name": "sy-e2e", "schedule_delay_ms": 100})
+    cfg = default_config(
+        upstream.url,
+        free_port(),
+        otel={"endpoint": otlp.url, "service_name": "sy-e2e", "schedule_delay_ms": 100},
+    )
     # an OpenAI-format provider nothing listens for: its attempt fails to connect and the chain moves on
-    cfg["providers"]["dead"] = {"format": "openai", "base_url": f"http://127.0.0.1:{free_port()}/v1", "api_key": "x"}
+    cfg["providers"]["dead"] = {
+        "format": "openai",
+        "base_url": f"http://127.0.0.1:{free_port()}/v1",
+        "api_key": "x",
+    }
     g = GatewayProcess(tmp_path_factory.mktemp("otel"), cfg)
     g.prepare()
     g.start()
@@ -38,9 +45,16 @@ def gw(upstream, otlp, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gat
 
 
 def test_request_and_attempt_spans_reach_a_real_otlp_receiver(gw, otlp):
-    r = httpx.post(f"{gw.url}/v1/chat/completions", json=CHAT, timeout=30,
-                   headers={**gw.headers(), "traceparent": f"00-{TRACE_ID}-{PARENT}-01",
-                            "Helicone-Session-Id": "conv-7"})
+    r = httpx.post(
+        f"{gw.url}/v1/chat/completions",
+        json=CHAT,
+        timeout=30,
+        headers={
+            **gw.headers(),
+            "traceparent": f"00-{TRACE_ID}-{PARENT}-01",
+            "Helicone-Session-Id": "conv-7",
+        },
+    )
     assert r.status_code == 200, r.text
     rid = r.headers["helicone-id"]
     root = otlp.wait_spans(lambda s: s["attributes"].get("switchyard.request_id") == rid)[0]
@@ -58,17 +72,26 @@ def test_request_and_attempt_spans_reach_a_real_otlp_receiver(gw, otlp):
     assert len(kids) == 1
     k = kids[0]
     assert k["kind"] == 3 and k["trace_id"] == TRACE_ID  # SPAN_KIND_CLIENT
-    assert k["attributes"]["switchyard.attempt.outcome"] == "ok" and k["attributes"]["http.response.status_code"] == 200
+    assert (
+        k["attributes"]["switchyard.attempt.outcome"] == "ok"
+        and k["attributes"]["http.response.status_code"] == 200
+    )
     assert root["start"] <= k["start"] <= k["end"] <= root["end"]
     assert set(otlp.paths) == {"/v1/traces"}
 
 
 def test_a_fallback_is_two_attempt_spans(gw, otlp):
-    r = httpx.post(f"{gw.url}/v1/chat/completions", timeout=30, headers=gw.headers(),
-                   json={**CHAT, "model": "llama3/dead,gpt-4o-mini"})
+    r = httpx.post(
+        f"{gw.url}/v1/chat/completions",
+        timeout=30,
+        headers=gw.headers(),
+        json={**CHAT, "model": "llama3/dead,gpt-4o-mini"},
+    )
     rid = r.headers["helicone-id"]
     root = otlp.wait_spans(lambda s: s["attributes"].get("switchyard.request_id") == rid)[0]
-    kids = otlp.wait_spans(lambda s: s["parent_span_id"] == root["span_id"], n=root["attributes"]["switchyard.attempts"])
+    kids = otlp.wait_spans(
+        lambda s: s["parent_span_id"] == root["span_id"], n=root["attributes"]["switchyard.attempts"]
+    )
     assert r.status_code == 200, r.text
     outcomes = [k["attributes"]["switchyard.attempt.outcome"] for k in sorted(kids, key=lambda s: s["start"])]
     assert len(kids) == 2 and outcomes == ["connection", "ok"]
@@ -77,8 +100,11 @@ def test_a_fallback_is_two_attempt_spans(gw, otlp):
 
 
 def test_standard_environment_variable_turns_tracing_on(upstream, otlp, tmp_path):
-    g = GatewayProcess(tmp_path / "gw", default_config(upstream.url, free_port()),
-                       env={"OTEL_EXPORTER_OTLP_ENDPOINT": otlp.url})
+    g = GatewayProcess(
+        tmp_path / "gw",
+        default_config(upstream.url, free_port()),
+        env={"OTEL_EXPORTER_OTLP_ENDPOINT": otlp.url},
+    )
     g.prepare()
     g.start()
     try:

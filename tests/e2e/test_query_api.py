@@ -11,8 +11,12 @@ import pytest
 
 def chat(gateway, key: str | None = None, headers: dict | None = None, **body) -> str:
     payload = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], **body}
-    r = httpx.post(f"{gateway.url}/v1/chat/completions", json=payload,
-                   headers={**gateway.headers(key), **(headers or {})}, timeout=30)
+    r = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        json=payload,
+        headers={**gateway.headers(key), **(headers or {})},
+        timeout=30,
+    )
     assert r.status_code == 200, r.text
     return r.headers["helicone-id"]
 
@@ -21,11 +25,29 @@ def chat(gateway, key: str | None = None, headers: dict | None = None, **body) -
 def seeded(gateway):
     run = f"run-{time.time_ns()}"
     ids = {
-        "a": chat(gateway, headers={"Helicone-Property-Run": run, "Helicone-Property-Env": "prod", "Helicone-User-Id": "alice",
-                                    "Helicone-Session-Id": f"{run}-s1"}),
-        "b": chat(gateway, headers={"Helicone-Property-Run": run, "Helicone-Property-Env": "dev", "Helicone-User-Id": "bob"}),
-        "c": chat(gateway, headers={"Helicone-Property-Run": run, "Helicone-Property-Env": "prod", "Helicone-User-Id": "alice",
-                                    "Helicone-Session-Id": f"{run}-s1"}, model="llama3/my-vllm"),
+        "a": chat(
+            gateway,
+            headers={
+                "Helicone-Property-Run": run,
+                "Helicone-Property-Env": "prod",
+                "Helicone-User-Id": "alice",
+                "Helicone-Session-Id": f"{run}-s1",
+            },
+        ),
+        "b": chat(
+            gateway,
+            headers={"Helicone-Property-Run": run, "Helicone-Property-Env": "dev", "Helicone-User-Id": "bob"},
+        ),
+        "c": chat(
+            gateway,
+            headers={
+                "Helicone-Property-Run": run,
+                "Helicone-Property-Env": "prod",
+                "Helicone-User-Id": "alice",
+                "Helicone-Session-Id": f"{run}-s1",
+            },
+            model="llama3/my-vllm",
+        ),
     }
     for rid in ids.values():
         gateway.wait_row(rid)
@@ -54,8 +76,17 @@ def test_filters_on_properties_user_session_model_provider(gateway, seeded):
     assert [r["request_id"] for r in vllm] == [ids["c"]]
     mini = q(gateway, run_filter(run, {"request": {"request_model": {"contains": "gpt-4o"}}}))
     assert {r["request_id"] for r in mini} == {ids["a"], ids["b"]}
-    either = q(gateway, run_filter(run, {"left": {"request_response_rmt": {"user_id": {"equals": "bob"}}}, "operator": "or",
-                                         "right": {"request_response_rmt": {"provider": {"equals": "my-vllm"}}}}))
+    either = q(
+        gateway,
+        run_filter(
+            run,
+            {
+                "left": {"request_response_rmt": {"user_id": {"equals": "bob"}}},
+                "operator": "or",
+                "right": {"request_response_rmt": {"provider": {"equals": "my-vllm"}}},
+            },
+        ),
+    )
     assert {r["request_id"] for r in either} == {ids["b"], ids["c"]}
     ok = q(gateway, run_filter(run, {"response": {"status": {"equals": 200}}}))
     assert len(ok) == 3
@@ -64,9 +95,13 @@ def test_filters_on_properties_user_session_model_provider(gateway, seeded):
 def test_time_range_sort_and_paging(gateway, seeded):
     run, _ = seeded
     now = datetime.now(UTC)
-    window = {"request_response_rmt": {"request_created_at": {"gte": (now - timedelta(minutes=10)).isoformat()}}}
+    window = {
+        "request_response_rmt": {"request_created_at": {"gte": (now - timedelta(minutes=10)).isoformat()}}
+    }
     assert len(q(gateway, run_filter(run, window))) == 3
-    future = {"request_response_rmt": {"request_created_at": {"gte": (now + timedelta(minutes=10)).isoformat()}}}
+    future = {
+        "request_response_rmt": {"request_created_at": {"gte": (now + timedelta(minutes=10)).isoformat()}}
+    }
     assert q(gateway, run_filter(run, future)) == []
     asc = q(gateway, run_filter(run), sort={"created_at": "asc"})
     desc = q(gateway, run_filter(run), sort={"created_at": "desc"})
@@ -85,8 +120,12 @@ def test_other_organisations_never_see_the_rows(gateway, seeded):
 
 
 def test_bad_filters_are_400(gateway):
-    for body in ({"filter": {"nope": {"x": {"equals": 1}}}}, {"filter": {"request": {"model": {"resembles": "x"}}}},
-                 {"filter": "all", "limit": -1}, {"filter": "all", "sort": {"created_at": "sideways"}}):
+    for body in (
+        {"filter": {"nope": {"x": {"equals": 1}}}},
+        {"filter": {"request": {"model": {"resembles": "x"}}}},
+        {"filter": "all", "limit": -1},
+        {"filter": "all", "sort": {"created_at": "sideways"}},
+    ):
         r = httpx.post(f"{gateway.url}/v1/request/query", json=body, headers=gateway.headers())
         assert r.status_code == 400, body
         assert r.json()["error"]["message"]

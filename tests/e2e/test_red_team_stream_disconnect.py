@@ -22,8 +22,15 @@ from support.gateway import GatewayProcess, default_config, free_port
 
 CHUNK = (
     "data: "
-    + json.dumps({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini",
-                  "choices": [{"index": 0, "delta": {"content": "x" * 4000}, "finish_reason": None}]})
+    + json.dumps(
+        {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "delta": {"content": "x" * 4000}, "finish_reason": None}],
+        }
+    )
     + "\n\n"
 ).encode() * 16
 LIMIT = 1024 * 1024 * 1024
@@ -45,10 +52,18 @@ class FloodUpstream:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
-        length = next((int(v) for k, _, v in (ln.partition(b":") for ln in head.split(b"\r\n"))
-                       if k.lower() == b"content-length"), 0)
+        length = next(
+            (
+                int(v)
+                for k, _, v in (ln.partition(b":") for ln in head.split(b"\r\n"))
+                if k.lower() == b"content-length"
+            ),
+            0,
+        )
         await reader.readexactly(length)
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+        )
         i = len(self.sent)
         self.sent.append(0)
         try:
@@ -92,16 +107,22 @@ def rss_mib(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
-def test_a_caller_that_stalls_then_leaves_stops_the_upstream(gw: GatewayProcess, flood: FloodUpstream) -> None:
+def test_a_caller_that_stalls_then_leaves_stops_the_upstream(
+    gw: GatewayProcess, flood: FloodUpstream
+) -> None:
     assert gw.proc is not None
     before = rss_mib(gw.proc.pid)
-    body = json.dumps({"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
+    body = json.dumps(
+        {"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    )
     callers = []
     for _ in range(3):
         s = socket.create_connection(("127.0.0.1", gw.port))
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        s.sendall(f"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer {gw.key}\r\n"
-                  f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n{body}".encode())
+        s.sendall(
+            f"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer {gw.key}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n{body}".encode()
+        )
         callers.append(s)
     time.sleep(2)  # the callers read nothing: backpressure holds the upstreams
     stalled = sum(flood.sent[-3:])
@@ -112,7 +133,9 @@ def test_a_caller_that_stalls_then_leaves_stops_the_upstream(gw: GatewayProcess,
     deadline = left + 10
     while len(flood.ended) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert len(flood.ended) >= 3, f"upstreams still streaming {time.monotonic() - left:.1f}s after the callers left"
+    assert len(flood.ended) >= 3, (
+        f"upstreams still streaming {time.monotonic() - left:.1f}s after the callers left"
+    )
     after_leaving = sum(flood.sent[-3:]) - stalled
     assert after_leaving < 32 * 1024 * 1024, f"{after_leaving >> 20} MiB read after the callers left"
     assert max(flood.ended[-3:]) - left < 2.0

@@ -27,8 +27,15 @@ class _Echo(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length") or 0))
         got = (self.headers.get("authorization") or "").removeprefix("Bearer ")
-        body = json.dumps({"error": {"message": f"Incorrect API key provided: {got}. Check it.",
-                                     "type": "invalid_request_error", "code": "invalid_api_key"}}).encode()
+        body = json.dumps(
+            {
+                "error": {
+                    "message": f"Incorrect API key provided: {got}. Check it.",
+                    "type": "invalid_request_error",
+                    "code": "invalid_api_key",
+                }
+            }
+        ).encode()
         self.send_response(401)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))
@@ -49,9 +56,15 @@ def echo() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def gw(upstream: MockUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    g = GatewayProcess(tmp_path_factory.mktemp("secrets"),
-                       default_config(upstream.url, free_port(), admin={"key": ADMIN_KEY},
-                                      security={"byok_endpoints": {"openai": ["http://127.0.0.1:*"]}}))
+    g = GatewayProcess(
+        tmp_path_factory.mktemp("secrets"),
+        default_config(
+            upstream.url,
+            free_port(),
+            admin={"key": ADMIN_KEY},
+            security={"byok_endpoints": {"openai": ["http://127.0.0.1:*"]}},
+        ),
+    )
     g.prepare()
     g.start()
     yield g
@@ -62,8 +75,13 @@ def test_no_provider_key_leaks_anywhere(gw: GatewayProcess, upstream: MockUpstre
     seen: list[str] = []  # every text a caller or operator could read
 
     def admin(method: str, path: str, body: dict | None = None) -> httpx.Response:
-        r = httpx.request(method, f"{gw.url}/admin/v1{path}", json=body, timeout=10,
-                          headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+        r = httpx.request(
+            method,
+            f"{gw.url}/admin/v1{path}",
+            json=body,
+            timeout=10,
+            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        )
         seen.append(r.text)
         assert r.status_code < 300, r.text
         return r
@@ -71,11 +89,21 @@ def test_no_provider_key_leaks_anywhere(gw: GatewayProcess, upstream: MockUpstre
     admin("POST", "/orgs", {"name": "secretive"})
     created = admin("POST", "/orgs/secretive/keys", {"name": "app"}).json()
     key = created["key"]
-    admin("POST", "/orgs/secretive/provider-keys",
-          {"provider": "openai", "key": ECHOED, "id": "echo", "config": {"base_url": echo}})
-    admin("POST", "/orgs/secretive/provider-keys",
-          {"provider": "anthropic", "key": ANTHROPIC_SECRET, "id": "ant",
-           "config": {"base_url": f"{upstream.url}/anthropic/v1"}})
+    admin(
+        "POST",
+        "/orgs/secretive/provider-keys",
+        {"provider": "openai", "key": ECHOED, "id": "echo", "config": {"base_url": echo}},
+    )
+    admin(
+        "POST",
+        "/orgs/secretive/provider-keys",
+        {
+            "provider": "anthropic",
+            "key": ANTHROPIC_SECRET,
+            "id": "ant",
+            "config": {"base_url": f"{upstream.url}/anthropic/v1"},
+        },
+    )
     admin("GET", "/orgs/secretive/provider-keys")
     admin("GET", "/orgs/secretive/provider-keys/echo")
     admin("PATCH", "/orgs/secretive/provider-keys/ant", {"enabled": True})
@@ -86,21 +114,29 @@ def test_no_provider_key_leaks_anywhere(gw: GatewayProcess, upstream: MockUpstre
     def call(model: str, stream: bool = False) -> httpx.Response:
         rid = str(uuid.uuid4())
         ids.append(rid)
-        r = httpx.post(f"{gw.url}/v1/chat/completions", timeout=30, headers={**headers, "Helicone-Request-Id": rid},
-                       json={"model": model, "stream": stream, "messages": [{"role": "user", "content": "hi"}]})
+        r = httpx.post(
+            f"{gw.url}/v1/chat/completions",
+            timeout=30,
+            headers={**headers, "Helicone-Request-Id": rid},
+            json={"model": model, "stream": stream, "messages": [{"role": "user", "content": "hi"}]},
+        )
         seen.append(r.text)
         seen.append(json.dumps(dict(r.headers)))
         return r
 
     ok = call("claude-sonnet-4/anthropic/ant")
     assert ok.status_code == 200, ok.text
-    assert upstream.last("/anthropic/v1/messages").headers["x-api-key"] == ANTHROPIC_SECRET  # the org's key was used
+    assert (
+        upstream.last("/anthropic/v1/messages").headers["x-api-key"] == ANTHROPIC_SECRET
+    )  # the org's key was used
     assert call("claude-sonnet-4/anthropic/ant", stream=True).status_code == 200
     bad = call("gpt-4o-mini/openai/echo")
     assert bad.status_code == 401 and "[redacted]" in bad.json()["error"]["message"]
     bad_stream = call("gpt-4o-mini/openai/echo", stream=True)
     assert bad_stream.status_code == 401
-    chain = call("gpt-4o-mini/openai/echo,claude-sonnet-4/anthropic/ant")  # the echoed error lands in the attempts
+    chain = call(
+        "gpt-4o-mini/openai/echo,claude-sonnet-4/anthropic/ant"
+    )  # the echoed error lands in the attempts
     assert chain.status_code == 200
 
     for rid in ids:
@@ -111,7 +147,8 @@ def test_no_provider_key_leaks_anywhere(gw: GatewayProcess, upstream: MockUpstre
     gw.stop()  # flush everything to disk before reading the files
     seen.append(gw.log_path.read_text())
     database = (gw.home / "switchyard.db").read_bytes() + b"".join(
-        p.read_bytes() for p in gw.home.glob("switchyard.db-*"))
+        p.read_bytes() for p in gw.home.glob("switchyard.db-*")
+    )
 
     for secret in (ECHOED, ANTHROPIC_SECRET):
         for text in seen:

@@ -19,10 +19,15 @@ def test_anthropic_non_stream(client, gateway, upstream):
     recorded = exchange("anthropic/messages.json")["response"]["body"]
     raw = client.chat.completions.with_raw_response.create(
         model="claude-sonnet-4/anthropic",
-        messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is the capital of France?"}],
+        messages=[
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "What is the capital of France?"},
+        ],
     )
     completion = raw.parse()
-    assert completion.choices[0].message.content == "".join(b["text"] for b in recorded["content"] if b["type"] == "text")
+    assert completion.choices[0].message.content == "".join(
+        b["text"] for b in recorded["content"] if b["type"] == "text"
+    )
     sent = upstream.last("/anthropic/v1/messages")
     assert sent.headers["x-api-key"] == "sk-ant-upstream-secret-0002"
     assert sent.headers["anthropic-version"] == "2023-06-01"
@@ -52,7 +57,9 @@ def test_anthropic_tool_use_non_stream(client):
 def test_anthropic_stream_with_tool_use(client, gateway):
     args, text, finish = "", "", None
     with client.chat.completions.with_streaming_response.create(
-        model="claude-sonnet-4/anthropic", messages=[{"role": "user", "content": "weather? [[tools]]"}], stream=True,
+        model="claude-sonnet-4/anthropic",
+        messages=[{"role": "user", "content": "weather? [[tools]]"}],
+        stream=True,
         stream_options={"include_usage": True},
     ) as resp:
         rid = resp.headers["helicone-id"]
@@ -77,15 +84,24 @@ def test_gemini_non_stream_and_stream(client, gateway, upstream):
     )
     completion = raw.parse()
     parts = recorded["candidates"][0]["content"]["parts"]
-    assert completion.choices[0].message.content == "".join(p.get("text", "") for p in parts if not p.get("thought"))
+    assert completion.choices[0].message.content == "".join(
+        p.get("text", "") for p in parts if not p.get("thought")
+    )
     sent = upstream.last(":generateContent")
     assert sent.headers["x-goog-api-key"] == "AIzaUpstreamSecret0003xyz"
     assert "key=" not in sent.path
-    assert gateway.wait_row(raw.headers["helicone-id"])["prompt_tokens"] == recorded["usageMetadata"]["promptTokenCount"]
+    assert (
+        gateway.wait_row(raw.headers["helicone-id"])["prompt_tokens"]
+        == recorded["usageMetadata"]["promptTokenCount"]
+    )
 
     text = "".join(
         c.choices[0].delta.content or ""
-        for c in client.chat.completions.create(model="gemini-2.5-flash/google-ai-studio", messages=[{"role": "user", "content": "hi"}], stream=True)
+        for c in client.chat.completions.create(
+            model="gemini-2.5-flash/google-ai-studio",
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
+        )
         if c.choices
     )
     expected = ""

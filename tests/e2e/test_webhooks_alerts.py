@@ -31,9 +31,10 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 @pytest.fixture(scope="module")
 def gw(upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    g = GatewayProcess(tmp_path_factory.mktemp("webhooks"),
-                       default_config(upstream.url, free_port(), admin={"key": ADMIN_KEY},
-                                      alerts={"interval_seconds": 0.5}))
+    g = GatewayProcess(
+        tmp_path_factory.mktemp("webhooks"),
+        default_config(upstream.url, free_port(), admin={"key": ADMIN_KEY}, alerts={"interval_seconds": 0.5}),
+    )
     g.prepare()
     g.start()
     yield g
@@ -41,12 +42,19 @@ def gw(upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayPr
 
 
 def admin(gw: GatewayProcess, method: str, path: str, json: Any = None) -> httpx.Response:
-    return httpx.request(method, f"{gw.url}/admin/v1{path}", json=json, timeout=10,
-                         headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    return httpx.request(
+        method,
+        f"{gw.url}/admin/v1{path}",
+        json=json,
+        timeout=10,
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+    )
 
 
 def chat(gw: GatewayProcess, key: str | None = None, **headers: str) -> str:
-    r = httpx.post(f"{gw.url}/v1/chat/completions", json=CHAT, headers={**gw.headers(key), **headers}, timeout=30)
+    r = httpx.post(
+        f"{gw.url}/v1/chat/completions", json=CHAT, headers={**gw.headers(key), **headers}, timeout=30
+    )
     assert r.status_code == 200, r.text
     return r.headers["helicone-id"]
 
@@ -75,12 +83,18 @@ def wait_delivery(gw: GatewayProcess, org: str, hook: str, pred: Any, timeout: f
 
 def test_webhook_signed_filtered_and_listed(gw, receiver):
     oid = org_id(gw, "test")
-    r = admin(gw, "POST", "/orgs/test/webhooks",  # by name
-              {"url": f"{receiver.url}/hook-a", "secret": SECRET, "property_filter": {"team": "a"}})
+    r = admin(
+        gw,
+        "POST",
+        "/orgs/test/webhooks",  # by name
+        {"url": f"{receiver.url}/hook-a", "secret": SECRET, "property_filter": {"team": "a"}},
+    )
     assert r.status_code == 201, r.text
     hook = r.json()
     assert "secret" not in hook and hook["org_id"] == oid and hook["sample_rate"] == 1.0
-    r = admin(gw, "POST", f"/orgs/{oid}/webhooks", {"url": f"{receiver.url}/never", "sample_rate": 0})  # by id
+    r = admin(
+        gw, "POST", f"/orgs/{oid}/webhooks", {"url": f"{receiver.url}/never", "sample_rate": 0}
+    )  # by id
     assert r.status_code == 201, r.text
     generated = r.json()["secret"]  # none given: one is made and shown once
     assert generated.startswith("whsec_")
@@ -89,7 +103,9 @@ def test_webhook_signed_filtered_and_listed(gw, receiver):
     assert all("secret" not in h for h in listed)
     assert SECRET not in admin(gw, "GET", "/orgs/test/webhooks").text
 
-    rid_a = chat(gw, **{"Helicone-Property-Team": "a", "Helicone-User-Id": "alice", "Helicone-Session-Id": "s-1"})
+    rid_a = chat(
+        gw, **{"Helicone-Property-Team": "a", "Helicone-User-Id": "alice", "Helicone-Session-Id": "s-1"}
+    )
     chat(gw, **{"Helicone-Property-Team": "b"})  # filtered out
     got = receiver.wait(lambda x: x.path == "/hook-a")
     time.sleep(1.5)  # anything else would have arrived by now
@@ -97,7 +113,9 @@ def test_webhook_signed_filtered_and_listed(gw, receiver):
     assert len(posts) == 1
     assert not [x for x in receiver.got if x.path == "/never"]
     msg = got[0]
-    payload = Webhook(SECRET).verify(msg.body, msg.headers)  # the reference verifier: raises on a bad signature
+    payload = Webhook(SECRET).verify(
+        msg.body, msg.headers
+    )  # the reference verifier: raises on a bad signature
     assert payload["type"] == "request.completed"
     data = payload["data"]
     assert data["id"] == rid_a and data["org_id"] == oid and data["status"] == 200
@@ -121,8 +139,12 @@ def test_webhook_signed_filtered_and_listed(gw, receiver):
 def test_receiver_down_then_up_gets_the_delivery_on_a_retry(gw):
     port = free_port()  # nothing listens here yet
     key = gw.new_key("down-org")
-    r = admin(gw, "POST", "/orgs/down-org/webhooks", {"url": f"http://127.0.0.1:{port}/late", "secret": SECRET,
-                                                      "include_bodies": True})
+    r = admin(
+        gw,
+        "POST",
+        "/orgs/down-org/webhooks",
+        {"url": f"http://127.0.0.1:{port}/late", "secret": SECRET, "include_bodies": True},
+    )
     assert r.status_code == 201, r.text
     hook = r.json()["id"]
     rid = chat(gw, key)
@@ -130,7 +152,9 @@ def test_receiver_down_then_up_gets_the_delivery_on_a_retry(gw):
     assert first["status"] == "pending" and first["last_error"] and first["next_attempt_at"]
     late = WebhookReceiver().start(port)
     try:
-        got = late.wait(lambda x: x.path == "/late", timeout=15)  # the first retry comes 5 s after the failure
+        got = late.wait(
+            lambda x: x.path == "/late", timeout=15
+        )  # the first retry comes 5 s after the failure
         payload = Webhook(SECRET).verify(got[0].body, got[0].headers)
         assert payload["data"]["id"] == rid
         assert orjson.loads(payload["data"]["request_body"])["messages"][0]["content"] == "hi"
@@ -141,15 +165,23 @@ def test_receiver_down_then_up_gets_the_delivery_on_a_retry(gw):
 
 
 def test_webhook_input_is_checked(gw):
-    for body, param in (({"url": "ftp://x"}, "url"), ({"url": "http://a", "sample_rate": 2}, "sample_rate"),
-                        ({"url": "http://a", "secret": "short"}, "secret"), ({"url": "http://a", "x": 1}, "x"),
-                        ({"url": "http://u:p@a/"}, "url")):
+    for body, param in (
+        ({"url": "ftp://x"}, "url"),
+        ({"url": "http://a", "sample_rate": 2}, "sample_rate"),
+        ({"url": "http://a", "secret": "short"}, "secret"),
+        ({"url": "http://a", "x": 1}, "x"),
+        ({"url": "http://u:p@a/"}, "url"),
+    ):
         r = admin(gw, "POST", "/orgs/test/webhooks", body)
         assert r.status_code == 400 and r.json()["error"]["param"] == param, r.text
     assert admin(gw, "POST", "/orgs/nope/webhooks", {"url": "http://a"}).status_code == 404
     assert admin(gw, "GET", "/orgs/test/webhooks/nope/deliveries").status_code == 404
-    r = admin(gw, "POST", "/orgs/test/alerts", {"name": "x", "metric": "p99", "window_minutes": 5, "threshold": 1,
-                                                "webhook_url": "http://a"})
+    r = admin(
+        gw,
+        "POST",
+        "/orgs/test/alerts",
+        {"name": "x", "metric": "p99", "window_minutes": 5, "threshold": 1, "webhook_url": "http://a"},
+    )
     assert r.status_code == 400 and r.json()["error"]["param"] == "metric"
     r = httpx.post(f"{gw.url}/admin/v1/orgs/test/webhooks", json={"url": "http://a"}, timeout=5)
     assert r.status_code == 401
@@ -157,20 +189,37 @@ def test_webhook_input_is_checked(gw):
 
 def test_alert_trips_and_clears(gw, receiver):
     key = gw.new_key("alert-org")
-    r = admin(gw, "POST", "/orgs/alert-org/alerts", {"name": "errors high", "metric": "error_rate",
-                                                     "window_minutes": 5, "threshold": 0.5,
-                                                     "webhook_url": f"{receiver.url}/alerts"})
+    r = admin(
+        gw,
+        "POST",
+        "/orgs/alert-org/alerts",
+        {
+            "name": "errors high",
+            "metric": "error_rate",
+            "window_minutes": 5,
+            "threshold": 0.5,
+            "webhook_url": f"{receiver.url}/alerts",
+        },
+    )
     assert r.status_code == 201, r.text
     rule = r.json()
     assert rule["state"] == "ok"
     for _ in range(3):  # unknown model: a logged 400 counts as an error
-        bad = httpx.post(f"{gw.url}/v1/chat/completions", json={**CHAT, "model": "no-such-model"},
-                         headers=gw.headers(key), timeout=10)
+        bad = httpx.post(
+            f"{gw.url}/v1/chat/completions",
+            json={**CHAT, "model": "no-such-model"},
+            headers=gw.headers(key),
+            timeout=10,
+        )
         assert bad.status_code == 400
     tripped = receiver.wait(lambda x: x.path == "/alerts" and b"alert.triggered" in x.body)
     event = orjson.loads(tripped[0].body)
     assert event["data"]["name"] == "errors high" and event["data"]["alert_id"] == rule["id"]
-    assert event["data"]["value"] == 1.0 and event["data"]["state"] == "firing" and "errors high" in event["text"]
+    assert (
+        event["data"]["value"] == 1.0
+        and event["data"]["state"] == "firing"
+        and "errors high" in event["text"]
+    )
     assert admin(gw, "GET", "/orgs/alert-org/alerts").json()["data"][0]["state"] == "firing"
     for _ in range(4):  # 3 errors in 7 requests: 0.43, at or below the threshold
         chat(gw, key)

@@ -105,7 +105,9 @@ def instance(schema: Any, defs: dict[str, Any] | None = None) -> Any:
         return {k: instance(v, defs) for k, v in (schema.get("properties") or {}).items()}
     if kind == "array":
         return [instance(schema.get("items") or {"type": "string"}, defs)]
-    return {"string": "Paris", "integer": 21, "number": 21.5, "boolean": True, "null": None}.get(kind, "Paris")
+    return {"string": "Paris", "integer": 21, "number": 21.5, "boolean": True, "null": None}.get(
+        kind, "Paris"
+    )
 
 
 # --- readers: one per wire -------------------------------------------------------------------------------------
@@ -137,8 +139,14 @@ def _openai_choice(choice: Any) -> str | None:
 
 def read_responses(body: dict[str, Any], earlier: list[dict[str, Any]]) -> Ask:
     items = body.get("input")
-    items = [{"type": "message", "role": "user", "content": items}] if isinstance(items, str) else list(items or [])
-    tools = [(t["name"], t.get("parameters") or {}) for t in body.get("tools") or [] if t.get("type") == "function"]
+    items = (
+        [{"type": "message", "role": "user", "content": items}]
+        if isinstance(items, str)
+        else list(items or [])
+    )
+    tools = [
+        (t["name"], t.get("parameters") or {}) for t in body.get("tools") or [] if t.get("type") == "function"
+    ]
     fmt = (body.get("text") or {}).get("format") or {}
     last = items[-1] if items else {}
     return Ask(
@@ -160,10 +168,18 @@ def read_anthropic(body: dict[str, Any]) -> Ask:
     fmt = (body.get("output_config") or {}).get("format") or body.get("output_format") or {}
     thinking = body.get("thinking") or {}
     return Ask(
-        tools=[(t["name"], t.get("input_schema") or {}) for t in body.get("tools") or [] if "input_schema" in t],
+        tools=[
+            (t["name"], t.get("input_schema") or {}) for t in body.get("tools") or [] if "input_schema" in t
+        ],
         forced=forced,
         after_tool=isinstance(last, list) and any(b.get("type") == "tool_result" for b in last),
-        called=[b["name"] for m in msgs if isinstance(m.get("content"), list) for b in m["content"] if b.get("type") == "tool_use"],
+        called=[
+            b["name"]
+            for m in msgs
+            if isinstance(m.get("content"), list)
+            for b in m["content"]
+            if b.get("type") == "tool_use"
+        ],
         schema=fmt.get("schema", {}) if fmt.get("type") == "json_schema" else None,
         thinking=thinking.get("type") in ("enabled", "adaptive"),
     )
@@ -173,7 +189,7 @@ def read_gemini(body: dict[str, Any]) -> Ask:
     contents = body.get("contents") or []
     parts = contents[-1].get("parts", []) if contents else []
     decls = [d for t in body.get("tools") or [] for d in t.get("functionDeclarations") or []]
-    mode = ((body.get("toolConfig") or {}).get("functionCallingConfig") or {})
+    mode = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
     forced = None
     if mode.get("mode") == "ANY":
         allowed = mode.get("allowedFunctionNames") or []
@@ -186,7 +202,9 @@ def read_gemini(body: dict[str, Any]) -> Ask:
         tools=[(d["name"], d.get("parametersJsonSchema") or d.get("parameters") or {}) for d in decls],
         forced=forced,
         after_tool=any("functionResponse" in p for p in parts),
-        called=[p["functionCall"]["name"] for c in contents for p in c.get("parts", []) if "functionCall" in p],
+        called=[
+            p["functionCall"]["name"] for c in contents for p in c.get("parts", []) if "functionCall" in p
+        ],
         schema=schema,
         json_object=schema is None and gen.get("responseMimeType") == "application/json",
         thinking=bool((gen.get("thinkingConfig") or {}).get("includeThoughts")),
@@ -199,11 +217,15 @@ def read_converse(body: dict[str, Any]) -> Ask:
     config = body.get("toolConfig") or {}
     choice = config.get("toolChoice") or {}
     forced = "any" if "any" in choice else (choice.get("tool") or {}).get("name")
-    fmt = ((body.get("outputConfig") or {}).get("textFormat") or {})
+    fmt = (body.get("outputConfig") or {}).get("textFormat") or {}
     spec = ((fmt.get("structure") or {}).get("jsonSchema") or {}).get("schema")
-    thinking = ((body.get("additionalModelRequestFields") or {}).get("thinking") or {})
+    thinking = (body.get("additionalModelRequestFields") or {}).get("thinking") or {}
     return Ask(
-        tools=[(t["toolSpec"]["name"], t["toolSpec"]["inputSchema"]["json"]) for t in config.get("tools") or [] if "toolSpec" in t],
+        tools=[
+            (t["toolSpec"]["name"], t["toolSpec"]["inputSchema"]["json"])
+            for t in config.get("tools") or []
+            if "toolSpec" in t
+        ],
         forced=forced,
         after_tool=any("toolResult" in b for b in last),
         called=[b["toolUse"]["name"] for m in msgs for b in m.get("content", []) if "toolUse" in b],

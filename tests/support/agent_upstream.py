@@ -33,7 +33,9 @@ from .threaded_app import ThreadedApp
 
 MAX_OUTPUT = {"claude-sonnet-4": 64000, "claude-3-7-sonnet": 64000, "claude-opus-4": 32000}
 _REASONING = re.compile(r"^(o\d|gpt-5(?!-chat))")
-BEDROCK_ERROR = {"x-amzn-errortype": "ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/"}
+BEDROCK_ERROR = {
+    "x-amzn-errortype": "ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/"
+}
 
 
 class Refused(Exception):
@@ -93,13 +95,19 @@ class AgentUpstream:
                 return web.json_response({"input_tokens": 42})
             if path.endswith("/messages"):
                 return self._anthropic(body, body.get("model", ""), stream=body.get("stream") is True)
-            if path.endswith("/count-tokens:rawPredict"):  # Vertex: the model id in the body, no anthropic_version
-                self._anthropic_rules({k: v for k, v in body.items() if k != "model"}, body.get("model", ""), for_count=True)
+            if path.endswith(
+                "/count-tokens:rawPredict"
+            ):  # Vertex: the model id in the body, no anthropic_version
+                self._anthropic_rules(
+                    {k: v for k, v in body.items() if k != "model"}, body.get("model", ""), for_count=True
+                )
                 return web.json_response({"input_tokens": 42})
             if path.endswith((":rawPredict", ":streamRawPredict")):
                 if body.get("anthropic_version") != "vertex-2023-10-16" or "model" in body:
                     raise Refused("anthropic_version: vertex-2023-10-16 required; model belongs in the URL")
-                return self._anthropic(body, path.rsplit("/", 1)[-1].split(":")[0], stream=path.endswith(":streamRawPredict"))
+                return self._anthropic(
+                    body, path.rsplit("/", 1)[-1].split(":")[0], stream=path.endswith(":streamRawPredict")
+                )
             if "/model/" in path:
                 return self._bedrock(path, body)
             if ":generateContent" in path or ":streamGenerateContent" in path:
@@ -139,8 +147,12 @@ class AgentUpstream:
         calls = {i.get("call_id") for i in earlier + resolved if i.get("type") == "function_call"}
         for item in resolved:
             if item.get("type") == "function_call_output" and item.get("call_id") not in calls:
-                raise Refused(f"No tool call found for function call output with call_id {item.get('call_id')}.")
-        turn = model.decide(model.read_responses({**body, "input": resolved}, earlier), lambda: self._id("call_m"))
+                raise Refused(
+                    f"No tool call found for function call output with call_id {item.get('call_id')}."
+                )
+        turn = model.decide(
+            model.read_responses({**body, "input": resolved}, earlier), lambda: self._id("call_m")
+        )
         rid = self._id("resp_m")
         done = wire.responses(turn, body["model"], rid, body)
         if body.get("store", True):
@@ -187,16 +199,24 @@ class AgentUpstream:
             rid, sig = self._id("msg_bdrk_m"), self._signature()
             if action == "invoke":
                 return web.json_response(wire.anthropic(turn, model_id, rid, sig))
-            return web.Response(body=wire.invoke_stream(turn, model_id, rid, sig),
-                                content_type="application/vnd.amazon.eventstream")
+            return web.Response(
+                body=wire.invoke_stream(turn, model_id, rid, sig),
+                content_type="application/vnd.amazon.eventstream",
+            )
         messages = body.get("messages") or []
-        if "toolConfig" not in body and any("toolUse" in b or "toolResult" in b for m in messages for b in m.get("content", [])):
-            raise Refused("The toolConfig field must be defined when using toolUse and toolResult content blocks.")
+        if "toolConfig" not in body and any(
+            "toolUse" in b or "toolResult" in b for m in messages for b in m.get("content", [])
+        ):
+            raise Refused(
+                "The toolConfig field must be defined when using toolUse and toolResult content blocks."
+            )
         self._anthropic_rules(converse_as_anthropic(body), model_id)
         turn = model.decide(model.read_converse(body), lambda: self._id("tooluse_m"))
         sig = self._signature()
         if action == "converse-stream":
-            return web.Response(body=wire.converse_stream(turn, sig), content_type="application/vnd.amazon.eventstream")
+            return web.Response(
+                body=wire.converse_stream(turn, sig), content_type="application/vnd.amazon.eventstream"
+            )
         return web.json_response(wire.converse(turn, sig))
 
     # -- Gemini -------------------------------------------------------------------------------------------------
@@ -206,8 +226,10 @@ class AgentUpstream:
             responses = sum("functionResponse" in p for p in contents[i].get("parts", []))
             calls = sum("functionCall" in p for p in contents[i - 1].get("parts", []))
             if responses and responses != calls:
-                raise Refused("Please ensure that the number of function response parts is equal to the number of "
-                              "function call parts of the function call turn.")
+                raise Refused(
+                    "Please ensure that the number of function response parts is equal to the number of "
+                    "function call parts of the function call turn."
+                )
         name = path.rsplit("/", 1)[-1].split(":")[0]
         turn = model.decide(model.read_gemini(body), lambda: "")
         if ":streamGenerateContent" in path:
@@ -222,10 +244,14 @@ def _openai_params(body: dict[str, Any], max_tokens_field: str | None) -> None:
     if not _REASONING.match(str(body.get("model", ""))):
         return
     if max_tokens_field and body.get(max_tokens_field) is not None:
-        raise Refused("Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.")
+        raise Refused(
+            "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead."
+        )
     for name in ("temperature", "top_p"):
         if body.get(name) not in (None, 1):
-            raise Refused(f"Unsupported value: '{name}' does not support {body[name]} with this model. Only the default (1) value is supported.")
+            raise Refused(
+                f"Unsupported value: '{name}' does not support {body[name]} with this model. Only the default (1) value is supported."
+            )
 
 
 def _tool_pairs_openai(messages: list[dict[str, Any]]) -> None:
@@ -233,12 +259,16 @@ def _tool_pairs_openai(messages: list[dict[str, Any]]) -> None:
     for m in messages:
         if m.get("role") == "tool":
             if m.get("tool_call_id") not in open_ids:
-                raise Refused("Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.")
+                raise Refused(
+                    "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'."
+                )
             open_ids.discard(m["tool_call_id"])
             continue
         if open_ids:
-            raise Refused("An assistant message with 'tool_calls' must be followed by tool messages responding to each "
-                          f"'tool_call_id'. The following tool_call_ids did not have response messages: {', '.join(sorted(open_ids))}")
+            raise Refused(
+                "An assistant message with 'tool_calls' must be followed by tool messages responding to each "
+                f"'tool_call_id'. The following tool_call_ids did not have response messages: {', '.join(sorted(open_ids))}"
+            )
         open_ids = {c["id"] for c in m.get("tool_calls") or []}
 
 
@@ -247,18 +277,30 @@ def _tool_pairs_anthropic(messages: list[dict[str, Any]]) -> str | None:
         blocks = m.get("content") if isinstance(m.get("content"), list) else []
         uses = [b["id"] for b in blocks if b.get("type") == "tool_use"]
         after = messages[i + 1].get("content") if i + 1 < len(messages) else None
-        results = {b.get("tool_use_id") for b in after if b.get("type") == "tool_result"} if isinstance(after, list) else set()
+        results = (
+            {b.get("tool_use_id") for b in after if b.get("type") == "tool_result"}
+            if isinstance(after, list)
+            else set()
+        )
         missing = [u for u in uses if u not in results]
         if uses and missing and i + 1 < len(messages):
-            return (f"messages.{i + 1}: `tool_use` ids were found without `tool_result` blocks immediately after: "
-                    f"{missing[0]}. Each `tool_use` block must have a corresponding `tool_result` block in the next message.")
+            return (
+                f"messages.{i + 1}: `tool_use` ids were found without `tool_result` blocks immediately after: "
+                f"{missing[0]}. Each `tool_use` block must have a corresponding `tool_result` block in the next message."
+            )
         if m.get("role") == "user":
             before = messages[i - 1].get("content") if i else None
-            ids = {b.get("id") for b in before if b.get("type") == "tool_use"} if isinstance(before, list) else set()
+            ids = (
+                {b.get("id") for b in before if b.get("type") == "tool_use"}
+                if isinstance(before, list)
+                else set()
+            )
             for j, b in enumerate(blocks):
                 if b.get("type") == "tool_result" and b.get("tool_use_id") not in ids:
-                    return (f"messages.{i}.content.{j}: unexpected `tool_use_id` found in `tool_result` blocks: "
-                            f"{b.get('tool_use_id')}. Each `tool_result` block must have a corresponding `tool_use` block in the previous message.")
+                    return (
+                        f"messages.{i}.content.{j}: unexpected `tool_use_id` found in `tool_result` blocks: "
+                        f"{b.get('tool_use_id')}. Each `tool_result` block must have a corresponding `tool_use` block in the previous message."
+                    )
     return None
 
 
@@ -266,8 +308,10 @@ def _max_output(max_tokens: Any, model_id: str) -> str | None:
     bare = re.sub(r"^(?:[a-z]{2,4}\.)?anthropic\.", "", model_id)
     for prefix, ceiling in MAX_OUTPUT.items():
         if bare.startswith(prefix) and isinstance(max_tokens, int) and max_tokens > ceiling:
-            return (f"max_tokens: {max_tokens} > {ceiling}, which is the maximum allowed number of output tokens "
-                    f"for {model_id}")
+            return (
+                f"max_tokens: {max_tokens} > {ceiling}, which is the maximum allowed number of output tokens "
+                f"for {model_id}"
+            )
     return None
 
 
@@ -278,7 +322,10 @@ def converse_as_anthropic(body: dict[str, Any]) -> dict[str, Any]:
     choice = (body.get("toolConfig") or {}).get("toolChoice") or {}
     out: dict[str, Any] = {
         "max_tokens": inference.get("maxTokens", 4096),
-        "messages": [{"role": m["role"], "content": [_block(b) for b in m.get("content", [])]} for m in body.get("messages") or []],
+        "messages": [
+            {"role": m["role"], "content": [_block(b) for b in m.get("content", [])]}
+            for m in body.get("messages") or []
+        ],
     }
     for src, dst in (("temperature", "temperature"), ("topP", "top_p")):
         if src in inference:
@@ -299,7 +346,11 @@ def _block(b: dict[str, Any]) -> dict[str, Any]:
         return {"type": "tool_result", "tool_use_id": b["toolResult"]["toolUseId"]}
     if "reasoningContent" in b:
         text = b["reasoningContent"].get("reasoningText")
-        return {"type": "thinking", "signature": text.get("signature")} if text else {"type": "redacted_thinking"}
+        return (
+            {"type": "thinking", "signature": text.get("signature")}
+            if text
+            else {"type": "redacted_thinking"}
+        )
     return {"type": "text"}
 
 
@@ -311,7 +362,14 @@ def _refusal(path: str, message: str) -> web.Response:
     if "/model/" in path:
         return web.json_response({"message": message}, status=400, headers=BEDROCK_ERROR)
     if ":generateContent" in path or ":streamGenerateContent" in path:
-        return web.json_response({"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}, status=400)
+        return web.json_response(
+            {"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}, status=400
+        )
     if path.endswith(("/messages", "/count_tokens", "Predict")):
-        return web.json_response({"type": "error", "error": {"type": "invalid_request_error", "message": message}}, status=400)
-    return web.json_response({"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}}, status=400)
+        return web.json_response(
+            {"type": "error", "error": {"type": "invalid_request_error", "message": message}}, status=400
+        )
+    return web.json_response(
+        {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}},
+        status=400,
+    )

@@ -61,8 +61,10 @@ def _model_limits(body: dict[str, Any], model: Any) -> str | None:
     ceiling, structured, one_sampler = facts
     max_tokens = body.get("max_tokens")
     if isinstance(max_tokens, int) and max_tokens > ceiling:
-        return (f"max_tokens: {max_tokens} > {ceiling}, which is the maximum allowed number of output tokens "
-                f"for {model}")
+        return (
+            f"max_tokens: {max_tokens} > {ceiling}, which is the maximum allowed number of output tokens "
+            f"for {model}"
+        )
     output_config = body.get("output_config")
     if not structured and isinstance(output_config, dict) and "format" in output_config:
         return f"'{model}' does not support structured outputs (output_config.format)."

@@ -38,7 +38,8 @@ WEATHER = {"temp_c": 21, "sky": "clear"}  # what every client's get_weather tool
 def providers(**xfail: str) -> list[Any]:
     """PROVIDERS as pytest params; `xfail={name: reason}` marks known gateway bugs (strict: they fail once fixed)."""
     return [
-        pytest.param(p, id=p.name, marks=pytest.mark.xfail(strict=True, reason=xfail[p.name])) if p.name in xfail
+        pytest.param(p, id=p.name, marks=pytest.mark.xfail(strict=True, reason=xfail[p.name]))
+        if p.name in xfail
         else pytest.param(p, id=p.name)
         for p in PROVIDERS
     ]
@@ -75,7 +76,13 @@ class Sent:
     @property
     def streamed(self) -> bool:
         return self.body.get("stream") is True or self.seen.path.endswith(
-            (":streamRawPredict", ":streamGenerateContent", "/converse-stream", "/invoke-with-response-stream"))
+            (
+                ":streamRawPredict",
+                ":streamGenerateContent",
+                "/converse-stream",
+                "/invoke-with-response-stream",
+            )
+        )
 
     @property
     def reasoning(self) -> bool:
@@ -93,7 +100,9 @@ class Sent:
         """The last assistant turn (Anthropic or Converse shape) leads with a thinking block the mock signed."""
         msgs = [m for m in self.body.get("messages") or [] if m.get("role") == "assistant"]
         first = msgs[-1]["content"][0] if msgs and isinstance(msgs[-1]["content"], list) else {}
-        sig = first.get("signature") or ((first.get("reasoningContent") or {}).get("reasoningText") or {}).get("signature")
+        sig = first.get("signature") or (
+            (first.get("reasoningContent") or {}).get("reasoningText") or {}
+        ).get("signature")
         return str(sig or "").startswith("sig-mock-")
 
     @property
@@ -104,16 +113,31 @@ class Sent:
             out = [(m["tool_call_id"], _text(m["content"])) for m in b["messages"] if m.get("role") == "tool"]
         elif self.wire == "responses":
             items = b["input"] if isinstance(b.get("input"), list) else []
-            out = [(i["call_id"], _text(i["output"])) for i in items if i.get("type") == "function_call_output"]
+            out = [
+                (i["call_id"], _text(i["output"])) for i in items if i.get("type") == "function_call_output"
+            ]
         elif self.wire == "anthropic":
-            out = [(x["tool_use_id"], _text(x.get("content"))) for m in b["messages"] if isinstance(m["content"], list)
-                   for x in m["content"] if x.get("type") == "tool_result"]
+            out = [
+                (x["tool_use_id"], _text(x.get("content")))
+                for m in b["messages"]
+                if isinstance(m["content"], list)
+                for x in m["content"]
+                if x.get("type") == "tool_result"
+            ]
         elif self.wire == "converse":
-            out = [(x["toolResult"]["toolUseId"], _text(x["toolResult"]["content"])) for m in b["messages"]
-                   for x in m["content"] if "toolResult" in x]
+            out = [
+                (x["toolResult"]["toolUseId"], _text(x["toolResult"]["content"]))
+                for m in b["messages"]
+                for x in m["content"]
+                if "toolResult" in x
+            ]
         else:
-            out = [(p["functionResponse"]["name"], _text(p["functionResponse"]["response"])) for c in b["contents"]
-                   for p in c.get("parts", []) if "functionResponse" in p]
+            out = [
+                (p["functionResponse"]["name"], _text(p["functionResponse"]["response"]))
+                for c in b["contents"]
+                for p in c.get("parts", [])
+                if "functionResponse" in p
+            ]
         return out
 
     @property
@@ -126,10 +150,21 @@ class Sent:
             items = b["input"] if isinstance(b.get("input"), list) else []
             return [i["call_id"] for i in items if i.get("type") == "function_call"]
         if self.wire == "anthropic":
-            return [x["id"] for m in b["messages"] if isinstance(m["content"], list) for x in m["content"] if x.get("type") == "tool_use"]
+            return [
+                x["id"]
+                for m in b["messages"]
+                if isinstance(m["content"], list)
+                for x in m["content"]
+                if x.get("type") == "tool_use"
+            ]
         if self.wire == "converse":
             return [x["toolUse"]["toolUseId"] for m in b["messages"] for x in m["content"] if "toolUse" in x]
-        return [p["functionCall"]["name"] for c in b["contents"] for p in c.get("parts", []) if "functionCall" in p]
+        return [
+            p["functionCall"]["name"]
+            for c in b["contents"]
+            for p in c.get("parts", [])
+            if "functionCall" in p
+        ]
 
 
 def _text(value: Any) -> str:
@@ -161,5 +196,15 @@ def assert_tool_loop(upstream: Any, mark: int, provider: Provider, *, reasoning:
     return calls
 
 
-__all__ = ["ANSWER", "BY_NAME", "PROVIDERS", "WEATHER", "Provider", "Sent", "assert_tool_loop", "get_weather",
-           "providers", "sent"]
+__all__ = [
+    "ANSWER",
+    "BY_NAME",
+    "PROVIDERS",
+    "WEATHER",
+    "Provider",
+    "Sent",
+    "assert_tool_loop",
+    "get_weather",
+    "providers",
+    "sent",
+]

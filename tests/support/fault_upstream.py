@@ -143,8 +143,9 @@ class FaultUpstream:
         return len(self.received)
 
     def start(self) -> FaultUpstream:
-        self._server = ThreadedApp(self._handle, name="fault-upstream", max_body=16 * 1024 * 1024,
-                                   handler_cancellation=True)
+        self._server = ThreadedApp(
+            self._handle, name="fault-upstream", max_body=16 * 1024 * 1024, handler_cancellation=True
+        )
         self.port = self._server.start(self.host, self.port)
         return self
 

@@ -39,8 +39,16 @@ def default_config(upstream: str, port: int, **extra: Any) -> dict[str, Any]:
         "providers": {
             "openai": {"api_key": "sk-upstream-openai-secret-0001", "base_url": f"{upstream}/v1"},
             "anthropic": {"api_key": "sk-ant-upstream-secret-0002", "base_url": f"{upstream}/anthropic/v1"},
-            "google-ai-studio": {"api_key": "AIzaUpstreamSecret0003xyz", "base_url": f"{upstream}/gemini/v1beta"},
-            "my-vllm": {"format": "openai", "base_url": f"{upstream}/vllm/v1", "api_key": "x", "completions": True},
+            "google-ai-studio": {
+                "api_key": "AIzaUpstreamSecret0003xyz",
+                "base_url": f"{upstream}/gemini/v1beta",
+            },
+            "my-vllm": {
+                "format": "openai",
+                "base_url": f"{upstream}/vllm/v1",
+                "api_key": "x",
+                "completions": True,
+            },
         },
         "log": {"flush_interval_ms": 50},
     }
@@ -73,7 +81,11 @@ class GatewayProcess:
         self.home.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(yaml.safe_dump(self.config))
         cli(self.home, self.config_path, "orgs", "create", org)
-        self.key = cli(self.home, self.config_path, "keys", "create", "--org", org, "--name", "e2e").strip().splitlines()[-1]
+        self.key = (
+            cli(self.home, self.config_path, "keys", "create", "--org", org, "--name", "e2e")
+            .strip()
+            .splitlines()[-1]
+        )
         return self.key
 
     def new_key(self, org: str) -> str:
@@ -82,7 +94,12 @@ class GatewayProcess:
         return cli(self.home, self.config_path, "keys", "create", "--org", org).strip().splitlines()[-1]
 
     def start(self, timeout: float = 90) -> GatewayProcess:
-        env = {**os.environ, "SWITCHYARD_HOME": str(self.home), "SWITCHYARD_CONFIG": str(self.config_path), **self.env}
+        env = {
+            **os.environ,
+            "SWITCHYARD_HOME": str(self.home),
+            "SWITCHYARD_CONFIG": str(self.config_path),
+            **self.env,
+        }
         self.log_path = self.home / "serve.log"
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen([str(BIN), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)

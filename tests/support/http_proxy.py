@@ -42,14 +42,18 @@ class ForwardProxy:
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head[:-4].decode("latin-1").split("\r\n")
             method, target, _ = lines[0].split(" ", 2)
-            headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+            headers = {
+                k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])
+            }
             self.seen.append((method, target, headers))
             if self.authorization is not None and headers.get("proxy-authorization") != self.authorization:
                 writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\ncontent-length: 0\r\n\r\n")
                 await writer.drain()
                 return
             if method != "CONNECT" and not urlsplit(target).scheme:
-                writer.write(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")  # origin form sent to a proxy
+                writer.write(
+                    b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n"
+                )  # origin form sent to a proxy
                 await writer.drain()
                 return
             up_reader, up_writer = await asyncio.open_connection(*self.origin)

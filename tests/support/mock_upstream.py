@@ -77,7 +77,17 @@ class MockUpstream:
         if marker.startswith("error:"):
             return _recorded(exchange(OPENAI_ERRORS[marker.split(":", 1)[1]]))
         if marker == "500":
-            return web.json_response({"error": {"message": "The server had an error while processing your request.", "type": "server_error", "param": None, "code": None}}, status=500)
+            return web.json_response(
+                {
+                    "error": {
+                        "message": "The server had an error while processing your request.",
+                        "type": "server_error",
+                        "param": None,
+                        "code": None,
+                    }
+                },
+                status=500,
+            )
         if marker == "slow":
             await asyncio.sleep(1.0)  # long enough for a test to act while requests are in flight
         path = request.path
@@ -85,28 +95,49 @@ class MockUpstream:
             return count_tokens(path, body)
         stream_req = isinstance(body, dict) and body.get("stream") is True
         if path.endswith(("/chat/completions", "/responses")) and (bad := openai_refusal(path, body)):
-            return web.json_response({"error": {"message": bad[0], "type": "invalid_request_error", "param": bad[1],
-                                                "code": bad[2]}}, status=400)
+            return web.json_response(
+                {
+                    "error": {
+                        "message": bad[0],
+                        "type": "invalid_request_error",
+                        "param": bad[1],
+                        "code": bad[2],
+                    }
+                },
+                status=400,
+            )
         if path.endswith("/chat/completions"):
             if stream_req:
-                name = {"tools": "openai/chat_completion_stream_parallel_tool_calls.sse", "tool": "openai/chat_completion_stream_tool_call.sse"}.get(
-                    marker, "openai/chat_completion_stream_usage.sse")
+                name = {
+                    "tools": "openai/chat_completion_stream_parallel_tool_calls.sse",
+                    "tool": "openai/chat_completion_stream_tool_call.sse",
+                }.get(marker, "openai/chat_completion_stream_usage.sse")
                 return await _sse(request, stream(name), midstream_error=marker == "midstream-error")
-            name = {"tools": "openai/chat_completion_tool_calls.json", "length": "openai/chat_completion_length.json"}.get(
-                marker, "openai/chat_completion.json")
+            name = {
+                "tools": "openai/chat_completion_tool_calls.json",
+                "length": "openai/chat_completion_length.json",
+            }.get(marker, "openai/chat_completion.json")
             return _recorded(exchange(name))
         if path.endswith("/completions"):
             return await _legacy_completion(request, body, stream_req)
         if path.endswith("/responses"):  # OpenAI Responses API
-            name = "openai/responses_stream_function_call.sse" if marker == "tools" else "openai/responses_stream_text.sse"
+            name = (
+                "openai/responses_stream_function_call.sse"
+                if marker == "tools"
+                else "openai/responses_stream_text.sse"
+            )
             if stream_req:
                 return await _sse(request, stream(name))
             return web.json_response(_completed_response(stream(name)))
         if path.endswith("/embeddings"):
             return _embeddings(body)
         vertex_model = path.rsplit("/models/", 1)[-1].split(":")[0] if "Predict" in path else None
-        if path.endswith(("/messages", ":rawPredict", ":streamRawPredict")) and (why := refusal(body, vertex_model)):
-            return web.json_response({"type": "error", "error": {"type": "invalid_request_error", "message": why}}, status=400)
+        if path.endswith(("/messages", ":rawPredict", ":streamRawPredict")) and (
+            why := refusal(body, vertex_model)
+        ):
+            return web.json_response(
+                {"type": "error", "error": {"type": "invalid_request_error", "message": why}}, status=400
+            )
         if path.endswith(("/messages", ":rawPredict")) and (answer := anthropic_answer(body, vertex_model)):
             return web.json_response(answer)
         if path.endswith(":rawPredict") or path.endswith(":streamRawPredict"):  # Claude on Vertex AI
@@ -115,20 +146,38 @@ class MockUpstream:
             return _recorded(exchange("anthropic/messages.json"))
         if path.endswith("/messages"):  # Anthropic Messages API
             if stream_req:
-                name = {"tools": "anthropic/messages_stream_tool_use.sse", "thinking": "anthropic/messages_stream_thinking.sse"}.get(
-                    marker, "anthropic/messages_stream_text.sse")
+                name = {
+                    "tools": "anthropic/messages_stream_tool_use.sse",
+                    "thinking": "anthropic/messages_stream_thinking.sse",
+                }.get(marker, "anthropic/messages_stream_text.sse")
                 return await _sse(request, stream(name))
-            return _recorded(exchange("anthropic/messages_tool_use.json" if marker == "tools" else "anthropic/messages.json"))
+            return _recorded(
+                exchange(
+                    "anthropic/messages_tool_use.json" if marker == "tools" else "anthropic/messages.json"
+                )
+            )
         if ":batchEmbedContents" in path:  # Gemini embeddings (SYNTHETIC: shaped per Google's API reference)
             vector = orjson.loads(_embeddings({"encoding_format": "float"}).body)["data"][0]["embedding"]
             dims = body["requests"][0].get("outputDimensionality") or len(vector)
             return web.json_response({"embeddings": [{"values": vector[:dims]} for _ in body["requests"]]})
         if ":streamGenerateContent" in path:  # Gemini
-            name = "gemini/stream_generate_content_function_call.sse" if marker == "tools" else "gemini/stream_generate_content.sse"
+            name = (
+                "gemini/stream_generate_content_function_call.sse"
+                if marker == "tools"
+                else "gemini/stream_generate_content.sse"
+            )
             return await _sse(request, stream(name))
         if ":generateContent" in path:
-            return _recorded(exchange("gemini/generate_content_function_call.json" if marker == "tools" else "gemini/generate_content.json"))
-        return web.json_response({"error": {"message": f"mock has no route {path}", "type": "invalid_request_error"}}, status=404)
+            return _recorded(
+                exchange(
+                    "gemini/generate_content_function_call.json"
+                    if marker == "tools"
+                    else "gemini/generate_content.json"
+                )
+            )
+        return web.json_response(
+            {"error": {"message": f"mock has no route {path}", "type": "invalid_request_error"}}, status=404
+        )
 
 
 def _scenario(body: Any) -> str:
@@ -154,7 +203,9 @@ def _recorded(ex: dict[str, Any]) -> web.Response:
     headers = {k: v for k, v in resp["headers"].items() if k.lower() != "content-length"}
     headers.setdefault("content-type", "application/json")
     # headers only the upstream may see: the gateway must never pass them back to its caller
-    headers.update({"set-cookie": "upstream-session=1", "openai-organization": "org-upstream", "x-upstream-only": "1"})
+    headers.update(
+        {"set-cookie": "upstream-session=1", "openai-organization": "org-upstream", "x-upstream-only": "1"}
+    )
     return web.Response(status=resp["status"], body=orjson.dumps(resp["body"]), headers=headers)
 
 
@@ -164,8 +215,12 @@ async def _sse(request: web.Request, data: bytes, *, midstream_error: bool = Fal
     if midstream_error:
         head = data.split(b"\n\n")[:3]
         await resp.write(b"\n\n".join(head) + b"\n\n")
-        await asyncio.sleep(0.05)  # the gateway has committed the stream (sent its first bytes) before the error comes
-        await resp.write(b'data: {"error": {"message": "upstream overloaded mid-stream", "type": "server_error"}}\n\n')
+        await asyncio.sleep(
+            0.05
+        )  # the gateway has committed the stream (sent its first bytes) before the error comes
+        await resp.write(
+            b'data: {"error": {"message": "upstream overloaded mid-stream", "type": "server_error"}}\n\n'
+        )
         await resp.write_eof()
         return resp
     # deliver in uneven pieces so that the gateway's incremental parsing is exercised
@@ -181,21 +236,48 @@ async def _legacy_completion(request: web.Request, body: Any, stream_req: bool) 
     model = body.get("model") if isinstance(body, dict) else "unknown"
     if stream_req:
         chunks = [
-            {"id": "cmpl-mock", "object": "text_completion", "created": 1732000000, "model": model,
-             "choices": [{"text": t, "index": 0, "logprobs": None, "finish_reason": None}]}
+            {
+                "id": "cmpl-mock",
+                "object": "text_completion",
+                "created": 1732000000,
+                "model": model,
+                "choices": [{"text": t, "index": 0, "logprobs": None, "finish_reason": None}],
+            }
             for t in (" there", " was", " a gateway.")
         ]
-        chunks.append({"id": "cmpl-mock", "object": "text_completion", "created": 1732000000, "model": model,
-                       "choices": [{"text": "", "index": 0, "logprobs": None, "finish_reason": "stop"}]})
-        chunks.append({"id": "cmpl-mock", "object": "text_completion", "created": 1732000000, "model": model,
-                       "choices": [], "usage": {"prompt_tokens": 4, "completion_tokens": 4, "total_tokens": 8}})
+        chunks.append(
+            {
+                "id": "cmpl-mock",
+                "object": "text_completion",
+                "created": 1732000000,
+                "model": model,
+                "choices": [{"text": "", "index": 0, "logprobs": None, "finish_reason": "stop"}],
+            }
+        )
+        chunks.append(
+            {
+                "id": "cmpl-mock",
+                "object": "text_completion",
+                "created": 1732000000,
+                "model": model,
+                "choices": [],
+                "usage": {"prompt_tokens": 4, "completion_tokens": 4, "total_tokens": 8},
+            }
+        )
         data = b"".join(b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
         return await _sse(request, data)
-    return web.json_response({
-        "id": "cmpl-mock", "object": "text_completion", "created": 1732000000, "model": model,
-        "choices": [{"text": " there was a gateway.", "index": 0, "logprobs": None, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 4, "completion_tokens": 5, "total_tokens": 9},
-    })
+    return web.json_response(
+        {
+            "id": "cmpl-mock",
+            "object": "text_completion",
+            "created": 1732000000,
+            "model": model,
+            "choices": [
+                {"text": " there was a gateway.", "index": 0, "logprobs": None, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": 4, "completion_tokens": 5, "total_tokens": 9},
+        }
+    )
 
 
 def _completed_response(sse: bytes) -> dict[str, Any]:

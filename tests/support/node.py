@@ -33,7 +33,9 @@ def marks(package: str) -> list[pytest.MarkDecorator]:
     return [pytest.mark.node, pytest.mark.skipif(reason is not None and not IN_CI, reason=reason or "")]
 
 
-def run_script(script: str, package: str, gateway: Any, upstream: Any, *, drop_env_prefix: str | None = None) -> dict[str, Any]:
+def run_script(
+    script: str, package: str, gateway: Any, upstream: Any, *, drop_env_prefix: str | None = None
+) -> dict[str, Any]:
     """Run `node script` with BASE_URL and KEY; returns its last JSON line plus `_upstream` (what the mock saw)."""
     reason = missing(package)
     if reason is not None:
@@ -41,7 +43,9 @@ def run_script(script: str, package: str, gateway: Any, upstream: Any, *, drop_e
     before = len(upstream.seen)
     env = {k: v for k, v in os.environ.items() if not (drop_env_prefix and k.startswith(drop_env_prefix))}
     env.update({"BASE_URL": gateway.url, "KEY": gateway.key, "NO_PROXY": "127.0.0.1,localhost"})
-    proc = subprocess.run(["node", script], cwd=NODE_DIR, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        ["node", script], cwd=NODE_DIR, env=env, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, f"node {script} failed ({proc.returncode}):\n{proc.stderr}\n{proc.stdout}"
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     assert lines, f"no JSON line from {script}:\n{proc.stdout}\n{proc.stderr}"

@@ -26,8 +26,9 @@ class RawRequest:
 Handler = Callable[[RawRequest, asyncio.StreamWriter], Awaitable[bool]]
 
 
-def response(status: int = 200, body: bytes = b"", headers: dict[str, str] | None = None, *,
-             chunked: bool = False) -> bytes:
+def response(
+    status: int = 200, body: bytes = b"", headers: dict[str, str] | None = None, *, chunked: bool = False
+) -> bytes:
     head = [f"HTTP/1.1 {status} X"]
     for k, v in (headers or {}).items():
         head.append(f"{k}: {v}")
@@ -56,7 +57,9 @@ async def read_request(reader: asyncio.StreamReader) -> tuple[str, str, dict[str
 
 
 class RawServer:
-    def __init__(self, handler: Handler, host: str = "127.0.0.1", ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, handler: Handler, host: str = "127.0.0.1", ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         self.handler = handler
         self.host = host
         self.port = 0

@@ -85,13 +85,21 @@ class OtlpReceiver:
             resource = {a.key: _value(a.value) for a in rs.resource.attributes}
             for ss in rs.scope_spans:
                 for s in ss.spans:
-                    spans.append({
-                        "name": s.name, "trace_id": s.trace_id.hex(), "span_id": s.span_id.hex(),
-                        "parent_span_id": s.parent_span_id.hex(), "kind": s.kind,
-                        "start": s.start_time_unix_nano, "end": s.end_time_unix_nano,
-                        "status": s.status.code, "resource": resource, "scope": ss.scope.name,
-                        "attributes": {a.key: _value(a.value) for a in s.attributes},
-                    })
+                    spans.append(
+                        {
+                            "name": s.name,
+                            "trace_id": s.trace_id.hex(),
+                            "span_id": s.span_id.hex(),
+                            "parent_span_id": s.parent_span_id.hex(),
+                            "kind": s.kind,
+                            "start": s.start_time_unix_nano,
+                            "end": s.end_time_unix_nano,
+                            "status": s.status.code,
+                            "resource": resource,
+                            "scope": ss.scope.name,
+                            "attributes": {a.key: _value(a.value) for a in s.attributes},
+                        }
+                    )
         with self._lock:
             self.exports += 1
             self.paths.append(request.path)

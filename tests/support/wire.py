@@ -43,5 +43,7 @@ def sse_events(data: bytes) -> list[dict[str, Any]]:
 def chat_stream_text(name: str) -> str:
     """The text a recorded OpenAI chat stream's content deltas add up to."""
     return "".join(
-        choice["delta"].get("content") or "" for ev in sse_events(stream(name)) for choice in ev.get("choices") or ()
+        choice["delta"].get("content") or ""
+        for ev in sse_events(stream(name))
+        for choice in ev.get("choices") or ()
     )

@@ -59,8 +59,12 @@ def sdk_message(sse: bytes) -> anthropic.types.Message:
     transport = httpx2.MockTransport(
         lambda _req: httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=sse)
     )
-    client = anthropic.Anthropic(api_key="test", base_url="http://gateway.test",
-                                 http_client=httpx2.Client(transport=transport), max_retries=0)
+    client = anthropic.Anthropic(
+        api_key="test",
+        base_url="http://gateway.test",
+        http_client=httpx2.Client(transport=transport),
+        max_retries=0,
+    )
     with client.messages.stream(model="m", max_tokens=16, messages=[{"role": "user", "content": "hi"}]) as s:
         return s.get_final_message()
 
@@ -86,7 +90,9 @@ def check_protocol(sse: bytes) -> list[tuple[str, dict[str, Any]]]:
             msg = data["message"]
             assert msg["id"].startswith("msg_") and msg["type"] == "message" and msg["role"] == "assistant"
             assert msg["content"] == [] and msg["stop_reason"] is None
-            assert isinstance(msg["usage"]["input_tokens"], int) and isinstance(msg["usage"]["output_tokens"], int)
+            assert isinstance(msg["usage"]["input_tokens"], int) and isinstance(
+                msg["usage"]["output_tokens"], int
+            )
         elif name == "content_block_start":
             assert open_index is None, "a block started before the previous one stopped"
             assert data["index"] == next_index
@@ -94,8 +100,11 @@ def check_protocol(sse: bytes) -> list[tuple[str, dict[str, Any]]]:
             kinds[open_index] = data["content_block"]["type"]
         elif name == "content_block_delta":
             assert data["index"] == open_index
-            allowed = {"text": {"text_delta"}, "thinking": {"thinking_delta", "signature_delta"},
-                       "tool_use": {"input_json_delta"}}[kinds[open_index]]
+            allowed = {
+                "text": {"text_delta"},
+                "thinking": {"thinking_delta", "signature_delta"},
+                "tool_use": {"input_json_delta"},
+            }[kinds[open_index]]
             assert data["delta"]["type"] in allowed
         elif name == "content_block_stop":
             assert data["index"] == open_index
@@ -124,12 +133,22 @@ def block_view(message: anthropic.types.Message) -> list[dict[str, Any]]:
 
 def chunk(delta: dict[str, Any] | None = None, finish: str | None = None, **extra: Any) -> dict[str, Any]:
     choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
-    return {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-x",
-            "choices": choices, **extra}
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "gpt-x",
+        "choices": choices,
+        **extra,
+    }
 
 
-USAGE = {"prompt_tokens": 30, "completion_tokens": 7, "total_tokens": 37,
-         "prompt_tokens_details": {"cached_tokens": 10, "cache_write_tokens": 5}}
+USAGE = {
+    "prompt_tokens": 30,
+    "completion_tokens": 7,
+    "total_tokens": 37,
+    "prompt_tokens_details": {"cached_tokens": 10, "cache_write_tokens": 5},
+}
 
 
 # --- round trips through the recorded Anthropic streams ---------------------------------------------
@@ -167,10 +186,17 @@ def test_thinking_stream_keeps_text_and_signature() -> None:
 def test_tool_use_stream_streams_arguments_as_input_json_deltas() -> None:
     evs = check_protocol(encode(anthropic_chunks("messages_stream_tool_use.sse")))
     start = next(d for n, d in evs if n == "content_block_start" and d["content_block"]["type"] == "tool_use")
-    assert start["content_block"] == {"type": "tool_use", "id": "toolu_01NRLabsLyVHZPKxbKvkfSMn",
-                                      "name": "get_weather", "input": {}}
-    partial = "".join(d["delta"]["partial_json"] for n, d in evs
-                      if n == "content_block_delta" and d["delta"]["type"] == "input_json_delta")
+    assert start["content_block"] == {
+        "type": "tool_use",
+        "id": "toolu_01NRLabsLyVHZPKxbKvkfSMn",
+        "name": "get_weather",
+        "input": {},
+    }
+    partial = "".join(
+        d["delta"]["partial_json"]
+        for n, d in evs
+        if n == "content_block_delta" and d["delta"]["type"] == "input_json_delta"
+    )
     assert json.loads(partial) == {"location": "Paris"}
 
 
@@ -208,10 +234,14 @@ def test_message_delta_waits_for_the_usage_chunk() -> None:
     out = s.chunk(chunk({}, "stop"))
     assert b"content_block_stop" in out and b"message_delta" not in out
     out = s.chunk(chunk(None, usage=USAGE))
-    (name, data), = events(out)
+    ((name, data),) = events(out)
     assert name == "message_delta"
-    assert data["usage"] == {"input_tokens": 15, "cache_creation_input_tokens": 5, "cache_read_input_tokens": 10,
-                             "output_tokens": 7}
+    assert data["usage"] == {
+        "input_tokens": 15,
+        "cache_creation_input_tokens": 5,
+        "cache_read_input_tokens": 10,
+        "output_tokens": 7,
+    }
     assert [n for n, _ in events(s.done())] == ["message_stop"]
 
 
@@ -251,10 +281,16 @@ def test_usage_in_the_first_chunk_goes_into_message_start() -> None:
     assert start["input_tokens"] == 15 and start["output_tokens"] == 0
 
 
-@pytest.mark.parametrize(("finish", "reason"), [
-    ("stop", "end_turn"), ("length", "max_tokens"), ("tool_calls", "tool_use"), ("content_filter", "refusal"),
-    ("something_new", "end_turn"),
-])
+@pytest.mark.parametrize(
+    ("finish", "reason"),
+    [
+        ("stop", "end_turn"),
+        ("length", "max_tokens"),
+        ("tool_calls", "tool_use"),
+        ("content_filter", "refusal"),
+        ("something_new", "end_turn"),
+    ],
+)
 def test_stop_reasons(finish: str, reason: str) -> None:
     evs = check_protocol(encode([chunk({"content": "x"}), chunk({}, finish)]))
     assert evs[-2][1]["delta"]["stop_reason"] == reason
@@ -264,12 +300,20 @@ def test_stop_reasons(finish: str, reason: str) -> None:
 
 
 def test_reasoning_content_without_signature() -> None:
-    sse = encode([chunk({"reasoning_content": "hmm "}), chunk({"reasoning_content": "ok"}),
-                  chunk({"content": "Answer"}), chunk({}, "stop")])
+    sse = encode(
+        [
+            chunk({"reasoning_content": "hmm "}),
+            chunk({"reasoning_content": "ok"}),
+            chunk({"content": "Answer"}),
+            chunk({}, "stop"),
+        ]
+    )
     check_protocol(sse)
     got = sdk_message(sse)
-    assert block_view(got) == [{"type": "thinking", "thinking": "hmm ok", "signature": ""},
-                               {"type": "text", "text": "Answer"}]
+    assert block_view(got) == [
+        {"type": "thinking", "thinking": "hmm ok", "signature": ""},
+        {"type": "text", "text": "Answer"},
+    ]
 
 
 def test_reasoning_field_of_openai_compatible_servers() -> None:
@@ -285,21 +329,29 @@ def test_whole_thinking_block_without_streamed_text() -> None:
 
 
 def test_two_thinking_blocks_stay_separate() -> None:
-    sse = encode([
-        chunk({"reasoning_content": "one"}),
-        chunk({"thinking_blocks": [{"type": "thinking", "thinking": "one", "signature": "s1"}]}),
-        chunk({"reasoning_content": "two"}),
-        chunk({"thinking_blocks": [{"type": "thinking", "thinking": "two", "signature": "s2"}]}),
-        chunk({}, "stop"),
-    ])
+    sse = encode(
+        [
+            chunk({"reasoning_content": "one"}),
+            chunk({"thinking_blocks": [{"type": "thinking", "thinking": "one", "signature": "s1"}]}),
+            chunk({"reasoning_content": "two"}),
+            chunk({"thinking_blocks": [{"type": "thinking", "thinking": "two", "signature": "s2"}]}),
+            chunk({}, "stop"),
+        ]
+    )
     check_protocol(sse)
-    assert block_view(sdk_message(sse)) == [{"type": "thinking", "thinking": "one", "signature": "s1"},
-                                            {"type": "thinking", "thinking": "two", "signature": "s2"}]
+    assert block_view(sdk_message(sse)) == [
+        {"type": "thinking", "thinking": "one", "signature": "s1"},
+        {"type": "thinking", "thinking": "two", "signature": "s2"},
+    ]
 
 
 def test_redacted_thinking() -> None:
-    sse = encode([chunk({"thinking_blocks": [{"type": "redacted_thinking", "data": "opaque"}]}),
-                  chunk({"content": "A"}, "stop")])
+    sse = encode(
+        [
+            chunk({"thinking_blocks": [{"type": "redacted_thinking", "data": "opaque"}]}),
+            chunk({"content": "A"}, "stop"),
+        ]
+    )
     evs = check_protocol(sse)
     assert evs[1][1]["content_block"] == {"type": "redacted_thinking", "data": "opaque"}
     got = sdk_message(sse)
@@ -309,7 +361,9 @@ def test_redacted_thinking() -> None:
 # --- tool calls -----------------------------------------------------------------------------------
 
 
-def _call(index: int | None, id: str | None = None, name: str | None = None, args: str = "") -> dict[str, Any]:
+def _call(
+    index: int | None, id: str | None = None, name: str | None = None, args: str = ""
+) -> dict[str, Any]:
     fn: dict[str, Any] = {"arguments": args}
     if name:
         fn["name"] = name
@@ -322,31 +376,45 @@ def _call(index: int | None, id: str | None = None, name: str | None = None, arg
 
 
 def test_parallel_tool_calls_get_one_block_each_in_order() -> None:
-    sse = encode([
-        chunk({"content": "Let me look."}),
-        chunk({"tool_calls": [_call(0, "call_a", "f", '{"x"')]}),
-        chunk({"tool_calls": [_call(0, args=": 1}")]}),
-        chunk({"tool_calls": [_call(1, "call_b", "g", "{}")]}),
-        chunk({}, "tool_calls"),
-        chunk(None, usage=USAGE),
-    ])
+    sse = encode(
+        [
+            chunk({"content": "Let me look."}),
+            chunk({"tool_calls": [_call(0, "call_a", "f", '{"x"')]}),
+            chunk({"tool_calls": [_call(0, args=": 1}")]}),
+            chunk({"tool_calls": [_call(1, "call_b", "g", "{}")]}),
+            chunk({}, "tool_calls"),
+            chunk(None, usage=USAGE),
+        ]
+    )
     check_protocol(sse)
     got = block_view(sdk_message(sse))
-    assert got == [{"type": "text", "text": "Let me look."},
-                   {"type": "tool_use", "id": "call_a", "name": "f", "input": {"x": 1}},
-                   {"type": "tool_use", "id": "call_b", "name": "g", "input": {}}]
+    assert got == [
+        {"type": "text", "text": "Let me look."},
+        {"type": "tool_use", "id": "call_a", "name": "f", "input": {"x": 1}},
+        {"type": "tool_use", "id": "call_b", "name": "g", "input": {}},
+    ]
 
 
 def test_reused_index_with_a_new_id_is_a_new_call() -> None:
-    sse = encode([chunk({"tool_calls": [_call(0, "a", "f", "{}")]}),
-                  chunk({"tool_calls": [_call(0, "b", "g", '{"y": 2}')]}), chunk({}, "tool_calls")])
+    sse = encode(
+        [
+            chunk({"tool_calls": [_call(0, "a", "f", "{}")]}),
+            chunk({"tool_calls": [_call(0, "b", "g", '{"y": 2}')]}),
+            chunk({}, "tool_calls"),
+        ]
+    )
     check_protocol(sse)
     assert [(b["id"], b["input"]) for b in block_view(sdk_message(sse))] == [("a", {}), ("b", {"y": 2})]
 
 
 def test_tool_calls_without_index_or_id() -> None:
-    sse = encode([chunk({"tool_calls": [_call(None, None, "f", '{"a"')]}),
-                  chunk({"tool_calls": [_call(None, args=": 1}")]}), chunk({}, "tool_calls")])
+    sse = encode(
+        [
+            chunk({"tool_calls": [_call(None, None, "f", '{"a"')]}),
+            chunk({"tool_calls": [_call(None, args=": 1}")]}),
+            chunk({}, "tool_calls"),
+        ]
+    )
     check_protocol(sse)
     (block,) = sdk_message(sse).content
     assert block.id.startswith("toolu_") and block.name == "f" and block.input == {"a": 1}
@@ -371,7 +439,7 @@ def test_error_event_shape() -> None:
     s = MessagesSurface()
     out = s.error_event(GatewayError(529, "Overloaded upstream"))
     assert out.startswith(b"event: error\ndata: ") and out.endswith(b"\n\n")
-    (name, data), = events(out)
+    ((name, data),) = events(out)
     assert name == "error"
     assert data == {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded upstream"}}
     assert s.done() == b""

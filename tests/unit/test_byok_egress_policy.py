@@ -38,7 +38,9 @@ POLICY = ByokPolicy({"openai": ["http://127.0.0.1:8000"], "*": ["egress.example.
     ],
 )
 def test_final_url_policy(provider: str, fmt: str, url: str, allowed: bool) -> None:
-    operator = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com/v1"}.get(provider)
+    operator = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com/v1"}.get(
+        provider
+    )
     egress = POLICY.egress(provider, fmt, operator)
     assert (egress.refusal(url) is None) is allowed, egress.refusal(url)
 
@@ -50,21 +52,44 @@ def test_bad_patterns_are_refused(bad: str) -> None:
 
 
 def _vertex(key: str) -> Target:
-    return Target(provider="vertex", model="gemini-2.5-flash", format="vertex", base_url="", api_key=key,
-                  auth="google-oauth", egress=POLICY.egress("vertex", "vertex", None))
+    return Target(
+        provider="vertex",
+        model="gemini-2.5-flash",
+        format="vertex",
+        base_url="",
+        api_key=key,
+        auth="google-oauth",
+        egress=POLICY.egress("vertex", "vertex", None),
+    )
 
 
 def test_vertex_org_key_that_is_a_path_is_not_read() -> None:
     with pytest.raises(UpstreamError, match="not a file path"):
         auth.source(_vertex("/etc/switchyard/operator-sa.json"))
     # the operator's own key (no egress) may still be a path
-    assert auth.source(Target(provider="vertex", model="m", format="vertex", base_url="",
-                              api_key="/etc/sa.json", auth="google-oauth")).kind == "file"
+    assert (
+        auth.source(
+            Target(
+                provider="vertex",
+                model="m",
+                format="vertex",
+                base_url="",
+                api_key="/etc/sa.json",
+                auth="google-oauth",
+            )
+        ).kind
+        == "file"
+    )
 
 
 def test_vertex_org_key_with_a_foreign_token_uri_is_never_refreshed() -> None:
-    info = {"type": "service_account", "token_uri": "http://169.254.169.254/token", "private_key": "x",
-            "client_email": "a@b", "project_id": "p"}
+    info = {
+        "type": "service_account",
+        "token_uri": "http://169.254.169.254/token",
+        "private_key": "x",
+        "client_email": "a@b",
+        "project_id": "p",
+    }
     called: list[object] = []
     tokens = auth.TokenSource(transport_factory=lambda: called.append(1))
     with pytest.raises(UpstreamError, match="token_uri"):

@@ -42,7 +42,9 @@ def test_defaults_without_a_file(tmp_path: Path) -> None:
     assert s.security.master_key is None
 
 
-def test_home_defaults_to_dot_switchyard_in_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_home_defaults_to_dot_switchyard_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     s = load_settings(None, env={})
     assert s.home_path == (tmp_path / ".switchyard").resolve()
@@ -55,7 +57,9 @@ def test_empty_file_gives_defaults(tmp_path: Path) -> None:
 
 
 def test_values_from_the_file(tmp_path: Path) -> None:
-    s = load(tmp_path, """
+    s = load(
+        tmp_path,
+        """
 server:
   host: 0.0.0.0
   port: 9000
@@ -64,7 +68,8 @@ database:
   schema: gateway_a
 log:
   spool_dir: /var/spool/sy
-""")
+""",
+    )
     assert (s.server.host, s.server.port) == ("0.0.0.0", 9000)
     assert s.database_url == "postgresql://u@db:5432/gw" and s.database.schema_name == "gateway_a"
     assert s.spool_path == Path("/var/spool/sy")
@@ -84,7 +89,9 @@ def test_config_path_from_environment(tmp_path: Path) -> None:
 
 
 def test_interpolation(tmp_path: Path) -> None:
-    s = load(tmp_path, """
+    s = load(
+        tmp_path,
+        """
 server:
   port: ${PORT}
   host: ${HOST:-0.0.0.0}
@@ -96,7 +103,11 @@ providers:
     api_key: ${ANTHROPIC_KEY:-}
     headers:
       x-team: ${TEAM:-platform}
-""", PORT="9300", OPENAI_KEY="sk-test", PROXY_HOST="proxy.internal")
+""",
+        PORT="9300",
+        OPENAI_KEY="sk-test",
+        PROXY_HOST="proxy.internal",
+    )
     assert s.server.port == 9300  # interpolated text is then validated and converted
     assert s.server.host == "0.0.0.0"
     assert s.providers["openai"].api_key == "sk-test"
@@ -200,14 +211,18 @@ def test_custom_provider_needs_a_base_url(tmp_path: Path) -> None:
 
 
 def test_custom_provider(tmp_path: Path) -> None:
-    s = load(tmp_path, """
+    s = load(
+        tmp_path,
+        """
 providers:
   my-vllm:
     format: openai
     base_url: http://vllm:8000/v1/
     api_key: ${VLLM_KEY}
     headers: {x-tenant: acme}
-""", VLLM_KEY="vk")
+""",
+        VLLM_KEY="vk",
+    )
     p = load_registry(s, env={}).providers["my-vllm"]
     assert p.custom and p.format == "openai" and p.base_url == "http://vllm:8000/v1"
     assert p.api_key == "vk" and p.auth == "bearer" and dict(p.headers) == {"x-tenant": "acme"}

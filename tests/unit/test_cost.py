@@ -16,7 +16,9 @@ def endpoint(model: str, provider: str) -> Endpoint:
 
 
 MINI = endpoint("gpt-4o-mini", "openai")  # 0.15 in, 0.60 out, 0.075 cached
-SONNET = endpoint("claude-sonnet-4", "anthropic")  # 3 in, 15 out, 0.30 cached, 3.75 write; >200k: 6/22.5/0.60/7.50
+SONNET = endpoint(
+    "claude-sonnet-4", "anthropic"
+)  # 3 in, 15 out, 0.30 cached, 3.75 write; >200k: 6/22.5/0.60/7.50
 
 
 def test_registry_prices_used_below() -> None:
@@ -29,33 +31,51 @@ def test_registry_prices_used_below() -> None:
 
 
 def test_read_openai_usage_with_details() -> None:
-    u = read_usage({
-        "prompt_tokens": 1200,
-        "completion_tokens": 300,
-        "total_tokens": 1500,
-        "prompt_tokens_details": {"cached_tokens": 1024, "audio_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": 128, "accepted_prediction_tokens": 0},
-    })
-    assert u == Usage(prompt_tokens=1200, completion_tokens=300, total_tokens=1500, cached_tokens=1024,
-                      cache_write_tokens=0, reasoning_tokens=128)
+    u = read_usage(
+        {
+            "prompt_tokens": 1200,
+            "completion_tokens": 300,
+            "total_tokens": 1500,
+            "prompt_tokens_details": {"cached_tokens": 1024, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 128, "accepted_prediction_tokens": 0},
+        }
+    )
+    assert u == Usage(
+        prompt_tokens=1200,
+        completion_tokens=300,
+        total_tokens=1500,
+        cached_tokens=1024,
+        cache_write_tokens=0,
+        reasoning_tokens=128,
+    )
 
 
 def test_read_input_output_usage() -> None:
-    u = read_usage({
-        "input_tokens": 50,
-        "output_tokens": 20,
-        "input_tokens_details": {"cached_tokens": 10},
-        "output_tokens_details": {"reasoning_tokens": 5},
-    })
-    assert u == Usage(prompt_tokens=50, completion_tokens=20, total_tokens=70, cached_tokens=10, reasoning_tokens=5)
+    u = read_usage(
+        {
+            "input_tokens": 50,
+            "output_tokens": 20,
+            "input_tokens_details": {"cached_tokens": 10},
+            "output_tokens_details": {"reasoning_tokens": 5},
+        }
+    )
+    assert u == Usage(
+        prompt_tokens=50, completion_tokens=20, total_tokens=70, cached_tokens=10, reasoning_tokens=5
+    )
 
 
 def test_read_cache_write_tokens() -> None:
-    u = read_usage({"prompt_tokens": 100, "completion_tokens": 1,
-                    "prompt_tokens_details": {"cached_tokens": 20, "cache_write_tokens": 30}})
+    u = read_usage(
+        {
+            "prompt_tokens": 100,
+            "completion_tokens": 1,
+            "prompt_tokens_details": {"cached_tokens": 20, "cache_write_tokens": 30},
+        }
+    )
     assert u is not None and (u.cached_tokens, u.cache_write_tokens) == (20, 30)
-    u = read_usage({"prompt_tokens": 100, "completion_tokens": 1,
-                    "prompt_tokens_details": {"cache_creation_tokens": 40}})
+    u = read_usage(
+        {"prompt_tokens": 100, "completion_tokens": 1, "prompt_tokens_details": {"cache_creation_tokens": 40}}
+    )
     assert u is not None and u.cache_write_tokens == 40
 
 
@@ -70,8 +90,15 @@ def test_not_a_usage_object(bad: object) -> None:
 
 
 def test_garbage_counts_read_as_zero() -> None:
-    u = read_usage({"prompt_tokens": None, "completion_tokens": -4, "total_tokens": "9",
-                    "prompt_tokens_details": None, "completion_tokens_details": "x"})
+    u = read_usage(
+        {
+            "prompt_tokens": None,
+            "completion_tokens": -4,
+            "total_tokens": "9",
+            "prompt_tokens_details": None,
+            "completion_tokens_details": "x",
+        }
+    )
     assert u == Usage()
 
 
@@ -127,8 +154,13 @@ def test_tier_has_its_own_cache_prices() -> None:
 
 
 def test_several_tiers_pick_the_highest_exceeded() -> None:
-    ep = Endpoint(model="m", provider="p", provider_model_id="m", price=Price(1.0, 2.0),
-                  tiers=(Price(3.0, 4.0, above=1000), Price(5.0, 6.0, above=5000)))
+    ep = Endpoint(
+        model="m",
+        provider="p",
+        provider_model_id="m",
+        price=Price(1.0, 2.0),
+        tiers=(Price(3.0, 4.0, above=1000), Price(5.0, 6.0, above=5000)),
+    )
     assert cost_usd(Usage(prompt_tokens=1000), ep) == pytest.approx(0.001)
     assert cost_usd(Usage(prompt_tokens=2000), ep) == pytest.approx(0.006)
     assert cost_usd(Usage(prompt_tokens=6000, completion_tokens=10), ep) == pytest.approx(0.03006)

@@ -59,8 +59,11 @@ asyncio.run(main())
 async def test_holds_of_a_killed_process_are_settled_by_the_next_one(store: SQLStore, tmp_path: Path) -> None:
     org = await funded_org(store)
     journal_dir = tmp_path / "spool" / "credits"
-    child = subprocess.run([sys.executable, "-c", _CHILD, str(tmp_path / "db.sqlite"), str(journal_dir), org],
-                           capture_output=True, timeout=60)
+    child = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(tmp_path / "db.sqlite"), str(journal_dir), org],
+        capture_output=True,
+        timeout=60,
+    )
     assert child.returncode == -9, child.stderr.decode()
     before = await store.credit_balance(org)
     assert before.reserved_usd == 3.0 and before.balance_usd == 10.0, "the killed process settled nothing"
@@ -105,14 +108,17 @@ class Flaky:
 async def test_a_settlement_refused_by_an_outage_is_retried_later(store: SQLStore, tmp_path: Path) -> None:
     org = await funded_org(store)
     flaky = Flaky(store)
-    credits = Credits(flaky, journal=CreditJournal(tmp_path / "credits"), sweep_interval=0.05,
-                      retry_delays=(0.0, 0.01))
+    credits = Credits(
+        flaky, journal=CreditJournal(tmp_path / "credits"), sweep_interval=0.05, retry_delays=(0.0, 0.01)
+    )
     await credits.start()
     try:
         assert await store.reserve_credits(org, "r1", 1.0)
         flaky.down = True
         credits.settle(Hold(org, "r1", 1.0), 0.5, "req-1")
-        await asyncio.sleep(0.2)  # the settlement task gave up; before: the hold waited for the expiry sweep (free)
+        await asyncio.sleep(
+            0.2
+        )  # the settlement task gave up; before: the hold waited for the expiry sweep (free)
         assert (await store.credit_balance(org)).reserved_usd == 1.0
         flaky.down = False
         for _ in range(100):

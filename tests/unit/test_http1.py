@@ -43,7 +43,9 @@ def run(loop: str, test: Callable[[], Awaitable[None]]) -> None:
 async def read_as(resp, mode: str) -> bytes:
     if mode == "read":
         return await resp.read()
-    if mode == "slow":  # the consumer is busy while the whole answer arrives: reading pauses at the high-water mark
+    if (
+        mode == "slow"
+    ):  # the consumer is busy while the whole answer arrives: reading pauses at the high-water mark
         await asyncio.sleep(0.3)
         return await resp.read()
     parts = []
@@ -170,6 +172,7 @@ async def test_connections_per_host_are_capped():
         return True
 
     async with serving(handler, max_connections_per_host=2) as (server, pool):
+
         async def one() -> bytes:
             return await (await pool.request("POST", f"{server.url}/", {}, b"{}", **T)).read()
 
@@ -189,7 +192,9 @@ async def test_waiting_for_a_connection_slot_times_out_cleanly():
         slow = asyncio.ensure_future(pool.request("POST", f"{server.url}/", {}, b"{}", **T))
         await asyncio.sleep(0.05)
         with pytest.raises(HTTPError) as err:
-            await pool.request("POST", f"{server.url}/", {}, b"{}", connect_timeout=2, read_timeout=0.2, total_timeout=5)
+            await pool.request(
+                "POST", f"{server.url}/", {}, b"{}", connect_timeout=2, read_timeout=0.2, total_timeout=5
+            )
         assert err.value.timeout and "max_connections_per_host = 1" in str(err.value)
         await (await slow).read()
 
@@ -224,8 +229,16 @@ async def test_an_invalid_request_target_is_refused_before_connecting(path):
         assert server.connections == 0
 
 
-@pytest.mark.parametrize("headers", [{"x-a": "v\r\nx-injected: 1"}, {"x-a": "v\x00"}, {"bad name": "v"},
-                                     {"api-key": "k\u20ac"}, {"x\u00e9": "v"}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"x-a": "v\r\nx-injected: 1"},
+        {"x-a": "v\x00"},
+        {"bad name": "v"},
+        {"api-key": "k\u20ac"},
+        {"x\u00e9": "v"},
+    ],
+)
 async def test_an_invalid_header_is_refused(headers):
     async with serving(lambda r, w: None) as (server, pool):
         with pytest.raises(HTTPError) as err:
@@ -234,7 +247,9 @@ async def test_an_invalid_header_is_refused(headers):
         assert server.connections == 0
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/x", "http://exa mple.com/x", "http://example.com:99999/x", "http:///x"])
+@pytest.mark.parametrize(
+    "url", ["ftp://example.com/x", "http://exa mple.com/x", "http://example.com:99999/x", "http:///x"]
+)
 async def test_an_invalid_url_is_refused(url):
     with pytest.raises(HTTPError) as err:
         await Pool().request("POST", url, {}, b"{}", **T)

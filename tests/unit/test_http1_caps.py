@@ -102,7 +102,9 @@ async def test_compressed_bodies_are_decoded_up_to_the_cap(encoding, stream):
         await server.stop()
 
 
-@pytest.mark.parametrize(("body", "problem"), [(b"not gzip at all", "corrupt"), (gzip.compress(b"x" * 1000)[:-12], "truncated")])
+@pytest.mark.parametrize(
+    ("body", "problem"), [(b"not gzip at all", "corrupt"), (gzip.compress(b"x" * 1000)[:-12], "truncated")]
+)
 async def test_a_broken_gzip_body_is_an_error(body, problem):
     server = await serve(body, {"content-encoding": "gzip"})
     pool = Pool()
@@ -128,7 +130,10 @@ async def test_a_huge_header_block_is_refused():
 
 async def test_interim_responses_are_skipped():
     async def handler(req: RawRequest, w: asyncio.StreamWriter) -> bool:
-        w.write(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n" + response(200, b"real"))
+        w.write(
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n"
+            + response(200, b"real")
+        )
         await w.drain()
         return True
 
@@ -156,8 +161,14 @@ async def test_the_transport_maps_a_refused_request_to_a_400_that_does_not_count
     t = await transport()
     try:
         with pytest.raises(UpstreamError) as err:
-            await t.send(UpstreamRequest("POST", "http://127.0.0.1:9/openai/deployments/\u20ac/chat", {}, b"{}"))
-        assert (err.value.status, err.value.kind, err.value.code) == (400, "unsupported", "invalid_upstream_request")
+            await t.send(
+                UpstreamRequest("POST", "http://127.0.0.1:9/openai/deployments/\u20ac/chat", {}, b"{}")
+            )
+        assert (err.value.status, err.value.kind, err.value.code) == (
+            400,
+            "unsupported",
+            "invalid_upstream_request",
+        )
         with pytest.raises(UpstreamError) as err:
             await t.send(UpstreamRequest("POST", "http://127.0.0.1:9/x", {"api-key": "k\r\nx: 1"}, b"{}"))
         assert err.value.kind == "unsupported" and "control character" in err.value.message
@@ -171,7 +182,11 @@ async def test_the_transport_maps_an_oversized_answer_to_a_502_that_is_neither_r
     try:
         with pytest.raises(UpstreamError) as err:
             await t.send(UpstreamRequest("POST", f"{server.url}/", {}, b"{}"))
-        assert (err.value.status, err.value.kind, err.value.code) == (502, "bad_request", "upstream_response_too_large")
+        assert (err.value.status, err.value.kind, err.value.code) == (
+            502,
+            "bad_request",
+            "upstream_response_too_large",
+        )
     finally:
         await t.close()
         await server.stop()

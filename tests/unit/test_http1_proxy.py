@@ -36,42 +36,51 @@ async def echo(req: RawRequest, w: asyncio.StreamWriter) -> bool:
 
 
 def test_from_env_upper_case_wins_and_credentials_become_basic_auth():
-    s = ProxySettings.from_env({"HTTPS_PROXY": "http://egress:p%40ss%20word@proxy.corp:3128",
-                                "https_proxy": "http://other:1", "http_proxy": "proxy.corp"})
+    s = ProxySettings.from_env(
+        {
+            "HTTPS_PROXY": "http://egress:p%40ss%20word@proxy.corp:3128",
+            "https_proxy": "http://other:1",
+            "http_proxy": "proxy.corp",
+        }
+    )
     assert s.https == Proxy("proxy.corp", 3128, BASIC)
     assert s.http == Proxy("proxy.corp", 80, None)
     assert "p@ss" not in repr(s.https) and "egress" not in repr(s.https)
 
 
-@pytest.mark.parametrize("value", ["https://proxy.corp:443", "socks5://proxy.corp:1080", "http://proxy.corp:99999",
-                                   "http://:8080"])
+@pytest.mark.parametrize(
+    "value", ["https://proxy.corp:443", "socks5://proxy.corp:1080", "http://proxy.corp:99999", "http://:8080"]
+)
 def test_an_unusable_proxy_url_names_the_variable(value):
     with pytest.raises(ValueError, match="HTTPS_PROXY"):
         ProxySettings.from_env({"HTTPS_PROXY": value})
 
 
-@pytest.mark.parametrize(("no_proxy", "host", "port", "proxied"), [
-    ("", "api.openai.com", 443, True),
-    ("*", "api.openai.com", 443, False),
-    ("openai.com", "api.openai.com", 443, False),
-    ("openai.com", "openai.com", 443, False),
-    (".openai.com", "openai.com", 443, True),
-    (".openai.com", "api.openai.com", 443, False),
-    ("*.openai.com", "api.openai.com", 443, False),
-    ("notopenai.com", "api.openai.com", 443, True),
-    ("api.openai.com:8443", "api.openai.com", 443, True),
-    ("api.openai.com:443", "api.openai.com", 443, False),
-    ("10.0.0.0/8, 192.168.1.5", "10.2.3.4", 443, False),
-    ("10.0.0.0/8 192.168.1.5", "192.168.1.5", 443, False),
-    ("10.0.0.0/8", "11.0.0.1", 443, True),
-    ("[fd00::]/8", "fd00::1", 443, True),  # brackets only around an address, not a network
-    ("fd00::/8", "fd00::1", 443, False),
-    ("[fd00::1]:443", "fd00::1", 443, False),
-    ("API.OpenAI.com", "api.openai.com", 443, False),
-    ("", "localhost", 443, False),  # as Go: loopback is never proxied
-    ("", "127.0.0.1", 443, False),
-    ("", "::1", 443, False),
-])
+@pytest.mark.parametrize(
+    ("no_proxy", "host", "port", "proxied"),
+    [
+        ("", "api.openai.com", 443, True),
+        ("*", "api.openai.com", 443, False),
+        ("openai.com", "api.openai.com", 443, False),
+        ("openai.com", "openai.com", 443, False),
+        (".openai.com", "openai.com", 443, True),
+        (".openai.com", "api.openai.com", 443, False),
+        ("*.openai.com", "api.openai.com", 443, False),
+        ("notopenai.com", "api.openai.com", 443, True),
+        ("api.openai.com:8443", "api.openai.com", 443, True),
+        ("api.openai.com:443", "api.openai.com", 443, False),
+        ("10.0.0.0/8, 192.168.1.5", "10.2.3.4", 443, False),
+        ("10.0.0.0/8 192.168.1.5", "192.168.1.5", 443, False),
+        ("10.0.0.0/8", "11.0.0.1", 443, True),
+        ("[fd00::]/8", "fd00::1", 443, True),  # brackets only around an address, not a network
+        ("fd00::/8", "fd00::1", 443, False),
+        ("[fd00::1]:443", "fd00::1", 443, False),
+        ("API.OpenAI.com", "api.openai.com", 443, False),
+        ("", "localhost", 443, False),  # as Go: loopback is never proxied
+        ("", "127.0.0.1", 443, False),
+        ("", "::1", 443, False),
+    ],
+)
 def test_no_proxy(no_proxy, host, port, proxied):
     s = ProxySettings(https=Proxy("proxy.corp", 3128, None), no_proxy=no_proxy)
     assert (s.proxy_for("https", host, port) is not None) is proxied
@@ -93,7 +102,10 @@ async def test_http_goes_to_the_proxy_in_absolute_form_with_credentials():
     try:
         for _ in range(2):
             resp = await pool.request("POST", f"http://{NAME}:{upstream.port}/v1/chat?a=1", {}, b"{}", **T)
-            assert await resp.read() == f"POST http://{NAME}:{upstream.port}/v1/chat?a=1 host={NAME}:{upstream.port}".encode()
+            assert (
+                await resp.read()
+                == f"POST http://{NAME}:{upstream.port}/v1/chat?a=1 host={NAME}:{upstream.port}".encode()
+            )
         assert proxy.seen[0][2]["proxy-authorization"] == BASIC
         assert len(proxy.seen) == 1 and upstream.connections == 1  # the proxied connection was kept alive
     finally:
@@ -106,16 +118,25 @@ def _certificate(tmp_path: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, NAME)])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(NAME)]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(NAME)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return cert_file, key_file
 
 

@@ -12,8 +12,16 @@ G = "ab12cd3-ef45gh6-ij78kl9-mn01op2"
 
 @pytest.mark.parametrize(
     "key",
-    [f"sk-helicone-{G}", f"pk-helicone-{G}", f"sk-helicone-eu-{G}", f"pk-helicone-eu-{G}", f"sk-helicone-cp-{G}",
-     f"sk-helicone-rl-{G}", f"sk-helicone-eu-rl-{G}", f"sk-{G}"],
+    [
+        f"sk-helicone-{G}",
+        f"pk-helicone-{G}",
+        f"sk-helicone-eu-{G}",
+        f"pk-helicone-eu-{G}",
+        f"sk-helicone-cp-{G}",
+        f"sk-helicone-rl-{G}",
+        f"sk-helicone-eu-rl-{G}",
+        f"sk-{G}",
+    ],
 )
 def test_helicone_shapes_are_looked_up(key):
     assert looks_like_gateway_key(key)
@@ -22,9 +30,20 @@ def test_helicone_shapes_are_looked_up(key):
 
 @pytest.mark.parametrize(
     "key",
-    ["sk-proj-" + "a" * 48, "sk-ant-api03-" + "a" * 80, "sk-helicone-", f"sk-helicone-{G}x", f"sk-helicone-{G[:-1]}",
-     f"xk-helicone-{G}", f"sk-helicone-{G.replace('-', '_')}", f"sk-helicone-{G}\n", "a" * 200, "", "sk-sy-short",
-     "sk-helicone-ab12cd3-ef45gh6-ij78kl9-mn01op\u00e9"],
+    [
+        "sk-proj-" + "a" * 48,
+        "sk-ant-api03-" + "a" * 80,
+        "sk-helicone-",
+        f"sk-helicone-{G}x",
+        f"sk-helicone-{G[:-1]}",
+        f"xk-helicone-{G}",
+        f"sk-helicone-{G.replace('-', '_')}",
+        f"sk-helicone-{G}\n",
+        "a" * 200,
+        "",
+        "sk-sy-short",
+        "sk-helicone-ab12cd3-ef45gh6-ij78kl9-mn01op\u00e9",
+    ],
 )
 def test_anything_else_is_refused_without_a_lookup(key):
     assert not looks_like_gateway_key(key)

@@ -361,7 +361,9 @@ def test_workers_files_merge_into_one_scrape(tmp_path: Path):
         assert value(s, "switchyard_redis_up") == 0  # down in any worker
         assert value(s, "switchyard_build_info", version=__version__, python=sys.version.split()[0]) == 1
         assert scrape(b) == s  # any worker answers the same
-        assert "# TYPE switchyard_fallbacks_total counter" in a.render()[0].decode()  # known before any sample
+        assert (
+            "# TYPE switchyard_fallbacks_total counter" in a.render()[0].decode()
+        )  # known before any sample
         # scraping twice does not count twice (files hold totals, not increments)
         assert value(scrape(a), "switchyard_requests_total", **ok) == 7
         # worker b dies without its shutdown: its counts stay, its gauges go

@@ -15,7 +15,9 @@ ALIASES = {"my-gpt": "gpt-4o-mini/openai", "smart": "claude-sonnet-4/anthropic, 
 
 
 def planner() -> Planner:
-    settings = Settings.model_validate({"home": "/tmp/switchyard-test-aliases", "models": {"aliases": ALIASES}})
+    settings = Settings.model_validate(
+        {"home": "/tmp/switchyard-test-aliases", "models": {"aliases": ALIASES}}
+    )
     reg = load_registry(settings, env={"OPENAI_API_KEY": "k1", "ANTHROPIC_API_KEY": "k2"})
     return Planner(reg, aliases=settings.models.aliases)
 

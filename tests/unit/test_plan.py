@@ -38,8 +38,14 @@ def error(p: Planner, model: str) -> GatewayError:
     return info.value
 
 
-ALL_LLAMA_KEYS = ("GROQ_API_KEY", "DEEPINFRA_API_KEY", "NOVITA_API_KEY", "NEBIUS_API_KEY", "CEREBRAS_API_KEY",
-                  "OPENROUTER_API_KEY")
+ALL_LLAMA_KEYS = (
+    "GROQ_API_KEY",
+    "DEEPINFRA_API_KEY",
+    "NOVITA_API_KEY",
+    "NEBIUS_API_KEY",
+    "CEREBRAS_API_KEY",
+    "OPENROUTER_API_KEY",
+)
 
 
 # -- bare models -----------------------------------------------------------------------------------------
@@ -61,7 +67,10 @@ def test_bare_model_only_providers_with_keys_cheapest_first() -> None:
 
 def test_bare_model_skips_providers_without_keys() -> None:
     p = planner("GROQ_API_KEY", "CEREBRAS_API_KEY")
-    assert sources(p, "llama-3.1-8b-instruct") == ["llama-3.1-8b-instruct/groq", "llama-3.1-8b-instruct/cerebras"]
+    assert sources(p, "llama-3.1-8b-instruct") == [
+        "llama-3.1-8b-instruct/groq",
+        "llama-3.1-8b-instruct/cerebras",
+    ]
 
 
 def test_equal_prices_fall_back_to_provider_tier() -> None:
@@ -124,9 +133,14 @@ def test_model_slash_provider_pins_the_provider() -> None:
     assert a.target.base_url == "https://openrouter.ai/api/v1"
 
 
-@pytest.mark.parametrize(("spec", "provider"), [("gemini-2.5-flash/gemini", "google-ai-studio"),
-                                                 ("gemini-2.5-flash/google", "google-ai-studio"),
-                                                 ("gpt-4o-mini/OpenAI", "openai")])
+@pytest.mark.parametrize(
+    ("spec", "provider"),
+    [
+        ("gemini-2.5-flash/gemini", "google-ai-studio"),
+        ("gemini-2.5-flash/google", "google-ai-studio"),
+        ("gpt-4o-mini/OpenAI", "openai"),
+    ],
+)
 def test_provider_aliases_and_case(spec: str, provider: str) -> None:
     (a,) = planner("GEMINI_API_KEY", "OPENAI_API_KEY").plan(spec)
     assert a.provider.id == provider
@@ -210,10 +224,13 @@ def test_fallback_chain_keeps_the_given_order() -> None:
     p = planner("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GROQ_API_KEY")
     # Anthropic first although OpenAI is cheaper: an explicit chain is the caller's order.
     assert sources(p, "claude-sonnet-4/anthropic, gpt-4o-mini/openai") == [
-        "claude-sonnet-4/anthropic", "gpt-4o-mini/openai",
+        "claude-sonnet-4/anthropic",
+        "gpt-4o-mini/openai",
     ]
     assert sources(p, "gpt-4o/openai,llama-3.1-8b-instruct,gpt-4o-mini") == [
-        "gpt-4o/openai", "llama-3.1-8b-instruct/groq", "gpt-4o-mini/openai",
+        "gpt-4o/openai",
+        "llama-3.1-8b-instruct/groq",
+        "gpt-4o-mini/openai",
     ]
 
 

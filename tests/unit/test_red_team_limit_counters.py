@@ -14,7 +14,9 @@ from switchyard.stores.base import LimitRule
 
 def _counter(user: str) -> str:
     key = SimpleNamespace(id="k1", limits=())
-    org = SimpleNamespace(id="o1", limits=(LimitRule(metric="requests", limit=5, window_seconds=60, per="user"),))
+    org = SimpleNamespace(
+        id="o1", limits=(LimitRule(metric="requests", limit=5, window_seconds=60, per="user"),)
+    )
     principal = SimpleNamespace(key=key, org=org)
     helicone = SimpleNamespace(user_id=user, properties={})
     (rule,) = resolve_rules(principal, helicone, None)

@@ -30,7 +30,16 @@ PROVIDER_KEYS_REQUIRED = {
 }
 PROVIDER_KEYS_OPTIONAL = {"extra_env", "options", "notes"}
 MODEL_KEYS_REQUIRED = {"author", "name", "context", "endpoints"}
-MODEL_KEYS_OPTIONAL = {"kind", "created", "max_output", "dimensions", "aliases", "notes", "params", "structured_output"}
+MODEL_KEYS_OPTIONAL = {
+    "kind",
+    "created",
+    "max_output",
+    "dimensions",
+    "aliases",
+    "notes",
+    "params",
+    "structured_output",
+}
 ENDPOINT_KEYS_REQUIRED = {"id", "price"}
 ENDPOINT_KEYS_OPTIONAL = {
     "price_note",
@@ -440,8 +449,16 @@ def test_spot_prices(models):
 
 # ---------------------------------------------------------------- parameter rules (params.yaml)
 
-PROFILE_KEYS = {"description", "rename", "default_only", "unsupported", "ranges", "one_of", "sampling_effort",
-                "default_effort"}
+PROFILE_KEYS = {
+    "description",
+    "rename",
+    "default_only",
+    "unsupported",
+    "ranges",
+    "one_of",
+    "sampling_effort",
+    "default_effort",
+}
 
 
 def test_param_profiles_and_references(models):
@@ -458,4 +475,6 @@ def test_param_profiles_and_references(models):
             assert ep.get("params") in (None, "none", *profiles), f"{mid}/{pid}: unknown params profile"
             assert ep.get("structured_output") in (None, "native", "tool"), f"{mid}/{pid}"
         if m["author"] == "anthropic":
-            assert m.get("params", "").startswith("claude"), f"{mid}: every Claude model has Claude's sampling rules"
+            assert m.get("params", "").startswith("claude"), (
+                f"{mid}: every Claude model has Claude's sampling rules"
+            )

@@ -41,15 +41,22 @@ EVENTS = TypeAdapter(ResponseStreamEvent)
 def _load_validator() -> jsonschema.Draft202012Validator:
     """The spec's ResponseStreamEvent; its discriminated anyOf becomes if/then on `type` (precise errors)."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    components = yaml.load((SHARED / "specs" / "openai-openapi.yaml").read_text(), Loader=loader)["components"]
+    components = yaml.load((SHARED / "specs" / "openai-openapi.yaml").read_text(), Loader=loader)[
+        "components"
+    ]
     schemas = components["schemas"]
     branches = {}
     for b in schemas["ResponseStreamEvent"]["anyOf"]:
         name = b["$ref"].rsplit("/", 1)[-1]
         branches[schemas[name]["properties"]["type"]["enum"][0]] = b["$ref"]
     root = {
-        "type": "object", "required": ["type"], "properties": {"type": {"enum": list(branches)}},
-        "allOf": [{"if": {"properties": {"type": {"const": k}}}, "then": {"$ref": ref}} for k, ref in branches.items()],
+        "type": "object",
+        "required": ["type"],
+        "properties": {"type": {"enum": list(branches)}},
+        "allOf": [
+            {"if": {"properties": {"type": {"const": k}}}, "then": {"$ref": ref}}
+            for k, ref in branches.items()
+        ],
         "components": components,
     }
     return jsonschema.Draft202012Validator(root)
@@ -108,9 +115,14 @@ def accumulate(evs: list[dict[str, Any]]) -> tuple[Any, Any]:
 
 def sdk_stream(sse: bytes, **body: Any) -> tuple[list[Any], Any]:
     transport = httpx.MockTransport(
-        lambda _r: httpx.Response(200, headers={"content-type": "text/event-stream"}, content=sse))
-    client = openai.OpenAI(api_key="test", base_url="http://gateway.test/v1", max_retries=0,
-                           http_client=httpx.Client(transport=transport))
+        lambda _r: httpx.Response(200, headers={"content-type": "text/event-stream"}, content=sse)
+    )
+    client = openai.OpenAI(
+        api_key="test",
+        base_url="http://gateway.test/v1",
+        max_retries=0,
+        http_client=httpx.Client(transport=transport),
+    )
     with client.responses.stream(**{"model": "gpt-4o", "input": "hi", **body}) as s:
         seen = list(s)
         return seen, s.get_final_response()
@@ -151,15 +163,24 @@ def test_recorded_chat_streams_become_valid_responses_streams(name: str) -> None
     assert final.model == chunks[0]["model"]
     assert final.output_text == (msg["content"] or "")
     calls = [(i.call_id, i.name, i.arguments) for i in final.output if i.type == "function_call"]
-    assert calls == [(t["id"], t["function"]["name"], t["function"]["arguments"]) for t in msg.get("tool_calls", ())]
+    assert calls == [
+        (t["id"], t["function"]["name"], t["function"]["arguments"]) for t in msg.get("tool_calls", ())
+    ]
     assert final.usage is not None
     assert (final.usage.input_tokens, final.usage.output_tokens, final.usage.total_tokens) == (
-        usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"])
+        usage["prompt_tokens"],
+        usage["completion_tokens"],
+        usage["total_tokens"],
+    )
     # the deltas alone (the SDK's snapshot) rebuild the output the final event carries
-    rebuilt = [(i.type, getattr(i, "arguments", None), [c.text for c in getattr(i, "content", ())])
-               for i in snapshot.output]
-    assert rebuilt == [(i.type, getattr(i, "arguments", None), [c.text for c in getattr(i, "content", ())])
-                       for i in final.output]
+    rebuilt = [
+        (i.type, getattr(i, "arguments", None), [c.text for c in getattr(i, "content", ())])
+        for i in snapshot.output
+    ]
+    assert rebuilt == [
+        (i.type, getattr(i, "arguments", None), [c.text for c in getattr(i, "content", ())])
+        for i in final.output
+    ]
     done = [e["item"] for e in evs if e["type"] == "response.output_item.done"]
     assert done == evs[-1]["response"]["output"]
 
@@ -209,17 +230,26 @@ def _same_shapes(ours: list[dict[str, Any]], real: list[dict[str, Any]]) -> None
 
 def test_parallel_tool_calls_are_sequential_items() -> None:
     evs = events(encode(chunks_of(PARALLEL)))
-    body = [(e["type"], e.get("output_index")) for e in evs if e["type"] != "response.function_call_arguments.delta"]
+    body = [
+        (e["type"], e.get("output_index"))
+        for e in evs
+        if e["type"] != "response.function_call_arguments.delta"
+    ]
     assert body == [
-        ("response.created", None), ("response.in_progress", None),
-        ("response.output_item.added", 0), ("response.function_call_arguments.done", 0),
+        ("response.created", None),
+        ("response.in_progress", None),
+        ("response.output_item.added", 0),
+        ("response.function_call_arguments.done", 0),
         ("response.output_item.done", 0),
-        ("response.output_item.added", 1), ("response.function_call_arguments.done", 1),
+        ("response.output_item.added", 1),
+        ("response.function_call_arguments.done", 1),
         ("response.output_item.done", 1),
         ("response.completed", None),
     ]
     added = [e["item"] for e in evs if e["type"] == "response.output_item.added"]
-    assert all(i["arguments"] == "" and i["status"] == "in_progress" and i["id"].startswith("fc_") for i in added)
+    assert all(
+        i["arguments"] == "" and i["status"] == "in_progress" and i["id"].startswith("fc_") for i in added
+    )
 
 
 def test_through_the_translating_pump() -> None:
@@ -228,7 +258,7 @@ def test_through_the_translating_pump() -> None:
     for size in (1, 37, len(data)):
         surface = surface_for()
         pump = TranslatingPump(OpenAIStreamParser(), surface, include_usage=True)
-        out = b"".join(pump.feed(data[i:i + size]) for i in range(0, len(data), size)) + pump.close()
+        out = b"".join(pump.feed(data[i : i + size]) for i in range(0, len(data), size)) + pump.close()
         assert without_ids(events(out)) == without_ids(events(encode(chunks_of(PARALLEL))))
         evs = events(out)
         assert evs[-1]["type"] == "response.completed" and evs[-1]["response"]["usage"]["total_tokens"] == 209
@@ -237,10 +267,19 @@ def test_through_the_translating_pump() -> None:
 # -- synthetic chunk sequences ----------------------------------------------------------------------
 
 
-def chunk(delta: dict[str, Any] | None = None, finish: str | None = None, usage: dict[str, Any] | None = None,
-          choices: bool = True) -> dict[str, Any]:
-    c: dict[str, Any] = {"id": "chatcmpl-syn", "object": "chat.completion.chunk", "created": 1700000000, "model": "m",
-                         "choices": [{"index": 0, "delta": delta or {}, "finish_reason": finish}] if choices else []}
+def chunk(
+    delta: dict[str, Any] | None = None,
+    finish: str | None = None,
+    usage: dict[str, Any] | None = None,
+    choices: bool = True,
+) -> dict[str, Any]:
+    c: dict[str, Any] = {
+        "id": "chatcmpl-syn",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": "m",
+        "choices": [{"index": 0, "delta": delta or {}, "finish_reason": finish}] if choices else [],
+    }
     if usage is not None:
         c["usage"] = usage
     return c
@@ -272,7 +311,9 @@ def test_no_usage_at_all_ends_at_done_without_usage() -> None:
 
 
 def test_length_ends_incomplete() -> None:
-    evs = events(encode([chunk({"content": "Hi"}), chunk(finish="length"), chunk(usage=USAGE_1, choices=False)]))
+    evs = events(
+        encode([chunk({"content": "Hi"}), chunk(finish="length"), chunk(usage=USAGE_1, choices=False)])
+    )
     _, final = accumulate(evs)
     last = evs[-1]
     assert last["type"] == "response.incomplete"
@@ -284,19 +325,27 @@ def test_length_ends_incomplete() -> None:
 
 def test_reasoning_deltas_become_a_reasoning_summary_item() -> None:
     chunks = [
-        chunk({"role": "assistant", "reasoning_content": "Let me "}), chunk({"reasoning_content": "think."}),
+        chunk({"role": "assistant", "reasoning_content": "Let me "}),
+        chunk({"reasoning_content": "think."}),
         chunk({"thinking_blocks": [{"type": "thinking", "thinking": "Let me think.", "signature": "c2ln"}]}),
         chunk({"thinking_blocks": [{"type": "redacted_thinking", "data": "b3BhcXVl"}]}),
-        chunk({"content": "Answer."}), chunk(finish="stop"), chunk(usage=USAGE_1, choices=False),
+        chunk({"content": "Answer."}),
+        chunk(finish="stop"),
+        chunk(usage=USAGE_1, choices=False),
     ]
     evs = events(encode(chunks))
     _, final = accumulate(evs)
     types = collapse([e["type"] for e in evs])
     assert types[:9] == [
-        "response.created", "response.in_progress", "response.output_item.added",
-        "response.reasoning_summary_part.added", "response.reasoning_summary_text.delta",
-        "response.reasoning_summary_text.done", "response.reasoning_summary_part.done",
-        "response.output_item.done", "response.output_item.added",
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.reasoning_summary_part.added",
+        "response.reasoning_summary_text.delta",
+        "response.reasoning_summary_text.done",
+        "response.reasoning_summary_part.done",
+        "response.output_item.done",
+        "response.output_item.added",
     ]
     out = evs[-1]["response"]["output"]
     assert [i["type"] for i in out] == ["reasoning", "reasoning", "message"]
@@ -322,8 +371,16 @@ def test_refusal_stream() -> None:
 
 def test_text_after_a_tool_call_opens_a_new_message() -> None:
     tc = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
-    evs = events(encode([chunk({"content": "Sure."}), chunk({"tool_calls": [tc]}), chunk({"content": "Done."}),
-                         chunk(finish="tool_calls")]))
+    evs = events(
+        encode(
+            [
+                chunk({"content": "Sure."}),
+                chunk({"tool_calls": [tc]}),
+                chunk({"content": "Done."}),
+                chunk(finish="tool_calls"),
+            ]
+        )
+    )
     _, final = accumulate(evs)
     assert [i["type"] for i in evs[-1]["response"]["output"]] == ["message", "function_call", "message"]
     assert final.output_text == "Sure.Done."
@@ -332,21 +389,41 @@ def test_text_after_a_tool_call_opens_a_new_message() -> None:
 def test_interleaved_tool_call_arguments_still_reach_the_final_response() -> None:
     a = {"index": 0, "id": "call_a", "type": "function", "function": {"name": "a", "arguments": '{"x":'}}
     b = {"index": 1, "id": "call_b", "type": "function", "function": {"name": "b", "arguments": "{}"}}
-    evs = events(encode([chunk({"tool_calls": [a]}), chunk({"tool_calls": [b]}),
-                         chunk({"tool_calls": [{"index": 0, "function": {"arguments": "1}"}}]}),
-                         chunk(finish="tool_calls")]))
+    evs = events(
+        encode(
+            [
+                chunk({"tool_calls": [a]}),
+                chunk({"tool_calls": [b]}),
+                chunk({"tool_calls": [{"index": 0, "function": {"arguments": "1}"}}]}),
+                chunk(finish="tool_calls"),
+            ]
+        )
+    )
     valid(evs)
     assert [i["arguments"] for i in evs[-1]["response"]["output"]] == ['{"x":1}', "{}"]
 
 
 def test_echoes_the_request_in_created_and_completed() -> None:
-    body = {"model": "gpt-4o", "input": "hi", "stream": True, "instructions": "Be brief.", "tool_choice": "required",
-            "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}, "strict": True}]}
+    body = {
+        "model": "gpt-4o",
+        "input": "hi",
+        "stream": True,
+        "instructions": "Be brief.",
+        "tool_choice": "required",
+        "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}, "strict": True}],
+    }
     evs = events(encode(chunks_of(USAGE), surface_for(body)))
     for e in (evs[0], evs[-1]):
         assert e["response"]["instructions"] == "Be brief." and e["response"]["tool_choice"] == "required"
-        assert e["response"]["tools"] == [{"type": "function", "name": "f", "description": None,
-                                           "parameters": {"type": "object"}, "strict": True}]
+        assert e["response"]["tools"] == [
+            {
+                "type": "function",
+                "name": "f",
+                "description": None,
+                "parameters": {"type": "object"},
+                "strict": True,
+            }
+        ]
     assert evs[0]["response"]["status"] == "in_progress" and evs[0]["response"]["output"] == []
 
 
@@ -356,8 +433,13 @@ def test_error_event() -> None:
     err = s.error_event(GatewayError(502, "upstream reported an error mid-stream: boom", code="server"))
     evs = events(head + err)
     valid(evs)
-    assert evs[-1] == {"type": "error", "sequence_number": len(evs) - 1, "code": "server",
-                       "message": "upstream reported an error mid-stream: boom", "param": None}
+    assert evs[-1] == {
+        "type": "error",
+        "sequence_number": len(evs) - 1,
+        "code": "server",
+        "message": "upstream reported an error mid-stream: boom",
+        "param": None,
+    }
     assert err.startswith(b"event: error\ndata: ")
     assert s.done() == b""
 

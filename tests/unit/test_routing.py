@@ -36,7 +36,9 @@ def test_byok_attempts_come_before_ptb_for_a_bare_model() -> None:
     p = planner("OPENAI_API_KEY", "OPENROUTER_API_KEY")
     attempts = p.plan("gpt-4o-mini", ring(key("openrouter", "mine")))
     assert [a.source for a in attempts] == [
-        "gpt-4o-mini/openrouter/byok/mine", "gpt-4o-mini/openai/ptb", "gpt-4o-mini/openrouter/ptb",
+        "gpt-4o-mini/openrouter/byok/mine",
+        "gpt-4o-mini/openai/ptb",
+        "gpt-4o-mini/openrouter/ptb",
     ]
     byok = attempts[0]
     assert byok.target.api_key == "sk-org-secret"  # the organisation's key, not the gateway's
@@ -72,8 +74,10 @@ def test_exclusions_apply_to_byok_too() -> None:
 
 def test_byok_settings_override_the_provider_and_drop_gateway_secrets() -> None:
     p = planner(providers={"azure": {"config": {"api_version": "2024-01-01"}}})
-    attempts = p.plan("gpt-4o-mini/azure", ring(key("azure", "az", deployment="mini-prod",
-                                                     base_url="https://org.openai.azure.com")))
+    attempts = p.plan(
+        "gpt-4o-mini/azure",
+        ring(key("azure", "az", deployment="mini-prod", base_url="https://org.openai.azure.com")),
+    )
     t = attempts[0].target
     assert t.config["deployment"] == "mini-prod" and t.config["endpoint"] == "https://org.openai.azure.com"
     assert t.config["api_version"] == "2024-01-01"  # provider default kept where the key says nothing
@@ -83,21 +87,46 @@ def test_plans_are_cached_per_keyring_version() -> None:
     p = planner("OPENAI_API_KEY")
     r1 = ring(key("openrouter", "x"), version=1)
     assert p.plan("gpt-4o-mini", r1)[0].auth == "byok"
-    assert p.plan("gpt-4o-mini")[0].auth == "ptb"  # another organisation without keys: not served from r1's plan
+    assert (
+        p.plan("gpt-4o-mini")[0].auth == "ptb"
+    )  # another organisation without keys: not served from r1's plan
     r2 = Keyring("org-1", 2, {})
     assert p.plan("gpt-4o-mini", r2)[0].auth == "ptb"
 
 
 def test_org_key_decrypts_plain_and_aws_secrets() -> None:
     secrets = Secrets(b"master")
-    plain = ProviderKey("k", "o", "openai", "…1234", {"base_url": "https://proxy.example/v1/"}, True, 0, 0,
-                        ciphertext=secrets.encrypt("sk-1234"))
+    plain = ProviderKey(
+        "k",
+        "o",
+        "openai",
+        "…1234",
+        {"base_url": "https://proxy.example/v1/"},
+        True,
+        0,
+        0,
+        ciphertext=secrets.encrypt("sk-1234"),
+    )
     k = org_key(plain, secrets)
     assert (k.api_key, k.base_url, k.auth) == ("sk-1234", "https://proxy.example/v1", None)
-    aws = ProviderKey("b", "o", "bedrock", "…WXYZ", {"region": "eu-west-1"}, True, 0, 0,
-                      ciphertext=secrets.encrypt('{"access_key_id":"AKIA","secret_access_key":"s3cr3t"}'))
+    aws = ProviderKey(
+        "b",
+        "o",
+        "bedrock",
+        "…WXYZ",
+        {"region": "eu-west-1"},
+        True,
+        0,
+        0,
+        ciphertext=secrets.encrypt('{"access_key_id":"AKIA","secret_access_key":"s3cr3t"}'),
+    )
     k = org_key(aws, secrets)
-    assert (k.api_key, k.auth, k.config["region"], k.config["secret_access_key"]) == ("AKIA", "aws-sigv4", "eu-west-1", "s3cr3t")
+    assert (k.api_key, k.auth, k.config["region"], k.config["secret_access_key"]) == (
+        "AKIA",
+        "aws-sigv4",
+        "eu-west-1",
+        "s3cr3t",
+    )
     assert "s3cr3t" not in repr(k) and "AKIA" not in repr(k)
 
 
@@ -106,7 +135,9 @@ def test_org_key_decrypts_plain_and_aws_secrets() -> None:
 
 def test_several_keys_for_one_endpoint_take_turns() -> None:
     p = Planner(planner().registry)
-    attempts = p.plan("claude-sonnet-4", ring(key("anthropic", "a"), key("anthropic", "b"), key("anthropic", "c")))
+    attempts = p.plan(
+        "claude-sonnet-4", ring(key("anthropic", "a"), key("anthropic", "b"), key("anthropic", "c"))
+    )
     firsts = {order(attempts, None)[0].key_id for _ in range(6)}
     assert firsts == {"a", "b", "c"}
 
@@ -150,7 +181,9 @@ def test_allow_list_keeps_matching_attempts_and_refuses_the_rest() -> None:
 # -- retries ------------------------------------------------------------------------------------------
 
 
-def err(kind: str, status: int = 503, retry_after: float | None = None, should: bool | None = None) -> UpstreamError:
+def err(
+    kind: str, status: int = 503, retry_after: float | None = None, should: bool | None = None
+) -> UpstreamError:
     e = UpstreamError(status, kind, "x", retry_after=retry_after)  # type: ignore[arg-type]
     e.should_retry = should
     return e
@@ -184,10 +217,22 @@ def test_retry_headers_follow_helicone_defaults_and_validate() -> None:
     assert retry_policy({}, default) is default
     assert retry_policy({"helicone-retry-enabled": "true"}, default) == RetryPolicy(5, 2.0, 1000, 10_000)
     assert retry_policy({"helicone-retry-enabled": "false"}, RetryPolicy(3)).num == 0
-    got = retry_policy({"helicone-retry-enabled": "TRUE", "helicone-retry-num": "2", "helicone-retry-factor": "1.5",
-                        "helicone-retry-min-timeout": "10", "helicone-retry-max-timeout": "50"}, default)
+    got = retry_policy(
+        {
+            "helicone-retry-enabled": "TRUE",
+            "helicone-retry-num": "2",
+            "helicone-retry-factor": "1.5",
+            "helicone-retry-min-timeout": "10",
+            "helicone-retry-max-timeout": "50",
+        },
+        default,
+    )
     assert got == RetryPolicy(2, 1.5, 10, 50)
-    for name, value in (("helicone-retry-num", "many"), ("helicone-retry-num", "11"), ("helicone-retry-factor", "0")):
+    for name, value in (
+        ("helicone-retry-num", "many"),
+        ("helicone-retry-num", "11"),
+        ("helicone-retry-factor", "0"),
+    ):
         with pytest.raises(GatewayError) as info:
             retry_policy({"helicone-retry-enabled": "true", name: value}, default)
         assert info.value.status == 400 and info.value.code == "invalid_header"
@@ -195,9 +240,17 @@ def test_retry_headers_follow_helicone_defaults_and_validate() -> None:
 
 def test_route_options_parse_timeouts_hedge_and_continuation() -> None:
     default = RetryPolicy()
-    assert route_options({}, default) is route_options({"x-other": "1"}, default)  # shared when nothing is asked
-    o = route_options({"switchyard-first-byte-timeout-ms": "300", "switchyard-hedge-after-ms": "150",
-                       "switchyard-stream-continuation": "true"}, default)
+    assert route_options({}, default) is route_options(
+        {"x-other": "1"}, default
+    )  # shared when nothing is asked
+    o = route_options(
+        {
+            "switchyard-first-byte-timeout-ms": "300",
+            "switchyard-hedge-after-ms": "150",
+            "switchyard-stream-continuation": "true",
+        },
+        default,
+    )
     assert (o.first_byte_timeout, o.hedge_after, o.continuation) == (0.3, 0.15, True)
     with pytest.raises(GatewayError):
         route_options({"switchyard-timeout-ms": "-5"}, default)

@@ -62,8 +62,10 @@ class FakeStore:
 
 
 def records(n: int) -> list[dict[str, Any]]:
-    return [{"id": str(uuid.uuid4()), "org_id": "org-1", "status": 200, "n": i, "properties": {"k": "v"}}
-            for i in range(n)]
+    return [
+        {"id": str(uuid.uuid4()), "org_id": "org-1", "status": 200, "n": i, "properties": {"k": "v"}}
+        for i in range(n)
+    ]
 
 
 def spooled_records(spool: Spool) -> list[dict[str, Any]]:
@@ -403,10 +405,14 @@ def scrape(sink: LogSink) -> dict[str, float]:
     return {s.name: s.value for fam in text_string_to_metric_families(body.decode()) for s in fam.samples}
 
 
-@pytest.mark.parametrize("error", [OSError(errno.ENOSPC, "No space left on device"),
-                                   PermissionError(errno.EACCES, "Permission denied")], ids=["enospc", "eacces"])
-async def test_store_and_disk_down_the_writer_survives_and_writes_everything_after(tmp_path: Path,
-                                                                                   error: OSError) -> None:
+@pytest.mark.parametrize(
+    "error",
+    [OSError(errno.ENOSPC, "No space left on device"), PermissionError(errno.EACCES, "Permission denied")],
+    ids=["enospc", "eacces"],
+)
+async def test_store_and_disk_down_the_writer_survives_and_writes_everything_after(
+    tmp_path: Path, error: OSError
+) -> None:
     store = FakeStore()
     store.down = True
     disk = BrokenDisk(tmp_path)
@@ -530,13 +536,16 @@ async def test_memory_is_bounded_and_drops_are_counted_while_the_disk_fails(tmp_
     assert len(spooled_records(sink.spool)) == 10, "the 10 held in memory reach the disk once it recovers"
 
 
-async def test_shutdown_with_store_and_disk_down_returns_in_time_and_counts_the_loss(tmp_path: Path,
-                                                                                     caplog) -> None:
+async def test_shutdown_with_store_and_disk_down_returns_in_time_and_counts_the_loss(
+    tmp_path: Path, caplog
+) -> None:
     store = FakeStore()
     store.down = True
     disk = BrokenDisk(tmp_path)
     disk.error = OSError(errno.ENOSPC, "No space left on device")
-    sink = LogSink(store, disk, flush_interval=0.01, replay_interval=0.02, drain_timeout=0.3, max_backoff=0.05)
+    sink = LogSink(
+        store, disk, flush_interval=0.01, replay_interval=0.02, drain_timeout=0.3, max_backoff=0.05
+    )
     await sink.start()
     for r in records(7):
         sink.submit(r)
@@ -597,8 +606,10 @@ asyncio.run(main())
 
 
 def _submit_then_sigkill(directory: Path, write_ahead: bool, n: int) -> None:
-    child = subprocess.Popen([sys.executable, "-c", _KILLED_CHILD, str(directory), "1" if write_ahead else "0", str(n)],
-                             stdout=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_CHILD, str(directory), "1" if write_ahead else "0", str(n)],
+        stdout=subprocess.PIPE,
+    )
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == b"ready"
     finally:

@@ -18,8 +18,10 @@ TOOL = "openai/chat_completion_stream_tool_call.sse"
 PARALLEL = "openai/chat_completion_stream_parallel_tool_calls.sse"
 FIXTURES = [USAGE, TOOL, PARALLEL]
 
-TEXT = ("I'm unable to provide real-time weather updates. To get the current weather in San Francisco, "
-        "I recommend checking a reliable weather website or a weather app.")
+TEXT = (
+    "I'm unable to provide real-time weather updates. To get the current weather in San Francisco, "
+    "I recommend checking a reliable weather website or a weather app."
+)
 
 
 def chunked(data: bytes, size: int) -> list[bytes]:
@@ -94,10 +96,18 @@ def test_assembled_text_and_usage() -> None:
     pump_all(pump, stream(USAGE), 17)
     r = pump.assembler.result()
     assert r["id"] == "chatcmpl-ABfw031mOJeYCSHe4yI2ZjOA6kMJL"
-    assert r["object"] == "chat.completion" and r["model"] == "gpt-4o-2024-08-06" and r["created"] == 1727346168
-    assert r["choices"] == [{"index": 0, "message": {"role": "assistant", "content": TEXT}, "finish_reason": "stop"}]
-    assert r["usage"] == {"prompt_tokens": 14, "completion_tokens": 30, "total_tokens": 44,
-                          "completion_tokens_details": {"reasoning_tokens": 0}}
+    assert (
+        r["object"] == "chat.completion" and r["model"] == "gpt-4o-2024-08-06" and r["created"] == 1727346168
+    )
+    assert r["choices"] == [
+        {"index": 0, "message": {"role": "assistant", "content": TEXT}, "finish_reason": "stop"}
+    ]
+    assert r["usage"] == {
+        "prompt_tokens": 14,
+        "completion_tokens": 30,
+        "total_tokens": 44,
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
     assert pump.assembler.text == TEXT
 
 
@@ -107,10 +117,13 @@ def test_assembled_tool_call() -> None:
     (choice,) = pump.assembler.result()["choices"]
     assert choice["finish_reason"] == "tool_calls"
     assert choice["message"]["content"] is None
-    assert choice["message"]["tool_calls"] == [{
-        "id": "call_4XzlGBLtUe9dy3GVNV4jhq7h", "type": "function",
-        "function": {"name": "get_weather", "arguments": '{"city":"New York City"}'},
-    }]
+    assert choice["message"]["tool_calls"] == [
+        {
+            "id": "call_4XzlGBLtUe9dy3GVNV4jhq7h",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city":"New York City"}'},
+        }
+    ]
     assert pump.assembler.result()["usage"]["total_tokens"] == 60
 
 
@@ -167,7 +180,10 @@ def test_stream_cut_inside_an_event_raises() -> None:
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
-        (b'{"error": {"message": "Rate limit reached for gpt-4o", "type": "requests"}}', "Rate limit reached"),
+        (
+            b'{"error": {"message": "Rate limit reached for gpt-4o", "type": "requests"}}',
+            "Rate limit reached",
+        ),
         (b'{"error": "upstream overloaded"}', "upstream overloaded"),
     ],
 )
@@ -189,10 +205,20 @@ def test_non_object_event_raises(payload: bytes) -> None:
 
 def test_legacy_completions_stream() -> None:
     chunks = [
-        {"id": "cmpl-1", "object": "text_completion", "created": 1, "model": "gpt-3.5-turbo-instruct",
-         "choices": [{"index": 0, "text": "Hello", "finish_reason": None}]},
-        {"id": "cmpl-1", "object": "text_completion", "created": 1, "model": "gpt-3.5-turbo-instruct",
-         "choices": [{"index": 0, "text": " world", "finish_reason": "length"}]},
+        {
+            "id": "cmpl-1",
+            "object": "text_completion",
+            "created": 1,
+            "model": "gpt-3.5-turbo-instruct",
+            "choices": [{"index": 0, "text": "Hello", "finish_reason": None}],
+        },
+        {
+            "id": "cmpl-1",
+            "object": "text_completion",
+            "created": 1,
+            "model": "gpt-3.5-turbo-instruct",
+            "choices": [{"index": 0, "text": " world", "finish_reason": "length"}],
+        },
     ]
     data = b"".join(b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks) + DONE
     pump = PassthroughPump(include_usage=False, object_name="text_completion")
@@ -203,8 +229,13 @@ def test_legacy_completions_stream() -> None:
 
 
 def test_multi_line_data_event_reaches_the_client_intact() -> None:
-    chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
-             "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}]}
+    chunk = {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}],
+    }
     pretty = orjson.dumps(chunk, option=orjson.OPT_INDENT_2)
     upstream = b"".join(b"data: " + line + b"\n" for line in pretty.split(b"\n")) + b"\n" + DONE
     pump = PassthroughPump(include_usage=True, object_name="chat.completion")
@@ -269,8 +300,14 @@ def test_assembler_first_chunk_sets_identity() -> None:
 
 def test_assembler_reasoning_and_content() -> None:
     a = StreamAssembler()
-    for delta in ({"role": "assistant", "reasoning_content": "Think"}, {"reasoning_content": "ing."},
-                  {"content": "An"}, {"content": "swer"}, {"content": ""}, {"content": None}):
+    for delta in (
+        {"role": "assistant", "reasoning_content": "Think"},
+        {"reasoning_content": "ing."},
+        {"content": "An"},
+        {"content": "swer"},
+        {"content": ""},
+        {"content": None},
+    ):
         a.feed({"id": "r", "choices": [{"index": 0, "delta": delta}]})
     a.feed({"id": "r", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
     (c,) = a.result()["choices"]
@@ -285,14 +322,32 @@ def test_assembler_several_choices_in_index_order() -> None:
     a.feed({"choices": [{"index": 1, "delta": {"content": "B2"}, "finish_reason": "length"}]})
     r = a.result()
     assert [(c["index"], c["message"]["content"], c["finish_reason"]) for c in r["choices"]] == [
-        (0, "A1A2", "stop"), (1, "B1B2", "length"),
+        (0, "A1A2", "stop"),
+        (1, "B1B2", "length"),
     ]
 
 
 def test_assembler_tool_call_without_arguments_and_name_in_pieces() -> None:
     a = StreamAssembler()
-    a.feed({"choices": [{"index": 0, "delta": {"tool_calls": [
-        {"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_", "arguments": ""}}]}}]})
+    a.feed(
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {
+                        "tool_calls": [
+                            {
+                                "index": 0,
+                                "id": "call_1",
+                                "type": "function",
+                                "function": {"name": "get_", "arguments": ""},
+                            }
+                        ]
+                    },
+                }
+            ]
+        }
+    )
     a.feed({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"name": "time"}}]}}]})
     a.feed({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
     (c,) = a.result()["choices"]

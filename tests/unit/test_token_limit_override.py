@@ -54,7 +54,10 @@ def test_middle_out_keeps_beginning_and_end():
 
 
 def test_text_parts_and_anthropic_system_are_cut_too():
-    b = {"system": "S" * 4000, "messages": [{"role": "user", "content": [{"type": "text", "text": "T" * 4000}]}]}
+    b = {
+        "system": "S" * 4000,
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "T" * 4000}]}],
+    }
     out, _ = fit("truncate", b, "m", 1000)
     assert len(out["system"]) < 4000 and len(out["messages"][0]["content"][0]["text"]) < 4000
     assert estimate_tokens(out) <= 900
@@ -69,7 +72,9 @@ def test_fallback_picks_the_second_model_only_when_over():
 
 
 def registry():
-    return load_registry(Settings.model_validate({"home": "/tmp/switchyard-test-override"}), env={"OPENAI_API_KEY": "k"})
+    return load_registry(
+        Settings.model_validate({"home": "/tmp/switchyard-test-override"}), env={"OPENAI_API_KEY": "k"}
+    )
 
 
 def test_override_prices_an_unpriced_attempt_but_never_undercuts_a_priced_one():

@@ -22,10 +22,19 @@ from switchyard.pipeline.headers import parse_helicone
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
-BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "secret prompt"}], "temperature": 0.2,
-        "max_tokens": 50}
-ANSWER = {"id": "chatcmpl-1", "model": "gpt-4o-mini-2024-07-18", "choices": [
-    {"index": 0, "message": {"role": "assistant", "content": "secret answer"}, "finish_reason": "stop"}]}
+BODY = {
+    "model": "gpt-4o-mini",
+    "messages": [{"role": "user", "content": "secret prompt"}],
+    "temperature": 0.2,
+    "max_tokens": 50,
+}
+ANSWER = {
+    "id": "chatcmpl-1",
+    "model": "gpt-4o-mini-2024-07-18",
+    "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "secret answer"}, "finish_reason": "stop"}
+    ],
+}
 
 
 def _tracing(capture: bool = False) -> tuple[Tracing, InMemorySpanExporter]:
@@ -36,8 +45,15 @@ def _tracing(capture: bool = False) -> tuple[Tracing, InMemorySpanExporter]:
 def _ctx(headers: dict[str, str]) -> RequestContext:
     ctx = RequestContext(path="/v1/chat/completions", helicone=parse_helicone(headers), body=BODY)
     ctx.requested_model = "gpt-4o-mini,claude-3-5-haiku"
-    failed = AttemptLog("anthropic", "claude-3-5-haiku", "claude/anthropic/ptb", status=529, error="overloaded",
-                        kind="overloaded", latency_ms=12.0)
+    failed = AttemptLog(
+        "anthropic",
+        "claude-3-5-haiku",
+        "claude/anthropic/ptb",
+        status=529,
+        error="overloaded",
+        kind="overloaded",
+        latency_ms=12.0,
+    )
     ok = AttemptLog("openai", "gpt-4o-mini", "gpt-4o-mini/openai/ptb", status=200, latency_ms=30.0, retry=1)
     now = time.perf_counter()  # the request began 100 ms ago; its tries at +5 ms and +20 ms
     ctx.started, failed.started, ok.started = now - 0.1, now - 0.095, now - 0.08
@@ -58,10 +74,14 @@ def test_request_span_and_one_child_per_attempt_with_genai_attributes():
     root = next(s for s in spans if s.kind == SpanKind.SERVER)
     kids = [s for s in spans if s.kind == SpanKind.CLIENT]
     assert root.name == "chat gpt-4o-mini"
-    assert f"{root.context.trace_id:032x}" == TRACE_ID and f"{root.parent.span_id:016x}" == PARENT  # caller's trace
+    assert (
+        f"{root.context.trace_id:032x}" == TRACE_ID and f"{root.parent.span_id:016x}" == PARENT
+    )  # caller's trace
     a = root.attributes
     assert a["gen_ai.operation.name"] == "chat" and a["gen_ai.provider.name"] == "openai"
-    assert a["gen_ai.request.model"] == "gpt-4o-mini" and a["gen_ai.response.model"] == "gpt-4o-mini-2024-07-18"
+    assert (
+        a["gen_ai.request.model"] == "gpt-4o-mini" and a["gen_ai.response.model"] == "gpt-4o-mini-2024-07-18"
+    )
     assert a["gen_ai.usage.input_tokens"] == 11 and a["gen_ai.usage.output_tokens"] == 7
     assert a["gen_ai.usage.cache_read.input_tokens"] == 3
     assert tuple(a["gen_ai.response.finish_reasons"]) == ("stop",) and a["gen_ai.response.id"] == "chatcmpl-1"
@@ -75,9 +95,15 @@ def test_request_span_and_one_child_per_attempt_with_genai_attributes():
         assert root.start_time <= k.start_time <= k.end_time <= root.end_time
     bad, good = sorted(kids, key=lambda s: s.start_time)
     assert bad.attributes["gen_ai.provider.name"] == "anthropic"
-    assert bad.attributes["switchyard.attempt.outcome"] == "overloaded" and bad.status.status_code == StatusCode.ERROR
+    assert (
+        bad.attributes["switchyard.attempt.outcome"] == "overloaded"
+        and bad.status.status_code == StatusCode.ERROR
+    )
     assert bad.attributes["error.type"] == "overloaded" and bad.attributes["http.response.status_code"] == 529
-    assert good.attributes["switchyard.attempt.outcome"] == "ok" and good.attributes["switchyard.attempt.retry"] == 1
+    assert (
+        good.attributes["switchyard.attempt.outcome"] == "ok"
+        and good.attributes["switchyard.attempt.retry"] == 1
+    )
     assert good.attributes["switchyard.attempt.source"] == "gpt-4o-mini/openai/ptb"
     assert abs((good.end_time - good.start_time) / 1e6 - 30.0) < 0.01
 
@@ -94,7 +120,8 @@ def test_contents_only_when_switched_on_and_not_when_omitted():
     tracing.record(_ctx({}), {})
     a = next(s for s in exp.get_finished_spans() if s.kind == SpanKind.SERVER).attributes
     assert orjson.loads(a["gen_ai.input.messages"]) == [
-        {"role": "user", "parts": [{"type": "text", "content": "secret prompt"}]}]
+        {"role": "user", "parts": [{"type": "text", "content": "secret prompt"}]}
+    ]
     out = orjson.loads(a["gen_ai.output.messages"])
     assert out[0]["parts"][0]["content"] == "secret answer" and out[0]["finish_reason"] == "stop"
     exp.clear()
@@ -114,7 +141,10 @@ def test_failed_request_is_an_error_span():
 
 
 def test_finish_reasons_of_each_format():
-    assert finish_reasons({"choices": [{"finish_reason": "length"}, {"finish_reason": "stop"}]}) == ["length", "stop"]
+    assert finish_reasons({"choices": [{"finish_reason": "length"}, {"finish_reason": "stop"}]}) == [
+        "length",
+        "stop",
+    ]
     assert finish_reasons({"stop_reason": "end_turn"}) == ["end_turn"]
     assert finish_reasons({"status": "completed"}) == ["completed"]
 
@@ -175,7 +205,9 @@ def test_tracing_on_costs_little_per_request():
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     exp = InMemorySpanExporter()
-    tracing = Tracing(exp, processor=BatchSpanProcessor(exp, max_queue_size=100_000, schedule_delay_millis=60_000))
+    tracing = Tracing(
+        exp, processor=BatchSpanProcessor(exp, max_queue_size=100_000, schedule_delay_millis=60_000)
+    )
     ctx = _ctx({})
     n = 2000
     t = time.perf_counter()

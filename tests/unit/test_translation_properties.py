@@ -455,7 +455,9 @@ def result_kept(provider: str, text: str, parts: list[str] | None, value: Any) -
         if not text.strip():  # blank results are said to be empty (Converse rejects blank text)
             return wire_text in ("", "(empty)", text)
         return all(p in wire_text for p in (parts if parts is not None else [text]) if p.strip())
-    if isinstance(value, list):  # anthropic text blocks; blank parts are dropped (Anthropic rejects blank text)
+    if isinstance(
+        value, list
+    ):  # anthropic text blocks; blank parts are dropped (Anthropic rejects blank text)
         kept = "".join(p for p in parts if p.strip()) if parts is not None else text
         return kept == "".join(value) or text == "".join(value) or (not text.strip() and not value)
     # Anthropic rejects blank text blocks: a whitespace-only result is sent as an empty one

@@ -87,8 +87,11 @@ def admin_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]
             authorize(deps.settings.admin.key, request.headers.get("authorization"))
             for name, value in request.path_params.items():  # PostgreSQL text cannot hold NUL: never a 500
                 if "\x00" in value or len(value) > 256:
-                    raise GatewayError(404, f"No such {name}: ids and names never hold NUL or exceed 256 "
-                                       "characters.", code="not_found")
+                    raise GatewayError(
+                        404,
+                        f"No such {name}: ids and names never hold NUL or exceed 256 characters.",
+                        code="not_found",
+                    )
             result = await handler(request, deps)
         except GatewayError as e:
             return _error(e)
@@ -205,8 +208,9 @@ async def revoke_key(request: Request, deps: Any) -> Result:
 async def create_provider_key(request: Request, deps: Any) -> Result:
     org = await _org(request, deps)
     body = parse(ProviderKeyCreate, await _body(request))
-    pk = await ops.create_provider_key(deps.store, deps.secrets, deps.registry, org, body,
-                                       policy=deps.keyrings.policy)
+    pk = await ops.create_provider_key(
+        deps.store, deps.secrets, deps.registry, org, body, policy=deps.keyrings.policy
+    )
     deps.auth.invalidate()
     await deps.invalidation.publish()
     return 201, provider_key_json(pk)
@@ -225,8 +229,9 @@ async def get_provider_key(request: Request, deps: Any) -> Result:
 async def update_provider_key(request: Request, deps: Any) -> Result:
     org = await _org(request, deps)
     body = parse(ProviderKeyPatch, await _body(request))
-    pk = await ops.update_provider_key(deps.store, deps.secrets, org, request.path_params["key_id"], body,
-                                       policy=deps.keyrings.policy)
+    pk = await ops.update_provider_key(
+        deps.store, deps.secrets, org, request.path_params["key_id"], body, policy=deps.keyrings.policy
+    )
     deps.auth.invalidate()
     await deps.invalidation.publish()
     return provider_key_json(pk)

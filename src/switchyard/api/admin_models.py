@@ -151,7 +151,6 @@ class CreditGrant(_Body):
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
 
 
-
 M = TypeVar("M", bound=BaseModel)
 
 

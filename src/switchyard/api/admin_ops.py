@@ -108,8 +108,12 @@ async def create_org(store: Any, body: OrgCreate) -> Org:
 async def update_org(store: Any, org: Org, body: OrgPatch) -> Org:
     limits = None if body.limits is None else [r.rule() for r in body.limits]
     with store_errors("organisation"):
-        return await store.update_org(org.id, credits_enabled=body.credits_enabled, limits=limits,
-                                      allow_caller_provider_keys=body.allow_caller_provider_keys)
+        return await store.update_org(
+            org.id,
+            credits_enabled=body.credits_enabled,
+            limits=limits,
+            allow_caller_provider_keys=body.allow_caller_provider_keys,
+        )
 
 
 # -- gateway keys ----------------------------------------------------------------------------------
@@ -135,20 +139,25 @@ async def create_gateway_key(
     return key, rec
 
 
-async def import_gateway_key(store: Any, secrets: Secrets, org: Org, key: str, name: str | None) -> GatewayKey:
+async def import_gateway_key(
+    store: Any, secrets: Secrets, org: Org, key: str, name: str | None
+) -> GatewayKey:
     """Register a key the caller already has (a Helicone key in their code): stored only as its hash, like every
     key. Only shapes `security.looks_like_gateway_key` accepts can authenticate, so others are refused here."""
     key = key.strip()
     if not looks_like_gateway_key(key):
         raise GatewayError(
-            400, "Not an importable key: expected a Helicone key (sk-helicone-xxxxxxx-xxxxxxx-xxxxxxx-xxxxxxx, "
-            "pk-helicone-…, with -eu/-cp/-rl variants) or a Switchyard key (sk-sy-…).", code="invalid_request",
+            400,
+            "Not an importable key: expected a Helicone key (sk-helicone-xxxxxxx-xxxxxxx-xxxxxxx-xxxxxxx, "
+            "pk-helicone-…, with -eu/-cp/-rl variants) or a Switchyard key (sk-sy-…).",
+            code="invalid_request",
         )
     digest = secrets.hash_key(key)
     with store_errors("organisation"):
         if await store.find_key_by_hash(digest) is not None:
-            raise GatewayError(409, "This key is already registered (revoke it first to import it again).",
-                               code="conflict")
+            raise GatewayError(
+                409, "This key is already registered (revoke it first to import it again).", code="conflict"
+            )
         return await store.create_key(org.id, digest, display_prefix(key), name or None)
 
 

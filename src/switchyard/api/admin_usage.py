@@ -28,8 +28,10 @@ def _instant(name: str, raw: str) -> int:
         t = dt.datetime.fromisoformat(raw.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise GatewayError(
-            400, f"{name} {raw[:40]!r}: expected an ISO 8601 date or time, e.g. 2026-01-01 or 2026-01-01T00:00:00Z",
-            code="invalid_request", param=name,
+            400,
+            f"{name} {raw[:40]!r}: expected an ISO 8601 date or time, e.g. 2026-01-01 or 2026-01-01T00:00:00Z",
+            code="invalid_request",
+            param=name,
         ) from None
     if t.tzinfo is None:
         t = t.replace(tzinfo=dt.UTC)
@@ -48,8 +50,12 @@ def period(start: str | None, end: str | None, now_ms: int | None = None) -> tup
 def check_group(group_by: str | None) -> str:
     g = (group_by or "customer").strip().lower()
     if g not in GROUPS:
-        raise GatewayError(400, f"group_by {g[:40]!r}: expected one of {', '.join(GROUPS)}.",
-                           code="invalid_request", param="group_by")
+        raise GatewayError(
+            400,
+            f"group_by {g[:40]!r}: expected one of {', '.join(GROUPS)}.",
+            code="invalid_request",
+            param="group_by",
+        )
     return g
 
 
@@ -57,18 +63,28 @@ def _iso(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-async def usage_report(store: Any, org_ref: str, group_by: str | None, start: str | None, end: str | None) -> Result:
+async def usage_report(
+    store: Any, org_ref: str, group_by: str | None, start: str | None, end: str | None
+) -> Result:
     check_group(group_by)
     start_ms, end_ms = period(start, end)
     org = await ops.resolve_org(store, org_ref)
     with ops.store_errors():
         data = await usage_by_customer(store, org.id, start_ms, end_ms)
-    return {"data": data, "group_by": "customer", "start": _iso(start_ms), "end": _iso(end_ms), "org": org.name}
+    return {
+        "data": data,
+        "group_by": "customer",
+        "start": _iso(start_ms),
+        "end": _iso(end_ms),
+        "org": org.name,
+    }
 
 
 async def get_usage(request: Request, deps: Any) -> Result:
     q = request.query_params
-    return await usage_report(deps.store, request.path_params["org"], q.get("group_by"), q.get("start"), q.get("end"))
+    return await usage_report(
+        deps.store, request.path_params["org"], q.get("group_by"), q.get("start"), q.get("end")
+    )
 
 
 def admin_usage_routes() -> list[Route]:

@@ -79,22 +79,47 @@ def _ms() -> int:
 
 
 def webhook_json(h: Any) -> dict[str, Any]:
-    return {"id": h.id, "org_id": h.org_id, "url": h.url, "sample_rate": h.sample_rate,
-            "property_filter": h.property_filter, "include_bodies": h.include_bodies, "created_at": h.created_at}
+    return {
+        "id": h.id,
+        "org_id": h.org_id,
+        "url": h.url,
+        "sample_rate": h.sample_rate,
+        "property_filter": h.property_filter,
+        "include_bodies": h.include_bodies,
+        "created_at": h.created_at,
+    }
 
 
 def rule_json(r: Any) -> dict[str, Any]:
-    return {"id": r.id, "org_id": r.org_id, "name": r.name, "metric": r.metric,
-            "window_minutes": r.window_minutes, "threshold": r.threshold, "webhook_url": r.webhook_url,
-            "state": r.state, "last_value": r.last_value, "evaluated_at": r.evaluated_at,
-            "changed_at": r.changed_at, "created_at": r.created_at}
+    return {
+        "id": r.id,
+        "org_id": r.org_id,
+        "name": r.name,
+        "metric": r.metric,
+        "window_minutes": r.window_minutes,
+        "threshold": r.threshold,
+        "webhook_url": r.webhook_url,
+        "state": r.state,
+        "last_value": r.last_value,
+        "evaluated_at": r.evaluated_at,
+        "changed_at": r.changed_at,
+        "created_at": r.created_at,
+    }
 
 
 def delivery_json(d: Any) -> dict[str, Any]:
-    return {"webhook_id": d.id, "webhook": d.webhook_id, "request_id": d.request_id, "status": d.status,
-            "attempts": d.attempts, "last_status": d.last_status, "last_error": d.last_error,
-            "next_attempt_at": d.next_at if d.status == "pending" else None,
-            "created_at": d.created_at, "updated_at": d.updated_at}
+    return {
+        "webhook_id": d.id,
+        "webhook": d.webhook_id,
+        "request_id": d.request_id,
+        "status": d.status,
+        "attempts": d.attempts,
+        "last_status": d.last_status,
+        "last_error": d.last_error,
+        "next_attempt_at": d.next_at if d.status == "pending" else None,
+        "created_at": d.created_at,
+        "updated_at": d.updated_at,
+    }
 
 
 def _not_found(what: str, ref: str, org: Any) -> GatewayError:
@@ -107,11 +132,21 @@ async def create_webhook(request: Request, deps: Any) -> Result:
     hooks = deps.webhooks
     with ops.store_errors():
         if len(await hooks.store.list_webhooks(org.id)) >= MAX_PER_ORG:
-            raise GatewayError(409, f"Organisation {org.name!r} has {MAX_PER_ORG} webhooks, the most allowed.",
-                               code="too_many_webhooks")
+            raise GatewayError(
+                409,
+                f"Organisation {org.name!r} has {MAX_PER_ORG} webhooks, the most allowed.",
+                code="too_many_webhooks",
+            )
         secret = body.secret or wm.new_secret()
-        hook = await hooks.store.create_webhook(org.id, body.url, deps.secrets.encrypt(secret), body.sample_rate,
-                                                body.property_filter, body.include_bodies, _ms())
+        hook = await hooks.store.create_webhook(
+            org.id,
+            body.url,
+            deps.secrets.encrypt(secret),
+            body.sample_rate,
+            body.property_filter,
+            body.include_bodies,
+            _ms(),
+        )
         await hooks.reload()
     out = webhook_json(hook)
     if body.secret is None:
@@ -153,10 +188,14 @@ async def create_alert(request: Request, deps: Any) -> Result:
     store = deps.webhooks.store
     with ops.store_errors():
         if len(await store.list_rules(org.id)) >= MAX_PER_ORG:
-            raise GatewayError(409, f"Organisation {org.name!r} has {MAX_PER_ORG} alert rules, the most allowed.",
-                               code="too_many_alerts")
-        rule = await store.create_rule(org.id, body.name, body.metric, body.window_minutes, body.threshold,
-                                       body.webhook_url, _ms())
+            raise GatewayError(
+                409,
+                f"Organisation {org.name!r} has {MAX_PER_ORG} alert rules, the most allowed.",
+                code="too_many_alerts",
+            )
+        rule = await store.create_rule(
+            org.id, body.name, body.metric, body.window_minutes, body.threshold, body.webhook_url, _ms()
+        )
     return 201, rule_json(rule)
 
 

@@ -17,5 +17,8 @@ async def readyz(request: Request) -> JSONResponse:
     try:
         await deps.store.ping()
     except StoreUnavailable:
-        return JSONResponse({"status": "unavailable", "store": "unreachable", "log_backlog": deps.sink.backlog}, status_code=503)
+        return JSONResponse(
+            {"status": "unavailable", "store": "unreachable", "log_backlog": deps.sink.backlog},
+            status_code=503,
+        )
     return JSONResponse({"status": "ready", "store": "ok", "log_backlog": deps.sink.backlog})

@@ -50,12 +50,14 @@ def build_catalog(registry: Any, aliases: dict[str, str] | None = None) -> Model
     newest = sorted(models, key=lambda m: (-(m.created or 0), m.id))
     anthropic = tuple(_anthropic_entry(m) for m in newest) + tuple(
         {"type": "model", "id": a, "display_name": a, "created_at": "1970-01-01T00:00:00Z"}
-        for a in sorted(aliases or {}) if a not in registry.models
+        for a in sorted(aliases or {})
+        if a not in registry.models
     )
     # Operator aliases (`models.aliases`) are listed too, owned by "switchyard" (their target is configuration).
     openai = [_openai_entry(m) for m in by_id] + [
         {"id": a, "object": "model", "created": 0, "owned_by": "switchyard"}
-        for a in sorted(aliases or {}) if a not in registry.models
+        for a in sorted(aliases or {})
+        if a not in registry.models
     ]
     return ModelCatalog(
         openai=orjson.dumps({"object": "list", "data": openai}),

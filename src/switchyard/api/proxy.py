@@ -44,7 +44,9 @@ def parse_json_body(raw: bytes) -> dict[str, Any]:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
-        raise bad_request(f"The request body is not valid JSON: {e.msg} (at position {e.pos}).", code="invalid_json") from None
+        raise bad_request(
+            f"The request body is not valid JSON: {e.msg} (at position {e.pos}).", code="invalid_json"
+        ) from None
     if not isinstance(body, dict):
         raise bad_request("The request body must be a JSON object.", code="invalid_json")
     return body
@@ -66,15 +68,25 @@ def require_model(body: dict[str, Any]) -> str:
         raise bad_request("'model' must not be empty.", code="invalid_model", param="model")
     bad = _CONTROL.search(model)
     if bad:
-        raise bad_request(f"'model' contains a control character (U+{ord(bad.group()):04X}) at position {bad.start()}.",
-                          code="invalid_model", param="model")
+        raise bad_request(
+            f"'model' contains a control character (U+{ord(bad.group()):04X}) at position {bad.start()}.",
+            code="invalid_model",
+            param="model",
+        )
     if len(model) > _MAX_MODEL_FIELD:
-        raise bad_request(f"'model' is {len(model)} characters long; at most {_MAX_MODEL_FIELD} are accepted.",
-                          code="invalid_model", param="model")
+        raise bad_request(
+            f"'model' is {len(model)} characters long; at most {_MAX_MODEL_FIELD} are accepted.",
+            code="invalid_model",
+            param="model",
+        )
     for name in model.split(","):
         if len(name.strip()) > _MAX_MODEL_NAME:
-            raise bad_request(f"A model name in 'model' is {len(name.strip())} characters long; at most "
-                              f"{_MAX_MODEL_NAME} are accepted.", code="invalid_model", param="model")
+            raise bad_request(
+                f"A model name in 'model' is {len(name.strip())} characters long; at most "
+                f"{_MAX_MODEL_NAME} are accepted.",
+                code="invalid_model",
+                param="model",
+            )
     return model
 
 
@@ -99,12 +111,18 @@ class ProxyRoute:
         try:
             # the key comes from the headers: a caller without one is refused before a byte of the body is read
             ctx.principal = await deps.auth.authenticate(headers)
-            deps.request_ids.claim(ctx.principal.org.id, h)  # 409 while this org runs a request with the same id
+            deps.request_ids.claim(
+                ctx.principal.org.id, h
+            )  # 409 while this org runs a request with the same id
             server = deps.settings.server
             encodings = codings(scope["headers"])
             check_encodings(encodings)  # 415 for a Content-Encoding that cannot be undone, before reading
-            raw = await read_body(receive, server.max_body_bytes, timeout=server.body_timeout_seconds,
-                                  declared=declared_length(scope["headers"]))
+            raw = await read_body(
+                receive,
+                server.max_body_bytes,
+                timeout=server.body_timeout_seconds,
+                declared=declared_length(scope["headers"]),
+            )
             if encodings:  # gzip/deflate: the size limit applies to the inflated body too (no zip bombs)
                 raw = await inflated(raw, encodings, server.max_body_bytes)
             ctx.raw_body = raw
@@ -124,15 +142,21 @@ class ProxyRoute:
             handler = handler_of(headers)  # Helicone-Token-Limit-Exception-Handler (400 when unknown)
             if handler is not None:
                 body, ctx.requested_model = fit_request(
-                    handler, body, ctx.requested_model, ctx.model_override, deps.planner, ring)
+                    handler, body, ctx.requested_model, ctx.model_override, deps.planner, ring
+                )
                 ctx.body = body
             caller = caller_key(headers) if ctx.principal.org.allow_caller_provider_keys else None
             plan = (  # Helicone proxy style: the caller's own provider key, for this request only (caller_keys.py)
-                caller_plan(deps.planner, ctx.requested_model, *caller, ctx.principal.org.id, deps.keyrings.policy)
-                if caller else deps.planner.plan(ctx.requested_model, ring)
+                caller_plan(
+                    deps.planner, ctx.requested_model, *caller, ctx.principal.org.id, deps.keyrings.policy
+                )
+                if caller
+                else deps.planner.plan(ctx.requested_model, ring)
             )
             attempts = restrict(plan, ctx.principal.key.allowed_models)
-            admission = await deps.limits.admit(ctx, attempts)  # 400 bad n/policy/price, 429 over a limit, 503
+            admission = await deps.limits.admit(
+                ctx, attempts
+            )  # 400 bad n/policy/price, 429 over a limit, 503
             attempts = admission.attempts(attempts)  # less those a USD budget cannot bound
             out_headers += admission.headers
             # Responses to a bridged provider: previous_response_id / item_reference resolved from kept answers
@@ -151,7 +175,9 @@ class ProxyRoute:
                 await send_response(reply, 200, result, out_headers + _outcome_headers(ctx))
             if ticket is not None:
                 ticket.answered(ctx)  # schedules the save of a clean 200; never delays or fails the answer
-            deps.responses.keep(ctx.principal.org.id, surface)  # a bridged Responses answer, queued to be kept
+            deps.responses.keep(
+                ctx.principal.org.id, surface
+            )  # a bridged Responses answer, queued to be kept
         except GatewayError as e:
             ctx.status, ctx.error = e.status, e.message
             payload = spec.error_body(e)
@@ -161,10 +187,14 @@ class ProxyRoute:
                 await send_response(send, e.status, payload, out_headers + extra)
         except ConnectionError:
             ctx.status, ctx.error = 499, "client disconnected before the request was read"
-        except Exception:  # a bug, not bad input: answer in the caller's shape, keep the trace in the server log
+        except (
+            Exception
+        ):  # a bug, not bad input: answer in the caller's shape, keep the trace in the server log
             log.exception("unhandled error serving %s (request %s)", ctx.path, h.request_id)
             ctx.status, ctx.error = 500, "internal gateway error"
-            err = GatewayError(500, f"Internal gateway error (request {h.request_id}).", code="internal_error")
+            err = GatewayError(
+                500, f"Internal gateway error (request {h.request_id}).", code="internal_error"
+            )
             with contextlib.suppress(OSError, RuntimeError):
                 await send_response(send, 500, spec.error_body(err), out_headers)
         finally:
@@ -172,17 +202,33 @@ class ProxyRoute:
                 deps.limits.finish(admission, ctx)  # real cost and tokens; never delays the answer
             if ctx.principal is not None:
                 deps.request_ids.release(ctx.principal.org.id, h)
-                deps.sink.submit(build_record(ctx, store_bodies=deps.settings.log.store_bodies,
-                                              max_body_bytes=deps.settings.log.max_body_bytes))
-            if deps.tracing is not None:  # spans from the finished request; export is batched on another thread
+                deps.sink.submit(
+                    build_record(
+                        ctx,
+                        store_bodies=deps.settings.log.store_bodies,
+                        max_body_bytes=deps.settings.log.max_body_bytes,
+                    )
+                )
+            if (
+                deps.tracing is not None
+            ):  # spans from the finished request; export is batched on another thread
                 deps.tracing.record(ctx, headers)
             cache = "hit" if ctx.cache_hit else "off" if ticket is None else "miss"
             deps.metrics.finished(ctx, cache)
             if deps.access_log is not None:
                 deps.access_log.write(ctx, cache)
 
-    async def _stream(self, ctx: RequestContext, attempts: list[Any], body: dict[str, Any], surface: Any,
-                      spec: SurfaceSpec, receive: Receive, send: Send, out_headers: list[tuple[bytes, bytes]]) -> None:
+    async def _stream(
+        self,
+        ctx: RequestContext,
+        attempts: list[Any],
+        body: dict[str, Any],
+        surface: Any,
+        spec: SurfaceSpec,
+        receive: Receive,
+        send: Send,
+        out_headers: list[tuple[bytes, bytes]],
+    ) -> None:
         opts = body.get("stream_options")
         include_usage = spec.always_usage or (isinstance(opts, dict) and opts.get("include_usage") is True)
         stream = await self.deps.executor.open_stream(ctx, attempts, body, surface, include_usage)
@@ -205,12 +251,23 @@ class ProxyRoute:
         if pump.done() and not pump.cancelled() and pump.exception() is not None:
             raise pump.exception()  # type: ignore[misc]
 
-    async def _pump(self, ctx: RequestContext, stream: Any, send: Send, out_headers: list[tuple[bytes, bytes]],
-                    sent: list[bool]) -> None:
+    async def _pump(
+        self,
+        ctx: RequestContext,
+        stream: Any,
+        send: Send,
+        out_headers: list[tuple[bytes, bytes]],
+        sent: list[bool],
+    ) -> None:
         ctx.mark_first_token()
         ctx.status = 200
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": _SSE_HEADERS + out_headers + _outcome_headers(ctx)})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": _SSE_HEADERS + out_headers + _outcome_headers(ctx),
+            }
+        )
         try:
             await send({"type": "http.response.body", "body": stream.first, "more_body": True})
             async for out in stream.rest():

@@ -36,7 +36,9 @@ MAX_PAGE_BODY_CHARS = 4_000_000
 def _iso(ms: int | None) -> str | None:
     if ms is None:
         return None
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
 
 
 def _body(text: str | None) -> Any:
@@ -96,11 +98,11 @@ def _sort(raw: Any) -> list[tuple[str, str]]:
     if raw is None:
         return [("created_at", "desc")]
     if not isinstance(raw, dict):
-        raise bad_request("'sort' must be an object like {\"created_at\": \"desc\"}.", param="sort")
+        raise bad_request('\'sort\' must be an object like {"created_at": "desc"}.', param="sort")
     out = []
     for field, direction in raw.items():
         if direction not in ("asc", "desc"):
-            raise bad_request(f"sort direction for {field!r} must be \"asc\" or \"desc\".", param="sort")
+            raise bad_request(f'sort direction for {field!r} must be "asc" or "desc".', param="sort")
         out.append((field, direction))
     return out or [("created_at", "desc")]
 
@@ -125,7 +127,9 @@ def _unavailable() -> GatewayError:
 async def _read(request: Request) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_QUERY_BYTES:
-        raise GatewayError(413, f"The query body is larger than {MAX_QUERY_BYTES} bytes.", code="request_too_large")
+        raise GatewayError(
+            413, f"The query body is larger than {MAX_QUERY_BYTES} bytes.", code="request_too_large"
+        )
     return await read_body(request.receive, MAX_QUERY_BYTES)
 
 
@@ -171,7 +175,9 @@ async def get_request(request: Request) -> Response:
     deps = request.app.state.deps
     try:
         principal = await _principal(request)
-        rid = canonical_request_id(request.path_params["request_id"])  # ids are UUIDs: anything else is not one
+        rid = canonical_request_id(
+            request.path_params["request_id"]
+        )  # ids are UUIDs: anything else is not one
         try:
             row = await deps.store.get_request(principal.org.id, rid) if rid else None
             notes = await annotations_for(deps.store, principal.org.id, [rid] if row else [])

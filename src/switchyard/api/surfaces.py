@@ -40,7 +40,9 @@ def _check_chat(body: dict[str, Any]) -> None:
         # /chat/completions: serve the prompt as the user turn rather than reject a client that works elsewhere.
         body["messages"] = [{"role": "user", "content": body.pop("prompt")}]
     elif not isinstance(messages, list) or not messages:
-        raise bad_request("'messages' must be a non-empty array of messages.", code="invalid_messages", param="messages")
+        raise bad_request(
+            "'messages' must be a non-empty array of messages.", code="invalid_messages", param="messages"
+        )
     check_messages(body["messages"])
     check_params(body, CHAT_PARAMS)
 
@@ -52,7 +54,9 @@ def _check_completions(body: dict[str, Any]) -> None:
 
 
 def _check_messages(body: dict[str, Any]) -> None:
-    to_chat(body)  # the full Anthropic-side validation (messages, max_tokens, blocks), also for native upstreams
+    to_chat(
+        body
+    )  # the full Anthropic-side validation (messages, max_tokens, blocks), also for native upstreams
 
 
 def _require_input(body: dict[str, Any]) -> None:

@@ -57,8 +57,14 @@ def cmd_orgs_list(settings: Settings, args: argparse.Namespace) -> int:
 
 @command
 def cmd_orgs_update(settings: Settings, args: argparse.Namespace) -> int:
-    body = parse(OrgPatch, _body(credits_enabled=args.credits_enabled, limits=_limits(args),
-                                 allow_caller_provider_keys=args.allow_caller_provider_keys))
+    body = parse(
+        OrgPatch,
+        _body(
+            credits_enabled=args.credits_enabled,
+            limits=_limits(args),
+            allow_caller_provider_keys=args.allow_caller_provider_keys,
+        ),
+    )
     if body.credits_enabled is None and body.limits is None and body.allow_caller_provider_keys is None:
         raise CommandError(
             "nothing to update: give --credits-enabled/--no-credits-enabled, --allow-caller-provider-keys/"
@@ -99,14 +105,18 @@ def cmd_keys_import(settings: Settings, args: argparse.Namespace) -> int:
     """Reads the key from standard input (never from the command line, where `ps` and shell history see it)."""
     key = sys.stdin.read().strip()
     if not key:
-        raise CommandError("no key on standard input: echo \"$HELICONE_API_KEY\" | switchyard keys import --org NAME")
+        raise CommandError(
+            'no key on standard input: echo "$HELICONE_API_KEY" | switchyard keys import --org NAME'
+        )
 
     async def go(store: SQLStore) -> Any:
         org = await ops.resolve_org(store, args.org)
         return await ops.import_gateway_key(store, await secrets_for(settings, store), org, key, args.name)
 
     rec = run_store(settings, go, publish=True)
-    print(f"imported gateway key {rec.id} ({rec.prefix}) for organisation {args.org}; only its hash is stored")
+    print(
+        f"imported gateway key {rec.id} ({rec.prefix}) for organisation {args.org}; only its hash is stored"
+    )
     return 0
 
 
@@ -201,7 +211,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     _limit_args(kc)
     kc.set_defaults(fn=cmd_keys_create)
     ki = keys.add_parser(
-        "import", parents=[common], help="register an existing key (e.g. sk-helicone-…) read from standard input"
+        "import",
+        parents=[common],
+        help="register an existing key (e.g. sk-helicone-…) read from standard input",
     )
     ki.add_argument("--org", required=True, help="organisation name or id")
     ki.add_argument("--name", help="a label for the key")

@@ -85,8 +85,14 @@ def cmd_add(settings: Settings, args: argparse.Namespace) -> int:
 
     async def go(store: SQLStore) -> ProviderKey:
         org = await ops.resolve_org(store, args.org)
-        return await ops.create_provider_key(store, await secrets_for(settings, store), registry, org, body,
-                                             policy=ByokPolicy(settings.security.byok_endpoints, registry))
+        return await ops.create_provider_key(
+            store,
+            await secrets_for(settings, store),
+            registry,
+            org,
+            body,
+            policy=ByokPolicy(settings.security.byok_endpoints, registry),
+        )
 
     pk = run_store(settings, go, publish=True)
     print(f"added provider key {pk.id} ({pk.provider}, …{pk.hint or '????'}) to organisation {args.org}")
@@ -119,8 +125,9 @@ def cmd_update(settings: Settings, args: argparse.Namespace) -> int:
     async def go(store: SQLStore) -> ProviderKey:
         org = await ops.resolve_org(store, args.org)
         policy = ByokPolicy(settings.security.byok_endpoints, load_registry(settings))
-        return await ops.update_provider_key(store, await secrets_for(settings, store), org, args.key_id, body,
-                                             policy=policy)
+        return await ops.update_provider_key(
+            store, await secrets_for(settings, store), org, args.key_id, body, policy=policy
+        )
 
     print(f"updated provider key {describe(run_store(settings, go, publish=True))}")
     return 0

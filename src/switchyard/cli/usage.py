@@ -24,7 +24,13 @@ def cmd_usage(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     print(f"usage of {report['org']} by customer, {report['start']} to {report['end']}")
     rows = [("CUSTOMER", "REQUESTS", "PROMPT_TOKENS", "COMPLETION_TOKENS", "COST_USD")] + [
-        (d["customer"], str(d["requests"]), str(d["prompt_tokens"]), str(d["completion_tokens"]), fmt_usd(d["cost_usd"]))
+        (
+            d["customer"],
+            str(d["requests"]),
+            str(d["prompt_tokens"]),
+            str(d["completion_tokens"]),
+            fmt_usd(d["cost_usd"]),
+        )
         for d in report["data"]
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
@@ -36,7 +42,9 @@ def cmd_usage(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("usage", parents=[common], help="usage per Stripe customer (Helicone-Stripe-Customer-Id)")
+    p = sub.add_parser(
+        "usage", parents=[common], help="usage per Stripe customer (Helicone-Stripe-Customer-Id)"
+    )
     p.add_argument("--org", required=True, help="organisation name or id")
     p.add_argument("--by", default="customer", choices=["customer"], help="group by (customer)")
     p.add_argument("--start", help="ISO 8601 start (default: 30 days before --end)")

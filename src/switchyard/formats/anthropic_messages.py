@@ -47,10 +47,14 @@ def to_chat(body: dict[str, Any]) -> dict[str, Any]:
     """Anthropic Messages request → OpenAI chat body. Raises GatewayError(400) for what Anthropic would reject."""
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise bad_request("'messages' must be a non-empty array of messages.", code="invalid_messages", param="messages")
+        raise bad_request(
+            "'messages' must be a non-empty array of messages.", code="invalid_messages", param="messages"
+        )
     max_tokens = body.get("max_tokens")
     if max_tokens is None:
-        raise bad_request("Missing required parameter: 'max_tokens'.", code="missing_max_tokens", param="max_tokens")
+        raise bad_request(
+            "Missing required parameter: 'max_tokens'.", code="missing_max_tokens", param="max_tokens"
+        )
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
         raise bad_request("'max_tokens' must be a positive integer.", param="max_tokens")
     out: list[dict[str, Any]] = []
@@ -62,14 +66,18 @@ def to_chat(body: dict[str, Any]) -> dict[str, Any]:
             raise bad_request(f"messages[{i}] must be an object.", param=f"messages[{i}]")
         role, content = msg.get("role"), msg.get("content")
         if not isinstance(content, (str, list)):
-            raise bad_request(f"messages[{i}].content must be a string or an array of content blocks.",
-                              param=f"messages[{i}].content")
+            raise bad_request(
+                f"messages[{i}].content must be a string or an array of content blocks.",
+                param=f"messages[{i}].content",
+            )
         if role == "user":
             out.extend(_user(content, i))
         elif role == "assistant":
             out.append(_assistant(content, i))
         else:
-            raise bad_request(f"messages[{i}].role must be 'user' or 'assistant'.", param=f"messages[{i}].role")
+            raise bad_request(
+                f"messages[{i}].role must be 'user' or 'assistant'.", param=f"messages[{i}].role"
+            )
     chat: dict[str, Any] = {k: body[k] for k in _SHARED if body.get(k) is not None}
     chat["messages"] = out
     stops = body.get("stop_sequences")
@@ -107,9 +115,15 @@ def output_format(body: dict[str, Any]) -> dict[str, Any] | None:
         fmt = body.get("output_format")
     if fmt is None:
         return None
-    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema" or not isinstance(fmt.get("schema"), dict):
-        raise bad_request("'output_config.format' must be {\"type\": \"json_schema\", \"schema\": {...}}.",
-                          param="output_config.format")
+    if (
+        not isinstance(fmt, dict)
+        or fmt.get("type") != "json_schema"
+        or not isinstance(fmt.get("schema"), dict)
+    ):
+        raise bad_request(
+            '\'output_config.format\' must be {"type": "json_schema", "schema": {...}}.',
+            param="output_config.format",
+        )
     return fmt["schema"]
 
 
@@ -186,8 +200,11 @@ def _user(content: str | list[Any], i: int) -> list[dict[str, Any]]:
 
 
 def _tool_message(block: dict[str, Any]) -> dict[str, Any]:
-    msg: dict[str, Any] = {"role": "tool", "tool_call_id": block.get("tool_use_id"),
-                           "content": _tool_content(block.get("content"))}
+    msg: dict[str, Any] = {
+        "role": "tool",
+        "tool_call_id": block.get("tool_use_id"),
+        "content": _tool_content(block.get("content")),
+    }
     if block.get("is_error"):
         msg["is_error"] = True
     if block.get("cache_control"):
@@ -204,7 +221,9 @@ def _tool_content(content: Any) -> str | list[dict[str, Any]]:
         return orjson.dumps(content).decode()
     blocks = [b for b in content if isinstance(b, dict)]
     if all(b.get("type") == "text" and not b.get("cache_control") for b in blocks):
-        return "\n".join(b.get("text") or "" for b in blocks)  # plain text: one string, as every server accepts
+        return "\n".join(
+            b.get("text") or "" for b in blocks
+        )  # plain text: one string, as every server accepts
     return [_part(b) for b in blocks if isinstance(b.get("type"), str)]
 
 
@@ -219,14 +238,24 @@ def _assistant(content: str | list[Any], i: int) -> dict[str, Any]:
         kind = block["type"]
         if kind == "tool_use":
             args = block.get("input")
-            calls.append({
-                "id": block.get("id"),
-                "type": "function",
-                "function": {"name": block.get("name"), "arguments": _compact_json({} if args is None else args)},
-            })
+            calls.append(
+                {
+                    "id": block.get("id"),
+                    "type": "function",
+                    "function": {
+                        "name": block.get("name"),
+                        "arguments": _compact_json({} if args is None else args),
+                    },
+                }
+            )
         elif kind == "thinking":
-            thinking.append({"type": "thinking", "thinking": block.get("thinking") or "",
-                             "signature": block.get("signature") or ""})
+            thinking.append(
+                {
+                    "type": "thinking",
+                    "thinking": block.get("thinking") or "",
+                    "signature": block.get("signature") or "",
+                }
+            )
         elif kind == "redacted_thinking":
             thinking.append({"type": "redacted_thinking", "data": block.get("data") or ""})
         else:
@@ -242,7 +271,9 @@ def _assistant(content: str | list[Any], i: int) -> dict[str, Any]:
 def _compact_json(value: Any) -> str:
     try:
         return orjson.dumps(value).decode()
-    except TypeError:  # integers beyond 64 bits (not from orjson-parsed bodies, but a dict may come from anywhere)
+    except (
+        TypeError
+    ):  # integers beyond 64 bits (not from orjson-parsed bodies, but a dict may come from anywhere)
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -283,7 +314,9 @@ def _tools(body: dict[str, Any], chat: dict[str, Any]) -> None:
     elif kind == "tool" and isinstance(choice.get("name"), str):
         chat["tool_choice"] = {"type": "function", "function": {"name": choice["name"]}}
     else:
-        raise bad_request("'tool_choice' must be {type: auto|any|none} or {type: tool, name}.", param="tool_choice")
+        raise bad_request(
+            "'tool_choice' must be {type: auto|any|none} or {type: tool, name}.", param="tool_choice"
+        )
     if choice.get("disable_parallel_tool_use") and kind != "none":
         chat["parallel_tool_calls"] = False
 
@@ -306,16 +339,24 @@ def to_message(completion: dict[str, Any]) -> dict[str, Any]:
             if tb.get("type") == "redacted_thinking":
                 content.append({"type": "redacted_thinking", "data": tb.get("data") or ""})
             else:
-                content.append({"type": "thinking", "thinking": tb.get("thinking") or "",
-                                "signature": tb.get("signature") or ""})
+                content.append(
+                    {
+                        "type": "thinking",
+                        "thinking": tb.get("thinking") or "",
+                        "signature": tb.get("signature") or "",
+                    }
+                )
     else:
         reasoning = msg.get("reasoning_content") or msg.get("reasoning")
         if isinstance(reasoning, str) and reasoning:
             content.append({"type": "thinking", "thinking": reasoning, "signature": ""})
     text = msg.get("content")
     if isinstance(text, list):  # content parts (rare in answers)
-        content.extend({"type": "text", "text": p.get("text") or ""} for p in text
-                       if isinstance(p, dict) and p.get("type") == "text" and p.get("text"))
+        content.extend(
+            {"type": "text", "text": p.get("text") or ""}
+            for p in text
+            if isinstance(p, dict) and p.get("type") == "text" and p.get("text")
+        )
     elif isinstance(text, str) and text:
         content.append({"type": "text", "text": text})
     elif isinstance(msg.get("refusal"), str) and msg["refusal"]:
@@ -324,8 +365,14 @@ def to_message(completion: dict[str, Any]) -> dict[str, Any]:
     for call in calls:
         fn = call.get("function")
         fn = fn if isinstance(fn, dict) else {}
-        content.append({"type": "tool_use", "id": tool_use_id(call.get("id")), "name": fn.get("name") or "",
-                        "input": parse_arguments(fn.get("arguments"))})
+        content.append(
+            {
+                "type": "tool_use",
+                "id": tool_use_id(call.get("id")),
+                "name": fn.get("name") or "",
+                "input": parse_arguments(fn.get("arguments")),
+            }
+        )
     return {
         "id": message_id(completion.get("id")),
         "type": "message",

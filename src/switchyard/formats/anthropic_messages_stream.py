@@ -89,7 +89,15 @@ class MessagesStreamEncoder:
     """Turns one request's OpenAI chunks into Anthropic SSE bytes. Never share an instance between requests."""
 
     __slots__ = (
-        "_closed", "_delta_sent", "_finish", "_next", "_open", "_open_kind", "_started", "_tool_ids", "_tools",
+        "_closed",
+        "_delta_sent",
+        "_finish",
+        "_next",
+        "_open",
+        "_open_kind",
+        "_started",
+        "_tool_ids",
+        "_tools",
         "_usage",
     )
 
@@ -199,7 +207,9 @@ class MessagesStreamEncoder:
 
     def _tool_call(self, call: dict[str, Any], out: list[bytes]) -> None:
         idx = call.get("index")
-        if not isinstance(idx, int):  # no index: an id starts a new call, anything else continues the last one
+        if not isinstance(
+            idx, int
+        ):  # no index: an id starts a new call, anything else continues the last one
             last = max(self._tools, default=-1)
             idx = last + 1 if call.get("id") or last < 0 else last
         fn = call.get("function")
@@ -214,8 +224,11 @@ class MessagesStreamEncoder:
         args = fn.get("arguments")
         if isinstance(args, str) and args:
             index = self._tools[idx]
-            payload = {"type": "content_block_delta", "index": index,
-                       "delta": {"type": "input_json_delta", "partial_json": args}}
+            payload = {
+                "type": "content_block_delta",
+                "index": index,
+                "delta": {"type": "input_json_delta", "partial_json": args},
+            }
             out.append(sse("content_block_delta", payload))
 
     # --- blocks -----------------------------------------------------------------------------------
@@ -233,11 +246,17 @@ class MessagesStreamEncoder:
         index = self._next
         self._next += 1
         self._open, self._open_kind = index, kind
-        out.append(sse("content_block_start", {"type": "content_block_start", "index": index, "content_block": block}))
+        out.append(
+            sse(
+                "content_block_start", {"type": "content_block_start", "index": index, "content_block": block}
+            )
+        )
         return index
 
     def _block_delta(self, delta: dict[str, Any], out: list[bytes]) -> None:
-        out.append(sse("content_block_delta", {"type": "content_block_delta", "index": self._open, "delta": delta}))
+        out.append(
+            sse("content_block_delta", {"type": "content_block_delta", "index": self._open, "delta": delta})
+        )
 
     def _close_block(self, out: list[bytes]) -> None:
         if self._open >= 0:

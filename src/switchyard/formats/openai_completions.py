@@ -10,8 +10,20 @@ from ..errors import GatewayError, bad_request
 
 # Parameters with the same meaning in both APIs.
 _SHARED = (
-    "max_tokens", "temperature", "top_p", "n", "stop", "presence_penalty", "frequency_penalty",
-    "logit_bias", "user", "seed", "stream", "stream_options", "service_tier", "metadata",
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "n",
+    "stop",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "user",
+    "seed",
+    "stream",
+    "stream_options",
+    "service_tier",
+    "metadata",
 )
 
 
@@ -42,7 +54,10 @@ class CompletionsSurface:
             raise bad_request("'echo' is not supported for chat-only models.", param="echo")
         if body.get("suffix"):
             raise bad_request("'suffix' is not supported for chat-only models.", param="suffix")
-        chat: dict[str, Any] = {"model": body["model"], "messages": [{"role": "user", "content": prompt_text(body)}]}
+        chat: dict[str, Any] = {
+            "model": body["model"],
+            "messages": [{"role": "user", "content": prompt_text(body)}],
+        }
         for k in _SHARED:
             if k in body:
                 chat[k] = body[k]
@@ -52,12 +67,14 @@ class CompletionsSurface:
         choices = []
         for ch in completion.get("choices") or ():
             msg = ch.get("message") or {}
-            choices.append({
-                "text": msg.get("content") or "",
-                "index": ch.get("index", 0),
-                "logprobs": None,
-                "finish_reason": ch.get("finish_reason"),
-            })
+            choices.append(
+                {
+                    "text": msg.get("content") or "",
+                    "index": ch.get("index", 0),
+                    "logprobs": None,
+                    "finish_reason": ch.get("finish_reason"),
+                }
+            )
         out = {
             "id": completion.get("id"),
             "object": "text_completion",
@@ -82,8 +99,11 @@ class CompletionsSurface:
             for ch in chunk.get("choices") or ()
         ]
         out: dict[str, Any] = {
-            "id": chunk.get("id"), "object": "text_completion", "created": chunk.get("created"),
-            "model": chunk.get("model"), "choices": choices,
+            "id": chunk.get("id"),
+            "object": "text_completion",
+            "created": chunk.get("created"),
+            "model": chunk.get("model"),
+            "choices": choices,
         }
         if chunk.get("usage") is not None:
             out["usage"] = chunk["usage"]

@@ -51,16 +51,28 @@ _STATEFUL = {
     "to chat completions. Send the prompt text in 'instructions' or 'input'.",
 }
 # Same meaning in both APIs.
-_SHARED = ("temperature", "top_p", "user", "metadata", "service_tier", "safety_identifier", "prompt_cache_key",
-           "prompt_cache_retention", "stream")
+_SHARED = (
+    "temperature",
+    "top_p",
+    "user",
+    "metadata",
+    "service_tier",
+    "safety_identifier",
+    "prompt_cache_key",
+    "prompt_cache_retention",
+    "stream",
+)
 _TEXT = ("input_text", "output_text", "text")
 _DETAIL = ("auto", "low", "high")
 
 
 def _bridge(what: str, param: str) -> GatewayError:
-    return bad_request(f"{what} not supported when the Responses API is bridged to chat completions "
-                       "(this model's provider has no native Responses API).", code="unsupported_parameter",
-                       param=param)
+    return bad_request(
+        f"{what} not supported when the Responses API is bridged to chat completions "
+        "(this model's provider has no native Responses API).",
+        code="unsupported_parameter",
+        param=param,
+    )
 
 
 # -- request ---------------------------------------------------------------------------------------
@@ -71,7 +83,9 @@ def _content_parts(content: Any, where: str) -> str | list[dict[str, Any]]:
     if isinstance(content, str):
         return content
     if not isinstance(content, list):
-        raise bad_request("message 'content' must be a string or an array of content parts.", param=f"{where}.content")
+        raise bad_request(
+            "message 'content' must be a string or an array of content parts.", param=f"{where}.content"
+        )
     parts: list[dict[str, Any]] = []
     for k, p in enumerate(content):
         w = f"{where}.content[{k}]"
@@ -92,10 +106,18 @@ def _content_parts(content: Any, where: str) -> str | list[dict[str, Any]]:
             parts.append({"type": "image_url", "image_url": image})
         elif kind == "input_file":
             if not p.get("file_data"):
-                source = "'file_id' (OpenAI file storage)" if p.get("file_id") else "'file_url'" if p.get("file_url") else None
+                source = (
+                    "'file_id' (OpenAI file storage)"
+                    if p.get("file_id")
+                    else "'file_url'"
+                    if p.get("file_url")
+                    else None
+                )
                 if source:
                     raise _bridge(f"Files by {source} are", w)
-                raise bad_request("input_file needs 'file_data' (a base64 data: URL) and a 'filename'.", param=w)
+                raise bad_request(
+                    "input_file needs 'file_data' (a base64 data: URL) and a 'filename'.", param=w
+                )
             file = {"file_data": p["file_data"]}
             if p.get("filename"):
                 file["filename"] = p["filename"]
@@ -136,12 +158,17 @@ class _History:
             if not isinstance(call_id, str) or not call_id:
                 raise bad_request("function_call_output needs a 'call_id'.", param=f"{where}.call_id")
             self._flush()
-            self.messages.append({"role": "tool", "tool_call_id": call_id, "content": _tool_output(item.get("output"))})
+            self.messages.append(
+                {"role": "tool", "tool_call_id": call_id, "content": _tool_output(item.get("output"))}
+            )
         elif kind == "reasoning":
             self._reasoning.append(item)
         elif kind == "item_reference":
-            raise _bridge("'item_reference' input items (they point at stored items; this gateway keeps none: "
-                          "responses.retention_days is 0) are", where)
+            raise _bridge(
+                "'item_reference' input items (they point at stored items; this gateway keeps none: "
+                "responses.retention_days is 0) are",
+                where,
+            )
         else:
             raise _bridge(f"Input items of type {kind!r} are", f"{where}.type")
 
@@ -164,14 +191,18 @@ class _History:
                     elif isinstance(p, dict) and p.get("type") in _TEXT:
                         texts.append(p.get("text") or "")
                     else:
-                        raise bad_request("assistant messages may hold only output_text and refusal parts.",
-                                          param=f"{where}.content")
+                        raise bad_request(
+                            "assistant messages may hold only output_text and refusal parts.",
+                            param=f"{where}.content",
+                        )
                 msg["content"] = "".join(texts) if texts else None
                 if refusals:
                     msg["refusal"] = "".join(refusals)
             else:
-                raise bad_request("message 'content' must be a string or an array of content parts.",
-                                  param=f"{where}.content")
+                raise bad_request(
+                    "message 'content' must be a string or an array of content parts.",
+                    param=f"{where}.content",
+                )
             self.messages.append(msg)
             self._assistant = msg
             self._attach_reasoning(msg)
@@ -179,8 +210,9 @@ class _History:
         if role not in ("user", "system", "developer"):
             raise bad_request(f"Unsupported message role {role!r}.", param=f"{where}.role")
         self._flush()
-        self.messages.append({"role": "system" if role == "developer" else role,
-                              "content": _content_parts(content, where)})
+        self.messages.append(
+            {"role": "system" if role == "developer" else role, "content": _content_parts(content, where)}
+        )
 
     def _function_call(self, item: dict[str, Any], where: str) -> None:
         call_id = item.get("call_id") or item.get("id")
@@ -212,9 +244,11 @@ class _History:
                 texts.append(text)
             enc = r.get("encrypted_content")
             if isinstance(enc, str) and enc.startswith(THINKING_PREFIX):
-                blocks.append({"type": "thinking", "thinking": text, "signature": enc[len(THINKING_PREFIX):]})
+                blocks.append(
+                    {"type": "thinking", "thinking": text, "signature": enc[len(THINKING_PREFIX) :]}
+                )
             elif isinstance(enc, str) and enc.startswith(REDACTED_PREFIX):
-                blocks.append({"type": "redacted_thinking", "data": enc[len(REDACTED_PREFIX):]})
+                blocks.append({"type": "redacted_thinking", "data": enc[len(REDACTED_PREFIX) :]})
         self._reasoning = []
         if texts:
             msg["reasoning_content"] = "\n\n".join(texts)
@@ -261,7 +295,9 @@ def _tool_choice(choice: Any, tools: list[dict[str, Any]]) -> tuple[Any, list[di
         mode = choice.get("mode") if choice.get("mode") in ("auto", "required") else "auto"
         return mode, [t for t in tools if t["function"]["name"] in names]
     if kind is None:
-        raise bad_request("'tool_choice' must be 'auto', 'none', 'required' or an object.", param="tool_choice")
+        raise bad_request(
+            "'tool_choice' must be 'auto', 'none', 'required' or an object.", param="tool_choice"
+        )
     raise _bridge(f"tool_choice {kind!r} is", "tool_choice")
 
 
@@ -301,7 +337,9 @@ def to_chat(body: dict[str, Any]) -> dict[str, Any]:
         raise bad_request("'instructions' must be a string.", param="instructions")
     inp = body.get("input")
     if inp is None:
-        raise bad_request("Missing required parameter: 'input'.", code="missing_required_parameter", param="input")
+        raise bad_request(
+            "Missing required parameter: 'input'.", code="missing_required_parameter", param="input"
+        )
     if isinstance(inp, str):
         history.add({"role": "user", "content": inp}, "input")
     elif isinstance(inp, list):
@@ -341,7 +379,9 @@ def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(p.get("text") or "" for p in content if isinstance(p, dict) and p.get("type") == "text")
+        return "".join(
+            p.get("text") or "" for p in content if isinstance(p, dict) and p.get("type") == "text"
+        )
     return ""
 
 
@@ -368,7 +408,9 @@ def to_response(completion: dict[str, Any], body: dict[str, Any], *, store: bool
         output.append(item)
     for tc in msg.get("tool_calls") or ():
         fn = tc.get("function") or {}
-        output.append(function_call_item(tc.get("id"), fn.get("name") or "", fn.get("arguments") or "", "completed"))
+        output.append(
+            function_call_item(tc.get("id"), fn.get("name") or "", fn.get("arguments") or "", "completed")
+        )
     if reason and output and "status" in output[-1]:
         output[-1]["status"] = "incomplete"
     created = completion.get("created")
@@ -396,7 +438,9 @@ class ResponsesSurface:
         self.body: dict[str, Any] = {}
         self._stream: ResponsesStreamEncoder | None = None
         self.resolved: list[Any] | None = None  # the input with previous_response_id/item_reference expanded
-        self.state_error: GatewayError | None = None  # why they could not be (raised for bridged attempts only)
+        self.state_error: GatewayError | None = (
+            None  # why they could not be (raised for bridged attempts only)
+        )
         self.keeping = False  # this answer will be kept (`store` on and the gateway keeps responses)
         self._produced: dict[str, Any] | None = None
 

@@ -72,9 +72,18 @@ def _echo_tool(tool: Any) -> Any:
     return tool
 
 
-def envelope(body: dict[str, Any], *, rid: str, created_at: int, model: str, status: str,
-             output: list[dict[str, Any]], usage: dict[str, Any] | None,
-             incomplete: str | None = None, store: bool = False) -> dict[str, Any]:
+def envelope(
+    body: dict[str, Any],
+    *,
+    rid: str,
+    created_at: int,
+    model: str,
+    status: str,
+    output: list[dict[str, Any]],
+    usage: dict[str, Any] | None,
+    incomplete: str | None = None,
+    store: bool = False,
+) -> dict[str, Any]:
     """The `response` object, echoing the caller's settings as OpenAI does."""
     text = body.get("text") if isinstance(body.get("text"), dict) else {}
     text_out: dict[str, Any] = {"format": text.get("format") or {"type": "text"}}
@@ -96,7 +105,9 @@ def envelope(body: dict[str, Any], *, rid: str, created_at: int, model: str, sta
         "model": model,
         "output": output,
         "parallel_tool_calls": body.get("parallel_tool_calls") is not False,
-        "previous_response_id": body.get("previous_response_id") if isinstance(body.get("previous_response_id"), str) else None,
+        "previous_response_id": body.get("previous_response_id")
+        if isinstance(body.get("previous_response_id"), str)
+        else None,
         "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
         "store": store,  # whether the gateway keeps this response for a later previous_response_id
         "temperature": body["temperature"] if body.get("temperature") is not None else 1.0,
@@ -117,7 +128,8 @@ def envelope(body: dict[str, Any], *, rid: str, created_at: int, model: str, sta
 
 def reasoning_item(text: str, encrypted: str | None = None) -> dict[str, Any]:
     item: dict[str, Any] = {
-        "id": new_id("rs_"), "type": "reasoning",
+        "id": new_id("rs_"),
+        "type": "reasoning",
         "summary": [{"type": "summary_text", "text": text}] if text else [],
     }
     if encrypted is not None:
@@ -143,8 +155,12 @@ def text_part(text: str = "") -> dict[str, Any]:
 
 def function_call_item(call_id: str | None, name: str, arguments: str, status: str) -> dict[str, Any]:
     return {
-        "id": new_id("fc_"), "type": "function_call", "status": status,
-        "call_id": call_id or new_id("call_"), "name": name, "arguments": arguments,
+        "id": new_id("fc_"),
+        "type": "function_call",
+        "status": status,
+        "call_id": call_id or new_id("call_"),
+        "name": name,
+        "arguments": arguments,
     }
 
 
@@ -226,10 +242,17 @@ class ResponsesStreamEncoder:
         return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
 
     def _response(self, status: str, incomplete: str | None = None) -> dict[str, Any]:
-        return envelope(self._body, rid=self._rid, created_at=self._created, model=self._model, status=status,
-                        output=self._output if status != "in_progress" else [],
-                        usage=self._usage if status != "in_progress" else None, incomplete=incomplete,
-                        store=self._store)
+        return envelope(
+            self._body,
+            rid=self._rid,
+            created_at=self._created,
+            model=self._model,
+            status=status,
+            output=self._output if status != "in_progress" else [],
+            usage=self._usage if status != "in_progress" else None,
+            incomplete=incomplete,
+            store=self._store,
+        )
 
     def _start(self, chunk: dict[str, Any], out: list[bytes]) -> None:
         self._started = True
@@ -272,13 +295,25 @@ class ResponsesStreamEncoder:
         elif st["kind"] == "reasoning":
             if st["part_open"]:
                 part = {"type": "summary_text", "text": st["text"]}
-                out.append(self._event("response.reasoning_summary_text.done",
-                                       {**ids, "summary_index": 0, "text": st["text"]}))
-                out.append(self._event("response.reasoning_summary_part.done", {**ids, "summary_index": 0, "part": part}))
+                out.append(
+                    self._event(
+                        "response.reasoning_summary_text.done",
+                        {**ids, "summary_index": 0, "text": st["text"]},
+                    )
+                )
+                out.append(
+                    self._event(
+                        "response.reasoning_summary_part.done", {**ids, "summary_index": 0, "part": part}
+                    )
+                )
                 item["summary"] = [part]
         else:
-            out.append(self._event("response.function_call_arguments.done",
-                                   {**ids, "name": item["name"], "arguments": item["arguments"]}))
+            out.append(
+                self._event(
+                    "response.function_call_arguments.done",
+                    {**ids, "name": item["name"], "arguments": item["arguments"]},
+                )
+            )
             item["status"] = status
         out.append(self._event("response.output_item.done", {"output_index": st["index"], "item": item}))
 
@@ -290,7 +325,9 @@ class ResponsesStreamEncoder:
         part = item["content"][-1]
         ids = {"item_id": item["id"], "output_index": st["index"], "content_index": len(item["content"]) - 1}
         if part["type"] == "output_text":
-            out.append(self._event("response.output_text.done", {**ids, "text": part["text"], "logprobs": []}))
+            out.append(
+                self._event("response.output_text.done", {**ids, "text": part["text"], "logprobs": []})
+            )
         else:
             out.append(self._event("response.refusal.done", {**ids, "refusal": part["refusal"]}))
         out.append(self._event("response.content_part.done", {**ids, "part": part}))
@@ -305,10 +342,17 @@ class ResponsesStreamEncoder:
             part = text_part() if kind == "output_text" else {"type": "refusal", "refusal": ""}
             item["content"].append(part)
             st["part_open"] = True
-            out.append(self._event("response.content_part.added", {
-                "item_id": item["id"], "output_index": st["index"], "content_index": len(item["content"]) - 1,
-                "part": part,
-            }))
+            out.append(
+                self._event(
+                    "response.content_part.added",
+                    {
+                        "item_id": item["id"],
+                        "output_index": st["index"],
+                        "content_index": len(item["content"]) - 1,
+                        "part": part,
+                    },
+                )
+            )
         part = item["content"][-1]
         ids = {"item_id": item["id"], "output_index": st["index"], "content_index": len(item["content"]) - 1}
         if kind == "output_text":
@@ -325,8 +369,12 @@ class ResponsesStreamEncoder:
         ids = {"item_id": st["item"]["id"], "output_index": st["index"], "summary_index": 0}
         if not st["part_open"]:
             st["part_open"] = True
-            out.append(self._event("response.reasoning_summary_part.added",
-                                   {**ids, "part": {"type": "summary_text", "text": ""}}))
+            out.append(
+                self._event(
+                    "response.reasoning_summary_part.added",
+                    {**ids, "part": {"type": "summary_text", "text": ""}},
+                )
+            )
         st["text"] += delta
         out.append(self._event("response.reasoning_summary_text.delta", {**ids, "delta": delta}))
 
@@ -360,5 +408,9 @@ class ResponsesStreamEncoder:
         if args:
             st["item"]["arguments"] += args
             if st is self._cur:
-                out.append(self._event("response.function_call_arguments.delta",
-                                       {"item_id": st["item"]["id"], "output_index": st["index"], "delta": args}))
+                out.append(
+                    self._event(
+                        "response.function_call_arguments.delta",
+                        {"item_id": st["item"]["id"], "output_index": st["index"], "delta": args},
+                    )
+                )

@@ -52,7 +52,9 @@ def p95(bins: list[tuple[int, int]]) -> float:
 
 
 class Alerts:
-    def __init__(self, store: WebhookStore, orgs: Any, *, interval: float = 10.0, on_queued: Any = None) -> None:
+    def __init__(
+        self, store: WebhookStore, orgs: Any, *, interval: float = 10.0, on_queued: Any = None
+    ) -> None:
         self.store = store
         self._orgs = orgs  # SQLStore: get_org for budget rules
         self.interval = interval
@@ -103,10 +105,22 @@ class Alerts:
             await self.store.rule_evaluated(rule.id, value, now)
             return 0
         event = wm.alert_event(rule, state, value, now)
-        note = {"id": "msg_" + uuid.uuid4().hex, "org_id": rule.org_id, "webhook_id": None, "alert_id": rule.id,
-                "url": rule.webhook_url, "request_id": None, "payload": orjson.dumps(event).decode(),
-                "status": "pending", "attempts": 0, "next_at": now, "last_status": None, "last_error": None,
-                "created_at": now, "updated_at": now}
+        note = {
+            "id": "msg_" + uuid.uuid4().hex,
+            "org_id": rule.org_id,
+            "webhook_id": None,
+            "alert_id": rule.id,
+            "url": rule.webhook_url,
+            "request_id": None,
+            "payload": orjson.dumps(event).decode(),
+            "status": "pending",
+            "attempts": 0,
+            "next_at": now,
+            "last_status": None,
+            "last_error": None,
+            "created_at": now,
+            "updated_at": now,
+        }
         await self.store.rule_evaluated(rule.id, value, now, state=state, notification=note)
         log.warning("%s", event["text"])
         return 1
@@ -127,7 +141,9 @@ class Alerts:
 
     async def _budget_used(self, org_id: str, now: int) -> float | None:
         org = await self._orgs.get_org(org_id)
-        budgets = [r for r in (org.limits if org else ()) if r.metric == "usd" and r.per == "org" and r.limit > 0]
+        budgets = [
+            r for r in (org.limits if org else ()) if r.metric == "usd" and r.per == "org" and r.limit > 0
+        ]
         used = None
         for b in budgets:
             since = now - b.window_seconds * 1000

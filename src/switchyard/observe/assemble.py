@@ -26,7 +26,14 @@ class StreamAssembler:
             idx = ch.get("index", 0)
             acc = self._choices.get(idx)
             if acc is None:
-                acc = self._choices[idx] = {"index": idx, "text": [], "reasoning": [], "tools": {}, "finish_reason": None, "role": "assistant"}
+                acc = self._choices[idx] = {
+                    "index": idx,
+                    "text": [],
+                    "reasoning": [],
+                    "tools": {},
+                    "finish_reason": None,
+                    "role": "assistant",
+                }
             if ch.get("finish_reason"):
                 acc["finish_reason"] = ch["finish_reason"]
             if "text" in ch:  # legacy completions
@@ -38,7 +45,9 @@ class StreamAssembler:
             if delta.get("reasoning_content"):
                 acc["reasoning"].append(delta["reasoning_content"])
             for tc in delta.get("tool_calls") or ():
-                t = acc["tools"].setdefault(tc.get("index", 0), {"id": None, "type": "function", "name": "", "arguments": []})
+                t = acc["tools"].setdefault(
+                    tc.get("index", 0), {"id": None, "type": "function", "name": "", "arguments": []}
+                )
                 if tc.get("id"):
                     t["id"] = tc["id"]
                 fn = tc.get("function") or {}
@@ -70,18 +79,30 @@ class StreamAssembler:
         for idx in sorted(self._choices):
             c = self._choices[idx]
             if self.object == "text_completion":
-                choices.append({"index": idx, "text": "".join(c["text"]), "finish_reason": c["finish_reason"]})
+                choices.append(
+                    {"index": idx, "text": "".join(c["text"]), "finish_reason": c["finish_reason"]}
+                )
                 continue
             msg: dict[str, Any] = {"role": "assistant", "content": "".join(c["text"]) or None}
             if c["reasoning"]:
                 msg["reasoning_content"] = "".join(c["reasoning"])
             if c["tools"]:
                 msg["tool_calls"] = [
-                    {"id": t["id"], "type": "function", "function": {"name": t["name"], "arguments": "".join(t["arguments"])}}
+                    {
+                        "id": t["id"],
+                        "type": "function",
+                        "function": {"name": t["name"], "arguments": "".join(t["arguments"])},
+                    }
                     for _, t in sorted(c["tools"].items())
                 ]
             choices.append({"index": idx, "message": msg, "finish_reason": c["finish_reason"]})
-        out: dict[str, Any] = {"id": self.id, "object": self.object, "created": self.created, "model": self.model, "choices": choices}
+        out: dict[str, Any] = {
+            "id": self.id,
+            "object": self.object,
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+        }
         if self.usage is not None:
             out["usage"] = self.usage
         return out

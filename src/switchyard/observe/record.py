@@ -38,8 +38,9 @@ def _text(value: Any, limit: int = MAX_BODY_BYTES) -> str | None:
     return truncated(s, limit)
 
 
-def build_record(ctx: RequestContext, *, store_bodies: bool = True,
-                 max_body_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
+def build_record(
+    ctx: RequestContext, *, store_bodies: bool = True, max_body_bytes: int = MAX_BODY_BYTES
+) -> dict[str, Any]:
     h = ctx.helicone
     p = ctx.principal
     body = ctx.body if isinstance(ctx.body, dict) else None
@@ -77,7 +78,11 @@ def build_record(ctx: RequestContext, *, store_bodies: bool = True,
         "session_name": h.session_name,
         "prompt_id": h.prompt_id,
         "properties": dict(h.properties),  # whole names: the store indexes them by hash, never cuts them
-        "request_body": None if (h.omit_request or not store_bodies) else _text(ctx.raw_body if ctx.body is None else ctx.body, max_body_bytes),
-        "response_body": None if (h.omit_response or not store_bodies) else _text(ctx.response_body, max_body_bytes),
+        "request_body": None
+        if (h.omit_request or not store_bodies)
+        else _text(ctx.raw_body if ctx.body is None else ctx.body, max_body_bytes),
+        "response_body": None
+        if (h.omit_response or not store_bodies)
+        else _text(ctx.response_body, max_body_bytes),
         "attempts": [a.as_dict() for a in ctx.attempts],
     }

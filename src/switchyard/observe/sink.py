@@ -52,9 +52,19 @@ class _Chunk:
 
 
 class LogSink:
-    def __init__(self, store: Any, spool: Spool, *, queue_size: int = 20_000, batch_size: int = 500,
-                 flush_interval: float = 0.05, replay_interval: float = 1.0, write_ahead: bool = True,
-                 drain_timeout: float = 10.0, max_backoff: float = 5.0) -> None:
+    def __init__(
+        self,
+        store: Any,
+        spool: Spool,
+        *,
+        queue_size: int = 20_000,
+        batch_size: int = 500,
+        flush_interval: float = 0.05,
+        replay_interval: float = 1.0,
+        write_ahead: bool = True,
+        drain_timeout: float = 10.0,
+        max_backoff: float = 5.0,
+    ) -> None:
         self._store = store
         self.spool = spool
         self._queue: collections.deque[dict[str, Any]] = collections.deque()
@@ -116,8 +126,11 @@ class LogSink:
             self._journal()  # the timer is late (a stalled loop): write ahead now, a rare synchronous write
         if len(self._queue) + self._unsaved >= self._queue_size:
             self.dropped += 1
-            self._nag("drop", f"request-log memory is full ({self._queue_size} records) and the spool is failing: "
-                      f"{self.dropped} records dropped so far")
+            self._nag(
+                "drop",
+                f"request-log memory is full ({self._queue_size} records) and the spool is failing: "
+                f"{self.dropped} records dropped so far",
+            )
             return
         self._queue.append(record)
         if len(self._queue) >= self._batch_size:
@@ -200,8 +213,11 @@ class LogSink:
                 backoff = 0.0
             else:
                 backoff = min(max(backoff * 2, 0.1), self._max_backoff)
-                self._nag("risk", f"request-log store and spool both failing: {self.at_risk} records only in memory "
-                          f"(at risk); retrying in {backoff:.1f}s")
+                self._nag(
+                    "risk",
+                    f"request-log store and spool both failing: {self.at_risk} records only in memory "
+                    f"(at risk); retrying in {backoff:.1f}s",
+                )
 
     async def _cycle(self) -> bool:
         """Journal the queue, then store (or spool) every chunk. False when a chunk could go nowhere."""
@@ -228,7 +244,9 @@ class LogSink:
                     path = self.spool.write_ahead(records)
                 except OSError as e:
                     self._spool_failed(e)
-                except Exception:  # a bug must not lose the records: they stay in memory, retried by the writer
+                except (
+                    Exception
+                ):  # a bug must not lose the records: they stay in memory, retried by the writer
                     log.exception("unexpected error writing ahead %d request records", len(records))
                 else:
                     self._spool_ok()
@@ -314,8 +332,11 @@ class LogSink:
         lost = self.at_risk
         if lost:
             self.dropped += lost
-            log.error("shutdown: %d request records reached neither the store nor the spool in %.0fs and are lost",
-                      lost, self._drain_timeout)
+            log.error(
+                "shutdown: %d request records reached neither the store nor the spool in %.0fs and are lost",
+                lost,
+                self._drain_timeout,
+            )
         self._queue.clear()
         self._chunks.clear()  # write-ahead files stay on disk, claimed by this process: the next start replays them
         self._unsaved = 0
@@ -326,8 +347,12 @@ class LogSink:
         if self.spool_up:
             self.spool_up = False
             self._nagged["risk"] = time.monotonic()
-            log.error("cannot write the request-log spool in %s (%s): records stay in memory (at risk) until "
-                      "the store or the spool recovers", self.spool.dir, e)
+            log.error(
+                "cannot write the request-log spool in %s (%s): records stay in memory (at risk) until "
+                "the store or the spool recovers",
+                self.spool.dir,
+                e,
+            )
 
     def _spool_ok(self) -> None:
         if not self.spool_up:
@@ -347,8 +372,11 @@ class LogSink:
                 path = self.spool.write_aside(rejected, "rejected")
             except OSError as e:
                 self.dropped += len(rejected)
-                log.error("the store rejected %d request records and the spool failed (%s): they are lost",
-                          len(rejected), e)
+                log.error(
+                    "the store rejected %d request records and the spool failed (%s): they are lost",
+                    len(rejected),
+                    e,
+                )
             else:
                 log.error("the store rejected %d request records; kept in %s", len(rejected), path)
 
@@ -423,8 +451,12 @@ class LogSink:
             records = self.spool.read(claimed)
         except (ValueError, OSError) as e:  # unreadable (e.g. a torn or corrupt file): keep it aside, go on
             with contextlib.suppress(OSError):
-                log.error("spool file %s is unreadable (%s); moved to %s", path.name, e,
-                          self.spool.set_aside(claimed, "corrupt"))
+                log.error(
+                    "spool file %s is unreadable (%s); moved to %s",
+                    path.name,
+                    e,
+                    self.spool.set_aside(claimed, "corrupt"),
+                )
             return 0
         try:
             for i in range(0, len(records), self._batch_size):

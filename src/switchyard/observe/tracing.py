@@ -41,17 +41,38 @@ log = logging.getLogger("switchyard.tracing")
 
 # Our provider ids → the conventions' well-known `gen_ai.provider.name` values (others keep our id).
 PROVIDER_NAMES = {
-    "openai": "openai", "anthropic": "anthropic", "azure": "azure.ai.openai", "bedrock": "aws.bedrock",
-    "vertex": "gcp.vertex_ai", "google-ai-studio": "gcp.gemini", "groq": "groq", "deepseek": "deepseek",
-    "mistral": "mistral_ai", "xai": "x_ai", "perplexity": "perplexity", "cohere": "cohere",
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "azure": "azure.ai.openai",
+    "bedrock": "aws.bedrock",
+    "vertex": "gcp.vertex_ai",
+    "google-ai-studio": "gcp.gemini",
+    "groq": "groq",
+    "deepseek": "deepseek",
+    "mistral": "mistral_ai",
+    "xai": "x_ai",
+    "perplexity": "perplexity",
+    "cohere": "cohere",
 }
-_OPERATIONS = {"chat/completions": "chat", "completions": "text_completion", "messages": "chat",
-               "responses": "chat", "embeddings": "embeddings"}
-_PARAMS = (("max_tokens", ga.GEN_AI_REQUEST_MAX_TOKENS), ("max_completion_tokens", ga.GEN_AI_REQUEST_MAX_TOKENS),
-           ("max_output_tokens", ga.GEN_AI_REQUEST_MAX_TOKENS), ("temperature", ga.GEN_AI_REQUEST_TEMPERATURE),
-           ("top_p", ga.GEN_AI_REQUEST_TOP_P), ("top_k", ga.GEN_AI_REQUEST_TOP_K), ("seed", ga.GEN_AI_REQUEST_SEED),
-           ("frequency_penalty", ga.GEN_AI_REQUEST_FREQUENCY_PENALTY),
-           ("presence_penalty", ga.GEN_AI_REQUEST_PRESENCE_PENALTY), ("n", ga.GEN_AI_REQUEST_CHOICE_COUNT))
+_OPERATIONS = {
+    "chat/completions": "chat",
+    "completions": "text_completion",
+    "messages": "chat",
+    "responses": "chat",
+    "embeddings": "embeddings",
+}
+_PARAMS = (
+    ("max_tokens", ga.GEN_AI_REQUEST_MAX_TOKENS),
+    ("max_completion_tokens", ga.GEN_AI_REQUEST_MAX_TOKENS),
+    ("max_output_tokens", ga.GEN_AI_REQUEST_MAX_TOKENS),
+    ("temperature", ga.GEN_AI_REQUEST_TEMPERATURE),
+    ("top_p", ga.GEN_AI_REQUEST_TOP_P),
+    ("top_k", ga.GEN_AI_REQUEST_TOP_K),
+    ("seed", ga.GEN_AI_REQUEST_SEED),
+    ("frequency_penalty", ga.GEN_AI_REQUEST_FREQUENCY_PENALTY),
+    ("presence_penalty", ga.GEN_AI_REQUEST_PRESENCE_PENALTY),
+    ("n", ga.GEN_AI_REQUEST_CHOICE_COUNT),
+)
 CONTENT_LIMIT = 64 * 1024  # bytes of prompt or completion kept per attribute
 
 
@@ -65,12 +86,28 @@ def operation_name(path: str) -> str:
 class Tracing:
     """Owns a TracerProvider (not the process-global one) and turns finished requests into spans."""
 
-    def __init__(self, exporter: SpanExporter, *, service_name: str = "switchyard", capture_content: bool = False,
-                 schedule_delay_ms: int = 1000, processor: Any = None) -> None:
-        self.provider = TracerProvider(resource=Resource.create({"service.name": service_name}),
-                                       span_limits=SpanLimits(max_span_attribute_length=CONTENT_LIMIT * 2))
-        self.provider.add_span_processor(processor or BatchSpanProcessor(
-            exporter, schedule_delay_millis=schedule_delay_ms, max_queue_size=8192, max_export_batch_size=512))
+    def __init__(
+        self,
+        exporter: SpanExporter,
+        *,
+        service_name: str = "switchyard",
+        capture_content: bool = False,
+        schedule_delay_ms: int = 1000,
+        processor: Any = None,
+    ) -> None:
+        self.provider = TracerProvider(
+            resource=Resource.create({"service.name": service_name}),
+            span_limits=SpanLimits(max_span_attribute_length=CONTENT_LIMIT * 2),
+        )
+        self.provider.add_span_processor(
+            processor
+            or BatchSpanProcessor(
+                exporter,
+                schedule_delay_millis=schedule_delay_ms,
+                max_queue_size=8192,
+                max_export_batch_size=512,
+            )
+        )
         self.tracer = self.provider.get_tracer("switchyard")
         self.capture_content = capture_content
         self._propagator = TraceContextTextMapPropagator()
@@ -103,16 +140,26 @@ class Tracing:
         op = operation_name(ctx.path)
         requested = _first_model(ctx.requested_model)
         attrs = self._request_attributes(ctx, op, requested)
-        span = self.tracer.start_span(f"{op} {requested}" if requested else op, context=parent, kind=SpanKind.SERVER,
-                                      attributes=attrs, start_time=at(ctx.started))
+        span = self.tracer.start_span(
+            f"{op} {requested}" if requested else op,
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes=attrs,
+            start_time=at(ctx.started),
+        )
         if ctx.status >= 400 or ctx.status == 0:
             span.set_status(Status(StatusCode.ERROR, ctx.error or None))
         child_ctx = trace.set_span_in_context(span)
         for a in ctx.attempts:
             start = at(a.started)
             end = min(start + int((a.latency_ms or 0.0) * 1e6), wall)
-            child = self.tracer.start_span(f"{op} {a.model}", context=child_ctx, kind=SpanKind.CLIENT,
-                                           attributes=_attempt_attributes(a, op), start_time=start)
+            child = self.tracer.start_span(
+                f"{op} {a.model}",
+                context=child_ctx,
+                kind=SpanKind.CLIENT,
+                attributes=_attempt_attributes(a, op),
+                start_time=start,
+            )
             if a.error is not None:
                 child.set_status(Status(StatusCode.ERROR, a.error))
             child.end(end_time=end)
@@ -255,8 +302,11 @@ def input_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
         out.append({"role": "system", "parts": _parts(body["system"])})
     messages = body.get("messages")
     if isinstance(messages, list):
-        out += [{"role": str(m.get("role", "user")), "parts": _parts(m.get("content"))}
-                for m in messages if isinstance(m, dict)]
+        out += [
+            {"role": str(m.get("role", "user")), "parts": _parts(m.get("content"))}
+            for m in messages
+            if isinstance(m, dict)
+        ]
     for key in ("prompt", "input"):
         if isinstance(body.get(key), str):
             out.append({"role": "user", "parts": _parts(body[key])})
@@ -271,11 +321,22 @@ def output_messages(response: dict[str, Any]) -> list[dict[str, Any]]:
             if not isinstance(c, dict):
                 continue
             msg = c.get("message") if isinstance(c.get("message"), dict) else {"content": c.get("text")}
-            out.append({"role": str(msg.get("role", "assistant")), "parts": _parts(msg.get("content")),
-                        "finish_reason": c.get("finish_reason")})
+            out.append(
+                {
+                    "role": str(msg.get("role", "assistant")),
+                    "parts": _parts(msg.get("content")),
+                    "finish_reason": c.get("finish_reason"),
+                }
+            )
         return out
     if isinstance(response.get("content"), list):  # Anthropic messages
-        return [{"role": "assistant", "parts": _parts(response["content"]), "finish_reason": response.get("stop_reason")}]
+        return [
+            {
+                "role": "assistant",
+                "parts": _parts(response["content"]),
+                "finish_reason": response.get("stop_reason"),
+            }
+        ]
     if isinstance(response.get("output_text"), str):
         return [{"role": "assistant", "parts": _parts(response["output_text"])}]
     return []

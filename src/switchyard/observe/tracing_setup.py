@@ -28,5 +28,9 @@ def build_tracing(settings: Any, env: Mapping[str, str]) -> Any:
         return None
     from .tracing import Tracing  # the only place OpenTelemetry gets imported
 
-    return Tracing.otlp(url, service_name=o.service_name, capture_content=o.capture_content,
-                        schedule_delay_ms=o.schedule_delay_ms)
+    return Tracing.otlp(
+        url,
+        service_name=o.service_name,
+        capture_content=o.capture_content,
+        schedule_delay_ms=o.schedule_delay_ms,
+    )

@@ -21,8 +21,14 @@ from typing import Any
 RETRY_SCHEDULE = (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
 MAX_ATTEMPTS = len(RETRY_SCHEDULE) + 1
 
-_USAGE = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "cache_write_tokens",
-          "reasoning_tokens")
+_USAGE = (
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
 
 
 def new_secret() -> str:
@@ -32,7 +38,7 @@ def new_secret() -> str:
 def secret_key(secret: str) -> bytes:
     if secret.startswith("whsec_"):
         try:
-            return base64.b64decode(secret[len("whsec_"):], validate=True)
+            return base64.b64decode(secret[len("whsec_") :], validate=True)
         except ValueError:
             pass
     return secret.encode()
@@ -45,8 +51,12 @@ def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
 
 def headers(msg_id: str, body: bytes, key: bytes | None, now: float | None = None) -> dict[str, str]:
     ts = int(time.time() if now is None else now)
-    out = {"content-type": "application/json", "webhook-id": msg_id, "webhook-timestamp": str(ts),
-           "user-agent": "Switchyard-Webhooks/1"}
+    out = {
+        "content-type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(ts),
+        "user-agent": "Switchyard-Webhooks/1",
+    }
     if key is not None:
         out["webhook-signature"] = sign(key, msg_id, ts, body)
     return out
@@ -68,7 +78,9 @@ def sampled(rate: float, webhook_id: str, request_uid: str) -> bool:
         return True
     if rate <= 0.0:
         return False
-    h = int.from_bytes(hashlib.blake2b(f"{webhook_id}\n{request_uid}".encode(), digest_size=8).digest(), "big")
+    h = int.from_bytes(
+        hashlib.blake2b(f"{webhook_id}\n{request_uid}".encode(), digest_size=8).digest(), "big"
+    )
     return h < rate * 2**64
 
 
@@ -86,16 +98,29 @@ def _iso(ms: int) -> str:
 def request_event(record: dict[str, Any], include_bodies: bool) -> dict[str, Any]:
     """The `request.completed` message for one request-log record."""
     data: dict[str, Any] = {
-        "id": record["id"], "uid": record.get("uid"), "org_id": record.get("org_id"),
-        "created_at": _iso(record["created_at"]), "path": record.get("path"),
-        "requested_model": record.get("requested_model"), "model": record.get("model"),
-        "provider": record.get("provider"), "status": record.get("status"), "error": record.get("error"),
-        "stream": record.get("stream"), "cache_hit": record.get("cache_hit"),
-        "usage": {k: record.get(k) for k in _USAGE}, "cost_usd": record.get("cost_usd"),
-        "latency_ms": record.get("latency_ms"), "ttft_ms": record.get("ttft_ms"),
-        "properties": record.get("properties") or {}, "user_id": record.get("user_id"),
-        "session": {"id": record.get("session_id"), "path": record.get("session_path"),
-                    "name": record.get("session_name")},
+        "id": record["id"],
+        "uid": record.get("uid"),
+        "org_id": record.get("org_id"),
+        "created_at": _iso(record["created_at"]),
+        "path": record.get("path"),
+        "requested_model": record.get("requested_model"),
+        "model": record.get("model"),
+        "provider": record.get("provider"),
+        "status": record.get("status"),
+        "error": record.get("error"),
+        "stream": record.get("stream"),
+        "cache_hit": record.get("cache_hit"),
+        "usage": {k: record.get(k) for k in _USAGE},
+        "cost_usd": record.get("cost_usd"),
+        "latency_ms": record.get("latency_ms"),
+        "ttft_ms": record.get("ttft_ms"),
+        "properties": record.get("properties") or {},
+        "user_id": record.get("user_id"),
+        "session": {
+            "id": record.get("session_id"),
+            "path": record.get("session_path"),
+            "name": record.get("session_name"),
+        },
     }
     if include_bodies:
         data["request_body"] = record.get("request_body")
@@ -105,15 +130,24 @@ def request_event(record: dict[str, Any], include_bodies: bool) -> dict[str, Any
 
 def alert_event(rule: Any, state: str, value: float | None, now_ms: int) -> dict[str, Any]:
     """An alert's notification; `text` at the top level is what a Slack incoming webhook shows."""
-    text = (f"Switchyard alert {rule.name!r} {'TRIGGERED' if state == 'firing' else 'resolved'}: {rule.metric} "
-            f"over {rule.window_minutes} min is {_fmt(value)} (threshold {_fmt(rule.threshold)})")
+    text = (
+        f"Switchyard alert {rule.name!r} {'TRIGGERED' if state == 'firing' else 'resolved'}: {rule.metric} "
+        f"over {rule.window_minutes} min is {_fmt(value)} (threshold {_fmt(rule.threshold)})"
+    )
     return {
         "type": "alert.triggered" if state == "firing" else "alert.resolved",
         "timestamp": _iso(now_ms),
         "text": text,
-        "data": {"alert_id": rule.id, "name": rule.name, "org_id": rule.org_id, "metric": rule.metric,
-                 "window_minutes": rule.window_minutes, "threshold": rule.threshold, "value": value,
-                 "state": state},
+        "data": {
+            "alert_id": rule.id,
+            "name": rule.name,
+            "org_id": rule.org_id,
+            "metric": rule.metric,
+            "window_minutes": rule.window_minutes,
+            "threshold": rule.threshold,
+            "value": value,
+            "state": state,
+        },
     }
 
 

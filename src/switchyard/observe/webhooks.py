@@ -43,8 +43,17 @@ def _now_ms() -> int:
 
 
 class Webhooks:
-    def __init__(self, store: WebhookStore, secrets: Any, transport: Any, *, poll: float = 1.0,
-                 refresh: float = 5.0, lease: float = 60.0, concurrency: int = 8) -> None:
+    def __init__(
+        self,
+        store: WebhookStore,
+        secrets: Any,
+        transport: Any,
+        *,
+        poll: float = 1.0,
+        refresh: float = 5.0,
+        lease: float = 60.0,
+        concurrency: int = 8,
+    ) -> None:
         self.store = store
         self._secrets = secrets
         self._transport = transport
@@ -64,9 +73,11 @@ class Webhooks:
     async def start(self) -> None:
         with contextlib.suppress(StoreUnavailable):
             await self.reload()
-        self._tasks = [asyncio.create_task(self._loop(self._refresher), name="switchyard-webhook-refresh"),
-                       asyncio.create_task(self._loop(self._writer), name="switchyard-webhook-outbox"),
-                       asyncio.create_task(self._loop(self._sender), name="switchyard-webhook-sender")]
+        self._tasks = [
+            asyncio.create_task(self._loop(self._refresher), name="switchyard-webhook-refresh"),
+            asyncio.create_task(self._loop(self._writer), name="switchyard-webhook-outbox"),
+            asyncio.create_task(self._loop(self._sender), name="switchyard-webhook-sender"),
+        ]
 
     async def close(self) -> None:
         for t in self._tasks:
@@ -93,7 +104,9 @@ class Webhooks:
             try:
                 keys[h.id] = wm.secret_key(self._secrets.decrypt(h.secret))
             except Exception:  # a secret sealed under another master key: sent unsigned would be worse
-                log.error("webhook %s: its secret cannot be decrypted with this master key; not delivering", h.id)
+                log.error(
+                    "webhook %s: its secret cannot be decrypted with this master key; not delivering", h.id
+                )
         self._by_org, self._keys = by_org, keys
 
     # -- the outbox (called by the log sink) ---------------------------------------------------------------
@@ -117,11 +130,24 @@ class Webhooks:
                 if len(self._pending) >= MAX_PENDING:
                     self.dropped += 1
                     continue
-                self._pending.append({
-                    "id": wm.delivery_id(h.id, uid), "org_id": h.org_id, "webhook_id": h.id, "alert_id": None,
-                    "url": h.url, "request_id": rec["id"], "status": "pending", "attempts": 0, "next_at": now,
-                    "payload": orjson.dumps(wm.request_event(rec, h.include_bodies)).decode(),
-                    "last_status": None, "last_error": None, "created_at": now, "updated_at": now})
+                self._pending.append(
+                    {
+                        "id": wm.delivery_id(h.id, uid),
+                        "org_id": h.org_id,
+                        "webhook_id": h.id,
+                        "alert_id": None,
+                        "url": h.url,
+                        "request_id": rec["id"],
+                        "status": "pending",
+                        "attempts": 0,
+                        "next_at": now,
+                        "payload": orjson.dumps(wm.request_event(rec, h.include_bodies)).decode(),
+                        "last_status": None,
+                        "last_error": None,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
         if self._pending:
             self._wake_writer.set()
 
@@ -193,8 +219,15 @@ class Webhooks:
                         await self.reload()
                     key = self._keys.get(row.webhook_id)
                 if key is None:
-                    await self.store.finish(row.id, status="failed", attempts=row.attempts, next_at=row.next_at,
-                                            last_status=None, last_error="webhook deleted", now=_now_ms())
+                    await self.store.finish(
+                        row.id,
+                        status="failed",
+                        attempts=row.attempts,
+                        next_at=row.next_at,
+                        last_status=None,
+                        last_error="webhook deleted",
+                        now=_now_ms(),
+                    )
                     return
             body = row.payload.encode()
             status, error = await self._post(row.url, wm.headers(row.id, body, key), body)
@@ -202,15 +235,31 @@ class Webhooks:
         now = _now_ms()
         if error is None:
             self.sent += 1
-            await self.store.finish(row.id, status="delivered", attempts=attempts, next_at=now, last_status=status,
-                                    last_error=None, now=now)
+            await self.store.finish(
+                row.id,
+                status="delivered",
+                attempts=attempts,
+                next_at=now,
+                last_status=status,
+                last_error=None,
+                now=now,
+            )
             return
         self.failed_attempts += 1
         delay = wm.next_delay(attempts)
-        await self.store.finish(row.id, status="pending" if delay is not None else "failed", attempts=attempts,
-                                next_at=now + (delay or 0) * 1000, last_status=status, last_error=error, now=now)
+        await self.store.finish(
+            row.id,
+            status="pending" if delay is not None else "failed",
+            attempts=attempts,
+            next_at=now + (delay or 0) * 1000,
+            last_status=status,
+            last_error=error,
+            now=now,
+        )
         if delay is None:
-            log.warning("webhook message %s to %s failed %d times; giving up: %s", row.id, row.url, attempts, error)
+            log.warning(
+                "webhook message %s to %s failed %d times; giving up: %s", row.id, row.url, attempts, error
+            )
 
     async def _post(self, url: str, headers: dict[str, str], body: bytes) -> tuple[int | None, str | None]:
         """(receiver's status, None) on a 2xx; (status or None, what went wrong) otherwise."""

@@ -35,9 +35,13 @@ def check_aliases(aliases: Mapping[str, str]) -> None:
     value that names another alias)."""
     for name, value in aliases.items():
         if not name.strip() or name != name.strip() or "," in name or name.startswith("!"):
-            raise ValueError(f"alias {name!r}: a name is one model name, without commas or surrounding spaces")
+            raise ValueError(
+                f"alias {name!r}: a name is one model name, without commas or surrounding spaces"
+            )
         if not value.strip():
             raise ValueError(f"alias {name!r}: the value must name a model (e.g. gpt-4o-mini/openai)")
         for item in value.split(","):
             if item.strip() in aliases:
-                raise ValueError(f"alias {name!r}: its value names the alias {item.strip()!r}; aliases expand once")
+                raise ValueError(
+                    f"alias {name!r}: its value names the alias {item.strip()!r}; aliases expand once"
+                )

@@ -83,7 +83,7 @@ class Pattern:
         host, port = raw, str(_DEFAULT_PORT[scheme])
         if host.startswith("["):  # [v6]:port
             end = host.find("]")
-            host, rest = host[1 : end], host[end + 1 :]
+            host, rest = host[1:end], host[end + 1 :]
             port = rest[1:] if rest.startswith(":") else port
         elif ":" in host:
             host, port = host.rsplit(":", 1)
@@ -132,8 +132,10 @@ class Egress:
         if origin == self.operator_origin or any(p.matches(*origin) for p in self.patterns):
             return None
         scheme, host, port = origin
-        return (f"the {self.provider} BYOK key points at {scheme}://{host}:{port}, which security.byok_endpoints "
-                f"does not allow for {self.provider}")
+        return (
+            f"the {self.provider} BYOK key points at {scheme}://{host}:{port}, which security.byok_endpoints "
+            f"does not allow for {self.provider}"
+        )
 
     def check(self, url: str) -> None:
         why = self.refusal(url)
@@ -147,7 +149,9 @@ class ByokPolicy:
     def __init__(self, endpoints: Mapping[str, list[str]] | None, registry: Any) -> None:
         self._registry = registry
         self._cache: dict[tuple[str, str, str | None], Egress] = {}  # one entry per provider in the registry
-        self._configured = {pid: tuple(Pattern.parse(p) for p in pats) for pid, pats in (endpoints or {}).items()}
+        self._configured = {
+            pid: tuple(Pattern.parse(p) for p in pats) for pid, pats in (endpoints or {}).items()
+        }
 
     def egress(self, provider_id: str, fmt: str, base_url: str | None) -> Egress:
         key = (provider_id, fmt, base_url)
@@ -173,8 +177,9 @@ class ByokPolicy:
         for name in _HOST_LABEL_KEYS:
             value = config.get(name)
             if value is not None and not _LABEL.match(str(value)):
-                raise bad_request(f"config.{name}: must be one DNS label (letters, digits and '-')",
-                                  param=f"config.{name}")
+                raise bad_request(
+                    f"config.{name}: must be one DNS label (letters, digits and '-')", param=f"config.{name}"
+                )
         project = config.get("project")
         if project is not None and not _PROJECT.match(str(project)):
             raise bad_request("config.project: not a Google Cloud project id", param="config.project")
@@ -184,8 +189,11 @@ class ByokPolicy:
                 continue
             url = str(value).strip().replace("{region}", "us-east-1")
             if not _URL_SHAPE.match(url):
-                raise bad_request(f"config.{name}: must be a plain http(s) URL (no user info, query, fragment, "
-                                  "spaces or percent signs)", param=f"config.{name}")
+                raise bad_request(
+                    f"config.{name}: must be a plain http(s) URL (no user info, query, fragment, "
+                    "spaces or percent signs)",
+                    param=f"config.{name}",
+                )
             why = egress.refusal(url)
             if why is not None:
                 raise bad_request(f"config.{name}: {why}", param=f"config.{name}")

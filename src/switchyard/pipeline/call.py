@@ -53,11 +53,14 @@ class Caller:
     def _provider(self, attempt: Attempt) -> Provider:
         p = self.providers.get(attempt.target.format)
         if p is None:
-            raise UpstreamError(501, "unsupported", f"the {attempt.target.format} wire format is not available in this build")
+            raise UpstreamError(
+                501, "unsupported", f"the {attempt.target.format} wire format is not available in this build"
+            )
         return p
 
-    async def _signed(self, ctx: RequestContext, attempt: Attempt, body: dict[str, Any],
-                      surface: Any) -> tuple[Any, Provider, bool]:
+    async def _signed(
+        self, ctx: RequestContext, attempt: Attempt, body: dict[str, Any], surface: Any
+    ) -> tuple[Any, Provider, bool]:
         req, provider, native = self._request(ctx, attempt, body, surface)
         if attempt.target.egress is not None:  # BYOK: the organisation's config chose the host (byok_egress)
             attempt.target.egress.check(req.url)
@@ -68,30 +71,47 @@ class Caller:
             req.adjustments = adjustments
         return req, provider, native
 
-    def _request(self, ctx: RequestContext, attempt: Attempt, body: dict[str, Any],
-                 surface: Any) -> tuple[Any, Provider, bool]:
+    def _request(
+        self, ctx: RequestContext, attempt: Attempt, body: dict[str, Any], surface: Any
+    ) -> tuple[Any, Provider, bool]:
         provider = self._provider(attempt)
         kind = surface.kind
         model = attempt.model
         if model is not None and (model.kind == "embedding") != (kind == "embeddings"):
             wanted = "an embedding model" if kind == "embeddings" else "a chat model"
             article = "an" if model.kind[0] in "aeiou" else "a"
-            raise UpstreamError(400, "bad_request", f"{attempt.route} is {article} {model.kind} model; "
-                                f"this endpoint needs {wanted}.", param="model")
-        serves = getattr(provider, "serves_natively", None)  # per model, where one provider hosts several families
-        if (kind in getattr(provider, "native_kinds", ()) and _serves_natively(attempt, kind)
-                and (serves is None or serves(attempt.target, kind)) and not _needs_translation(attempt, kind, body)):
+            raise UpstreamError(
+                400,
+                "bad_request",
+                f"{attempt.route} is {article} {model.kind} model; this endpoint needs {wanted}.",
+                param="model",
+            )
+        serves = getattr(
+            provider, "serves_natively", None
+        )  # per model, where one provider hosts several families
+        if (
+            kind in getattr(provider, "native_kinds", ())
+            and _serves_natively(attempt, kind)
+            and (serves is None or serves(attempt.target, kind))
+            and not _needs_translation(attempt, kind, body)
+        ):
             body, notes = _fit(attempt, body, kind)
             req = provider.native_request(body, attempt.target, kind, ctx.forward_headers)  # type: ignore[attr-defined]
             req.adjustments[:0] = notes
             return req, provider, True
         if getattr(surface, "no_mapping", False):
-            raise UpstreamError(400, "unsupported", f"Helicone-Gateway-Body-Mapping: NO_MAPPING needs a provider that "
-                                f"speaks the caller's format natively; {attempt.provider.id} does not")
+            raise UpstreamError(
+                400,
+                "unsupported",
+                f"Helicone-Gateway-Body-Mapping: NO_MAPPING needs a provider that "
+                f"speaks the caller's format natively; {attempt.provider.id} does not",
+            )
         if kind == "embeddings":
             build = getattr(provider, "build_embeddings", None)
             if build is None:
-                raise UpstreamError(400, "unsupported", f"provider {attempt.provider.id} has no embeddings API here")
+                raise UpstreamError(
+                    400, "unsupported", f"provider {attempt.provider.id} has no embeddings API here"
+                )
             return build(body, attempt.target), provider, False
         chat, notes = _fit(attempt, surface.request(body), "chat")
         req = provider.build_request(chat, attempt.target)
@@ -117,8 +137,9 @@ class Caller:
         return resp
 
     # -- non-stream ------------------------------------------------------------------------------
-    async def complete(self, ctx: RequestContext, attempt: Attempt, body: dict[str, Any], surface: Any,
-                       timeouts: Timeouts) -> Answer:
+    async def complete(
+        self, ctx: RequestContext, attempt: Attempt, body: dict[str, Any], surface: Any, timeouts: Timeouts
+    ) -> Answer:
         req, provider, native = await self._signed(ctx, attempt, body, surface)
         resp = await self._send(req, provider, timeouts, attempt.target)
         data = await resp.read()
@@ -130,12 +151,20 @@ class Caller:
             raise
         except (ValueError, KeyError, TypeError, AttributeError, IndexError):
             # a 200 whose body the translator cannot read: the provider's fault, so the next attempt may serve
-            raise UpstreamError(502, "server", f"{attempt.provider.id} answered 200 with a body the gateway "
-                                "could not read") from None
+            raise UpstreamError(
+                502, "server", f"{attempt.provider.id} answered 200 with a body the gateway could not read"
+            ) from None
 
     # -- stream ----------------------------------------------------------------------------------
-    async def open_stream(self, ctx: RequestContext, attempt: Attempt, body: dict[str, Any], surface: Any,
-                          include_usage: bool, timeouts: Timeouts) -> StreamStart:
+    async def open_stream(
+        self,
+        ctx: RequestContext,
+        attempt: Attempt,
+        body: dict[str, Any],
+        surface: Any,
+        include_usage: bool,
+        timeouts: Timeouts,
+    ) -> StreamStart:
         """Open the upstream stream and read until the caller's first content (role-only preambles are held back,
         so a stream that fails before saying anything can still fall back). Closes the upstream on failure."""
         req, provider, native = await self._signed(ctx, attempt, body, surface)
@@ -178,11 +207,14 @@ def _close(pump: Any) -> bytes:
     except UpstreamError:
         raise
     except (ValueError, KeyError, TypeError, AttributeError, IndexError):
-        raise UpstreamError(502, "server", "upstream stream ended in a state the gateway could not read") from None
+        raise UpstreamError(
+            502, "server", "upstream stream ended in a state the gateway could not read"
+        ) from None
 
 
-def _answer(data: bytes, attempt: Attempt, provider: Provider, native: bool, body: dict[str, Any],
-            surface: Any) -> Answer:
+def _answer(
+    data: bytes, attempt: Attempt, provider: Provider, native: bool, body: dict[str, Any], surface: Any
+) -> Answer:
     if native:
         # same format both sides: the bytes go back untouched; decode only what the log needs
         if surface.kind == "messages":  # usage from the Anthropic answer (Bedrock wraps it differently)
@@ -194,8 +226,12 @@ def _answer(data: bytes, attempt: Attempt, provider: Provider, native: bool, bod
     if surface.kind == "embeddings":  # translated embeddings: the provider answers in OpenAI's list shape
         out = provider.parse_embeddings(data, body, attempt.provider_model_id)  # type: ignore[attr-defined]
         usage = out.get("usage")
-        return Answer(orjson.dumps(out), usage if usage and usage.get("prompt_tokens") else None, out.get("model"),
-                      loggable(out))
+        return Answer(
+            orjson.dumps(out),
+            usage if usage and usage.get("prompt_tokens") else None,
+            out.get("model"),
+            loggable(out),
+        )
     completion = provider.parse_response(data)
     out = surface.response(completion)
     return Answer(orjson.dumps(out), completion.get("usage"), completion.get("model"), out)
@@ -215,7 +251,9 @@ def _needs_translation(attempt: Attempt, kind: str, body: dict[str, Any]) -> boo
     if kind != "messages" or attempt.target.config.get("json_schema_mode") == "native":
         return False
     config = body.get("output_config")
-    return body.get("output_format") is not None or (isinstance(config, dict) and config.get("format") is not None)
+    return body.get("output_format") is not None or (
+        isinstance(config, dict) and config.get("format") is not None
+    )
 
 
 def _serves_natively(attempt: Attempt, kind: str) -> bool:

@@ -49,15 +49,19 @@ def _unbearer(value: str) -> str:
     return v
 
 
-def caller_plan(planner: Any, model_field: str, header: str, key: str, org_id: str, policy: Any) -> list[Attempt]:
+def caller_plan(
+    planner: Any, model_field: str, header: str, key: str, org_id: str, policy: Any
+) -> list[Attempt]:
     registry = planner.registry
     spec = parse_model_field(expand(model_field, planner.aliases), registry).specs[0]
     provider = registry.providers[spec.provider or _DEFAULT_PROVIDER[header]]
     if provider.auth not in _KEY_AUTH:
         raise GatewayError(
-            400, f"A caller's own provider key cannot be used with {provider.id}: it signs its requests "
+            400,
+            f"A caller's own provider key cannot be used with {provider.id}: it signs its requests "
             f"({provider.auth}). Leave Authorization/x-api-key out to use the gateway's credentials.",
-            code="caller_key_unsupported", param="model",
+            code="caller_key_unsupported",
+            param="model",
         )
     ring = Keyring(org_id, -1, {provider.id: (OrgKey(KEY_ID, provider.id, key, None, {}, policy=policy),)})
     return planner.plan_once(f"{spec.model}/{provider.id}/{KEY_ID}", ring)

@@ -45,9 +45,16 @@ class Hold:
 
 
 class Credits:
-    def __init__(self, store: Any, metrics: Any = None, *, sweep_after_seconds: int = 3600,
-                 journal: CreditJournal | None = None, sweep_interval: float = 60.0,
-                 retry_delays: tuple[float, ...] = (0.0, 0.2, 1.0, 5.0)) -> None:
+    def __init__(
+        self,
+        store: Any,
+        metrics: Any = None,
+        *,
+        sweep_after_seconds: int = 3600,
+        journal: CreditJournal | None = None,
+        sweep_interval: float = 60.0,
+        retry_delays: tuple[float, ...] = (0.0, 0.2, 1.0, 5.0),
+    ) -> None:
         self._store = store
         self._metrics = metrics
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -67,8 +74,12 @@ class Credits:
     async def reserve(self, ctx: Any, attempt: Attempt, body: dict[str, Any], n: int) -> Hold:
         amount = worst_case_usd(attempt.endpoint, body, len(ctx.raw_body or b""))
         if amount is None:
-            raise UpstreamError(400, "unsupported", f"Cost not supported for {attempt.route}: paying with credits "
-                                "needs a model with a known price (use your own provider key for it).")
+            raise UpstreamError(
+                400,
+                "unsupported",
+                f"Cost not supported for {attempt.route}: paying with credits "
+                "needs a model with a known price (use your own provider key for it).",
+            )
         org_id = ctx.principal.org.id
         # the server-made uid, not the request id: a caller-chosen id may repeat (in another organisation, or
         # on two replicas at once), and a clash here would fail the call as "credit ledger unavailable"
@@ -76,16 +87,23 @@ class Credits:
         try:
             ok = await self._store.reserve_credits(org_id, rid, amount)
         except StoreUnavailable:
-            raise UpstreamError(503, "credits_unavailable",
-                                "The credit ledger is unavailable; calls billed to credits cannot start right now.") from None
+            raise UpstreamError(
+                503,
+                "credits_unavailable",
+                "The credit ledger is unavailable; calls billed to credits cannot start right now.",
+            ) from None
         if not ok:
             if self._metrics is not None:
                 self._metrics.credits_rejected()
             available = await self._available(org_id)
             shown = f"; available ${available:.6f}" if available is not None else ""
-            raise UpstreamError(429, "insufficient_credits",
-                                f"Insufficient credits: {attempt.route} may cost up to ${amount:.6f}{shown}. "
-                                "Add credits, or route to your own provider key.", code="insufficient_credits")
+            raise UpstreamError(
+                429,
+                "insufficient_credits",
+                f"Insufficient credits: {attempt.route} may cost up to ${amount:.6f}{shown}. "
+                "Add credits, or route to your own provider key.",
+                code="insufficient_credits",
+            )
         self._note({"op": "reserve", "org": org_id, "rid": rid})
         return Hold(org_id, rid, amount)
 
@@ -97,7 +115,9 @@ class Credits:
         except OSError as e:
             if not self._journal_failed:
                 self._journal_failed = True
-                log.error("cannot write the credit journal (%s): a crash now leaves holds to the expiry sweep", e)
+                log.error(
+                    "cannot write the credit journal (%s): a crash now leaves holds to the expiry sweep", e
+                )
         else:
             self._journal_failed = False
 
@@ -108,8 +128,13 @@ class Credits:
 
     def settle(self, hold: Hold, cost_usd: float | None, request_id: str) -> None:
         # An answer whose usage is unknown is charged nothing rather than a guess (the log shows its cost as null).
-        entry = {"op": "settle", "org": hold.org_id, "rid": hold.reservation_id, "cost": cost_usd or 0.0,
-                 "req": request_id}
+        entry = {
+            "op": "settle",
+            "org": hold.org_id,
+            "rid": hold.reservation_id,
+            "cost": cost_usd or 0.0,
+            "req": request_id,
+        }
         self._note(entry)
         self._spawn(entry)
 
@@ -126,8 +151,9 @@ class Credits:
     async def _apply(self, entry: Entry) -> None:
         """Settle or release one hold (a journal's "reserve" without an outcome is released)."""
         if entry["op"] == "settle":
-            await self._store.settle_credits(entry["org"], entry["rid"], float(entry.get("cost") or 0.0),
-                                             entry.get("req"))
+            await self._store.settle_credits(
+                entry["org"], entry["rid"], float(entry.get("cost") or 0.0), entry.get("req")
+            )
         else:
             await self._store.release_credits(entry["org"], entry["rid"])
 
@@ -167,7 +193,9 @@ class Credits:
         of dead processes were finished."""
         if self._journal is None:
             return 0
-        for entry in [e for e in self._journal.open.values() if e["op"] != "reserve" and e["rid"] not in self._busy]:
+        for entry in [
+            e for e in self._journal.open.values() if e["op"] != "reserve" and e["rid"] not in self._busy
+        ]:
             await self._guard(entry, (0.0,))
         done = 0
         for path, entries in self._journal.orphans():
@@ -176,14 +204,18 @@ class Credits:
                 path.unlink(missing_ok=True)
                 done += len(entries)
                 if entries:
-                    log.warning("finished %d credit holds left by a process that died (%s)", len(entries), path.name)
+                    log.warning(
+                        "finished %d credit holds left by a process that died (%s)", len(entries), path.name
+                    )
         return done
 
     async def _sweep(self) -> None:
         while True:
             await asyncio.sleep(self._sweep_interval)
             with contextlib.suppress(Exception):
-                await self.recover()  # before the expiry: a dead process's answered calls are charged, not released
+                await (
+                    self.recover()
+                )  # before the expiry: a dead process's answered calls are charged, not released
             with contextlib.suppress(Exception):
                 n = await self._store.expire_reservations(self._sweep_after_ms)  # an age, not a timestamp
                 if n:

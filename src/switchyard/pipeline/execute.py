@@ -37,8 +37,20 @@ from .plan import Attempt
 from .retry import RetryPolicy
 from .stream import OpenStream, settle
 
-_MOVES_ON = frozenset({"connection", "timeout", "rate_limited", "overloaded", "server", "auth", "not_found",
-                       "unsupported", "circuit_open", "cancelled"})
+_MOVES_ON = frozenset(
+    {
+        "connection",
+        "timeout",
+        "rate_limited",
+        "overloaded",
+        "server",
+        "auth",
+        "not_found",
+        "unsupported",
+        "circuit_open",
+        "cancelled",
+    }
+)
 # Failures that say something about the provider's health (the rest are the request's or the gateway's own).
 _HEALTH_KINDS = frozenset({"connection", "timeout", "rate_limited", "overloaded", "server", "auth"})
 _NO_RETRY = RetryPolicy(0)
@@ -57,9 +69,16 @@ class _Run:
 
 
 class Executor:
-    def __init__(self, transport: Transport, providers: Mapping[str, Provider], *, health: Any = None,
-                 metrics: Any = None, credits: Credits | None = None,
-                 provider_timeouts: Mapping[str, Timeouts] | None = None) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        providers: Mapping[str, Provider],
+        *,
+        health: Any = None,
+        metrics: Any = None,
+        credits: Credits | None = None,
+        provider_timeouts: Mapping[str, Timeouts] | None = None,
+    ) -> None:
         self.call = Caller(transport, providers)
         self.transport = transport
         self.providers = providers
@@ -73,7 +92,9 @@ class Executor:
         return ctx.options.timeouts(base) if ctx.options is not None else base
 
     # -- entry points ----------------------------------------------------------------------------
-    async def complete(self, ctx: RequestContext, attempts: list[Attempt], body: dict[str, Any], surface: Any) -> bytes:
+    async def complete(
+        self, ctx: RequestContext, attempts: list[Attempt], body: dict[str, Any], surface: Any
+    ) -> bytes:
         def op(a: Attempt) -> Awaitable[Answer]:
             return self.call.complete(ctx, a, body, surface, self.timeouts(ctx, a))
 
@@ -84,21 +105,35 @@ class Executor:
             self.credits.settle(hold, ctx.cost_usd, ctx.helicone.request_id)
         return answer.data
 
-    async def open_stream(self, ctx: RequestContext, attempts: list[Attempt], body: dict[str, Any], surface: Any,
-                          include_usage: bool) -> Any:
+    async def open_stream(
+        self,
+        ctx: RequestContext,
+        attempts: list[Attempt],
+        body: dict[str, Any],
+        surface: Any,
+        include_usage: bool,
+    ) -> Any:
         """Try attempts until one yields its first caller content. Raises GatewayError if none does."""
+
         def op(a: Attempt) -> Awaitable[StreamStart]:
             return self.call.open_stream(ctx, a, body, surface, include_usage, self.timeouts(ctx, a))
 
         attempt, start, hold = await self._run(ctx, attempts, body, op, StreamStart.close)
         ctx.provider, ctx.model = attempt.provider.id, attempt.provider_model_id
         ctx.registry_model = attempt.model.id if attempt.model else None
-        return OpenStream(self, ctx, attempt, start, surface, hold, body=body, plan=attempts,
-                          include_usage=include_usage)
+        return OpenStream(
+            self, ctx, attempt, start, surface, hold, body=body, plan=attempts, include_usage=include_usage
+        )
 
     # -- the attempt loop ------------------------------------------------------------------------
-    async def _run(self, ctx: RequestContext, attempts: list[Attempt], body: dict[str, Any],
-                   op: Callable[[Attempt], Awaitable[Any]], discard: Callable[[Any], None]) -> tuple[Attempt, Any, Hold | None]:
+    async def _run(
+        self,
+        ctx: RequestContext,
+        attempts: list[Attempt],
+        body: dict[str, Any],
+        op: Callable[[Attempt], Awaitable[Any]],
+        discard: Callable[[Any], None],
+    ) -> tuple[Attempt, Any, Hold | None]:
         run = _Run()
         health = self.health
         queue = deque(order(attempts, health))
@@ -123,9 +158,16 @@ class Executor:
                     self.metrics.fallback(attempt.provider.id, e.kind)
         raise final_error(run.errors)
 
-    async def _hedged(self, ctx: RequestContext, queue: deque[Attempt], body: dict[str, Any],
-                      op: Callable[[Attempt], Awaitable[Any]], discard: Callable[[Any], None], run: _Run,
-                      after: float) -> tuple[Attempt, Any, Hold | None]:
+    async def _hedged(
+        self,
+        ctx: RequestContext,
+        queue: deque[Attempt],
+        body: dict[str, Any],
+        op: Callable[[Attempt], Awaitable[Any]],
+        discard: Callable[[Any], None],
+        run: _Run,
+        after: float,
+    ) -> tuple[Attempt, Any, Hold | None]:
         """Start the next attempt whenever the newest one has not answered within `after` seconds; the first
         answer wins and the others are cancelled (logged as such)."""
         running: dict[asyncio.Task[Any], Attempt] = {}
@@ -201,18 +243,35 @@ class Executor:
             return True
         return e.kind in _MOVES_ON or e.status in (408, 409)
 
-    async def _attempt(self, ctx: RequestContext, attempt: Attempt, body: dict[str, Any],
-                       op: Callable[[Attempt], Awaitable[Any]], run: _Run,
-                       note: str | None = None) -> tuple[Attempt, Any, Hold | None]:
+    async def _attempt(
+        self,
+        ctx: RequestContext,
+        attempt: Attempt,
+        body: dict[str, Any],
+        op: Callable[[Attempt], Awaitable[Any]],
+        run: _Run,
+        note: str | None = None,
+    ) -> tuple[Attempt, Any, Hold | None]:
         """One attempt: breaker check, credit reservation, then tries with retries. Failures are recorded and
         re-raised as UpstreamError."""
         health = self.health
         endpoint = attempt.endpoint_id
         if health is not None and not health.allow(endpoint) and not run.panic:
-            e = UpstreamError(503, "circuit_open", f"{attempt.route} is temporarily ejected after repeated failures "
-                              "(circuit breaker open)")
-            ctx.attempts.append(AttemptLog(attempt.provider.id, attempt.provider_model_id, attempt.source,
-                                           error=e.message, kind=e.kind, note=note))
+            e = UpstreamError(
+                503,
+                "circuit_open",
+                f"{attempt.route} is temporarily ejected after repeated failures (circuit breaker open)",
+            )
+            ctx.attempts.append(
+                AttemptLog(
+                    attempt.provider.id,
+                    attempt.provider_model_id,
+                    attempt.source,
+                    error=e.message,
+                    kind=e.kind,
+                    note=note,
+                )
+            )
             run.errors.append((attempt, e))
             raise e
         hold: Hold | None = None
@@ -222,15 +281,26 @@ class Executor:
             try:
                 hold = await credits.reserve(ctx, attempt, body, run.holds)
             except UpstreamError as e:
-                ctx.attempts.append(AttemptLog(attempt.provider.id, attempt.provider_model_id, attempt.source,
-                                               status=e.status, error=e.message, kind=e.kind, note=note))
+                ctx.attempts.append(
+                    AttemptLog(
+                        attempt.provider.id,
+                        attempt.provider_model_id,
+                        attempt.source,
+                        status=e.status,
+                        error=e.message,
+                        kind=e.kind,
+                        note=note,
+                    )
+                )
                 run.errors.append((attempt, e))
                 raise
         policy = ctx.options.retry if ctx.options is not None else _NO_RETRY
         retry_no = 0
         while True:
             run.tries += 1
-            alog = AttemptLog(attempt.provider.id, attempt.provider_model_id, attempt.source, retry=retry_no, note=note)
+            alog = AttemptLog(
+                attempt.provider.id, attempt.provider_model_id, attempt.source, retry=retry_no, note=note
+            )
             ctx.attempts.append(alog)
             t0 = time.perf_counter()
             try:
@@ -251,7 +321,10 @@ class Executor:
                 await asyncio.sleep(delay)
                 continue
             except asyncio.CancelledError:
-                alog.kind, alog.error = "cancelled", "cancelled: another attempt answered first, or the caller left"
+                alog.kind, alog.error = (
+                    "cancelled",
+                    "cancelled: another attempt answered first, or the caller left",
+                )
                 alog.latency_ms = (time.perf_counter() - t0) * 1000
                 if hold is not None:
                     credits.release(hold)  # type: ignore[union-attr]
@@ -293,15 +366,22 @@ def final_error(errors: list[tuple[Attempt, UpstreamError]]) -> GatewayError:
     status = e.status if 400 <= e.status < 600 else 502
     message = redact(e.message)
     if e.kind == "auth" and e.status in (401, 403):
-        whose = f"your organisation's key {attempt.key_id!r}" if attempt.auth == "byok" else "the gateway's credentials"
+        whose = (
+            f"your organisation's key {attempt.key_id!r}"
+            if attempt.auth == "byok"
+            else "the gateway's credentials"
+        )
         message = f"Provider {attempt.provider.id} rejected {whose} for it: {message}"
     details = None
     if len(errors) > 1:
         details = [
-            {"source": a.source, "status": x.status, "kind": x.kind, "message": redact(x.message)} for a, x in errors
+            {"source": a.source, "status": x.status, "kind": x.kind, "message": redact(x.message)}
+            for a, x in errors
         ]
     headers = {}
     if e.retry_after is not None and status in (429, 503):
         headers["retry-after"] = str(max(1, round(e.retry_after)))
     code = e.code if isinstance(e.code, str) else None
-    return GatewayError(status, message, code=code or e.kind, type=e.type, param=e.param, headers=headers, details=details)
+    return GatewayError(
+        status, message, code=code or e.kind, type=e.type, param=e.param, headers=headers, details=details
+    )

@@ -16,7 +16,9 @@ class HeliconeHeaders:
     # The id the request is known by (the `Helicone-Id` answer header, the log row's id): the caller's
     # Helicone-Request-Id when it is a UUID, else `uid`. Unique within an organisation, never across them.
     request_id: str
-    uid: str = ""  # made by the server for every request (unpredictable); the log row's id if the caller's clashes
+    uid: str = (
+        ""  # made by the server for every request (unpredictable); the log row's id if the caller's clashes
+    )
     caller_id: bool = False  # request_id was chosen by the caller (so it may clash with another request's)
     duplicate_of: str | None = None  # the caller's id, when it clashed and this request got `uid` instead
     properties: dict[str, str] = field(default_factory=dict)

@@ -27,7 +27,16 @@ DEFAULT_POLICY = ByokPolicy(None, None)  # built-in allow-lists only (immutable 
 log = logging.getLogger("switchyard.keyring")
 
 # config names accepted on a provider key → where they go on the Target (base_url goes to Target.base_url)
-_CONFIG_NAMES = ("region", "resource", "deployment", "api_version", "project", "location", "endpoint", "cross_region")
+_CONFIG_NAMES = (
+    "region",
+    "resource",
+    "deployment",
+    "api_version",
+    "project",
+    "location",
+    "endpoint",
+    "cross_region",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +70,9 @@ EMPTY = Keyring("", 0, {})
 
 def org_key(pk: ProviderKey, secrets: Secrets, policy: ByokPolicy = DEFAULT_POLICY) -> OrgKey:
     plain = secrets.decrypt(pk.ciphertext)
-    config: dict[str, Any] = {k: v for k, v in pk.config.items() if k in _CONFIG_NAMES and v not in (None, "")}
+    config: dict[str, Any] = {
+        k: v for k, v in pk.config.items() if k in _CONFIG_NAMES and v not in (None, "")
+    }
     base_url = pk.config.get("base_url") or None
     api_key, auth = plain, None
     if plain.startswith("{"):
@@ -80,7 +91,9 @@ def org_key(pk: ProviderKey, secrets: Secrets, policy: ByokPolicy = DEFAULT_POLI
                 api_key = str(parts.get("api_key") or parts.get("key"))
     elif pk.provider == "bedrock":
         auth = "bearer"  # a single Bedrock secret is a Bedrock API key
-    return OrgKey(pk.id, pk.provider, api_key, base_url.rstrip("/") if base_url else None, config, auth, policy)
+    return OrgKey(
+        pk.id, pk.provider, api_key, base_url.rstrip("/") if base_url else None, config, auth, policy
+    )
 
 
 class Keyrings:
@@ -110,7 +123,9 @@ class Keyrings:
         version = self._version
         try:
             ring = await self._load(org_id, version)
-            if version == self._version and ring.version >= 0:  # not invalidated meanwhile, nor a store outage
+            if (
+                version == self._version and ring.version >= 0
+            ):  # not invalidated meanwhile, nor a store outage
                 self._rings[org_id] = ring
             fut.set_result(ring)
             return ring
@@ -134,6 +149,12 @@ class Keyrings:
                 continue
             try:
                 by.setdefault(pk.provider, []).append(org_key(pk, self._secrets, self.policy))
-            except Exception:  # a key encrypted under another master secret: skip it, say which (never the secret)
-                log.error("provider key %s of org %s cannot be decrypted with this master key; skipped", pk.id, org_id)
+            except (
+                Exception
+            ):  # a key encrypted under another master secret: skip it, say which (never the secret)
+                log.error(
+                    "provider key %s of org %s cannot be decrypted with this master key; skipped",
+                    pk.id,
+                    org_id,
+                )
         return Keyring(org_id, version, {p: tuple(v) for p, v in by.items()})

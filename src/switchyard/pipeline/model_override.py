@@ -39,7 +39,11 @@ class ModelOverride:
     def context(self) -> int | None:
         if self.model is None:
             return None
-        return self.model.context or max((e.context or 0 for e in self.model.endpoints.values()), default=0) or None
+        return (
+            self.model.context
+            or max((e.context or 0 for e in self.model.endpoints.values()), default=0)
+            or None
+        )
 
 
 def model_override(headers: dict[str, str], registry: Registry) -> ModelOverride | None:

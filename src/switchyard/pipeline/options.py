@@ -55,8 +55,9 @@ def route_options(headers: Mapping[str, str], default_retry: RetryPolicy) -> Rou
     hedge = int_ms_header(headers, "switchyard-hedge-after-ms", hi=600_000)
     cont = headers.get("switchyard-stream-continuation")
     if cont is not None and cont.strip().lower() not in ("true", "false"):
-        raise GatewayError(400, f"Switchyard-Stream-Continuation must be true or false; got {cont!r}.",
-                           code="invalid_header")
+        raise GatewayError(
+            400, f"Switchyard-Stream-Continuation must be true or false; got {cont!r}.", code="invalid_header"
+        )
     return RouteOptions(
         retry,
         connect_timeout=connect / 1000 if connect else None,
@@ -67,8 +68,15 @@ def route_options(headers: Mapping[str, str], default_retry: RetryPolicy) -> Rou
     )
 
 
-_HEADERS = frozenset({"switchyard-timeout-ms", "switchyard-connect-timeout-ms", "switchyard-first-byte-timeout-ms",
-                       "switchyard-hedge-after-ms", "switchyard-stream-continuation"})
+_HEADERS = frozenset(
+    {
+        "switchyard-timeout-ms",
+        "switchyard-connect-timeout-ms",
+        "switchyard-first-byte-timeout-ms",
+        "switchyard-hedge-after-ms",
+        "switchyard-stream-continuation",
+    }
+)
 
 
 def _any_switchyard(headers: Mapping[str, str]) -> bool:

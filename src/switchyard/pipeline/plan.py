@@ -72,11 +72,17 @@ class Attempt:
         """The circuit breaker's unit: one provider with one key (never the key itself). A BYOK key is named by
         its organisation and id (`openai:byok:<org>:<key id>`): two organisations may both call a key `main`,
         and one's broken key must not eject the other's."""
-        return f"{self.provider.id}:byok:{self.org_id}:{self.key_id}" if self.key_id else f"{self.provider.id}:ptb"
+        return (
+            f"{self.provider.id}:byok:{self.org_id}:{self.key_id}"
+            if self.key_id
+            else f"{self.provider.id}:ptb"
+        )
 
     @property
     def context(self) -> int | None:
-        return (self.endpoint.context if self.endpoint else None) or (self.model.context if self.model else None)
+        return (self.endpoint.context if self.endpoint else None) or (
+            self.model.context if self.model else None
+        )
 
 
 def _err(message: str, code: str = "invalid_model") -> GatewayError:
@@ -96,12 +102,14 @@ def parse_model_field(value: str, registry: Registry) -> ParsedModel:
                 raise _err("Invalid exclusion syntax: use !provider (e.g. !openai).")
             p = registry.provider(name)
             if p is None:
-                raise _err(f"Unknown provider in exclusion: {name}. Valid providers: {', '.join(sorted(registry.providers))}.")
+                raise _err(
+                    f"Unknown provider in exclusion: {name}. Valid providers: {', '.join(sorted(registry.providers))}."
+                )
             excluded.add(p.id)
             continue
         specs.append(_spec(item, registry))
     if not specs:
-        raise _err("The model field names no model. Example: \"gpt-4o-mini\" or \"claude-sonnet-4/anthropic\".")
+        raise _err('The model field names no model. Example: "gpt-4o-mini" or "claude-sonnet-4/anthropic".')
     return ParsedModel(tuple(specs), frozenset(excluded))
 
 
@@ -114,27 +122,50 @@ def _spec(item: str, registry: Registry) -> Spec:
     return Spec(item)
 
 
-def _target(p: ProviderInfo, provider_model_id: str, endpoint: Endpoint | None, key: OrgKey | None = None) -> Target:
+def _target(
+    p: ProviderInfo, provider_model_id: str, endpoint: Endpoint | None, key: OrgKey | None = None
+) -> Target:
     config = dict(p.config)
     if endpoint is not None and endpoint.max_output:
         config["max_output"] = endpoint.max_output
     if endpoint is not None and endpoint.structured_output and "json_schema_mode" not in config:
-        config["json_schema_mode"] = endpoint.structured_output  # the registry's capability; operator config wins
+        config["json_schema_mode"] = (
+            endpoint.structured_output
+        )  # the registry's capability; operator config wins
     if key is None:
         return Target(
-            provider=p.id, model=provider_model_id, format=p.format, base_url=p.base_url or "",
-            api_key=p.api_key, auth=p.auth, config=config, headers=p.headers,
+            provider=p.id,
+            model=provider_model_id,
+            format=p.format,
+            base_url=p.base_url or "",
+            api_key=p.api_key,
+            auth=p.auth,
+            config=config,
+            headers=p.headers,
         )
     # BYOK: the organisation's key and its own settings (region, deployment, ...) over the provider defaults;
     # the gateway's own credentials for this provider must not leak into the organisation's calls.
-    for secret in ("secret", "secret_key", "secret_access_key", "session_token", "access_token", "credentials_file"):
+    for secret in (
+        "secret",
+        "secret_key",
+        "secret_access_key",
+        "session_token",
+        "access_token",
+        "credentials_file",
+    ):
         config.pop(secret, None)
     config.update(key.config)
     if key.base_url and p.format == "azure":
         config["endpoint"] = key.base_url
     return Target(
-        provider=p.id, model=provider_model_id, format=p.format, base_url=key.base_url or p.base_url or "",
-        api_key=key.api_key, auth=key.auth or p.auth, config=config, headers=p.headers,
+        provider=p.id,
+        model=provider_model_id,
+        format=p.format,
+        base_url=key.base_url or p.base_url or "",
+        api_key=key.api_key,
+        auth=key.auth or p.auth,
+        config=config,
+        headers=p.headers,
         egress=key.policy.egress(p.id, p.format, p.base_url),
     )
 
@@ -148,7 +179,10 @@ class Planner:
     """Builds and caches plans per model string. The cache is safe because plans depend only on the registry."""
 
     def __init__(
-        self, registry: Registry, formats: frozenset[str] | None = None, aliases: Mapping[str, str] | None = None
+        self,
+        registry: Registry,
+        formats: frozenset[str] | None = None,
+        aliases: Mapping[str, str] | None = None,
     ) -> None:
         self.registry = registry
         self.formats = formats  # wire formats this build can speak; None = all
@@ -157,7 +191,9 @@ class Planner:
 
     def plan(self, model_field: str, ring: Keyring = EMPTY) -> list[Attempt]:
         """The static attempt list for a model string and an organisation's BYOK keys (cached per both)."""
-        key: str | tuple[str, str, int] = model_field if not ring.by_provider else (model_field, ring.org_id, ring.version)
+        key: str | tuple[str, str, int] = (
+            model_field if not ring.by_provider else (model_field, ring.org_id, ring.version)
+        )
         cached = self._cache.get(key)
         if cached is not None:
             return cached
@@ -189,15 +225,28 @@ class Planner:
                     key = ring.get(p.id, spec.key_id)
                     if key is None:
                         raise GatewayError(
-                            400, f"No enabled {p.id} key with id {spec.key_id!r} in your organisation "
+                            400,
+                            f"No enabled {p.id} key with id {spec.key_id!r} in your organisation "
                             f"(model {spec.model}/{p.id}/{spec.key_id}). List them with GET /admin/v1/orgs/<org>/provider-keys.",
-                            code="provider_key_not_found", param="model",
+                            code="provider_key_not_found",
+                            param="model",
                         )
                     if self.formats is not None and p.format not in self.formats:
                         unsupported.append(p)
                         continue
-                    attempts.append(Attempt(p, info if ep else None, ep, pmid, _target(p, pmid, ep, key),
-                                            auth="byok", key_id=key.id, group=group, org_id=ring.org_id))
+                    attempts.append(
+                        Attempt(
+                            p,
+                            info if ep else None,
+                            ep,
+                            pmid,
+                            _target(p, pmid, ep, key),
+                            auth="byok",
+                            key_id=key.id,
+                            group=group,
+                            org_id=ring.org_id,
+                        )
+                    )
                     continue
                 candidates = [(p, ep, pmid, info if ep else None)]
             else:
@@ -219,8 +268,20 @@ class Planner:
                     unsupported.append(p)
                     continue
                 for key in ring.by_provider.get(p.id, ()):
-                    byok.append(Attempt(p, minfo, ep, pmid, _target(p, pmid, ep, key), auth="byok", key_id=key.id,
-                                        group=group, rank=rank, org_id=ring.org_id))
+                    byok.append(
+                        Attempt(
+                            p,
+                            minfo,
+                            ep,
+                            pmid,
+                            _target(p, pmid, ep, key),
+                            auth="byok",
+                            key_id=key.id,
+                            group=group,
+                            rank=rank,
+                            org_id=ring.org_id,
+                        )
+                    )
                 if (p.needs_key and not p.api_key) or p.missing_setting():
                     if not ring.by_provider.get(p.id):
                         keyless.append(p)
@@ -233,8 +294,10 @@ class Planner:
         if not attempts:
             if unsupported and not keyless:
                 names = ", ".join(sorted({f"{p.id} ({p.format})" for p in unsupported}))
-                raise _err(f"No supported provider for {model_field!r}: the wire format of {names} is not available yet.",
-                           code="provider_unsupported")
+                raise _err(
+                    f"No supported provider for {model_field!r}: the wire format of {names} is not available yet.",
+                    code="provider_unsupported",
+                )
             if keyless:
                 unique = {p.id: p for p in keyless}.values()
                 hints = "; ".join(
@@ -242,8 +305,10 @@ class Planner:
                     for p in unique
                 )
                 raise GatewayError(
-                    400, f"No provider key is configured for {model_field!r}: {hints}.",
-                    code="provider_key_missing", param="model",
+                    400,
+                    f"No provider key is configured for {model_field!r}: {hints}.",
+                    code="provider_key_missing",
+                    param="model",
                 )
             raise _err(
                 f"No available providers for {model_field!r} (all excluded or unsupported). "
@@ -260,8 +325,13 @@ def restrict(attempts: list[Attempt], allowed: tuple[str, ...]) -> list[Attempt]
         return attempts
     kept = [a for a in attempts if _allowed(a, allowed)]
     if not kept:
-        raise GatewayError(403, f"This gateway key may not use {attempts[0].route if len(attempts) == 1 else 'these models'}"
-                           f"; it is limited to: {', '.join(allowed)}.", code="model_not_allowed", param="model")
+        raise GatewayError(
+            403,
+            f"This gateway key may not use {attempts[0].route if len(attempts) == 1 else 'these models'}"
+            f"; it is limited to: {', '.join(allowed)}.",
+            code="model_not_allowed",
+            param="model",
+        )
     return kept
 
 

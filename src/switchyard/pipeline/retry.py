@@ -36,7 +36,9 @@ class RetryPolicy:
     def from_settings(cls, s: RetrySettings) -> RetryPolicy:
         return cls(s.num if s.enabled else 0, s.factor, s.min_timeout_ms, s.max_timeout_ms)
 
-    def delay(self, retry_no: int, e: UpstreamError, rand: Callable[[], float] = random.random) -> float | None:
+    def delay(
+        self, retry_no: int, e: UpstreamError, rand: Callable[[], float] = random.random
+    ) -> float | None:
         """Seconds to wait before retry number `retry_no` (0-based) after `e`, or None: do not retry."""
         if retry_no >= self.num:
             return None
@@ -60,10 +62,15 @@ def _int_header(headers: Mapping[str, str], name: str, lo: int, hi: int) -> int 
     try:
         v = int(raw.strip())
     except ValueError:
-        raise GatewayError(400, f"{_title(name)} must be an integer between {lo} and {hi}; got {raw!r}.",
-                           code="invalid_header") from None
+        raise GatewayError(
+            400,
+            f"{_title(name)} must be an integer between {lo} and {hi}; got {raw!r}.",
+            code="invalid_header",
+        ) from None
     if not lo <= v <= hi:
-        raise GatewayError(400, f"{_title(name)} must be between {lo} and {hi}; got {v}.", code="invalid_header")
+        raise GatewayError(
+            400, f"{_title(name)} must be between {lo} and {hi}; got {v}.", code="invalid_header"
+        )
     return v
 
 
@@ -89,8 +96,11 @@ def retry_policy(headers: Mapping[str, str], default: RetryPolicy) -> RetryPolic
         except ValueError:
             factor = -1.0
         if not 1.0 <= factor <= 10.0:
-            raise GatewayError(400, f"Helicone-Retry-Factor must be a number between 1 and 10; got {raw_factor!r}.",
-                               code="invalid_header")
+            raise GatewayError(
+                400,
+                f"Helicone-Retry-Factor must be a number between 1 and 10; got {raw_factor!r}.",
+                code="invalid_header",
+            )
     # Helicone's defaults when retries are switched on by header: 5 retries, factor 2, 1 s .. 10 s.
     return RetryPolicy(
         num=5 if num is None else num,

@@ -33,7 +33,9 @@ def settle(ctx: RequestContext, attempt: Attempt, usage: Any, model: Any) -> Non
     ctx.model = model if isinstance(model, str) and model else attempt.provider_model_id
     ctx.registry_model = attempt.model.id if attempt.model else None
     override = ctx.model_override
-    if override is not None:  # Helicone-Model-Override: recorded as, and priced as when unpriced (model_override.py)
+    if (
+        override is not None
+    ):  # Helicone-Model-Override: recorded as, and priced as when unpriced (model_override.py)
         ctx.model = override.name
     u = read_usage(usage)
     if u is not None:
@@ -75,8 +77,19 @@ class Seam:
 class OpenStream:
     """A stream whose first content is ready (`first`); iterate `rest()` for the remainder."""
 
-    def __init__(self, executor: Any, ctx: RequestContext, attempt: Attempt, start: StreamStart, surface: Any,
-                 hold: Any, *, body: dict[str, Any], plan: list[Attempt], include_usage: bool) -> None:
+    def __init__(
+        self,
+        executor: Any,
+        ctx: RequestContext,
+        attempt: Attempt,
+        start: StreamStart,
+        surface: Any,
+        hold: Any,
+        *,
+        body: dict[str, Any],
+        plan: list[Attempt],
+        include_usage: bool,
+    ) -> None:
         self.executor, self.ctx, self.attempt, self.surface = executor, ctx, attempt, surface
         self.start = start
         self.first = start.first
@@ -141,7 +154,9 @@ class OpenStream:
         prefix = self._prefix + asm.text
         body = {**self._body, "messages": [*self._body["messages"], {"role": "assistant", "content": prefix}]}
         first_log = len(self.ctx.attempts)
-        self.ctx.attempts[-1].error = f"stream broke after content; continued on the next attempt: {redact(e.message)}"
+        self.ctx.attempts[
+            -1
+        ].error = f"stream broke after content; continued on the next attempt: {redact(e.message)}"
         self.ctx.attempts[-1].kind = e.kind
         try:
             stream = await self.executor.open_stream(self.ctx, later, body, self.surface, self._include_usage)
@@ -154,7 +169,12 @@ class OpenStream:
         if self._seam is None:
             self._seam = Seam(asm.id, asm.created, asm.model)
         self._prefix = prefix
-        self.attempt, self.start, self.pump, self._hold = stream.attempt, stream.start, stream.pump, stream._hold
+        self.attempt, self.start, self.pump, self._hold = (
+            stream.attempt,
+            stream.start,
+            stream.pump,
+            stream._hold,
+        )
         return self._seam.feed(stream.first)
 
     def error_bytes(self, e: UpstreamError) -> bytes:

@@ -60,7 +60,9 @@ class PassthroughPump(_Assembled):
         self._include_usage = include_usage
         self._done = False
         self._finished = False
-        self.assembler = StreamAssembler("text_completion" if object_name == "text_completion" else "chat.completion")
+        self.assembler = StreamAssembler(
+            "text_completion" if object_name == "text_completion" else "chat.completion"
+        )
 
     def feed(self, data: bytes) -> bytes:
         return self._encode(self._sse.feed(data))
@@ -117,7 +119,9 @@ class TranslatingPump(_Assembled):
         self._parser = parser
         self._surface = surface
         self._include_usage = include_usage
-        self.assembler = StreamAssembler("text_completion" if surface.object_name == "text_completion" else "chat.completion")
+        self.assembler = StreamAssembler(
+            "text_completion" if surface.object_name == "text_completion" else "chat.completion"
+        )
 
     def feed(self, data: bytes) -> bytes:
         return self._encode(self._parser.feed(data))
@@ -215,7 +219,9 @@ class ResponsesPump:
             if kind in _TERMINAL:
                 self.final = obj.get("response") or {}
             elif kind == "error":
-                raise UpstreamError(502, "server", f"upstream reported an error mid-stream: {obj.get('message')}")
+                raise UpstreamError(
+                    502, "server", f"upstream reported an error mid-stream: {obj.get('message')}"
+                )
 
     @property
     def finished(self) -> bool:

@@ -40,8 +40,10 @@ def handler_of(headers: dict[str, str]) -> str | None:
     value = raw.strip().lower()
     if value not in HANDLERS:
         raise GatewayError(
-            400, f"Invalid Helicone-Token-Limit-Exception-Handler {raw.strip()[:40]!r}: expected one of "
-            f"{', '.join(HANDLERS)}.", code="invalid_header",
+            400,
+            f"Invalid Helicone-Token-Limit-Exception-Handler {raw.strip()[:40]!r}: expected one of "
+            f"{', '.join(HANDLERS)}.",
+            code="invalid_header",
         )
     return value
 
@@ -83,7 +85,9 @@ def input_limit(body: dict[str, Any], context: int) -> int:
     return max(0, context - context // 10)
 
 
-def fit(handler: str, body: dict[str, Any], model_field: str, context: int | None) -> tuple[dict[str, Any], str]:
+def fit(
+    handler: str, body: dict[str, Any], model_field: str, context: int | None
+) -> tuple[dict[str, Any], str]:
     """(body, model field) to send. The body is a copy when it changes; the caller's dict is never mutated."""
     if not isinstance(body.get("messages"), list):
         return body, model_field

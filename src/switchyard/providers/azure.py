@@ -39,7 +39,11 @@ class AzureProvider(OpenAIProvider):
         stream = out.get("stream") is True
         if stream and path != "responses":
             opts = out.get("stream_options")
-            out["stream_options"] = {**opts, "include_usage": True} if isinstance(opts, dict) else {"include_usage": True}
-        url = (f"{azure_endpoint(target)}/openai/deployments/{path_segment(str(deployment), 'Azure deployment')}/"
-               f"{path}?api-version={quote(str(version), safe='')}")
+            out["stream_options"] = (
+                {**opts, "include_usage": True} if isinstance(opts, dict) else {"include_usage": True}
+            )
+        url = (
+            f"{azure_endpoint(target)}/openai/deployments/{path_segment(str(deployment), 'Azure deployment')}/"
+            f"{path}?api-version={quote(str(version), safe='')}"
+        )
         return UpstreamRequest("POST", url, auth_headers(target), orjson.dumps(out), stream)

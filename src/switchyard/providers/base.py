@@ -142,8 +142,13 @@ def path_segment(value: str, what: str, safe: str = "") -> str:
 
     `.` and `..` are refused (400): servers resolve them as dot-segments, encoded or not."""
     if value in ("", ".", ".."):
-        raise UpstreamError(400, "bad_request", f"{what} {value!r} cannot be used in an upstream URL",
-                            code="invalid_model", param="model")
+        raise UpstreamError(
+            400,
+            "bad_request",
+            f"{what} {value!r} cannot be used in an upstream URL",
+            code="invalid_model",
+            param="model",
+        )
     return quote(value, safe=safe)
 
 

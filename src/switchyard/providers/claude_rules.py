@@ -132,4 +132,9 @@ def structured_output(fmt: Any, mode: Any) -> tuple[str, dict[str, Any], dict[st
     schema = spec.get("schema") or OPEN_OBJECT
     if mode == "native":
         return "native", schema, spec, None
-    return "tool", schema, spec, "response_format json_schema → forced tool (no native structured outputs here)"
+    return (
+        "tool",
+        schema,
+        spec,
+        "response_format json_schema → forced tool (no native structured outputs here)",
+    )

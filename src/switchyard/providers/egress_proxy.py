@@ -66,7 +66,11 @@ class ProxySettings:
         def get(name: str) -> str:
             return (env.get(name.upper()) or env.get(name.lower()) or "").strip()
 
-        return cls(_proxy(get("http_proxy"), "HTTP_PROXY"), _proxy(get("https_proxy"), "HTTPS_PROXY"), get("no_proxy"))
+        return cls(
+            _proxy(get("http_proxy"), "HTTP_PROXY"),
+            _proxy(get("https_proxy"), "HTTPS_PROXY"),
+            get("no_proxy"),
+        )
 
     def proxy_for(self, scheme: str, host: str, port: int) -> Proxy | None:
         proxy = self.https if scheme == "https" else self.http
@@ -74,7 +78,9 @@ class ProxySettings:
             return None
         host = host.lower().rstrip(".")
         try:
-            ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host.split("%", 1)[0])
+            ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(
+                host.split("%", 1)[0]
+            )
         except ValueError:
             ip = None
         if host == "localhost" or host.endswith(".localhost") or (ip is not None and ip.is_loopback):

@@ -36,9 +36,16 @@ _REPLAYABLE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 class Pool:
     """Keep-alive connections per (scheme, host, port), at most `max_connections_per_host` open per key."""
 
-    def __init__(self, *, max_idle_per_host: int = 256, max_connections_per_host: int = 1024,
-                 max_response_bytes: int = 256 << 20, idle_timeout: float = 50.0,
-                 proxies: ProxySettings | None = None, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        max_idle_per_host: int = 256,
+        max_connections_per_host: int = 1024,
+        max_response_bytes: int = 256 << 20,
+        idle_timeout: float = 50.0,
+        proxies: ProxySettings | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.max_response_bytes = max_response_bytes
         self.idle_timeout = idle_timeout
         self._max_idle = max_idle_per_host
@@ -108,9 +115,12 @@ class Pool:
             try:
                 await asyncio.wait_for(fut, max(give_up - time.monotonic(), 0.0))
             except TimeoutError:
-                raise HTTPError(f"no connection to {key[1]}:{key[2]} came free in time "
-                                f"(upstream.max_connections_per_host = {self._max_open})",
-                                timeout=True, before_response=True) from None
+                raise HTTPError(
+                    f"no connection to {key[1]}:{key[2]} came free in time "
+                    f"(upstream.max_connections_per_host = {self._max_open})",
+                    timeout=True,
+                    before_response=True,
+                ) from None
             finally:
                 if not fut.done():
                     fut.cancel()
@@ -129,16 +139,21 @@ class Pool:
         async def open_() -> Connection:
             chost, cport = route.connect_to
             if not route.tunnel:
-                _, conn = await loop.create_connection(protocol, chost, cport, ssl=ctx,
-                                                       server_hostname=host if ctx else None)
+                _, conn = await loop.create_connection(
+                    protocol, chost, cport, ssl=ctx, server_hostname=host if ctx else None
+                )
                 return conn
             _, conn = await loop.create_connection(protocol, chost, cport)
             assert route.proxy is not None and ctx is not None
-            await conn.open_tunnel(f"[{host}]:{port}" if ":" in host else f"{host}:{port}", route.proxy.authorization)
+            await conn.open_tunnel(
+                f"[{host}]:{port}" if ":" in host else f"{host}:{port}", route.proxy.authorization
+            )
             conn.transport = await loop.start_tls(conn.transport, conn, ctx, server_hostname=host)  # type: ignore[arg-type,assignment]
             return conn
 
-        where = f"{host}:{port}" + (f" through the proxy {route.proxy.host}:{route.proxy.port}" if route.proxy else "")
+        where = f"{host}:{port}" + (
+            f" through the proxy {route.proxy.host}:{route.proxy.port}" if route.proxy else ""
+        )
         try:
             return await asyncio.wait_for(open_(), timeout)
         except BaseException as e:
@@ -147,9 +162,13 @@ class Pool:
             if not made:
                 self.slot_freed(route.key)
             if isinstance(e, TimeoutError):
-                raise HTTPError(f"connecting to {where} timed out", timeout=True, before_response=True) from None
+                raise HTTPError(
+                    f"connecting to {where} timed out", timeout=True, before_response=True
+                ) from None
             if isinstance(e, OSError):
-                raise HTTPError(f"cannot connect to {where}: {e.strerror or e}", before_response=True) from None
+                raise HTTPError(
+                    f"cannot connect to {where}: {e.strerror or e}", before_response=True
+                ) from None
             raise
 
     def _ssl_context(self) -> ssl.SSLContext:
@@ -157,8 +176,17 @@ class Pool:
             self._ssl = ssl.create_default_context()  # honours SSL_CERT_FILE / SSL_CERT_DIR
         return self._ssl
 
-    async def request(self, method: str, url: str, headers: dict[str, str], body: bytes, *,
-                      connect_timeout: float, read_timeout: float, total_timeout: float) -> Response:
+    async def request(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes,
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+        total_timeout: float,
+    ) -> Response:
         route = self._route(url)
         try:
             payload = encode_head(method, route, headers, len(body)) + body
@@ -175,8 +203,12 @@ class Pool:
             assert conn.transport is not None
             conn.transport.write(payload)
             try:
-                async with asyncio.timeout(min(read_timeout, deadline - time.monotonic())):  # wait_for (3.11) can
-                    await asyncio.shield(ex.headers_ready)  # swallow a cancellation (see http1_response._next)
+                async with asyncio.timeout(
+                    min(read_timeout, deadline - time.monotonic())
+                ):  # wait_for (3.11) can
+                    await asyncio.shield(
+                        ex.headers_ready
+                    )  # swallow a cancellation (see http1_response._next)
             except TimeoutError:
                 conn.close()
                 raise HTTPError("upstream did not answer in time", timeout=True) from None
@@ -186,8 +218,11 @@ class Pool:
                 if replayable and reuse:
                     reuse = False  # an idempotent request on a stale connection: once more on a new one
                     continue
-                raise HTTPError("upstream closed a reused keep-alive connection after the request was sent; not "
-                                "replayed, since the upstream may have received it", before_response=True) from None
+                raise HTTPError(
+                    "upstream closed a reused keep-alive connection after the request was sent; not "
+                    "replayed, since the upstream may have received it",
+                    before_response=True,
+                ) from None
             except asyncio.CancelledError:
                 conn.close()
                 raise

@@ -24,8 +24,24 @@ Key = tuple[str, str, int]
 
 
 class Connection(asyncio.Protocol):
-    __slots__ = ("_counted", "_fd", "_head_bytes", "_headers", "_interim", "_paused", "_pool", "_tunnel",
-                 "_tunnel_buf", "closed", "exchange", "idle_until", "key", "parser", "reused", "transport")
+    __slots__ = (
+        "_counted",
+        "_fd",
+        "_head_bytes",
+        "_headers",
+        "_interim",
+        "_paused",
+        "_pool",
+        "_tunnel",
+        "_tunnel_buf",
+        "closed",
+        "exchange",
+        "idle_until",
+        "key",
+        "parser",
+        "reused",
+        "transport",
+    )
 
     def __init__(self, pool: Pool, key: Key) -> None:
         self._pool = pool
@@ -67,7 +83,9 @@ class Connection(asyncio.Protocol):
         self.closed = True
         self._release_slot()
         if self._tunnel is not None and not self._tunnel.done():
-            self._tunnel.set_exception(HTTPError("the proxy closed the connection during CONNECT", before_response=True))
+            self._tunnel.set_exception(
+                HTTPError("the proxy closed the connection during CONNECT", before_response=True)
+            )
         ex = self.exchange
         if ex is not None and not ex.done:
             if ex.headers_ready.done() and not ex.headers_ready.exception() and _reads_to_close(ex):
@@ -75,8 +93,12 @@ class Connection(asyncio.Protocol):
                 ex.wake()
             else:
                 started = ex.headers_ready.done()
-                ex.fail(HTTPError("upstream closed the connection" + (" mid-response" if started else ""),
-                                  before_response=not started))
+                ex.fail(
+                    HTTPError(
+                        "upstream closed the connection" + (" mid-response" if started else ""),
+                        before_response=not started,
+                    )
+                )
         self.exchange = None
 
     # -- httptools callbacks -----------------------------------------------------------------------
@@ -87,7 +109,9 @@ class Connection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         self._head_bytes += len(name) + len(value)
         if self._head_bytes > MAX_HEAD_BYTES:
-            self._abort(HTTPError(f"upstream response headers exceed {MAX_HEAD_BYTES // 1024} KiB", too_large=True))
+            self._abort(
+                HTTPError(f"upstream response headers exceed {MAX_HEAD_BYTES // 1024} KiB", too_large=True)
+            )
             return
         key = name.decode("latin-1").lower()
         val = value.decode("latin-1")
@@ -108,8 +132,13 @@ class Connection(asyncio.Protocol):
         ex.headers, self._headers = self._headers, {}
         length = ex.headers.get("content-length", "")
         if length.isdigit() and int(length) > self._pool.max_response_bytes:
-            self._abort(HTTPError(f"upstream announced a {int(length)}-byte response, more than "
-                                  f"upstream.max_response_bytes ({self._pool.max_response_bytes})", too_large=True))
+            self._abort(
+                HTTPError(
+                    f"upstream announced a {int(length)}-byte response, more than "
+                    f"upstream.max_response_bytes ({self._pool.max_response_bytes})",
+                    too_large=True,
+                )
+            )
             return
         ex.headers_ready.set_result(None)
 
@@ -120,8 +149,13 @@ class Connection(asyncio.Protocol):
         n = len(body)
         ex.received += n
         if ex.received > self._pool.max_response_bytes:
-            self._abort(HTTPError(f"upstream response exceeds upstream.max_response_bytes "
-                                  f"({self._pool.max_response_bytes} bytes)", too_large=True))
+            self._abort(
+                HTTPError(
+                    f"upstream response exceeds upstream.max_response_bytes "
+                    f"({self._pool.max_response_bytes} bytes)",
+                    too_large=True,
+                )
+            )
             return
         ex.chunks.append(body)
         ex.buffered += n
@@ -174,14 +208,20 @@ class Connection(asyncio.Protocol):
         assert self.transport is not None
         self._tunnel = asyncio.get_running_loop().create_future()
         auth = f"proxy-authorization: {authorization}\r\n" if authorization else ""
-        self.transport.write(f"CONNECT {authority} HTTP/1.1\r\nhost: {authority}\r\n{auth}\r\n".encode("ascii"))
+        self.transport.write(
+            f"CONNECT {authority} HTTP/1.1\r\nhost: {authority}\r\n{auth}\r\n".encode("ascii")
+        )
         head = await self._tunnel
         line = head.split(b"\r\n", 1)[0].decode("latin-1")
         parts = line.split(None, 2)
         if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-            raise HTTPError(f"the proxy sent an invalid reply to CONNECT: {line[:100]!r}", before_response=True)
+            raise HTTPError(
+                f"the proxy sent an invalid reply to CONNECT: {line[:100]!r}", before_response=True
+            )
         if not 200 <= int(parts[1]) < 300:
-            raise HTTPError(f"the proxy refused the tunnel to {authority}: {line[:200]}", before_response=True)
+            raise HTTPError(
+                f"the proxy refused the tunnel to {authority}: {line[:200]}", before_response=True
+            )
 
     def _tunnel_reply(self, data: bytes) -> None:
         self._tunnel_buf += data
@@ -195,7 +235,9 @@ class Connection(asyncio.Protocol):
             return
         self._tunnel = None
         if end + 4 != len(self._tunnel_buf):
-            fut.set_exception(HTTPError("the proxy sent bytes after its reply to CONNECT", before_response=True))
+            fut.set_exception(
+                HTTPError("the proxy sent bytes after its reply to CONNECT", before_response=True)
+            )
         else:
             fut.set_result(self._tunnel_buf[:end])
         self._tunnel_buf = b""

@@ -26,8 +26,15 @@ class HTTPError(Exception):
     """Transport-level failure. `timeout` tells a timeout apart from a broken or refused connection; `too_large`
     is a response over the size cap; `invalid` a request the client refused to send."""
 
-    def __init__(self, message: str, *, timeout: bool = False, before_response: bool = False,
-                 too_large: bool = False, invalid: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        timeout: bool = False,
+        before_response: bool = False,
+        too_large: bool = False,
+        invalid: bool = False,
+    ) -> None:
         super().__init__(message)
         self.timeout = timeout
         self.before_response = before_response  # nothing of the response was received
@@ -36,7 +43,17 @@ class HTTPError(Exception):
 
 
 class Exchange:
-    __slots__ = ("buffered", "chunks", "done", "error", "headers", "headers_ready", "received", "status", "waiter")
+    __slots__ = (
+        "buffered",
+        "chunks",
+        "done",
+        "error",
+        "headers",
+        "headers_ready",
+        "received",
+        "status",
+        "waiter",
+    )
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.headers_ready: asyncio.Future[None] = loop.create_future()
@@ -88,8 +105,11 @@ class _Inflater:
         self._fed = True
         self._out += len(out)
         if self._out > self._limit:
-            raise HTTPError(f"upstream's {self._encoding} body expands past upstream.max_response_bytes "
-                            f"({self._limit} bytes)", too_large=True)
+            raise HTTPError(
+                f"upstream's {self._encoding} body expands past upstream.max_response_bytes "
+                f"({self._limit} bytes)",
+                too_large=True,
+            )
         return out
 
     def finish(self) -> bytes:
@@ -103,7 +123,9 @@ class Response:
 
     __slots__ = ("_conn", "_deadline", "_ex", "_limit", "_read_timeout", "headers", "status")
 
-    def __init__(self, conn: _Connection, ex: Exchange, read_timeout: float, deadline: float, limit: int) -> None:
+    def __init__(
+        self, conn: _Connection, ex: Exchange, read_timeout: float, deadline: float, limit: int
+    ) -> None:
         self._conn = conn
         self._ex = ex
         self._read_timeout = read_timeout

@@ -35,8 +35,12 @@ def auth_headers(target: Target) -> dict[str, str]:
 
 
 # Caller surfaces that OpenAI-format upstreams serve natively, and the path each goes to.
-NATIVE_PATHS = {"chat": "chat/completions", "completions": "completions", "responses": "responses",
-                "embeddings": "embeddings"}
+NATIVE_PATHS = {
+    "chat": "chat/completions",
+    "completions": "completions",
+    "responses": "responses",
+    "embeddings": "embeddings",
+}
 
 # Keys an Anthropic-format caller may leave in a translated body that OpenAI-format upstreams reject.
 _FOREIGN_TOP = ("thinking", "top_k")
@@ -54,12 +58,15 @@ class OpenAIProvider:
         out = {k: v for k, v in body.items() if k not in _FOREIGN_TOP}
         out["messages"] = [_clean_message(m) for m in body.get("messages") or ()]
         if isinstance(out.get("tools"), list):
-            out["tools"] = [{k: v for k, v in t.items() if k != "cache_control"} if isinstance(t, dict) else t
-                            for t in out["tools"]]
+            out["tools"] = [
+                {k: v for k, v in t.items() if k != "cache_control"} if isinstance(t, dict) else t
+                for t in out["tools"]
+            ]
         return self.passthrough_request(out, target, self.path)
 
-    def native_request(self, body: dict[str, Any], target: Target, kind: str,
-                       headers: Mapping[str, str] | None = None) -> UpstreamRequest:
+    def native_request(
+        self, body: dict[str, Any], target: Target, kind: str, headers: Mapping[str, str] | None = None
+    ) -> UpstreamRequest:
         return self.passthrough_request(body, target, NATIVE_PATHS[kind])
 
     def passthrough_request(self, body: dict[str, Any], target: Target, path: str) -> UpstreamRequest:
@@ -69,9 +76,13 @@ class OpenAIProvider:
         try:
             parsed = orjson.loads(body)
         except orjson.JSONDecodeError:
-            raise UpstreamError(502, "server", "upstream returned a body that is not JSON", body=body[:2000]) from None
+            raise UpstreamError(
+                502, "server", "upstream returned a body that is not JSON", body=body[:2000]
+            ) from None
         if not isinstance(parsed, dict):
-            raise UpstreamError(502, "server", "upstream returned JSON that is not an object", body=body[:2000])
+            raise UpstreamError(
+                502, "server", "upstream returned JSON that is not an object", body=body[:2000]
+            )
         return parsed
 
     def parse_error(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
@@ -87,8 +98,10 @@ def _clean_message(msg: Any) -> Any:
     out = {k: v for k, v in msg.items() if k not in _FOREIGN_MESSAGE}
     content = out.get("content")
     if isinstance(content, list):
-        out["content"] = [{k: v for k, v in p.items() if k != "cache_control"} if isinstance(p, dict) else p
-                          for p in content]
+        out["content"] = [
+            {k: v for k, v in p.items() if k != "cache_control"} if isinstance(p, dict) else p
+            for p in content
+        ]
     return out
 
 
@@ -99,8 +112,12 @@ def passthrough_request(body: dict[str, Any], target: Target, path: str) -> Upst
     stream = out.get("stream") is True
     if stream and path != "responses":  # the Responses API always reports usage and has no stream_options
         opts = out.get("stream_options")
-        out["stream_options"] = {**opts, "include_usage": True} if isinstance(opts, dict) else {"include_usage": True}
-    return UpstreamRequest("POST", f"{target.base_url}/{path}", auth_headers(target), orjson.dumps(out), stream)
+        out["stream_options"] = (
+            {**opts, "include_usage": True} if isinstance(opts, dict) else {"include_usage": True}
+        )
+    return UpstreamRequest(
+        "POST", f"{target.base_url}/{path}", auth_headers(target), orjson.dumps(out), stream
+    )
 
 
 def parse_openai_error(status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
@@ -123,15 +140,23 @@ def parse_openai_error(status: int, headers: Mapping[str, str], body: bytes) -> 
             message = parsed["message"]
     if not message:
         text = body[:300].decode("utf-8", "replace").strip() if body else ""
-        message = f"upstream returned HTTP {status}" + (f": {text}" if text and not text.startswith("<") else "")
+        message = f"upstream returned HTTP {status}" + (
+            f": {text}" if text and not text.startswith("<") else ""
+        )
     kind = kind_for_status(status)
     if kind == "bad_request" and (code in _CONTEXT_CODES or "context length" in str(message).lower()):
         kind = "context_length"
     if status == 429 and code == "insufficient_quota":
         kind = "auth"  # the provider key has no money left: another provider may still serve
     return UpstreamError(
-        status, kind, str(message), type=etype, code=code, param=param,
-        retry_after=parse_retry_after(headers), body=body[:4000] if body else None,
+        status,
+        kind,
+        str(message),
+        type=etype,
+        code=code,
+        param=param,
+        retry_after=parse_retry_after(headers),
+        body=body[:4000] if body else None,
     )
 
 

@@ -55,7 +55,9 @@ class Endpoint:
     max_output: int | None = None
     completions: bool = False
     rules: ParamRules | None = None  # what the model refuses and what is sent instead (registry/params.yaml)
-    structured_output: str | None = None  # native | tool: json_schema to Claude (None: the translator's default)
+    structured_output: str | None = (
+        None  # native | tool: json_schema to Claude (None: the translator's default)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +175,10 @@ def load_registry(settings: Settings, env: Mapping[str, str] | None = None) -> R
     env = os.environ if env is None else env
     raw_providers: dict[str, Any] = _read_yaml("providers.yaml") or {}
     raw_models: dict[str, Any] = (_read_yaml("models.yaml") or {}).get("models", {})
-    profiles = {name: rules_from(name, raw) for name, raw in ((_read_yaml("params.yaml") or {}).get("profiles") or {}).items()}
+    profiles = {
+        name: rules_from(name, raw)
+        for name, raw in ((_read_yaml("params.yaml") or {}).get("profiles") or {}).items()
+    }
 
     providers: dict[str, ProviderInfo] = {}
     for pid, raw in raw_providers.items():
@@ -226,7 +231,9 @@ def _profile(profiles: Mapping[str, ParamRules], name: Any, where: str) -> Param
     if name is None or name == "none":
         return None
     if name not in profiles:
-        raise RegistryError(f"{where}: unknown params profile {name!r} (profiles: {', '.join(sorted(profiles))})")
+        raise RegistryError(
+            f"{where}: unknown params profile {name!r} (profiles: {', '.join(sorted(profiles))})"
+        )
     return profiles[name]
 
 

@@ -67,7 +67,9 @@ def route_for(url: str, proxies: ProxySettings) -> Route:
     if not host or not (_IPV6.fullmatch(host) if ipv6 else _REG_NAME.fullmatch(host)):
         raise ValueError(f"upstream URL has an invalid host {host!r}")
     if "#" in url:
-        raise ValueError("upstream URL contains '#' (a fragment), which an unencoded value must have put there")
+        raise ValueError(
+            "upstream URL contains '#' (a fragment), which an unencoded value must have put there"
+        )
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     if not _TARGET.fullmatch(target):
         raise ValueError("upstream request target contains a space, a control or a non-ASCII character")
@@ -77,13 +79,20 @@ def route_for(url: str, proxies: ProxySettings) -> Route:
         authority = f"{authority}:{port}"
     proxy = proxies.proxy_for(scheme, host, port)
     absolute = proxy is not None and scheme == "http"
-    return Route((scheme, host, port), f"http://{authority}{target}" if absolute else target, authority, proxy,
-                 tunnel=proxy is not None and scheme == "https")
+    return Route(
+        (scheme, host, port),
+        f"http://{authority}{target}" if absolute else target,
+        authority,
+        proxy,
+        tunnel=proxy is not None and scheme == "https",
+    )
 
 
 def encode_head(method: str, route: Route, headers: dict[str, str], body_len: int) -> bytes:
     """The request line and header block. Raises ValueError for a header that cannot be sent."""
-    head = [f"{method} {route.target} HTTP/1.1\r\nhost: {route.host_header}\r\ncontent-length: {body_len}\r\n"]
+    head = [
+        f"{method} {route.target} HTTP/1.1\r\nhost: {route.host_header}\r\ncontent-length: {body_len}\r\n"
+    ]
     if route.proxy is not None and not route.tunnel and route.proxy.authorization:
         head.append(f"proxy-authorization: {route.proxy.authorization}\r\n")
     for k, v in headers.items():

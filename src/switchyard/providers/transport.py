@@ -28,10 +28,16 @@ class Timeouts:
 
 def _upstream_error(e: HTTPError, what: str) -> UpstreamError:
     if e.invalid:
-        return UpstreamError(400, "unsupported", f"the gateway refused to send this request upstream: {e}",
-                             code="invalid_upstream_request")
+        return UpstreamError(
+            400,
+            "unsupported",
+            f"the gateway refused to send this request upstream: {e}",
+            code="invalid_upstream_request",
+        )
     if e.too_large:
-        return UpstreamError(502, "bad_request", f"upstream response too large: {e}", code="upstream_response_too_large")
+        return UpstreamError(
+            502, "bad_request", f"upstream response too large: {e}", code="upstream_response_too_large"
+        )
     if e.timeout:
         return UpstreamError(504, "timeout", f"upstream timed out {what}: {e}")
     return UpstreamError(502, "connection", f"upstream connection failed {what}: {e}")
@@ -68,12 +74,23 @@ class Transport:
     """`env` (default: the process environment) is read once, here, for HTTP(S)_PROXY and NO_PROXY; a proxy URL
     that cannot be used raises ValueError naming the variable."""
 
-    def __init__(self, *, pool_size: int = 512, timeouts: Timeouts, max_connections_per_host: int = 1024,
-                 max_response_bytes: int = 256 << 20, idle_timeout: float = 50.0,
-                 env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        pool_size: int = 512,
+        timeouts: Timeouts,
+        max_connections_per_host: int = 1024,
+        max_response_bytes: int = 256 << 20,
+        idle_timeout: float = 50.0,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.timeouts = timeouts
-        self._limits = {"max_idle_per_host": pool_size, "max_connections_per_host": max_connections_per_host,
-                        "max_response_bytes": max_response_bytes, "idle_timeout": idle_timeout}
+        self._limits = {
+            "max_idle_per_host": pool_size,
+            "max_connections_per_host": max_connections_per_host,
+            "max_response_bytes": max_response_bytes,
+            "idle_timeout": idle_timeout,
+        }
         self._proxies = ProxySettings.from_env(os.environ if env is None else env)
         self._pool: Pool | None = None
 
@@ -91,8 +108,13 @@ class Transport:
         t = timeouts or self.timeouts
         try:
             resp = await self._pool.request(
-                req.method, req.url, req.headers, req.body,
-                connect_timeout=t.connect, read_timeout=t.first_byte, total_timeout=t.total,
+                req.method,
+                req.url,
+                req.headers,
+                req.body,
+                connect_timeout=t.connect,
+                read_timeout=t.first_byte,
+                total_timeout=t.total,
             )
         except HTTPError as e:
             raise _upstream_error(e, "before answering") from None

@@ -35,7 +35,12 @@ class LimitRule:
     per: str = "key"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"metric": self.metric, "limit": self.limit, "window_seconds": self.window_seconds, "per": self.per}
+        return {
+            "metric": self.metric,
+            "limit": self.limit,
+            "window_seconds": self.window_seconds,
+            "per": self.per,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +88,15 @@ class ProviderKey:
 
     def public(self) -> dict[str, Any]:
         """What the admin API and CLI may show."""
-        return {"id": self.id, "provider": self.provider, "hint": self.hint, "config": self.config,
-                "enabled": self.enabled, "created_at": self.created_at, "updated_at": self.updated_at}
+        return {
+            "id": self.id,
+            "provider": self.provider,
+            "hint": self.hint,
+            "config": self.config,
+            "enabled": self.enabled,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,24 +151,52 @@ class Store(Protocol):
     async def find_key_by_hash(self, key_hash: str) -> GatewayKey | None: ...
     async def list_keys(self, org_id: str | None = None) -> list[GatewayKey]: ...
     async def revoke_key(self, key_id: str) -> GatewayKey: ...
-    async def keys_revision(self) -> tuple[int, ...]: ...  # changes on any change to keys, provider keys, orgs
+    async def keys_revision(
+        self,
+    ) -> tuple[int, ...]: ...  # changes on any change to keys, provider keys, orgs
 
     async def get_key(self, key_id: str) -> GatewayKey | None: ...
-    async def update_key(self, key_id: str, *, name: str | None = None, allowed_models: Sequence[str] | None = None,
-                         limits: Sequence[LimitRule] | None = None) -> GatewayKey: ...
-    async def update_org(self, org_id: str, *, credits_enabled: bool | None = None,
-                         limits: Sequence[LimitRule] | None = None,
-                         allow_caller_provider_keys: bool | None = None) -> Org: ...
+    async def update_key(
+        self,
+        key_id: str,
+        *,
+        name: str | None = None,
+        allowed_models: Sequence[str] | None = None,
+        limits: Sequence[LimitRule] | None = None,
+    ) -> GatewayKey: ...
+    async def update_org(
+        self,
+        org_id: str,
+        *,
+        credits_enabled: bool | None = None,
+        limits: Sequence[LimitRule] | None = None,
+        allow_caller_provider_keys: bool | None = None,
+    ) -> Org: ...
 
     # provider keys (BYOK), stored encrypted; Conflict on a duplicate id within the organisation
-    async def create_provider_key(self, org_id: str, provider: str, ciphertext: str, hint: str, *,
-                                  key_id: str | None = None, config: dict[str, Any] | None = None,
-                                  enabled: bool = True) -> ProviderKey: ...
+    async def create_provider_key(
+        self,
+        org_id: str,
+        provider: str,
+        ciphertext: str,
+        hint: str,
+        *,
+        key_id: str | None = None,
+        config: dict[str, Any] | None = None,
+        enabled: bool = True,
+    ) -> ProviderKey: ...
     async def list_provider_keys(self, org_id: str | None = None) -> list[ProviderKey]: ...
     async def get_provider_key(self, org_id: str, key_id: str) -> ProviderKey | None: ...
-    async def update_provider_key(self, org_id: str, key_id: str, *, ciphertext: str | None = None,
-                                  hint: str | None = None, config: dict[str, Any] | None = None,
-                                  enabled: bool | None = None) -> ProviderKey: ...
+    async def update_provider_key(
+        self,
+        org_id: str,
+        key_id: str,
+        *,
+        ciphertext: str | None = None,
+        hint: str | None = None,
+        config: dict[str, Any] | None = None,
+        enabled: bool | None = None,
+    ) -> ProviderKey: ...
     async def delete_provider_key(self, org_id: str, key_id: str) -> None: ...
 
     # facts about the store (the master key's check value); the first put_meta_once of a name wins
@@ -169,8 +209,9 @@ class Store(Protocol):
     async def credit_balance(self, org_id: str) -> CreditBalance: ...
     async def credit_ledger(self, org_id: str, limit: int = 100, offset: int = 0) -> list[LedgerEntry]: ...
     async def reserve_credits(self, org_id: str, reservation_id: str, amount_usd: float) -> bool: ...
-    async def settle_credits(self, org_id: str, reservation_id: str, cost_usd: float,
-                             request_id: str | None = None) -> None: ...
+    async def settle_credits(
+        self, org_id: str, reservation_id: str, cost_usd: float, request_id: str | None = None
+    ) -> None: ...
     async def release_credits(self, org_id: str, reservation_id: str) -> None: ...
     async def expire_reservations(self, older_than_ms: int) -> int: ...
 

@@ -104,7 +104,9 @@ class _Budget:
     def spend(self, n: int = 1) -> None:
         self.left -= n
         if self.left < 0:
-            raise FilterError(f"filter too large: at most {MAX_CONDITIONS} conditions (each 'in' value counts one)")
+            raise FilterError(
+                f"filter too large: at most {MAX_CONDITIONS} conditions (each 'in' value counts one)"
+            )
 
 
 def _time(value: Any) -> Any:
@@ -115,7 +117,9 @@ def _time(value: Any) -> Any:
             try:
                 return _number(value, "int8", "created_at")
             except FilterError:
-                raise FilterError(f"cannot read {value!r} as a time (use ISO 8601 or epoch milliseconds)") from None
+                raise FilterError(
+                    f"cannot read {value!r} as a time (use ISO 8601 or epoch milliseconds)"
+                ) from None
         if t.tzinfo is None:
             t = t.replace(tzinfo=UTC)  # a time without an offset is UTC, whatever the server's zone
         return int(t.timestamp() * 1000)
@@ -211,7 +215,7 @@ def _op(col: Any, kind: str, name: str, op: str, value: Any, budget: _Budget) ->
 
 def _one_op(spec: Any, where: str) -> tuple[str, Any]:
     if not isinstance(spec, dict) or len(spec) != 1:
-        raise FilterError(f"{where}: expected exactly one operator, like {{\"equals\": value}}")
+        raise FilterError(f'{where}: expected exactly one operator, like {{"equals": value}}')
     ((op, value),) = spec.items()
     return op, value
 
@@ -254,7 +258,10 @@ def _leaf(node: dict[str, Any], budget: _Budget) -> ColumnElement[bool]:
         if table == "properties":
             clauses.append(_properties(cols, budget))
             continue
-        if table in ("feedback", "scores"):  # annotations added after the request (stores/filters_annotations.py)
+        if table in (
+            "feedback",
+            "scores",
+        ):  # annotations added after the request (stores/filters_annotations.py)
             try:
                 clauses.append(feedback_clause(cols) if table == "feedback" else scores_clause(cols))
             except AnnotationFilterError as e:
@@ -287,11 +294,11 @@ def _node(node: Any, depth: int, budget: _Budget) -> ColumnElement[bool]:
         budget.spend()
         return false()
     if not isinstance(node, dict):
-        raise FilterError("filter must be \"all\" or an object")
+        raise FilterError('filter must be "all" or an object')
     if "operator" in node:
         op = node.get("operator")
         if op not in ("and", "or") or "left" not in node or "right" not in node:
-            raise FilterError("a branch filter needs left, right and operator \"and\" or \"or\"")
+            raise FilterError('a branch filter needs left, right and operator "and" or "or"')
         left, right = _node(node["left"], depth + 1, budget), _node(node["right"], depth + 1, budget)
         return _join(op.upper(), [left, right])
     return _leaf(node, budget)

@@ -31,8 +31,16 @@ from .schema import request_properties, requests, text_hash
 
 COLUMNS = [c.name for c in requests.columns]
 _FLOATS = {"latency_ms", "ttft_ms", "overhead_ms", "cost_usd", "cost_saved_usd"}
-_INTS = {"created_at", "status", "prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens",
-         "cache_write_tokens", "reasoning_tokens"}
+_INTS = {
+    "created_at",
+    "status",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+}
 _BOOLS = {"stream", "cache_hit"}
 _PROP_COLUMNS = [c.name for c in request_properties.columns]
 _ID, _ORG, _UID, _DUP = (COLUMNS.index(c) for c in ("id", "org_id", "uid", "duplicate_of"))
@@ -56,11 +64,21 @@ def _text(v: Any) -> Any:
 
 
 # one converter per column, in column order (a row is built per record: this loop is the writer's hot spot)
-_CONVERT = [(c, float if c in _FLOATS else int if c in _INTS else bool if c in _BOOLS else _text) for c in COLUMNS]
+_CONVERT = [
+    (c, float if c in _FLOATS else int if c in _INTS else bool if c in _BOOLS else _text) for c in COLUMNS
+]
 
 
 # Caller-chosen text in columns a btree index covers (PostgreSQL refuses index entries over 2,704 bytes).
-_INDEXED_TEXT = ("user_id", "session_id", "session_name", "session_path", "prompt_id", "model", "requested_model")
+_INDEXED_TEXT = (
+    "user_id",
+    "session_id",
+    "session_name",
+    "session_path",
+    "prompt_id",
+    "model",
+    "requested_model",
+)
 _INDEXED_MAX = 500  # characters: ≤ 2,000 bytes of UTF-8, with room for the other columns of the entry
 _INT4 = 2**31 - 1
 
@@ -114,12 +132,18 @@ def entries_of(records: Sequence[dict[str, Any]]) -> list[Entry]:
     """Records → (request row, property rows) per record, tuples in column order."""
     out = []
     for rec in records:
-        properties = {clean_text(str(k).lower()): clean_text(str(v)) for k, v in (rec.get("properties") or {}).items()}
+        properties = {
+            clean_text(str(k).lower()): clean_text(str(v)) for k, v in (rec.get("properties") or {}).items()
+        }
         attempts = rec.get("attempts")
-        values = {**rec, "uid": rec.get("uid") or rec["id"],  # records spooled by older releases have no uid
-                  "stream": bool(rec.get("stream")), "cache_hit": bool(rec.get("cache_hit")),
-                  "properties": orjson.dumps(properties).decode() if properties else None,
-                  "attempts": orjson.dumps(attempts).decode() if attempts else None}
+        values = {
+            **rec,
+            "uid": rec.get("uid") or rec["id"],  # records spooled by older releases have no uid
+            "stream": bool(rec.get("stream")),
+            "cache_hit": bool(rec.get("cache_hit")),
+            "properties": orjson.dumps(properties).decode() if properties else None,
+            "attempts": orjson.dumps(attempts).decode() if attempts else None,
+        }
         get = values.get
         row = tuple(None if (v := get(c)) is None else f(v) for c, f in _CONVERT)
         out.append((row, [_prop(row[_ID], row[_ORG], k, v) for k, v in properties.items()]))
@@ -216,8 +240,9 @@ async def insert_sqlite(conn: Any, records: Sequence[dict[str, Any]]) -> None:
     async def lookup(ids: list[str]) -> dict[tuple[str, str], str]:
         found: dict[tuple[str, str], str] = {}
         for chunk in _chunks(ids, _SQLITE_MAX_PARAMS):
-            cur = await conn.execute(f"SELECT id, org_id, uid FROM requests WHERE id IN ({', '.join('?' * len(chunk))})",
-                                     chunk)
+            cur = await conn.execute(
+                f"SELECT id, org_id, uid FROM requests WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+            )
             found.update(((i, o), u) for i, o, u in await cur.fetchall())
         return found
 
@@ -226,20 +251,33 @@ async def insert_sqlite(conn: Any, records: Sequence[dict[str, Any]]) -> None:
         # a busy event loop each hand-over waits for the switch interval (a convoy)
         got: set[tuple[str, str]] = set()
         for chunk in _chunks(rows, _SQLITE_MAX_PARAMS // len(COLUMNS)):
-            cur = await conn.execute(f"{_INSERT_HEAD} VALUES {_values(len(COLUMNS), len(chunk))} {_RETURNING}",
-                                     [v for row in chunk for v in row])
+            cur = await conn.execute(
+                f"{_INSERT_HEAD} VALUES {_values(len(COLUMNS), len(chunk))} {_RETURNING}",
+                [v for row in chunk for v in row],
+            )
             got.update((i, o) for i, o in await cur.fetchall())
         return got
 
     try:
         rows, props = await _write(entries_of(records), lookup, insert)
         for chunk in _chunks(props, _SQLITE_MAX_PARAMS // len(_PROP_COLUMNS)):
-            await conn.execute(f"{_PROPS_HEAD} VALUES {_values(len(_PROP_COLUMNS), len(chunk))} {_PROPS_TAIL}",
-                               [v for p in chunk for v in p])
-        await apply_sqlite(conn, rows, props)  # dashboard rollups, same transaction (stores/rollup_journal.py)
+            await conn.execute(
+                f"{_PROPS_HEAD} VALUES {_values(len(_PROP_COLUMNS), len(chunk))} {_PROPS_TAIL}",
+                [v for p in chunk for v in p],
+            )
+        await apply_sqlite(
+            conn, rows, props
+        )  # dashboard rollups, same transaction (stores/rollup_journal.py)
         await conn.commit()
-    except (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.ProgrammingError, sqlite3.InterfaceError,
-            UnicodeEncodeError, TypeError, RejectedBatch) as e:  # TypeError: orjson refuses lone surrogates
+    except (
+        sqlite3.IntegrityError,
+        sqlite3.DataError,
+        sqlite3.ProgrammingError,
+        sqlite3.InterfaceError,
+        UnicodeEncodeError,
+        TypeError,
+        RejectedBatch,
+    ) as e:  # TypeError: orjson refuses lone surrogates
         await conn.rollback()
         raise RejectedBatch(str(e)) from None
     except BaseException:
@@ -248,6 +286,7 @@ async def insert_sqlite(conn: Any, records: Sequence[dict[str, Any]]) -> None:
 
 
 # -- PostgreSQL --------------------------------------------------------------------------------------------
+
 
 def _pg_type(column: Any) -> str:
     name = type(column.type).__name__
@@ -283,7 +322,15 @@ async def insert_postgres(conn: Any, records: Sequence[dict[str, Any]]) -> None:
             rows, props = await _write(entries_of(records), lookup, insert)
             if props:
                 await conn.execute(_PG_PROPS, *_columns(props, len(_PROP_COLUMNS)))
-            await apply_postgres(conn, rows, props)  # dashboard rollups, same transaction (stores/rollup_journal.py)
-    except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError, asyncpg.ProgramLimitExceededError,
-            UnicodeEncodeError, TypeError, RejectedBatch) as e:  # TypeError: orjson refuses lone surrogates
+            await apply_postgres(
+                conn, rows, props
+            )  # dashboard rollups, same transaction (stores/rollup_journal.py)
+    except (
+        asyncpg.IntegrityConstraintViolationError,
+        asyncpg.DataError,
+        asyncpg.ProgramLimitExceededError,
+        UnicodeEncodeError,
+        TypeError,
+        RejectedBatch,
+    ) as e:  # TypeError: orjson refuses lone surrogates
         raise RejectedBatch(str(e)) from None

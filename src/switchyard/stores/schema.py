@@ -119,6 +119,7 @@ def text_hash(text: str) -> str:
     """The index hash of a property name or value: SHA-256 of the UTF-8 text, first 128 bits in hex."""
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
+
 provider_keys = Table(
     "provider_keys",
     metadata,

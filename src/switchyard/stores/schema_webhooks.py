@@ -20,7 +20,9 @@ webhooks = Table(
     Column("url", Text, nullable=False),
     Column("secret", Text, nullable=False),  # AES-GCM ciphertext (security.Secrets), like provider keys
     Column("sample_rate", Float, nullable=False),
-    Column("property_filter", Text, nullable=True),  # JSON object: every key must match the request's property
+    Column(
+        "property_filter", Text, nullable=True
+    ),  # JSON object: every key must match the request's property
     Column("include_bodies", Integer, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Index("ix_webhooks_org", "org_id"),

@@ -140,7 +140,11 @@ class SettingsMixin:
         return key_of(row)
 
     async def update_org(
-        self, org_id: str, *, credits_enabled: bool | None = None, limits: Sequence[LimitRule] | None = None,
+        self,
+        org_id: str,
+        *,
+        credits_enabled: bool | None = None,
+        limits: Sequence[LimitRule] | None = None,
         allow_caller_provider_keys: bool | None = None,
     ) -> Org:
         """Change the given fields (None: keep). An empty `limits` clears them."""
@@ -150,9 +154,13 @@ class SettingsMixin:
         with unavailable_on_db_error():
             async with self.engine.begin() as conn:
                 if limits is not None or allow_caller_provider_keys is not None:  # one JSON column holds both
-                    old = (await conn.execute(
-                        select(organizations.c.limits).where(organizations.c.id == org_id).with_for_update()
-                    )).scalar()
+                    old = (
+                        await conn.execute(
+                            select(organizations.c.limits)
+                            .where(organizations.c.id == org_id)
+                            .with_for_update()
+                        )
+                    ).scalar()
                     settings = org_settings(old)
                     if allow_caller_provider_keys is not None:
                         settings["allow_caller_provider_keys"] = allow_caller_provider_keys

@@ -19,7 +19,9 @@ def agent_upstream() -> Iterator[AgentUpstream]:
 
 
 @pytest.fixture(scope="session")
-def matrix_gateway(agent_upstream: AgentUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+def matrix_gateway(
+    agent_upstream: AgentUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayProcess]:
     up = agent_upstream.url
     cfg = {
         "server": {"host": "127.0.0.1", "port": free_port(), "workers": 1, "max_body_bytes": 1024 * 1024},
@@ -34,8 +36,11 @@ def matrix_gateway(agent_upstream: AgentUpstream, tmp_path_factory: pytest.TempP
             },
             "bedrock": {
                 "api_key": "AKIAMATRIXACCESSKEY06",
-                "config": {"endpoint": f"{up}/bedrock", "region": "us-east-1",
-                           "secret_key": "matrix/secret/access/key/0007"},
+                "config": {
+                    "endpoint": f"{up}/bedrock",
+                    "region": "us-east-1",
+                    "secret_key": "matrix/secret/access/key/0007",
+                },
             },
         },
         "log": {"flush_interval_ms": 50},

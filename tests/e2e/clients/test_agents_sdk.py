@@ -30,23 +30,35 @@ class Weather(BaseModel):
 
 def agent(gw, provider, kind: str, **kw) -> Agent:
     client = AsyncOpenAI(base_url=f"{gw.url}/v1", api_key=gw.key, max_retries=0)
-    return Agent(name="weather", instructions="Answer briefly.", model=MODELS[kind](provider.model, client), **kw)
+    return Agent(
+        name="weather", instructions="Answer briefly.", model=MODELS[kind](provider.model, client), **kw
+    )
 
 
 @pytest.mark.parametrize("kind", MODELS)
 @pytest.mark.parametrize("provider", providers())
 async def test_tool_loop_with_reasoning(matrix_gateway, agent_upstream, provider, kind):
     mark = agent_upstream.mark()
-    weather = agent(matrix_gateway, provider, kind, tools=[function_tool(get_weather)],
-                    model_settings=ModelSettings(reasoning=Reasoning(effort="low")))
+    weather = agent(
+        matrix_gateway,
+        provider,
+        kind,
+        tools=[function_tool(get_weather)],
+        model_settings=ModelSettings(reasoning=Reasoning(effort="low")),
+    )
     result = await Runner.run(weather, "What is the weather in Paris?")
     assert result.final_output == ANSWER
-    assert [type(i).__name__ for i in result.new_items] == ["ToolCallItem", "ToolCallOutputItem", "MessageOutputItem"] or (
-        "ReasoningItem" in {type(i).__name__ for i in result.new_items})
+    assert [type(i).__name__ for i in result.new_items] == [
+        "ToolCallItem",
+        "ToolCallOutputItem",
+        "MessageOutputItem",
+    ] or ("ReasoningItem" in {type(i).__name__ for i in result.new_items})
     _, second = assert_tool_loop(agent_upstream, mark, provider)
     if provider.claude and kind == "chat":  # chat completions cannot carry a signed thinking block back
         assert not second.reasoning
-    if provider.claude and kind == "responses":  # a reasoning item can: thinking stays on, signed block returned
+    if (
+        provider.claude and kind == "responses"
+    ):  # a reasoning item can: thinking stays on, signed block returned
         assert second.reasoning and second.signed_thinking
 
 
@@ -54,7 +66,9 @@ async def test_tool_loop_with_reasoning(matrix_gateway, agent_upstream, provider
 @pytest.mark.parametrize("provider", providers())
 async def test_structured_output(matrix_gateway, agent_upstream, provider, kind):
     mark = agent_upstream.mark()
-    result = await Runner.run(agent(matrix_gateway, provider, kind, output_type=Weather), "Weather in Paris as JSON")
+    result = await Runner.run(
+        agent(matrix_gateway, provider, kind, output_type=Weather), "Weather in Paris as JSON"
+    )
     assert result.final_output == Weather(city="Paris", temp_c=21)
     (call,) = sent(agent_upstream, mark, provider)
     assert "temp_c" in str(call.body)
@@ -65,8 +79,11 @@ async def test_structured_output(matrix_gateway, agent_upstream, provider, kind)
 async def test_stream(matrix_gateway, agent_upstream, provider, kind):
     mark = agent_upstream.mark()
     result = Runner.run_streamed(agent(matrix_gateway, provider, kind), "Weather in Paris?")
-    deltas = [e.data.delta async for e in result.stream_events()
-              if e.type == "raw_response_event" and e.data.type == "response.output_text.delta"]
+    deltas = [
+        e.data.delta
+        async for e in result.stream_events()
+        if e.type == "raw_response_event" and e.data.type == "response.output_text.delta"
+    ]
     assert "".join(deltas) == ANSWER and result.final_output == ANSWER
     (call,) = sent(agent_upstream, mark, provider)
     assert call.streamed

@@ -18,7 +18,9 @@ class Weather(BaseModel):
 
 
 def client(gw, mode: instructor.Mode) -> instructor.Instructor:
-    return instructor.from_openai(openai.OpenAI(base_url=f"{gw.url}/v1", api_key=gw.key, max_retries=0), mode=mode)
+    return instructor.from_openai(
+        openai.OpenAI(base_url=f"{gw.url}/v1", api_key=gw.key, max_retries=0), mode=mode
+    )
 
 
 @pytest.mark.parametrize("provider", providers())
@@ -36,7 +38,10 @@ def test_reask_tool_loop_with_reasoning(matrix_gateway, agent_upstream, provider
 
     mark = agent_upstream.mark()
     got = client(matrix_gateway, instructor.Mode.TOOLS).chat.completions.create(
-        model=provider.model, response_model=Checked, max_retries=2, reasoning_effort="low",
+        model=provider.model,
+        response_model=Checked,
+        max_retries=2,
+        reasoning_effort="low",
         messages=[{"role": "user", "content": "Weather in Paris?"}],
     )
     assert got.model_dump() == {"city": "Paris", "temp_c": 21} and len(attempts) == 2
@@ -52,7 +57,9 @@ def test_reask_tool_loop_with_reasoning(matrix_gateway, agent_upstream, provider
 def test_json_mode(matrix_gateway, agent_upstream, provider):
     mark = agent_upstream.mark()
     got = client(matrix_gateway, instructor.Mode.JSON).chat.completions.create(
-        model=provider.model, response_model=Weather, max_retries=0,
+        model=provider.model,
+        response_model=Weather,
+        max_retries=0,
         messages=[{"role": "user", "content": "Weather in Paris as JSON"}],
     )
     assert got.model_dump() == {"city": "Paris", "temp_c": 21}
@@ -63,10 +70,14 @@ def test_json_mode(matrix_gateway, agent_upstream, provider):
 @pytest.mark.parametrize("provider", providers())
 def test_partial_stream(matrix_gateway, agent_upstream, provider):
     mark = agent_upstream.mark()
-    partials = list(client(matrix_gateway, instructor.Mode.TOOLS).chat.completions.create_partial(
-        model=provider.model, response_model=Weather, max_retries=0,
-        messages=[{"role": "user", "content": "Weather in Paris?"}],
-    ))
+    partials = list(
+        client(matrix_gateway, instructor.Mode.TOOLS).chat.completions.create_partial(
+            model=provider.model,
+            response_model=Weather,
+            max_retries=0,
+            messages=[{"role": "user", "content": "Weather in Paris?"}],
+        )
+    )
     assert partials[-1].model_dump() == {"city": "Paris", "temp_c": 21}
     (call,) = sent(agent_upstream, mark, provider)
     assert call.streamed

@@ -23,7 +23,10 @@ def _tool_loop(llm, upstream, provider):
     history = [HumanMessage("What is the weather in Paris?")]
     first = bound.invoke(history)
     assert [c["name"] for c in first.tool_calls] == ["get_weather"]
-    history += [first, *(ToolMessage(get_weather(**c["args"]), tool_call_id=c["id"]) for c in first.tool_calls)]
+    history += [
+        first,
+        *(ToolMessage(get_weather(**c["args"]), tool_call_id=c["id"]) for c in first.tool_calls),
+    ]
     second = bound.invoke(history)
     assert second.text == ANSWER and not second.tool_calls
     return assert_tool_loop(upstream, mark, provider)
@@ -39,8 +42,12 @@ def chat_anthropic(gw, provider, **kw) -> ChatAnthropic:
 
 @pytest.mark.parametrize("provider", providers())
 def test_chat_openai_tool_loop_with_reasoning(matrix_gateway, agent_upstream, provider):
-    _, second = _tool_loop(chat_openai(matrix_gateway, provider, reasoning_effort="low"), agent_upstream, provider)
-    if provider.claude:  # ChatOpenAI cannot carry a signed thinking block: the tool-result turn goes without thinking
+    _, second = _tool_loop(
+        chat_openai(matrix_gateway, provider, reasoning_effort="low"), agent_upstream, provider
+    )
+    if (
+        provider.claude
+    ):  # ChatOpenAI cannot carry a signed thinking block: the tool-result turn goes without thinking
         assert not second.reasoning
 
 
@@ -50,7 +57,9 @@ def test_chat_openai_structured_output(matrix_gateway, agent_upstream, provider)
     llm = chat_openai(matrix_gateway, provider).with_structured_output(Weather)
     assert llm.invoke("Weather in Paris as JSON") == Weather(city="Paris", temp_c=21)
     (call,) = sent(agent_upstream, mark, provider)
-    assert "Weather" in str(call.body)  # the schema reached the upstream (as a response format, tool or schema)
+    assert "Weather" in str(
+        call.body
+    )  # the schema reached the upstream (as a response format, tool or schema)
 
 
 @pytest.mark.parametrize("provider", providers())
@@ -65,9 +74,13 @@ def test_chat_openai_stream(matrix_gateway, agent_upstream, provider):
 
 @pytest.mark.parametrize("provider", providers())
 def test_chat_anthropic_tool_loop_with_thinking(matrix_gateway, agent_upstream, provider):
-    llm = chat_anthropic(matrix_gateway, provider, max_tokens=2048, thinking={"type": "enabled", "budget_tokens": 1024})
+    llm = chat_anthropic(
+        matrix_gateway, provider, max_tokens=2048, thinking={"type": "enabled", "budget_tokens": 1024}
+    )
     _, second = _tool_loop(llm, agent_upstream, provider)
-    if provider.claude:  # the signed thinking block went back untouched (the mock checks the signature it issued)
+    if (
+        provider.claude
+    ):  # the signed thinking block went back untouched (the mock checks the signature it issued)
         assert second.reasoning and second.signed_thinking
 
 

@@ -20,21 +20,38 @@ class Weather(BaseModel):
 
 
 def llm(gw, provider, **kw) -> OpenAILike:
-    return OpenAILike(model=provider.model, api_base=f"{gw.url}/v1", api_key=gw.key, max_retries=0,
-                      is_chat_model=True, is_function_calling_model=True, context_window=128000, **kw)
+    return OpenAILike(
+        model=provider.model,
+        api_base=f"{gw.url}/v1",
+        api_key=gw.key,
+        max_retries=0,
+        is_chat_model=True,
+        is_function_calling_model=True,
+        context_window=128000,
+        **kw,
+    )
 
 
 @pytest.mark.parametrize("provider", providers())
 def test_tool_loop_with_reasoning(matrix_gateway, agent_upstream, provider):
-    model, tool = llm(matrix_gateway, provider, additional_kwargs={"reasoning_effort": "low"}), FunctionTool.from_defaults(fn=get_weather)
+    model, tool = (
+        llm(matrix_gateway, provider, additional_kwargs={"reasoning_effort": "low"}),
+        FunctionTool.from_defaults(fn=get_weather),
+    )
     mark = agent_upstream.mark()
     history = [ChatMessage(role="user", content="What is the weather in Paris?")]
     first = model.chat_with_tools([tool], chat_history=history)
     calls = model.get_tool_calls_from_response(first, error_on_no_tool_call=True)
     assert [c.tool_name for c in calls] == ["get_weather"]
     history.append(first.message)
-    history += [ChatMessage(role="tool", content=get_weather(**c.tool_kwargs),
-                            additional_kwargs={"tool_call_id": c.tool_id, "name": c.tool_name}) for c in calls]
+    history += [
+        ChatMessage(
+            role="tool",
+            content=get_weather(**c.tool_kwargs),
+            additional_kwargs={"tool_call_id": c.tool_id, "name": c.tool_name},
+        )
+        for c in calls
+    ]
     second = model.chat_with_tools([tool], chat_history=history)
     assert second.message.content == ANSWER
     _, last = assert_tool_loop(agent_upstream, mark, provider)
@@ -45,7 +62,9 @@ def test_tool_loop_with_reasoning(matrix_gateway, agent_upstream, provider):
 @pytest.mark.parametrize("provider", providers())
 def test_structured_predict(matrix_gateway, agent_upstream, provider):
     mark = agent_upstream.mark()
-    got = llm(matrix_gateway, provider).structured_predict(Weather, PromptTemplate("Weather in {city} as JSON"), city="Paris")
+    got = llm(matrix_gateway, provider).structured_predict(
+        Weather, PromptTemplate("Weather in {city} as JSON"), city="Paris"
+    )
     assert got == Weather(city="Paris", temp_c=21)
     (call,) = sent(agent_upstream, mark, provider)
     assert "temp_c" in str(call.body)
@@ -54,7 +73,9 @@ def test_structured_predict(matrix_gateway, agent_upstream, provider):
 @pytest.mark.parametrize("provider", providers())
 def test_stream_chat(matrix_gateway, agent_upstream, provider):
     mark = agent_upstream.mark()
-    chunks = list(llm(matrix_gateway, provider).stream_chat([ChatMessage(role="user", content="Weather in Paris?")]))
+    chunks = list(
+        llm(matrix_gateway, provider).stream_chat([ChatMessage(role="user", content="Weather in Paris?")])
+    )
     assert "".join(c.delta or "" for c in chunks) == ANSWER
     (call,) = sent(agent_upstream, mark, provider)
     assert call.streamed

@@ -53,8 +53,13 @@ class Case:
         return f"{self.task}-{self.client}-{self.provider.name}" + ("" if self.reasoning else "-noreasoning")
 
     def wire(self) -> dict[str, Any]:
-        return {"id": self.id, "client": self.client, "model": self.provider.model, "task": self.task,
-                "reasoning": self.reasoning}
+        return {
+            "id": self.id,
+            "client": self.client,
+            "model": self.provider.model,
+            "task": self.task,
+            "reasoning": self.reasoning,
+        }
 
 
 def case(task: str, client: str, provider: Provider, *, reasoning_on: bool | None = None) -> Case:
@@ -91,8 +96,11 @@ class Results:
     def sent(self, c: Case) -> list[Sent]:
         """The case's upstream requests, in order (a case's calls are sequential; the marker is in every prompt)."""
         tag = f"[case:{c.id}]"
-        return [Sent(s) for s in self.upstream.since(self.mark, c.provider.path)
-                if tag in json.dumps(s.body, ensure_ascii=False)]
+        return [
+            Sent(s)
+            for s in self.upstream.since(self.mark, c.provider.path)
+            if tag in json.dumps(s.body, ensure_ascii=False)
+        ]
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +211,7 @@ def test_item_reference_without_reasoning(ai_sdk, matrix_gateway):
 
 def test_cases_do_not_share_upstream_requests(ai_sdk):
     """The per-case marker is what ties an upstream request to its case: every request of the run has exactly one."""
-    seen = ai_sdk.upstream.seen[ai_sdk.mark:]
+    seen = ai_sdk.upstream.seen[ai_sdk.mark :]
     tags = [f"[case:{c.id}]" for c in ALL_CASES]
     counts = [sum(t in json.dumps(s.body, ensure_ascii=False) for t in tags) for s in seen]
     assert seen and counts == [1] * len(seen)

@@ -561,10 +561,16 @@ def test_json_object_is_a_forced_tool_never_dropped(mode: str | None) -> None:
     config = {"json_schema_mode": mode} if mode else {}
     out = build(body, config=config)
     assert out["tools"] == [
-        {"name": JSON_TOOL, "description": "Respond with the final answer as json_object.", "input_schema": {"type": "object"}}
+        {
+            "name": JSON_TOOL,
+            "description": "Respond with the final answer as json_object.",
+            "input_schema": {"type": "object"},
+        }
     ]
     assert out["tool_choice"] == {"type": "tool", "name": JSON_TOOL} and "output_config" not in out
-    assert PROVIDER.build_request(body, target(config=config)).adjustments == ["response_format json_object → forced tool"]
+    assert PROVIDER.build_request(body, target(config=config)).adjustments == [
+        "response_format json_object → forced tool"
+    ]
 
 
 @pytest.mark.parametrize("effort", ["minimal", "low", "medium", "high"])

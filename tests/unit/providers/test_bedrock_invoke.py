@@ -14,32 +14,53 @@ from switchyard.pipeline.streaming import ReframingPump
 from switchyard.providers.base import Target, UpstreamError
 from switchyard.providers.bedrock import BedrockProvider
 
-TARGET = Target(provider="bedrock", model="anthropic.claude-sonnet-4-20250514-v1:0", format="bedrock",
-                base_url="https://bedrock-runtime.{region}.amazonaws.com", api_key="AKIDEXAMPLE", auth="aws-sigv4",
-                config={"region": "us-west-2", "secret_key": "s"})
-BODY = {"model": "claude-sonnet-4", "max_tokens": 100, "messages": [{"role": "user", "content": "Hi"}], "stream": True}
+TARGET = Target(
+    provider="bedrock",
+    model="anthropic.claude-sonnet-4-20250514-v1:0",
+    format="bedrock",
+    base_url="https://bedrock-runtime.{region}.amazonaws.com",
+    api_key="AKIDEXAMPLE",
+    auth="aws-sigv4",
+    config={"region": "us-west-2", "secret_key": "s"},
+)
+BODY = {
+    "model": "claude-sonnet-4",
+    "max_tokens": 100,
+    "messages": [{"role": "user", "content": "Hi"}],
+    "stream": True,
+}
 
 
 def test_only_claude_is_served_natively():
     p = BedrockProvider()
     assert p.serves_natively(TARGET, "messages")
-    other = Target(provider="bedrock", model="meta.llama3-3-70b-instruct-v1:0", format="bedrock", base_url="x")
+    other = Target(
+        provider="bedrock", model="meta.llama3-3-70b-instruct-v1:0", format="bedrock", base_url="x"
+    )
     assert not p.serves_natively(other, "messages")
     assert not p.serves_natively(TARGET, "chat")
 
 
 def test_request_body_and_url():
     req = BedrockProvider().native_request(BODY, TARGET, "messages", {"anthropic-beta": "a-1, b-2"})
-    assert req.url == ("https://bedrock-runtime.us-west-2.amazonaws.com/model/"
-                       "anthropic.claude-sonnet-4-20250514-v1%3A0/invoke-with-response-stream")
-    assert orjson.loads(req.body) == {"max_tokens": 100, "messages": [{"role": "user", "content": "Hi"}],
-                                      "anthropic_version": "bedrock-2023-05-31", "anthropic_beta": ["a-1", "b-2"]}
+    assert req.url == (
+        "https://bedrock-runtime.us-west-2.amazonaws.com/model/"
+        "anthropic.claude-sonnet-4-20250514-v1%3A0/invoke-with-response-stream"
+    )
+    assert orjson.loads(req.body) == {
+        "max_tokens": 100,
+        "messages": [{"role": "user", "content": "Hi"}],
+        "anthropic_version": "bedrock-2023-05-31",
+        "anthropic_beta": ["a-1", "b-2"],
+    }
     assert req.stream
 
 
 def _wrapped(name: str) -> bytes:
-    items = [{"event": "chunk", "payload": {"bytes": base64.b64encode(orjson.dumps(ev)).decode()}}
-             for ev in sse_events(stream(name))]
+    items = [
+        {"event": "chunk", "payload": {"bytes": base64.b64encode(orjson.dumps(ev)).decode()}}
+        for ev in sse_events(stream(name))
+    ]
     return encode(items)
 
 

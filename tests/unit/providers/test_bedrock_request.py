@@ -720,9 +720,15 @@ def test_json_object_is_a_forced_tool_never_dropped(mode):
     body = {"messages": [user("x")], "response_format": {"type": "json_object"}}
     out = build(body, target(json_schema_mode=mode))
     assert "outputConfig" not in out
-    assert out["toolConfig"]["tools"] == [{"toolSpec": {
-        "name": "switchyard_json_response", "description": "Respond with the final answer as json_object.",
-        "inputSchema": {"json": {"type": "object"}}}}]
+    assert out["toolConfig"]["tools"] == [
+        {
+            "toolSpec": {
+                "name": "switchyard_json_response",
+                "description": "Respond with the final answer as json_object.",
+                "inputSchema": {"json": {"type": "object"}},
+            }
+        }
+    ]
     assert out["toolConfig"]["toolChoice"] == {"tool": {"name": "switchyard_json_response"}}
     assert provider.build_request({"model": "x", **body}, target(json_schema_mode=mode)).adjustments == [
         "response_format json_object → forced tool"

@@ -189,5 +189,7 @@ def test_botocore_is_imported_only_when_bedrock_is_used():
         "BedrockStreamParser(created=0)\n"
         "print('botocore' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out == ["False", "True"]

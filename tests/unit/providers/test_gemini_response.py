@@ -51,7 +51,11 @@ def test_fixture_text_response():
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": "Hello! How can I help you today?", "refusal": None},
+                "message": {
+                    "role": "assistant",
+                    "content": "Hello! How can I help you today?",
+                    "refusal": None,
+                },
                 "finish_reason": "stop",
                 "logprobs": None,
             }
@@ -122,7 +126,12 @@ def test_thoughts_go_to_reasoning_content_and_text_parts_join():
         }
     )
     msg = out["choices"][0]["message"]
-    assert msg == {"role": "assistant", "content": "Hello there", "reasoning_content": "Let me think. ", "refusal": None}
+    assert msg == {
+        "role": "assistant",
+        "content": "Hello there",
+        "reasoning_content": "Let me think. ",
+        "refusal": None,
+    }
     assert out["usage"] == usage(prompt=4, completion=7, total=11, reasoning=5)
 
 

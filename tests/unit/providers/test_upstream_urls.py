@@ -16,7 +16,15 @@ from switchyard.providers.gemini import GeminiProvider
 from switchyard.providers.request_head import route_for
 from switchyard.providers.vertex.urls import method_url
 
-HOSTILE = ["../../../internal/anything?injected=1#", "a b", "\u20ac", "x/../../y", "%2e%2e", "q?api-version=1", "#frag"]
+HOSTILE = [
+    "../../../internal/anything?injected=1#",
+    "a b",
+    "\u20ac",
+    "x/../../y",
+    "%2e%2e",
+    "q?api-version=1",
+    "#frag",
+]
 CHAT = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 
 
@@ -25,8 +33,15 @@ def azure(model: str, **config) -> Target:
 
 
 def bedrock(model: str) -> Target:
-    return Target("bedrock", model, "bedrock", "https://bedrock-runtime.{region}.amazonaws.com", None, "none",
-                  {"region": "us-east-1"})
+    return Target(
+        "bedrock",
+        model,
+        "bedrock",
+        "https://bedrock-runtime.{region}.amazonaws.com",
+        None,
+        "none",
+        {"region": "us-east-1"},
+    )
 
 
 def segments_after(url: str, prefix: str) -> list[str]:
@@ -34,7 +49,7 @@ def segments_after(url: str, prefix: str) -> list[str]:
     parts = urlsplit(url)
     assert not parts.fragment
     assert parts.path.startswith(prefix)
-    return parts.path[len(prefix):].split("/")
+    return parts.path[len(prefix) :].split("/")
 
 
 @pytest.mark.parametrize("model", HOSTILE)
@@ -53,18 +68,27 @@ def test_azure_api_version_from_key_config_is_one_query_value():
 @pytest.mark.parametrize("model", HOSTILE)
 def test_bedrock_model_id_is_one_segment(model):
     p = BedrockProvider(clock=lambda: 0)
-    for req in (p.build_request(dict(CHAT), bedrock(model)),
-                p.build_embeddings({"model": "m", "input": "hi"}, bedrock(model))):
+    for req in (
+        p.build_request(dict(CHAT), bedrock(model)),
+        p.build_embeddings({"model": "m", "input": "hi"}, bedrock(model)),
+    ):
         segs = segments_after(req.url, "/model/")
         assert len(segs) == 2 and segs[1] in ("converse", "invoke")
 
 
 @pytest.mark.parametrize("model", HOSTILE)
 def test_gemini_and_vertex_models_are_one_segment(model):
-    url = GeminiProvider().build_request(dict(CHAT), Target("g", model, "gemini", "https://g.example/v1beta", "k",
-                                                            "goog-api-key")).url
+    url = (
+        GeminiProvider()
+        .build_request(
+            dict(CHAT), Target("g", model, "gemini", "https://g.example/v1beta", "k", "goog-api-key")
+        )
+        .url
+    )
     assert len(segments_after(url, "/v1beta/models/")) == 1
-    url = method_url(Target("vertex", model, "vertex", "", None, "none", {"project": "p", "region": "r"}), "gemini", False)
+    url = method_url(
+        Target("vertex", model, "vertex", "", None, "none", {"project": "p", "region": "r"}), "gemini", False
+    )
     assert len(segments_after(url, "/v1/projects/p/locations/r/publishers/google/models/")) == 1
 
 

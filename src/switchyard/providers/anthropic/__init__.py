@@ -27,8 +27,9 @@ class AnthropicProvider:
     name = "anthropic"
     native_kinds = frozenset({"messages"})
 
-    def native_request(self, body: dict[str, Any], target: Target, kind: str,
-                       headers: Mapping[str, str] | None = None) -> UpstreamRequest:
+    def native_request(
+        self, body: dict[str, Any], target: Target, kind: str, headers: Mapping[str, str] | None = None
+    ) -> UpstreamRequest:
         """An Anthropic Messages caller: the body goes through with only `model` rewritten; the caller's
         `anthropic-beta` header is forwarded (features such as extended context depend on it)."""
         return native_request(body, target, headers or {})

@@ -61,12 +61,18 @@ def build_request(body: dict[str, Any], target: Target) -> UpstreamRequest:
     if stream:
         out["stream"] = True
     return UpstreamRequest(
-        "POST", target.base_url.rstrip("/") + "/messages", _headers(target), orjson.dumps(out), stream,
+        "POST",
+        target.base_url.rstrip("/") + "/messages",
+        _headers(target),
+        orjson.dumps(out),
+        stream,
         [note] if note else [],
     )
 
 
-def native_request(body: dict[str, Any], target: Target, caller_headers: Mapping[str, str]) -> UpstreamRequest:
+def native_request(
+    body: dict[str, Any], target: Target, caller_headers: Mapping[str, str]
+) -> UpstreamRequest:
     out = dict(body)
     out["model"] = target.model
     headers = _headers(target)
@@ -74,7 +80,9 @@ def native_request(body: dict[str, Any], target: Target, caller_headers: Mapping
     if beta:
         headers["anthropic-beta"] = beta
     stream = out.get("stream") is True
-    return UpstreamRequest("POST", target.base_url.rstrip("/") + "/messages", headers, orjson.dumps(out), stream)
+    return UpstreamRequest(
+        "POST", target.base_url.rstrip("/") + "/messages", headers, orjson.dumps(out), stream
+    )
 
 
 def _headers(target: Target) -> dict[str, str]:
@@ -291,7 +299,9 @@ def _apply_reasoning(body: dict[str, Any], out: dict[str, Any], target: Target) 
     thinking, _ = claude.decide(
         thinking,
         forced_tool=choice.get("type") in ("any", "tool"),
-        unsigned_tool_turn=claude.open_tool_turn(out["messages"], uses_tool=_uses_tool, starts_with_thinking=_leads_with_thinking),
+        unsigned_tool_turn=claude.open_tool_turn(
+            out["messages"], uses_tool=_uses_tool, starts_with_thinking=_leads_with_thinking
+        ),
     )
     if thinking is None:
         return
@@ -314,7 +324,11 @@ def _uses_tool(msg: dict[str, Any]) -> bool:
 
 def _leads_with_thinking(msg: dict[str, Any]) -> bool:
     content = msg.get("content")
-    return isinstance(content, list) and bool(content) and content[0].get("type") in ("thinking", "redacted_thinking")
+    return (
+        isinstance(content, list)
+        and bool(content)
+        and content[0].get("type") in ("thinking", "redacted_thinking")
+    )
 
 
 def _fit_thinking(out: dict[str, Any]) -> None:

@@ -63,8 +63,9 @@ class BedrockProvider:
     def serves_natively(self, target: Target, kind: str) -> bool:
         return serves_natively(target, kind)
 
-    def native_request(self, body: dict[str, Any], target: Target, kind: str,
-                       headers: Mapping[str, str] | None = None) -> UpstreamRequest:
+    def native_request(
+        self, body: dict[str, Any], target: Target, kind: str, headers: Mapping[str, str] | None = None
+    ) -> UpstreamRequest:
         return native_request(body, target, headers or {})
 
     def parse_native(self, data: bytes) -> dict[str, Any]:

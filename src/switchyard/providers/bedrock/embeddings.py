@@ -20,14 +20,16 @@ def build_embeddings(body: dict[str, Any], target: Target) -> UpstreamRequest:
     raw = body.get("input")
     texts = [raw] if isinstance(raw, str) else raw
     if not isinstance(texts, list) or len(texts) != 1 or not isinstance(texts[0], str):
-        raise UpstreamError(400, "bad_request", "Bedrock Titan embeddings take one input string per request",
-                            param="input")
+        raise UpstreamError(
+            400, "bad_request", "Bedrock Titan embeddings take one input string per request", param="input"
+        )
     payload: dict[str, Any] = {"inputText": texts[0], "normalize": True}
     dims = body.get("dimensions")
     if dims is not None:
         if dims not in (256, 512, 1024):
-            raise UpstreamError(400, "bad_request", "Titan embeddings support dimensions 256, 512 or 1024",
-                                param="dimensions")
+            raise UpstreamError(
+                400, "bad_request", "Titan embeddings support dimensions 256, 512 or 1024", param="dimensions"
+            )
         payload["dimensions"] = dims
     url = f"{base_url(target)}/model/{path_segment(model_id(target), 'Bedrock model id')}/invoke"
     headers = {"content-type": "application/json", "accept": "application/json", **target.headers}

@@ -35,9 +35,11 @@ def native_request(body: Mapping[str, Any], target: Target, headers: Mapping[str
         out["anthropic_beta"] = [b.strip() for b in beta.split(",") if b.strip()]
     action = "invoke-with-response-stream" if stream else "invoke"
     url = f"{base_url(target)}/model/{path_segment(model_id(target), 'Bedrock model id')}/{action}"
-    req_headers = {"content-type": "application/json",
-                   "accept": "application/vnd.amazon.eventstream" if stream else "application/json",
-                   **target.headers}
+    req_headers = {
+        "content-type": "application/json",
+        "accept": "application/vnd.amazon.eventstream" if stream else "application/json",
+        **target.headers,
+    }
     return UpstreamRequest("POST", url, req_headers, orjson.dumps(out), stream)
 
 
@@ -60,9 +62,13 @@ class InvokeStreamReframer:
                     continue
                 raw = base64.b64decode(orjson.loads(message.payload)["bytes"])
                 event = orjson.loads(raw)
-                out.append(b"event: " + str(event.get("type", "message")).encode() + b"\ndata: " + raw + b"\n\n")
+                out.append(
+                    b"event: " + str(event.get("type", "message")).encode() + b"\ndata: " + raw + b"\n\n"
+                )
         except (KeyError, ValueError, TypeError):
-            raise UpstreamError(502, "server", "Bedrock sent a stream chunk that is not an Anthropic event") from None
+            raise UpstreamError(
+                502, "server", "Bedrock sent a stream chunk that is not an Anthropic event"
+            ) from None
         except Exception as exc:
             if not is_parser_error(exc):
                 raise

@@ -33,7 +33,6 @@ _NATIVE_FIELDS = (
 _REGION_IN_HOST = re.compile(r"bedrock-runtime(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com")
 
 
-
 # --- endpoint ------------------------------------------------------------------------------------
 
 
@@ -179,7 +178,9 @@ def _apply_reasoning(
     thinking, _ = claude.decide(
         thinking,
         forced_tool="any" in choice or "tool" in choice,
-        unsigned_tool_turn=claude.open_tool_turn(messages, uses_tool=_uses_tool, starts_with_thinking=_leads_with_reasoning),
+        unsigned_tool_turn=claude.open_tool_turn(
+            messages, uses_tool=_uses_tool, starts_with_thinking=_leads_with_reasoning
+        ),
     )
     if thinking is None:
         extra.pop("thinking", None)

@@ -20,8 +20,12 @@ def _texts(body: dict[str, Any]) -> list[str]:
     raw = body.get("input")
     texts = [raw] if isinstance(raw, str) else raw
     if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
-        raise UpstreamError(400, "bad_request", "Gemini embeddings take 'input' as a string or a list of strings "
-                            "(token arrays are OpenAI-only)", param="input")
+        raise UpstreamError(
+            400,
+            "bad_request",
+            "Gemini embeddings take 'input' as a string or a list of strings (token arrays are OpenAI-only)",
+            param="input",
+        )
     return texts
 
 
@@ -45,8 +49,16 @@ def parse_embeddings(data: bytes, body: dict[str, Any], model: str) -> dict[str,
         raise UpstreamError(502, "server", "Gemini answered embeddings with an unexpected body") from None
     as_base64 = body.get("encoding_format") == "base64"
     data_out = [
-        {"object": "embedding", "index": i,
-         "embedding": base64.b64encode(struct.pack(f"<{len(v)}f", *v)).decode() if as_base64 else v}
+        {
+            "object": "embedding",
+            "index": i,
+            "embedding": base64.b64encode(struct.pack(f"<{len(v)}f", *v)).decode() if as_base64 else v,
+        }
         for i, v in enumerate(vectors)
     ]
-    return {"object": "list", "data": data_out, "model": model, "usage": {"prompt_tokens": 0, "total_tokens": 0}}
+    return {
+        "object": "list",
+        "data": data_out,
+        "model": model,
+        "usage": {"prompt_tokens": 0, "total_tokens": 0},
+    }

@@ -47,7 +47,9 @@ def build_request(body: dict[str, Any], target: Target) -> UpstreamRequest:
     return gemini_request(target, method, translate(body), stream)
 
 
-def gemini_request(target: Target, method: str, payload: dict[str, Any], stream: bool = False) -> UpstreamRequest:
+def gemini_request(
+    target: Target, method: str, payload: dict[str, Any], stream: bool = False
+) -> UpstreamRequest:
     """POST `{base}/models/{model}:{method}` with the key in a header (never in the URL)."""
     model = quote(target.model.removeprefix("models/"), safe="-._~")
     headers = {"content-type": "application/json"}

@@ -51,7 +51,11 @@ def parse_response(body: bytes, *, created: int) -> dict[str, Any]:
     choices = []
     for position, cand in enumerate(data.get("candidates") or []):
         text, reasoning, calls, images = split_parts((cand.get("content") or {}).get("parts") or [], counter)
-        message: dict[str, Any] = {"role": "assistant", "content": text if text or not calls else None, "refusal": None}
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": text if text or not calls else None,
+            "refusal": None,
+        }
         if reasoning:
             message["reasoning_content"] = reasoning
         if calls:

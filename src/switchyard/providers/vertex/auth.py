@@ -42,7 +42,9 @@ _NO_CREDENTIALS = (
 _ERROR_CODE = re.compile(r"^\W*([a-z_]{3,40})\b")
 # An organisation's own (BYOK) credentials may only send their JWT to Google: google-auth posts to the JSON's
 # `token_uri`, which would otherwise be a server-side request forgery chosen by whoever added the key.
-GOOGLE_TOKEN_URIS = frozenset({"https://oauth2.googleapis.com/token", "https://accounts.google.com/o/oauth2/token"})
+GOOGLE_TOKEN_URIS = frozenset(
+    {"https://oauth2.googleapis.com/token", "https://accounts.google.com/o/oauth2/token"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +73,12 @@ def source(target: Target) -> Source:
     if key.startswith("ya29."):
         return Source("token", key)
     if key and byok:  # a path would read a file on the gateway's host (the operator's own credentials)
-        raise UpstreamError(401, "auth", "an organisation's Vertex AI key must be the credentials JSON or an "
-                            "access token, not a file path")
+        raise UpstreamError(
+            401,
+            "auth",
+            "an organisation's Vertex AI key must be the credentials JSON or an "
+            "access token, not a file path",
+        )
     if key:
         return Source("file", key)
     raise UpstreamError(401, "auth", _NO_CREDENTIALS)
@@ -138,7 +144,9 @@ def _load(src: Source) -> tuple[Any, str | None]:
         raise UpstreamError(401, "auth", "the Vertex AI credentials are not valid JSON") from None
     uri = info.get("token_uri") if isinstance(info, dict) else None
     if src.byok and uri is not None and not (isinstance(uri, str) and uri in GOOGLE_TOKEN_URIS):
-        raise UpstreamError(401, "auth", "an organisation's Vertex AI credentials must name Google's token_uri")
+        raise UpstreamError(
+            401, "auth", "an organisation's Vertex AI credentials must name Google's token_uri"
+        )
     creds = credentials_from_info(info)
     project = info.get("project_id") or info.get("quota_project_id")
     return creds, project if isinstance(project, str) and project else None
