@@ -16,32 +16,7 @@ from .guard import Ctx
 from .params import CACHE_CHOICES, FEEDBACK_CHOICES, PRESET_LABELS, STATUS_CHOICES, request_filters
 
 PAGE_SIZE = 50
-EXPORT_COLUMNS = (
-    "id",
-    "created_at",
-    "path",
-    "model",
-    "requested_model",
-    "provider",
-    "status",
-    "error",
-    "stream",
-    "cache_hit",
-    "latency_ms",
-    "ttft_ms",
-    "prompt_tokens",
-    "completion_tokens",
-    "total_tokens",
-    "cached_tokens",
-    "cost_usd",
-    "cost_saved_usd",
-    "user_id",
-    "session_id",
-    "session_path",
-    "session_name",
-    "properties",
-    "feedback",
-)
+EXPORT_COLUMNS = (*ins.ROW_COLUMNS, "properties", "feedback")
 
 
 async def requests_page(ctx: Ctx) -> Response:

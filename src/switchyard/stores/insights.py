@@ -23,6 +23,7 @@ from sqlalchemy import (
 
 from .insights_overview import USD, facets, overview, plan, summed, where_rollups, wide
 from .insights_requests import (
+    ROW_COLUMNS,
     annotations_for,
     count_requests,
     iter_requests,
@@ -197,6 +198,7 @@ async def property_breakdown(
 
 __all__ = [
     "PRESETS",
+    "ROW_COLUMNS",
     "Facets",
     "Feedback",
     "InsightsError",

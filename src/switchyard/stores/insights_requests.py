@@ -26,7 +26,7 @@ from .schema import text_hash
 from .schema_dashboard import request_feedback as fb
 from .schema_dashboard import request_scores as sc
 
-_ROW = (
+ROW_COLUMNS = (  # one request's columns in lists and exports (then its properties and feedback)
     "id",
     "created_at",
     "path",
@@ -50,7 +50,7 @@ _ROW = (
     "session_path",
     "session_name",
 )
-_LIST_COLS = [*(q.c[c] for c in _ROW), q.c.properties, fb.c.rating.label("feedback")]
+_LIST_COLS = [*(q.c[c] for c in ROW_COLUMNS), q.c.properties, fb.c.rating.label("feedback")]
 _FB_JOIN = q.outerjoin(fb, and_(fb.c.org_id == q.c.org_id, fb.c.request_id == q.c.id))
 MAX_PAGE = 500
 
@@ -62,7 +62,7 @@ def _now() -> int:
 def row_of(m: Any) -> RequestRow:
     props = m["properties"]
     return RequestRow(
-        **{c: m[c] for c in _ROW},
+        **{c: m[c] for c in ROW_COLUMNS},
         properties=orjson.loads(props) if props else {},
         feedback=None if m["feedback"] is None else bool(m["feedback"]),
     )
