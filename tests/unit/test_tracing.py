@@ -1,6 +1,6 @@
 """OpenTelemetry spans from a finished request, checked with the SDK's in-memory exporter; the W3C traceparent
-continues the caller's trace; contents only when switched on; nothing of OpenTelemetry loaded when off; and the
-cost per request with tracing off, measured."""
+continues the caller's trace; contents only when switched on; and nothing of OpenTelemetry loaded when off. (What tracing
+costs per request, off and on, is measured by bench/tracing_overhead.py, not asserted here.)"""
 
 from __future__ import annotations
 
@@ -171,48 +171,3 @@ def test_tracing_off_loads_no_opentelemetry_module():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
-
-
-def test_tracing_off_costs_nothing_measurable_per_request():
-    """The hot path's only tracing code when off is `if deps.tracing is not None`: measured against the same loop
-    without it, the difference is far below a microsecond (a request costs ~100 µs of gateway time)."""
-
-    class D:
-        tracing = None
-
-    deps, n = D(), 200_000
-
-    def with_check() -> float:
-        t = time.perf_counter()
-        for _ in range(n):
-            if deps.tracing is not None:
-                raise AssertionError
-        return time.perf_counter() - t
-
-    def without() -> float:
-        t = time.perf_counter()
-        for _ in range(n):
-            pass
-        return time.perf_counter() - t
-
-    extra_ns = (min(with_check() for _ in range(5)) - min(without() for _ in range(5))) / n * 1e9
-    assert extra_ns < 100, f"{extra_ns:.1f} ns per request"
-
-
-def test_tracing_on_costs_little_per_request():
-    """Recording a request with two attempts (three spans handed to a batch processor): ~130-180 µs on an idle
-    core, spent after the answer has gone out; the bound is loose for a loaded CI machine."""
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
-    exp = InMemorySpanExporter()
-    tracing = Tracing(
-        exp, processor=BatchSpanProcessor(exp, max_queue_size=100_000, schedule_delay_millis=60_000)
-    )
-    ctx = _ctx({})
-    n = 2000
-    t = time.perf_counter()
-    for _ in range(n):
-        tracing.record(ctx, {})
-    per = (time.perf_counter() - t) / n * 1e6
-    tracing.shutdown()
-    assert per < 3000, f"{per:.0f} µs per request"
