@@ -18,11 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from switchyard.observe.tracing import Tracing  # noqa: E402
-from unit.test_tracing import _ctx  # noqa: E402  (the test suite's finished request with two attempts)
+from switchyard.observe.tracing import Tracing
+from unit.test_tracing import _ctx  # the test suite's finished request with two attempts
 
 
 def off_ns(n: int) -> float:
