@@ -57,8 +57,8 @@ XSS_SESSION = '"><img src=x id="pwn-session" onerror="window.__pwned=5">'
 # -- fixtures ----------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+@pytest.fixture(scope="module")  # Playwright's sync API keeps an event loop running in this thread while it is open:
+def browser() -> Iterator[Any]:  # a session-wide browser made every later asyncio.run() in the suite fail
     if not os.path.exists(CHROMIUM):
         message = f"{CHROMIUM} is missing (apt-get install chromium; `make test` installs it)"
         if os.environ.get("CI") == "true":
