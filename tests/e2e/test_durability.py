@@ -100,10 +100,15 @@ def _metric(gw: GatewayProcess, name: str) -> float:
 
 
 def _wait_rows(gw: GatewayProcess, ids: list[str], timeout: float = 30) -> list[dict]:
+    """The rows of `ids` once all are stored (or whatever is there at the deadline); asked 500 ids at a time, since
+    a query filter holds at most 1,000 conditions and a page at most 1,000 rows."""
     deadline = time.monotonic() + timeout
     rows: list = []
     while time.monotonic() < deadline:
-        rows = gw.query({"filter": {"request": {"request_id": {"in": ids}}}, "limit": 1000})
+        rows = []
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            rows += gw.query({"filter": {"request": {"request_id": {"in": chunk}}}, "limit": 1000})
         if len(rows) == len(ids):
             break
         time.sleep(0.2)
