@@ -57,8 +57,10 @@ XSS_SESSION = '"><img src=x id="pwn-session" onerror="window.__pwned=5">'
 # -- fixtures ----------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")  # Playwright's sync API keeps an event loop running in this thread while it is open:
-def browser() -> Iterator[Any]:  # a session-wide browser made every later asyncio.run() in the suite fail
+# Module-scoped: Playwright's sync API keeps an event loop running in this thread while it is open, so a
+# session-wide browser made every later asyncio.run() in the suite fail.
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
     if not os.path.exists(CHROMIUM):
         message = f"{CHROMIUM} is missing (apt-get install chromium; `make test` installs it)"
         if os.environ.get("CI") == "true":
