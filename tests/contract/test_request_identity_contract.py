@@ -31,7 +31,7 @@ async def new_org(store: SQLStore) -> Org:
 
 
 def rec(org_id: str, **kw: Any) -> dict[str, Any]:
-    """A request record as observe/record.py makes it (fields not given are empty)."""
+    """A request record as pipeline/record.py makes it (fields not given are empty)."""
     return {
         "id": rid(),
         "org_id": org_id,

@@ -11,9 +11,9 @@ from alembic import command
 from sqlalchemy import text
 
 from support.services import fresh_schema, require_postgres
-from switchyard.observe.record import build_record
 from switchyard.pipeline.context import RequestContext
 from switchyard.pipeline.headers import parse_helicone
+from switchyard.pipeline.record import build_record
 from switchyard.stores import sql as sql_module
 from switchyard.stores.base import LimitRule, NotFound, Org
 from switchyard.stores.sql import SQLStore

@@ -27,7 +27,7 @@ from switchyard.formats.openai_responses import ResponsesSurface
 from switchyard.formats.openai_responses_stream import THINKING_PREFIX
 from switchyard.formats.sse import SSEDecoder
 from switchyard.observe.assemble import StreamAssembler
-from switchyard.pipeline.streaming import TranslatingPump
+from switchyard.pipeline.stream_pumps import TranslatingPump
 from switchyard.providers.openai import OpenAIStreamParser
 
 USAGE = "openai/chat_completion_stream_usage.sse"

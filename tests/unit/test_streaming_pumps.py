@@ -1,4 +1,4 @@
-"""pipeline/streaming.py pumps over recorded OpenAI streams, and observe/assemble.py StreamAssembler."""
+"""pipeline/stream_pumps.py pumps over recorded OpenAI streams, and observe/assemble.py StreamAssembler."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from support.wire import stream
 from switchyard.formats.sse import SSEDecoder
 from switchyard.observe.assemble import StreamAssembler
-from switchyard.pipeline.streaming import DONE, PassthroughPump, TranslatingPump
+from switchyard.pipeline.stream_pumps import DONE, PassthroughPump, TranslatingPump
 from switchyard.providers.base import UpstreamError
 
 USAGE = "openai/chat_completion_stream_usage.sse"

@@ -13,11 +13,11 @@ import logging
 from typing import Any
 
 from ..errors import GatewayError, bad_request
-from ..observe.record import build_record
 from ..pipeline.context import RequestContext
 from ..pipeline.count_tokens import count
 from ..pipeline.headers import header_map, parse_helicone
 from ..pipeline.plan import restrict
+from ..pipeline.record import build_record
 from .asgi import Receive, Scope, Send, declared_length, read_body, send_response
 from .content_encoding import check as check_encodings
 from .content_encoding import codings, inflated

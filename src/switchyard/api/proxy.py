@@ -18,13 +18,13 @@ from typing import Any
 import orjson
 
 from ..errors import GatewayError, bad_request, redact
-from ..observe.record import build_record
 from ..pipeline.caller_keys import caller_key, caller_plan
 from ..pipeline.context import RequestContext
 from ..pipeline.headers import header_map, parse_helicone
 from ..pipeline.model_override import model_override
 from ..pipeline.options import route_options
 from ..pipeline.plan import restrict
+from ..pipeline.record import build_record
 from ..pipeline.token_limit import fit_request, handler_of
 from ..providers.base import UpstreamError
 from .asgi import SSE, Receive, Scope, Send, declared_length, read_body, send_response

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from opentelemetry import trace
@@ -34,8 +34,10 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as ga
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from ..pipeline.context import RequestContext
-from .record import truncated
+from .body_text import truncated
+
+if TYPE_CHECKING:  # observe never imports the pipeline at run time (the pipeline imports observe)
+    from ..pipeline.context import RequestContext
 
 log = logging.getLogger("switchyard.tracing")
 

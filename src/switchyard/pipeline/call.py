@@ -19,7 +19,7 @@ from ..providers.param_rules import fit
 from ..providers.transport import Timeouts, Transport, UpstreamResponse
 from .context import RequestContext
 from .plan import Attempt
-from .streaming import PassthroughPump, RawPump, ReframingPump, ResponsesPump, TranslatingPump
+from .stream_pumps import PassthroughPump, RawPump, ReframingPump, ResponsesPump, TranslatingPump
 
 
 @dataclass(slots=True)

@@ -30,12 +30,12 @@ from ..errors import GatewayError, redact
 from ..providers.base import Provider, UpstreamError
 from ..providers.transport import Timeouts, Transport
 from .call import Answer, Caller, StreamStart
+from .committed_stream import OpenStream, settle
 from .context import AttemptLog, RequestContext
 from .credits import Credits, Hold
 from .order import order
 from .plan import Attempt
 from .retry import RetryPolicy
-from .stream import OpenStream, settle
 
 _MOVES_ON = frozenset(
     {

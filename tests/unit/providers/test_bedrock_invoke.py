@@ -10,7 +10,7 @@ import pytest
 
 from fixtures.synthetic.bedrock.eventstream import encode
 from support.wire import sse_events, stream
-from switchyard.pipeline.streaming import ReframingPump
+from switchyard.pipeline.stream_pumps import ReframingPump
 from switchyard.providers.base import Target, UpstreamError
 from switchyard.providers.bedrock import BedrockProvider
 

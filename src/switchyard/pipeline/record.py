@@ -1,41 +1,15 @@
 """RequestContext → the request-log record (one row in `requests`, plus its properties).
 
-Text is kept as the caller sent it; the store makes it storable (NUL bytes, see stores/log_writer.py), so a
-record is never refused for its content.
+Text is kept as the caller sent it (`observe/body_text.py` cuts it to `log.max_body_bytes`); the store makes it
+storable (NUL bytes, see stores/log_writer.py), so a record is never refused for its content.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
-from ..pipeline.context import RequestContext
-
-MAX_BODY_BYTES = 1_000_000  # default of log.max_body_bytes
-
-
-def truncated(s: str, limit: int) -> str:
-    """`s` cut to at most `limit` UTF-8 bytes (on a character boundary), with a marker saying how much was cut."""
-    if len(s) * 4 <= limit:  # cannot be over: no need to encode
-        return s
-    raw = s.encode("utf-8", "surrogatepass")
-    if len(raw) <= limit:
-        return s
-    kept = raw[:limit].decode("utf-8", "ignore")
-    return f"{kept}...[truncated by Switchyard: {len(raw):,} bytes, log.max_body_bytes is {limit:,}]"
-
-
-def _text(value: Any, limit: int = MAX_BODY_BYTES) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        s = value.decode("utf-8", "replace")
-    elif isinstance(value, str):
-        s = value
-    else:
-        s = orjson.dumps(value).decode()
-    return truncated(s, limit)
+from ..observe.body_text import MAX_BODY_BYTES, body_text
+from .context import RequestContext
 
 
 def build_record(
@@ -80,9 +54,9 @@ def build_record(
         "properties": dict(h.properties),  # whole names: the store indexes them by hash, never cuts them
         "request_body": None
         if (h.omit_request or not store_bodies)
-        else _text(ctx.raw_body if ctx.body is None else ctx.body, max_body_bytes),
+        else body_text(ctx.raw_body if ctx.body is None else ctx.body, max_body_bytes),
         "response_body": None
         if (h.omit_response or not store_bodies)
-        else _text(ctx.response_body, max_body_bytes),
+        else body_text(ctx.response_body, max_body_bytes),
         "attempts": [a.as_dict() for a in ctx.attempts],
     }
