@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .providers.formats import FORMATS
 from .providers.request_head import header_problem
 
 
@@ -60,7 +61,7 @@ class DatabaseSettings(_Strict):
 class ProviderSettings(_Strict):
     """A built-in provider override or a new (custom) provider."""
 
-    format: Literal["openai", "anthropic", "gemini", "bedrock", "azure", "vertex"] | None = None
+    format: str | None = None  # a wire format of `providers/formats.py`'s table
     base_url: str | None = None
     api_key: str | None = None
     auth: Literal["bearer", "x-api-key", "api-key", "goog-api-key", "query-key", "none"] | None = None
@@ -73,6 +74,13 @@ class ProviderSettings(_Strict):
     connect_timeout: float | None = Field(None, gt=0)
     first_byte_timeout: float | None = Field(None, gt=0)
     total_timeout: float | None = Field(None, gt=0)
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, v: str | None) -> str | None:
+        if v is not None and v not in FORMATS:
+            raise ValueError(f"unknown wire format {v!r}; known: {', '.join(FORMATS)}")
+        return v
 
     @field_validator("headers")
     @classmethod

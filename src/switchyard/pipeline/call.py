@@ -64,11 +64,11 @@ class Caller:
         req, provider, native = self._request(ctx, attempt, body, surface)
         if attempt.target.egress is not None:  # BYOK: the organisation's config chose the host (byok_egress)
             attempt.target.egress.check(req.url)
-        sign = getattr(provider, "sign", None)  # Bedrock (SigV4) and Vertex (OAuth) sign after building
-        if sign is not None:
-            adjustments = req.adjustments
-            req = await sign(req, attempt.target)
-            req.adjustments = adjustments
+        adjustments = req.adjustments
+        req = await provider.sign(
+            req, attempt.target
+        )  # Bedrock (SigV4) and Vertex (OAuth) sign after building
+        req.adjustments = adjustments
         return req, provider, native
 
     def _request(
@@ -86,17 +86,15 @@ class Caller:
                 f"{attempt.route} is {article} {model.kind} model; this endpoint needs {wanted}.",
                 param="model",
             )
-        serves = getattr(
-            provider, "serves_natively", None
-        )  # per model, where one provider hosts several families
         if (
-            kind in getattr(provider, "native_kinds", ())
+            provider.serves_natively(
+                attempt.target, kind
+            )  # per model, where one format hosts several families
             and _serves_natively(attempt, kind)
-            and (serves is None or serves(attempt.target, kind))
             and not _needs_translation(attempt, kind, body)
         ):
             body, notes = _fit(attempt, body, kind)
-            req = provider.native_request(body, attempt.target, kind, ctx.forward_headers)  # type: ignore[attr-defined]
+            req = provider.native_request(body, attempt.target, kind, ctx.forward_headers)
             req.adjustments[:0] = notes
             return req, provider, True
         if getattr(surface, "no_mapping", False):
@@ -106,13 +104,10 @@ class Caller:
                 f"Helicone-Gateway-Body-Mapping: NO_MAPPING needs a provider that "
                 f"speaks the caller's format natively; {attempt.provider.id} does not",
             )
-        if kind == "embeddings":
-            build = getattr(provider, "build_embeddings", None)
-            if build is None:
-                raise UpstreamError(
-                    400, "unsupported", f"provider {attempt.provider.id} has no embeddings API here"
-                )
-            return build(body, attempt.target), provider, False
+        if (
+            kind == "embeddings"
+        ):  # the provider refuses (kind `unsupported`) when its format has no embeddings
+            return provider.build_embeddings(body, attempt.target), provider, False
         chat, notes = _fit(attempt, surface.request(body), "chat")
         req = provider.build_request(chat, attempt.target)
         req.adjustments[:0] = notes
@@ -217,14 +212,11 @@ def _answer(
 ) -> Answer:
     if native:
         # same format both sides: the bytes go back untouched; decode only what the log needs
-        if surface.kind == "messages":  # usage from the Anthropic answer (Bedrock wraps it differently)
-            parsed = getattr(provider, "parse_native", provider.parse_response)(data)
-        else:
-            parsed = json_object(data)
+        parsed = provider.parse_native(data, surface.kind)
         logged = loggable(parsed) if surface.kind == "embeddings" else data
         return Answer(data, parsed.get("usage"), parsed.get("model"), logged)
     if surface.kind == "embeddings":  # translated embeddings: the provider answers in OpenAI's list shape
-        out = provider.parse_embeddings(data, body, attempt.provider_model_id)  # type: ignore[attr-defined]
+        out = provider.parse_embeddings(data, body, attempt.provider_model_id)
         usage = out.get("usage")
         return Answer(
             orjson.dumps(out),
@@ -268,9 +260,9 @@ def _pump(surface: Any, provider: Provider, native: bool, include_usage: bool) -
     if not native:
         return TranslatingPump(provider.stream_parser(), surface, include_usage)
     if surface.kind == "messages":
-        parser = provider.native_parser() if hasattr(provider, "native_parser") else provider.stream_parser()
-        reframer = getattr(provider, "native_reframer", None)
-        return ReframingPump(reframer(), parser) if reframer else RawPump(parser)
+        parser = provider.native_parser(surface.kind)
+        reframer = provider.native_reframer(surface.kind)
+        return ReframingPump(reframer, parser) if reframer is not None else RawPump(parser)
     if surface.kind == "responses":
         return ResponsesPump()
     return PassthroughPump(include_usage, surface.object_name)
@@ -281,13 +273,3 @@ def loggable(embeddings: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in embeddings.items() if k != "data"}
     out["data_count"] = len(embeddings.get("data") or ())
     return out
-
-
-def json_object(data: bytes) -> dict[str, Any]:
-    try:
-        parsed = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        raise UpstreamError(502, "server", "upstream answered 200 with a body that is not JSON") from None
-    if not isinstance(parsed, dict):
-        raise UpstreamError(502, "server", "upstream answered 200 with JSON that is not an object")
-    return parsed

@@ -16,7 +16,6 @@ import orjson
 
 from ..errors import GatewayError, scrub
 from ..providers.base import UpstreamError
-from ..providers.count_tokens import count_request, counts, input_tokens
 from .context import RequestContext
 from .execute import final_error
 
@@ -37,7 +36,7 @@ def not_countable(model: str, attempts: list[Any]) -> GatewayError:
 
 async def count(executor: Any, ctx: RequestContext, attempts: list[Any], body: dict[str, Any]) -> bytes:
     """`{"input_tokens": N}` from the first Claude attempt that answers. Raises GatewayError."""
-    countable = [a for a in attempts if counts(a.target)]
+    countable = [a for a in attempts if _counts(executor.providers.get(a.target.format), a.target)]
     if not countable:
         raise not_countable(ctx.requested_model or "", attempts)
     errors: list[tuple[Any, UpstreamError]] = []
@@ -60,15 +59,17 @@ async def count(executor: Any, ctx: RequestContext, attempts: list[Any], body: d
     raise final_error(errors)
 
 
+def _counts(provider: Any, target: Any) -> bool:
+    return provider is not None and provider.counts_tokens(target)
+
+
 async def _one(executor: Any, ctx: RequestContext, attempt: Any, provider: Any, body: dict[str, Any]) -> int:
-    req = count_request(provider, attempt.target, body, ctx.forward_headers)
+    req = provider.count_request(body, attempt.target, ctx.forward_headers)
     if attempt.target.egress is not None:  # BYOK: the organisation's config chose the host
         attempt.target.egress.check(req.url)
-    sign = getattr(provider, "sign", None)
-    if sign is not None:
-        req = await sign(req, attempt.target)
+    req = await provider.sign(req, attempt.target)
     resp = await executor.transport.send(req, executor.timeouts(ctx, attempt))
     data = await resp.read()
     if not 200 <= resp.status < 300:
         raise provider.parse_error(resp.status, resp.headers, data)
-    return input_tokens(attempt.target, data)
+    return provider.parse_count(data, attempt.target)

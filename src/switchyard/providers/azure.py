@@ -30,6 +30,8 @@ def azure_endpoint(target: Target) -> str | None:
 
 
 class AzureProvider(OpenAIProvider):
+    name = "azure"
+
     def passthrough_request(self, body: dict[str, Any], target: Target, path: str) -> UpstreamRequest:
         cfg = target.config
         deployment = cfg.get("deployment") or target.model

@@ -12,10 +12,13 @@ requests are `dict` bodies, responses are `chat.completion` dicts, stream output
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 from urllib.parse import quote
+
+import orjson
 
 ErrorKind = Literal[
     "rate_limited",  # 429 from the provider
@@ -108,16 +111,136 @@ class StreamParser(Protocol):
     def close(self) -> list[dict[str, Any]]: ...
 
 
-class Provider(Protocol):
-    """A wire format's translator. Pure: no I/O, no clocks other than for `created` stamps."""
+class StreamReframer(Protocol):
+    """Unwraps an envelope around a stream in the caller's own format (Bedrock's binary event stream around
+    Anthropic events): `feed` returns the inner bytes completed so far, `close` raises on a broken envelope."""
 
-    def build_request(self, body: dict[str, Any], target: Target) -> UpstreamRequest: ...
+    def feed(self, data: bytes) -> bytes: ...
 
-    def parse_response(self, body: bytes) -> dict[str, Any]: ...
+    def close(self) -> None: ...
 
-    def parse_error(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError: ...
 
-    def stream_parser(self) -> StreamParser: ...
+class Provider(ABC):
+    """A wire format's translator: the whole contract the executor (`pipeline/call.py`) relies on.
+
+    Pure: no I/O and no clocks other than for `created` stamps — except `sign`, which may fetch a token.
+    Four methods are required (the translated chat path); every other hook has a default that means "this
+    format does not do that", so a plain OpenAI-chat-like format implements four methods and nothing else.
+    The executor calls these hooks directly and never probes for attributes.
+
+    Caller kinds (`kind`): "chat", "completions", "responses", "embeddings", "messages" (Anthropic Messages).
+    """
+
+    #: the wire format's name, as in `providers/formats.py`'s table and a provider's `format:` in config
+    name: ClassVar[str] = ""
+    #: caller kinds this format can receive as they are (no translation); see `serves_natively`
+    native_kinds: ClassVar[frozenset[str]] = frozenset()
+
+    # -- the translated chat path (required) ------------------------------------------------------------
+
+    @abstractmethod
+    def build_request(self, body: dict[str, Any], target: Target) -> UpstreamRequest:
+        """An OpenAI chat body (already fitted to the model's rules) as this format's upstream request."""
+
+    @abstractmethod
+    def parse_response(self, body: bytes) -> dict[str, Any]:
+        """A 2xx answer to `build_request` as an OpenAI `chat.completion` dict."""
+
+    @abstractmethod
+    def parse_error(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
+        """A non-2xx answer, classified (`ErrorKind`) once; the message must not quote credentials."""
+
+    @abstractmethod
+    def stream_parser(self) -> StreamParser:
+        """A fresh decoder of a streamed answer to `build_request` into OpenAI chunks."""
+
+    # -- native pass-through (caller and upstream speak the same format) -----------------------------------
+
+    def serves_natively(self, target: Target, kind: str) -> bool:
+        """Whether a caller of `kind` can pass through to this target untranslated. Default: `kind` is one
+        of `native_kinds`. Override where one format hosts several model families (Bedrock, Vertex)."""
+        return kind in self.native_kinds
+
+    def native_request(
+        self, body: dict[str, Any], target: Target, kind: str, headers: Mapping[str, str] | None = None
+    ) -> UpstreamRequest:
+        """The caller's own body for a `kind` this target `serves_natively`; `headers` are the caller's
+        forwardable headers (e.g. `anthropic-beta`). Default: refused (kind `unsupported`: next attempt)."""
+        raise UpstreamError(
+            400, "unsupported", f"provider {target.provider} does not take {kind} requests natively"
+        )
+
+    def parse_native(self, data: bytes, kind: str) -> dict[str, Any]:
+        """A native 2xx answer decoded for the log: a dict whose `usage` and `model` are recorded (the caller
+        gets `data` untouched). Default: the answer is a JSON object already carrying them (OpenAI shapes)."""
+        return json_object(data)
+
+    def native_parser(self, kind: str) -> StreamParser:
+        """Decoder of a native stream into OpenAI chunks, for usage, the log and in-stream errors. Used for
+        kinds whose stream is not OpenAI's own ("messages"). Default: `stream_parser()`."""
+        return self.stream_parser()
+
+    def native_reframer(self, kind: str) -> StreamReframer | None:
+        """An unwrapper for a native stream that arrives in another envelope; None (default): no envelope."""
+        return None
+
+    # -- embeddings (translated; OpenAI-format upstreams serve them natively) ----------------------------
+
+    def build_embeddings(self, body: dict[str, Any], target: Target) -> UpstreamRequest:
+        """An OpenAI embeddings body as this format's request. Default: no embeddings API (`unsupported`)."""
+        raise UpstreamError(400, "unsupported", f"provider {target.provider} has no embeddings API here")
+
+    def parse_embeddings(self, data: bytes, body: dict[str, Any], model: str) -> dict[str, Any]:
+        """The answer to `build_embeddings` in OpenAI's embeddings list shape (`body` is the caller's)."""
+        raise UpstreamError(502, "server", f"the {self.name} wire format has no embeddings parser")
+
+    # -- signing (the one hook that may do I/O) ----------------------------------------------------------
+
+    async def sign(self, req: UpstreamRequest, target: Target) -> UpstreamRequest:
+        """The request with its credentials applied after it was built (SigV4, OAuth tokens). Called for every
+        request, token counts included. Default: unchanged (credentials already in the headers)."""
+        return req
+
+    # -- Anthropic token counting (`POST /v1/messages/count_tokens`) ---------------------------------------
+
+    def counts_tokens(self, target: Target) -> bool:
+        """Whether this target has a token-counting API (Claude models). Default: no; never an estimate."""
+        return False
+
+    def count_request(
+        self, body: dict[str, Any], target: Target, headers: Mapping[str, str] | None = None
+    ) -> UpstreamRequest:
+        """The upstream count request for an Anthropic count_tokens `body`, where `counts_tokens(target)`."""
+        raise UpstreamError(400, "unsupported", f"provider {target.provider} cannot count tokens")
+
+    def parse_count(self, data: bytes, target: Target) -> int:
+        """The input-token count from the answer to `count_request`. Default: Anthropic's `input_tokens`."""
+        return count_field(data, "input_tokens", target)
+
+
+def json_object(data: bytes) -> dict[str, Any]:
+    """A 2xx body that must be a JSON object; a 502 (`server`: the next attempt may serve) otherwise."""
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise UpstreamError(502, "server", "upstream answered 200 with a body that is not JSON") from None
+    if not isinstance(parsed, dict):
+        raise UpstreamError(502, "server", "upstream answered 200 with JSON that is not an object")
+    return parsed
+
+
+def count_field(data: bytes, key: str, target: Target) -> int:
+    """A token count from a counting API's answer; a 502 when there is none (never a made-up 0)."""
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        parsed = None
+    value = parsed.get(key) if isinstance(parsed, dict) else None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise UpstreamError(
+            502, "server", f"{target.provider} answered the token count without a valid {key!r}"
+        )
+    return value
 
 
 def kind_for_status(status: int) -> ErrorKind:

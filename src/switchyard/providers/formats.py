@@ -1,23 +1,39 @@
-"""Wire format name → translator. A new wire format is one package under `providers/` and one line here."""
+"""The wire formats: name → translator class. The one table a new wire format is registered in.
+
+A new wire format is one package under `providers/` whose class subclasses `providers.base.Provider`, plus one
+line here (docs/providers.md walks through it). Everything else derives from this table: the `format:` values
+config accepts (`config.ProviderSettings`), the translators the executor holds (`build_providers`), and what an
+organisation's key of the format carries (`Provider.credentials`, read by the admin API, the CLI and the keyring).
+
+Classes are named by import path and imported on first use, so a process loads only the formats it builds.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from collections.abc import Iterable
 
-from .anthropic import AnthropicProvider
-from .azure import AzureProvider
-from .bedrock import BedrockProvider
-from .gemini import GeminiProvider
-from .openai import OpenAIProvider
-from .vertex import VertexProvider
+from .base import Provider
+
+FORMATS: dict[str, str] = {
+    "openai": "switchyard.providers.openai:OpenAIProvider",
+    "azure": "switchyard.providers.azure:AzureProvider",
+    "anthropic": "switchyard.providers.anthropic:AnthropicProvider",
+    "gemini": "switchyard.providers.gemini:GeminiProvider",
+    "bedrock": "switchyard.providers.bedrock:BedrockProvider",
+    "vertex": "switchyard.providers.vertex:VertexProvider",
+}
 
 
-def build_providers() -> dict[str, Any]:
-    return {
-        "openai": OpenAIProvider(),
-        "azure": AzureProvider(),
-        "anthropic": AnthropicProvider(),
-        "gemini": GeminiProvider(),
-        "bedrock": BedrockProvider(),
-        "vertex": VertexProvider(),
-    }
+def provider_class(name: str) -> type[Provider]:
+    """The translator class of wire format `name`; KeyError for a name not in the table."""
+    module, _, attr = FORMATS[name].partition(":")
+    cls = getattr(importlib.import_module(module), attr)
+    if not (isinstance(cls, type) and issubclass(cls, Provider)):
+        raise TypeError(f"{FORMATS[name]} is not a providers.base.Provider subclass")
+    return cls
+
+
+def build_providers(names: Iterable[str] | None = None) -> dict[str, Provider]:
+    """One translator per wire format (all of them by default): what the executor dispatches on."""
+    return {name: provider_class(name)() for name in (FORMATS if names is None else names)}

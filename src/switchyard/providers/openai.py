@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from ..formats.sse import SSEDecoder
-from .base import Target, UpstreamError, UpstreamRequest, kind_for_status, parse_retry_after
+from .base import Provider, Target, UpstreamError, UpstreamRequest, kind_for_status, parse_retry_after
 
 _CONTEXT_CODES = {"context_length_exceeded", "string_above_max_length"}
 
@@ -47,9 +47,11 @@ _FOREIGN_TOP = ("thinking", "top_k")
 _FOREIGN_MESSAGE = ("thinking_blocks", "is_error", "cache_control")
 
 
-class OpenAIProvider:
-    """OpenAI wire format. Callers whose surface it speaks (`native_kinds`) pass straight through."""
+class OpenAIProvider(Provider):
+    """OpenAI wire format. Callers whose surface it speaks (`native_kinds`) pass straight through; their
+    answers are OpenAI shapes already, so the base class's `parse_native` and stream hooks fit as they are."""
 
+    name = "openai"
     native_kinds = frozenset(NATIVE_PATHS)
     path = "chat/completions"
 

@@ -67,7 +67,7 @@ def _wrapped(name: str) -> bytes:
 @pytest.mark.parametrize("step", [1, 7, 1 << 20])
 def test_stream_reframed_to_anthropic_sse(step):
     p = BedrockProvider()
-    pump = ReframingPump(p.native_reframer(), p.native_parser())
+    pump = ReframingPump(p.native_reframer("messages"), p.native_parser("messages"))
     data = _wrapped("anthropic/messages_stream_tool_use.sse")
     out = b"".join(pump.feed(data[i : i + step]) for i in range(0, len(data), step)) + pump.close()
     assert sse_events(out) == sse_events(stream("anthropic/messages_stream_tool_use.sse"))
@@ -78,7 +78,7 @@ def test_stream_reframed_to_anthropic_sse(step):
 
 def test_exception_frame_raises():
     p = BedrockProvider()
-    pump = ReframingPump(p.native_reframer(), p.native_parser())
+    pump = ReframingPump(p.native_reframer("messages"), p.native_parser("messages"))
     with pytest.raises(UpstreamError) as info:
         pump.feed(encode([{"exception": "throttlingException", "payload": {"message": "slow down"}}]))
     assert info.value.kind == "rate_limited"

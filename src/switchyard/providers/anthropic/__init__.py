@@ -15,15 +15,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..base import Target, UpstreamError, UpstreamRequest
-from .request import build_request, native_request
+from ..base import Provider, Target, UpstreamError, UpstreamRequest
+from .request import build_request, count_request, native_request
 from .response import parse_error, parse_response
 from .stream import AnthropicStreamParser
 
 __all__ = ["AnthropicProvider", "AnthropicStreamParser"]
 
 
-class AnthropicProvider:
+class AnthropicProvider(Provider):
     name = "anthropic"
     native_kinds = frozenset({"messages"})
 
@@ -39,6 +39,19 @@ class AnthropicProvider:
 
     def parse_response(self, body: bytes) -> dict[str, Any]:
         return parse_response(body)
+
+    def parse_native(self, data: bytes, kind: str) -> dict[str, Any]:
+        """A native Messages answer: usage and model read through the translator (OpenAI names, for the log)."""
+        return parse_response(data)
+
+    def counts_tokens(self, target: Target) -> bool:
+        return True  # every model behind the Anthropic API is a Claude model
+
+    def count_request(
+        self, body: dict[str, Any], target: Target, headers: Mapping[str, str] | None = None
+    ) -> UpstreamRequest:
+        """`POST {base}/messages/count_tokens`, the body as sent with `model` rewritten."""
+        return count_request(body, target, headers or {})
 
     def parse_error(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
         return parse_error(status, headers, body)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -83,6 +84,12 @@ def native_request(
     return UpstreamRequest(
         "POST", target.base_url.rstrip("/") + "/messages", headers, orjson.dumps(out), stream
     )
+
+
+def count_request(body: dict[str, Any], target: Target, caller_headers: Mapping[str, str]) -> UpstreamRequest:
+    """Anthropic's token count: the native request without `stream`, sent to `/messages/count_tokens`."""
+    req = native_request({k: v for k, v in body.items() if k != "stream"}, target, caller_headers)
+    return replace(req, url=req.url + "/count_tokens", stream=False)
 
 
 def _headers(target: Target) -> dict[str, str]:

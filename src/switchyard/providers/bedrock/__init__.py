@@ -35,11 +35,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..anthropic import AnthropicProvider
-from ..base import Target, UpstreamError, UpstreamRequest
+from ..anthropic.response import parse_response as anthropic_parse_response
+from ..anthropic.stream import AnthropicStreamParser
+from ..base import Provider, StreamParser, Target, UpstreamError, UpstreamRequest, count_field
 from .embeddings import build_embeddings, parse_embeddings
-from .invoke import InvokeStreamReframer, native_request, serves_natively
-from .request import build_request
+from .invoke import InvokeStreamReframer, count_request, native_request, serves_natively
+from .request import build_request, family
 from .response import parse_error, parse_response
 from .sign import sign_request
 from .stream import BedrockStreamParser
@@ -47,44 +48,17 @@ from .stream import BedrockStreamParser
 __all__ = ["BedrockProvider", "BedrockStreamParser"]
 
 
-class BedrockProvider:
+class BedrockProvider(Provider):
     """OpenAI chat ⇄ Bedrock Converse. `clock` only stamps `created` (inject one for reproducible tests)."""
 
     name = "bedrock"
+    native_kinds = frozenset({"messages"})  # Claude only: see `serves_natively`
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
 
     def build_request(self, body: dict[str, Any], target: Target) -> UpstreamRequest:
         return build_request(body, target)
-
-    native_kinds = frozenset({"messages"})  # Claude only: see `serves_natively`
-
-    def serves_natively(self, target: Target, kind: str) -> bool:
-        return serves_natively(target, kind)
-
-    def native_request(
-        self, body: dict[str, Any], target: Target, kind: str, headers: Mapping[str, str] | None = None
-    ) -> UpstreamRequest:
-        return native_request(body, target, headers or {})
-
-    def parse_native(self, data: bytes) -> dict[str, Any]:
-        return AnthropicProvider().parse_response(data)
-
-    def native_parser(self) -> Any:
-        return AnthropicProvider().stream_parser()
-
-    def native_reframer(self) -> InvokeStreamReframer:
-        return InvokeStreamReframer()
-
-    def build_embeddings(self, body: dict[str, Any], target: Target) -> UpstreamRequest:
-        return build_embeddings(body, target)
-
-    def parse_embeddings(self, data: bytes, body: dict[str, Any], model: str) -> dict[str, Any]:
-        return parse_embeddings(data, body, model)
-
-    async def sign(self, req: UpstreamRequest, target: Target) -> UpstreamRequest:
-        return sign_request(req, target)  # CPU only (HMACs): no need to leave the event loop
 
     def parse_response(self, body: bytes) -> dict[str, Any]:
         return parse_response(body, created=int(self._clock()))
@@ -94,3 +68,44 @@ class BedrockProvider:
 
     def stream_parser(self) -> BedrockStreamParser:
         return BedrockStreamParser(created=int(self._clock()))
+
+    # -- Claude through InvokeModel, for Anthropic Messages callers ------------------------------------
+
+    def serves_natively(self, target: Target, kind: str) -> bool:
+        return serves_natively(target, kind)
+
+    def native_request(
+        self, body: dict[str, Any], target: Target, kind: str, headers: Mapping[str, str] | None = None
+    ) -> UpstreamRequest:
+        return native_request(body, target, headers or {})
+
+    def parse_native(self, data: bytes, kind: str) -> dict[str, Any]:
+        return anthropic_parse_response(data)  # InvokeModel answers are Anthropic messages as they are
+
+    def native_parser(self, kind: str) -> StreamParser:
+        return AnthropicStreamParser()
+
+    def native_reframer(self, kind: str) -> InvokeStreamReframer:
+        return InvokeStreamReframer()
+
+    def counts_tokens(self, target: Target) -> bool:
+        return family(target) == "anthropic"
+
+    def count_request(
+        self, body: dict[str, Any], target: Target, headers: Mapping[str, str] | None = None
+    ) -> UpstreamRequest:
+        return count_request(body, target, headers or {})
+
+    def parse_count(self, data: bytes, target: Target) -> int:
+        return count_field(data, "inputTokens", target)
+
+    # -- embeddings and signing ---------------------------------------------------------------------------
+
+    def build_embeddings(self, body: dict[str, Any], target: Target) -> UpstreamRequest:
+        return build_embeddings(body, target)
+
+    def parse_embeddings(self, data: bytes, body: dict[str, Any], model: str) -> dict[str, Any]:
+        return parse_embeddings(data, body, model)
+
+    async def sign(self, req: UpstreamRequest, target: Target) -> UpstreamRequest:
+        return sign_request(req, target)  # CPU only (HMACs): no need to leave the event loop

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -41,6 +42,18 @@ def native_request(body: Mapping[str, Any], target: Target, headers: Mapping[str
         **target.headers,
     }
     return UpstreamRequest("POST", url, req_headers, orjson.dumps(out), stream)
+
+
+def count_request(body: Mapping[str, Any], target: Target, headers: Mapping[str, str]) -> UpstreamRequest:
+    """Bedrock's CountTokens API: `POST /model/{id}/count-tokens` with `{"input": {"invokeModel": {"body":
+    <base64 of the InvokeModel body>}}}`; answers `{"inputTokens": N}`. InvokeModel bodies need `max_tokens`,
+    which a count request does not carry: 1 is sent (it does not change the input count)."""
+    invoke = {k: v for k, v in body.items() if k != "stream"}
+    invoke["max_tokens"] = invoke.get("max_tokens") or 1
+    req = native_request(invoke, target, headers)
+    url = req.url.rsplit("/", 1)[0] + "/count-tokens"
+    payload = {"input": {"invokeModel": {"body": base64.b64encode(req.body).decode()}}}
+    return replace(req, url=url, body=orjson.dumps(payload), stream=False)
 
 
 class InvokeStreamReframer:

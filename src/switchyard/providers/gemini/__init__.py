@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from switchyard.providers.base import Target, UpstreamError, UpstreamRequest
+from switchyard.providers.base import Provider, Target, UpstreamError, UpstreamRequest
 from switchyard.providers.gemini.embeddings import build_embeddings, parse_embeddings
 from switchyard.providers.gemini.request import build_request
 from switchyard.providers.gemini.response import parse_error, parse_response
@@ -15,8 +15,10 @@ from switchyard.providers.gemini.stream import GeminiStreamParser
 __all__ = ["GeminiProvider", "GeminiStreamParser"]
 
 
-class GeminiProvider:
+class GeminiProvider(Provider):
     """OpenAI chat ⇄ Gemini. `clock` only stamps `created` (inject one for reproducible tests)."""
+
+    name = "gemini"
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock

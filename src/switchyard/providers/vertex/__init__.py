@@ -28,11 +28,11 @@ from urllib.parse import quote
 import orjson
 
 from ..anthropic.request import build_request as anthropic_build_request
-from ..base import Target, UpstreamError, UpstreamRequest
+from ..base import Provider, Target, UpstreamError, UpstreamRequest
 from ..gemini.request import translate as gemini_translate
 from .auth import TokenSource, default_transport
 from .parse import VertexStreamParser, parse_error, parse_response
-from .urls import PROJECT_PLACEHOLDER, family, method_url, require_family
+from .urls import PROJECT_PLACEHOLDER, base_url, family, method_url, model_id, require_family
 
 __all__ = ["VertexProvider", "VertexStreamParser"]
 
@@ -40,7 +40,7 @@ ANTHROPIC_VERSION = "vertex-2023-10-16"
 _DROPPED_HEADERS = frozenset({"anthropic-version", "x-api-key", "authorization"})
 
 
-class VertexProvider:
+class VertexProvider(Provider):
     """OpenAI chat ⇄ Vertex AI (Gemini or Claude). `clock` stamps `created`; `token_clock` times tokens."""
 
     name = "vertex"
@@ -114,6 +114,23 @@ class VertexProvider:
             "POST", method_url(target, "claude", stream), upstream_headers, orjson.dumps(out), stream
         )
 
+    def counts_tokens(self, target: Target) -> bool:
+        return family(target) == "claude"
+
+    def count_request(
+        self, body: dict[str, Any], target: Target, headers: Mapping[str, str] | None = None
+    ) -> UpstreamRequest:
+        """`POST .../publishers/anthropic/models/count-tokens:rawPredict` with the model id in the body;
+        answers `{"input_tokens": N}`."""
+        req = self.native_request(
+            {k: v for k, v in body.items() if k != "stream"}, target, "messages", headers
+        )
+        inner = orjson.loads(req.body)
+        inner.pop("anthropic_version", None)
+        inner["model"] = model_id(target)
+        url = f"{base_url(target)}/publishers/anthropic/models/count-tokens:rawPredict"
+        return dataclasses.replace(req, url=url, body=orjson.dumps(inner), stream=False)
+
     async def sign(self, req: UpstreamRequest, target: Target) -> UpstreamRequest:
         """Adds `authorization: Bearer <access token>`; fills a still-unknown project from the credentials."""
         headers = {k: v for k, v in req.headers.items() if k.lower() != "authorization"}
@@ -138,6 +155,9 @@ class VertexProvider:
 
     def parse_response(self, body: bytes) -> dict[str, Any]:
         return parse_response(body, created=int(self._clock()))
+
+    def parse_native(self, data: bytes, kind: str) -> dict[str, Any]:
+        return parse_response(data, created=int(self._clock()))  # Claude's answer as rawPredict gave it
 
     def parse_error(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
         return parse_error(status, headers, body)
