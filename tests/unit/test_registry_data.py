@@ -43,6 +43,7 @@ MODEL_KEYS_OPTIONAL = {
 ENDPOINT_KEYS_REQUIRED = {"id", "price"}
 ENDPOINT_KEYS_OPTIONAL = {
     "price_note",
+    "price_source",
     "tiers",
     "completions",
     "context",

@@ -113,7 +113,14 @@ def parse_model_field(value: str, registry: Registry) -> ParsedModel:
     return ParsedModel(tuple(specs), frozenset(excluded))
 
 
+_HELICONE_PREFIX = "helicone/"
+
+
 def _spec(item: str, registry: Registry) -> Spec:
+    # LiteLLM's provider route `helicone/<model string>`: a client that forwards the whole name (instead of
+    # stripping its provider prefix as LiteLLM does) still means the model string after it.
+    if item[: len(_HELICONE_PREFIX)].lower() == _HELICONE_PREFIX and len(item) > len(_HELICONE_PREFIX):
+        item = item[len(_HELICONE_PREFIX) :]
     parts = item.split("/")
     if len(parts) >= 2 and registry.provider(parts[-1]) is not None and parts[0]:
         return Spec("/".join(parts[:-1]), registry.provider(parts[-1]).id)  # type: ignore[union-attr]
