@@ -99,10 +99,20 @@ def test_text_stream_exact() -> None:
     assert chunks == [
         {
             **base,
-            "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {"role": "assistant", "content": ""},
+                    "logprobs": None,
+                    "finish_reason": None,
+                }
+            ],
         },
-        {**base, "choices": [{"index": 0, "delta": {"content": "2"}, "finish_reason": None}]},
-        {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+        {
+            **base,
+            "choices": [{"index": 0, "delta": {"content": "2"}, "logprobs": None, "finish_reason": None}],
+        },
+        {**base, "choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}]},
         {
             **base,
             "choices": [],

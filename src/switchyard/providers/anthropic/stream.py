@@ -15,6 +15,7 @@ import orjson
 
 from ...formats.sse import SSEDecoder
 from ..base import UpstreamError
+from ..chat_chunks import ChatChunks, thinking_blocks
 from .request import JSON_TOOL
 from .response import ERROR_TYPES, finish_reason, usage
 
@@ -22,14 +23,9 @@ from .response import ERROR_TYPES, finish_reason, usage
 class AnthropicStreamParser:
     def __init__(self, created: int | None = None) -> None:
         self._sse = SSEDecoder()
-        self._created = int(time.time()) if created is None else created
-        self._id = ""
-        self._model = ""
+        self._out = ChatChunks(created=int(time.time()) if created is None else created)
         self._usage: dict[str, Any] = {}
         self._blocks: dict[int, dict[str, Any]] = {}  # Anthropic block index → state
-        self._tools = 0  # next OpenAI tool_calls index
-        self._json_tool = False
-        self._real_tool = False
         self._finished = False  # message_delta seen
         self._done = False  # usage chunk emitted (message_stop)
 
@@ -46,7 +42,7 @@ class AnthropicStreamParser:
         if not self._finished:
             raise UpstreamError(502, "server", "Anthropic stream ended early (no message_delta)")
         if not self._done:
-            out.append(self._usage_chunk())
+            out.append(self._out.usage(usage(self._usage)))
             self._done = True
         return out
 
@@ -82,10 +78,10 @@ class AnthropicStreamParser:
 
     def _on_message_start(self, ev: dict[str, Any], out: list[dict[str, Any]]) -> None:
         msg = ev.get("message") or {}
-        self._id = msg.get("id") or self._id
-        self._model = msg.get("model") or self._model
+        self._out.id = msg.get("id") or self._out.id
+        self._out.model = msg.get("model") or self._out.model
         self._usage.update(msg.get("usage") or {})
-        out.append(self._chunk({"role": "assistant", "content": ""}))
+        out.append(self._out.role())
 
     def _on_content_block_start(self, ev: dict[str, Any], out: list[dict[str, Any]]) -> None:
         block = ev.get("content_block") or {}
@@ -93,32 +89,19 @@ class AnthropicStreamParser:
         state: dict[str, Any] = {"type": kind}
         self._blocks[ev.get("index", 0)] = state
         if kind == "text" and block.get("text"):
-            out.append(self._chunk({"content": block["text"]}))
+            out.append(self._out.chunk({"content": block["text"]}))
         elif kind == "thinking":
             state["thinking"] = [block.get("thinking") or ""]
             state["signature"] = block.get("signature") or ""
             if block.get("thinking"):
-                out.append(self._chunk({"reasoning_content": block["thinking"]}))
+                out.append(self._out.chunk({"reasoning_content": block["thinking"]}))
         elif kind == "redacted_thinking":
-            out.append(
-                self._chunk(
-                    {"thinking_blocks": [{"type": "redacted_thinking", "data": block.get("data", "")}]}
-                )
-            )
+            out.append(self._out.thinking([{"type": "redacted_thinking", "data": block.get("data", "")}]))
         elif kind == "tool_use" and block.get("name") == JSON_TOOL:
             state["type"] = "json_tool"
-            self._json_tool = True
         elif kind == "tool_use":
-            state["tool"] = self._tools
-            self._tools += 1
-            self._real_tool = True
-            call = {
-                "index": state["tool"],
-                "id": block.get("id"),
-                "type": "function",
-                "function": {"name": block.get("name"), "arguments": ""},
-            }
-            out.append(self._chunk({"tool_calls": [call]}))
+            state["tool"], opening = self._out.tool_call(block.get("id"), block.get("name"))
+            out.append(opening)
             if block.get("input"):  # some proxies send the whole input here instead of deltas
                 self._args(state, orjson.dumps(block["input"]).decode(), out)
 
@@ -127,10 +110,10 @@ class AnthropicStreamParser:
         state = self._blocks.get(ev.get("index", 0), {})
         kind = delta.get("type")
         if kind == "text_delta" and delta.get("text"):
-            out.append(self._chunk({"content": delta["text"]}))
+            out.append(self._out.chunk({"content": delta["text"]}))
         elif kind == "thinking_delta" and delta.get("thinking"):
             state.setdefault("thinking", []).append(delta["thinking"])
-            out.append(self._chunk({"reasoning_content": delta["thinking"]}))
+            out.append(self._out.chunk({"reasoning_content": delta["thinking"]}))
         elif kind == "signature_delta":
             state["signature"] = state.get("signature", "") + (delta.get("signature") or "")
         elif kind == "input_json_delta" and delta.get("partial_json"):
@@ -138,53 +121,24 @@ class AnthropicStreamParser:
 
     def _args(self, state: dict[str, Any], partial: str, out: list[dict[str, Any]]) -> None:
         if state.get("type") == "json_tool":
-            out.append(self._chunk({"content": partial}))
+            out.append(self._out.chunk({"content": partial}))
         elif "tool" in state:
-            out.append(
-                self._chunk({"tool_calls": [{"index": state["tool"], "function": {"arguments": partial}}]})
-            )
+            out.append(self._out.tool_arguments(state["tool"], partial))
 
     def _on_content_block_stop(self, ev: dict[str, Any], out: list[dict[str, Any]]) -> None:
         state = self._blocks.get(ev.get("index", 0), {})
         if state.get("type") == "thinking":
-            block = {
-                "type": "thinking",
-                "thinking": "".join(state.get("thinking", [])),
-                "signature": state.get("signature", ""),
-            }
-            out.append(self._chunk({"thinking_blocks": [block]}))
+            blocks = thinking_blocks(state.get("thinking", []), state.get("signature", ""))
+            if blocks:
+                out.append(self._out.thinking(blocks))
 
     def _on_message_delta(self, ev: dict[str, Any], out: list[dict[str, Any]]) -> None:
         self._usage.update({k: v for k, v in (ev.get("usage") or {}).items() if v is not None})
-        reason = finish_reason((ev.get("delta") or {}).get("stop_reason")) or "stop"
-        if reason == "tool_calls" and self._json_tool and not self._real_tool:
-            reason = "stop"
         self._finished = True
-        out.append(self._chunk({}, reason))
+        out.append(self._out.finish(finish_reason((ev.get("delta") or {}).get("stop_reason"))))
 
     def _on_message_stop(self, ev: dict[str, Any], out: list[dict[str, Any]]) -> None:
         if not self._finished:
             raise UpstreamError(502, "server", "Anthropic stream stopped without message_delta")
-        out.append(self._usage_chunk())
+        out.append(self._out.usage(usage(self._usage)))
         self._done = True
-
-    # --- chunks ---------------------------------------------------------------------------------
-
-    def _base(self) -> dict[str, Any]:
-        return {
-            "id": self._id,
-            "object": "chat.completion.chunk",
-            "created": self._created,
-            "model": self._model,
-        }
-
-    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        chunk = self._base()
-        chunk["choices"] = [{"index": 0, "delta": delta, "finish_reason": finish}]
-        return chunk
-
-    def _usage_chunk(self) -> dict[str, Any]:
-        chunk = self._base()
-        chunk["choices"] = []
-        chunk["usage"] = usage(self._usage)
-        return chunk

@@ -19,6 +19,7 @@ import orjson
 
 from ..anthropic.request import JSON_TOOL
 from ..base import UpstreamError, kind_for_status
+from ..chat_chunks import ChatChunks, thinking_blocks
 from .response import STREAM_STATUS, error_for, finish_reason, usage
 
 if TYPE_CHECKING:
@@ -39,29 +40,14 @@ def is_parser_error(exc: BaseException) -> bool:
 
 
 class BedrockStreamParser:
-    __slots__ = (
-        "_blocks",
-        "_buffer",
-        "_created",
-        "_finished",
-        "_id",
-        "_model",
-        "_real_tool",
-        "_started",
-        "_tools",
-        "_usage",
-        "_usage_sent",
-    )
+    __slots__ = ("_blocks", "_buffer", "_finished", "_out", "_started", "_usage", "_usage_sent")
 
     def __init__(self, *, created: int, model: str = "", response_id: str | None = None) -> None:
         self._buffer = event_stream_buffer()
-        self._created = created
-        self._model = model
-        self._id = response_id or f"chatcmpl-{uuid.uuid4().hex}"  # Converse streams carry no id
+        # Converse streams carry no id
+        self._out = ChatChunks(created=created, id=response_id or f"chatcmpl-{uuid.uuid4().hex}", model=model)
         self._started = False
         self._blocks: dict[int, dict[str, Any]] = {}  # contentBlockIndex → state
-        self._tools = 0  # next OpenAI tool_calls index
-        self._real_tool = False  # a tool other than the reserved response_format tool was called
         self._finished = False  # messageStop seen
         self._usage: dict[str, Any] | None = None
         self._usage_sent = False
@@ -129,7 +115,9 @@ class BedrockStreamParser:
     # --- events ---------------------------------------------------------------------------------
 
     def _on_messageStart(self, event: dict[str, Any], out: list[dict[str, Any]]) -> None:
-        self._start(out)
+        if not self._started:
+            self._started = True
+            out.append(self._out.role())
 
     def _on_contentBlockStart(self, event: dict[str, Any], out: list[dict[str, Any]]) -> None:
         use = (event.get("start") or {}).get("toolUse")
@@ -151,8 +139,7 @@ class BedrockStreamParser:
                 if state["type"] == "json_tool":
                     self._emit(out, {"content": partial})
                 else:
-                    call = {"index": state["tool"], "function": {"arguments": partial}}
-                    self._emit(out, {"tool_calls": [call]})
+                    self._add(out, self._out.tool_arguments(state["tool"], partial))
         elif isinstance(delta.get("reasoningContent"), dict):
             reasoning = delta["reasoningContent"]
             if state["type"] == "text":
@@ -169,21 +156,12 @@ class BedrockStreamParser:
         state = self._blocks.get(event.get("contentBlockIndex", 0)) or {}
         if state.get("type") != "reasoning":
             return
-        blocks: list[dict[str, Any]] = []
-        if state["text"] or state["signature"]:
-            blocks.append(
-                {"type": "thinking", "thinking": "".join(state["text"]), "signature": state["signature"]}
-            )
-        if state["redacted"]:
-            blocks.append({"type": "redacted_thinking", "data": "".join(state["redacted"])})
+        blocks = thinking_blocks(state["text"], state["signature"], state["redacted"])
         if blocks:
-            self._emit(out, {"thinking_blocks": blocks})
+            self._add(out, self._out.thinking(blocks))
 
     def _on_messageStop(self, event: dict[str, Any], out: list[dict[str, Any]]) -> None:
-        reason = finish_reason(event.get("stopReason")) or "stop"
-        if reason == "tool_calls" and not self._real_tool:
-            reason = "stop"  # only the reserved response_format tool was called
-        self._emit(out, {}, reason)
+        self._add(out, self._out.finish(finish_reason(event.get("stopReason"))))
         self._finished = True
         self._flush_usage(out)
 
@@ -199,48 +177,25 @@ class BedrockStreamParser:
         if name == JSON_TOOL:
             state: dict[str, Any] = {"type": "json_tool"}
         else:
-            state = {"type": "tool", "tool": self._tools}
-            call = {
-                "index": self._tools,
-                "id": tool_id or f"call_{self._tools}",
-                "type": "function",
-                "function": {"name": name or "", "arguments": ""},
-            }
-            self._tools += 1
-            self._real_tool = True
-            self._emit(out, {"tool_calls": [call]})
+            call, opening = self._out.tool_call(tool_id, name)
+            state = {"type": "tool", "tool": call}
+            self._add(out, opening)
         self._blocks[index] = state
         return state
 
-    def _start(self, out: list[dict[str, Any]]) -> None:
-        if not self._started:
-            self._started = True
-            out.append(self._chunk({"role": "assistant", "content": ""}))
+    def _emit(self, out: list[dict[str, Any]], delta: dict[str, Any]) -> None:
+        self._add(out, self._out.chunk(delta))
 
-    def _emit(self, out: list[dict[str, Any]], delta: dict[str, Any], finish: str | None = None) -> None:
+    def _add(self, out: list[dict[str, Any]], chunk: dict[str, Any]) -> None:
         if self._finished:
             return  # nothing belongs to the choice after messageStop
-        self._start(out)
-        out.append(self._chunk(delta, finish))
+        if not self._started:
+            self._started = True
+            out.append(self._out.role())
+        out.append(chunk)
 
     def _flush_usage(self, out: list[dict[str, Any]]) -> None:
         if self._usage is None or self._usage_sent:
             return
         self._usage_sent = True
-        chunk = self._base()
-        chunk["choices"] = []
-        chunk["usage"] = usage(self._usage)
-        out.append(chunk)
-
-    def _base(self) -> dict[str, Any]:
-        return {
-            "id": self._id,
-            "object": "chat.completion.chunk",
-            "created": self._created,
-            "model": self._model,
-        }
-
-    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        chunk = self._base()
-        chunk["choices"] = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
-        return chunk
+        out.append(self._out.usage(usage(self._usage)))
