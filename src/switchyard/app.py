@@ -84,7 +84,12 @@ class Gateway:
     `limits` is also read by the HTTP protocol (api/server_limits.py)."""
 
     def __init__(
-        self, settings: Settings, *, env: Mapping[str, str] | None = None, providers: Any = None
+        self,
+        settings: Settings,
+        *,
+        env: Mapping[str, str] | None = None,
+        providers: Any = None,
+        transport: Any = None,
     ) -> None:
         self.settings = settings
         self.limits = ServerLimits.from_settings(settings.server)
@@ -93,6 +98,7 @@ class Gateway:
         self._hot: dict[str, ProxyRoute] = {}
         self._env = env
         self._providers = providers
+        self._transport = transport  # upstream client; None: built from the settings (tests inject a fake)
         self.starlette = Starlette(
             routes=[
                 Route("/healthz", healthz),
@@ -118,7 +124,9 @@ class Gateway:
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        async with running(self.settings, env=self._env, providers=self._providers) as deps:
+        async with running(
+            self.settings, env=self._env, providers=self._providers, transport=self._transport
+        ) as deps:
             self.deps = deps
             app.state.deps = deps
             self._hot = _proxy_routes(deps)

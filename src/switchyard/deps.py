@@ -108,8 +108,14 @@ def provider_timeouts(settings: Settings) -> dict[str, Timeouts]:
 
 @contextlib.asynccontextmanager
 async def running(
-    settings: Settings, *, env: Mapping[str, str] | None = None, providers: Mapping[str, Any] | None = None
+    settings: Settings,
+    *,
+    env: Mapping[str, str] | None = None,
+    providers: Mapping[str, Any] | None = None,
+    transport: Transport | None = None,
 ) -> AsyncIterator[Deps]:
+    """`transport`: the upstream client to use instead of one built from `upstream` (in-process tests inject a fake
+    one; it is started and closed here like the real one)."""
     registry = load_registry(settings, env)
     store = open_store(settings)
     await store.migrate()
@@ -117,14 +123,15 @@ async def running(
     # MasterKeyError: this worker's master key is not the database's (`serve` has said so before starting it)
     await verify_master(store, secrets, master_source(settings.security.master_key, settings.home_path))
     up = settings.upstream
-    transport = Transport(
-        pool_size=up.pool_size,
-        timeouts=Timeouts(up.connect_timeout, up.first_byte_timeout, up.total_timeout),
-        max_connections_per_host=up.max_connections_per_host,
-        max_response_bytes=up.max_response_bytes,
-        idle_timeout=up.idle_timeout,
-        env=env,
-    )
+    if transport is None:
+        transport = Transport(
+            pool_size=up.pool_size,
+            timeouts=Timeouts(up.connect_timeout, up.first_byte_timeout, up.total_timeout),
+            max_connections_per_host=up.max_connections_per_host,
+            max_response_bytes=up.max_response_bytes,
+            idle_timeout=up.idle_timeout,
+            env=env,
+        )
     auth = Authenticator(store, secrets)
     log = settings.log
     sink = LogSink(

@@ -20,7 +20,6 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-import support.mock_upstream as mock_upstream
 from support.wire import SHARED, stream
 
 SPEC_PATH = SHARED / "specs" / "openai-openapi.yaml"
@@ -113,23 +112,6 @@ def stream_events(gateway, path: str, body: dict[str, Any]) -> list[dict[str, An
                 events.append(json.loads(line[5:]))
     assert events
     return events
-
-
-@pytest.fixture(autouse=True)
-def markers_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The mock upstream reads its scenario marker from `messages`/`prompt` only; let it also find it in a Responses
-    `input` or the last Gemini `contents` turn (the mock runs in this process)."""
-    original = mock_upstream._scenario
-
-    def scenario(body: Any) -> str:
-        found = original(body)
-        if found or not isinstance(body, dict):
-            return found
-        where = body.get("input") if "input" in body else (body.get("contents") or [None])[-1]
-        m = mock_upstream._MARK.search(where if isinstance(where, str) else json.dumps(where))
-        return m.group(1) if m else ""
-
-    monkeypatch.setattr(mock_upstream, "_scenario", scenario)
 
 
 def test_the_spec_loads_and_rejects_garbage():

@@ -2,7 +2,7 @@
 `POST /v1/messages/count_tokens`, Bedrock's CountTokens (`/model/{id}/count-tokens`) and Vertex AI's
 `count-tokens:rawPredict`. Each refuses what the real one refuses (Anthropic: fields a count request does not
 take, such as `max_tokens`, and a missing `messages` or `model`). The count is deterministic (`expected_count`)
-so tests can check the number that came back."""
+so tests can check the number that came back. Answers are (status, JSON payload, headers)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import base64
 from typing import Any
 
 import orjson
-from aiohttp import web
 
 COUNT_PATHS = ("/messages/count_tokens", "/count-tokens", "/count-tokens:rawPredict")
 # What Anthropic's count_tokens accepts besides `model` and `messages` (anything else: "Extra inputs are not permitted")
@@ -34,10 +33,16 @@ def expected_count(body: dict[str, Any]) -> int:
     return len(orjson.dumps(counted)) // 4 + 1
 
 
-def _refuse(message: str) -> web.Response:
-    return web.json_response(
-        {"type": "error", "error": {"type": "invalid_request_error", "message": message}}, status=400
-    )
+Answer = tuple[int, dict[str, Any], dict[str, str]]
+_BEDROCK_REFUSAL = {"x-amzn-errortype": "ValidationException"}
+
+
+def _refuse(message: str) -> Answer:
+    return 400, {"type": "error", "error": {"type": "invalid_request_error", "message": message}}, {}
+
+
+def _counted(n: int, name: str = "input_tokens") -> Answer:
+    return 200, {name: n}, {}
 
 
 def _anthropic_refusal(body: Any, *, vertex: bool = False) -> str | None:
@@ -53,32 +58,26 @@ def _anthropic_refusal(body: Any, *, vertex: bool = False) -> str | None:
     return None
 
 
-def count_tokens(path: str, body: Any) -> web.Response:
+def count_tokens(path: str, body: Any) -> Answer:
     if path.endswith("/count-tokens:rawPredict"):  # Vertex AI: the model id in the body
         why = _anthropic_refusal(body, vertex=True)
-        return _refuse(why) if why else web.json_response({"input_tokens": expected_count(body)})
+        return _refuse(why) if why else _counted(expected_count(body))
     if path.endswith("/count-tokens"):  # Bedrock CountTokens: an InvokeModel body, base64
         try:
             invoke = orjson.loads(base64.b64decode(body["input"]["invokeModel"]["body"]))
         except (KeyError, TypeError, ValueError):
-            return web.json_response(
+            return (
+                400,
                 {"message": "input.invokeModel.body: a base64 InvokeModel body is required"},
-                status=400,
-                headers={"x-amzn-errortype": "ValidationException"},
+                _BEDROCK_REFUSAL,
             )
         if (
             invoke.get("anthropic_version") != "bedrock-2023-05-31"
             or "model" in invoke
             or "messages" not in invoke
         ):
-            return web.json_response(
-                {
-                    "message": "Malformed input request: anthropic_version, messages required; "
-                    "model not allowed"
-                },
-                status=400,
-                headers={"x-amzn-errortype": "ValidationException"},
-            )
-        return web.json_response({"inputTokens": expected_count(invoke)})
+            message = "Malformed input request: anthropic_version, messages required; model not allowed"
+            return 400, {"message": message}, _BEDROCK_REFUSAL
+        return _counted(expected_count(invoke), "inputTokens")
     why = _anthropic_refusal(body)
-    return _refuse(why) if why else web.json_response({"input_tokens": expected_count(body)})
+    return _refuse(why) if why else _counted(expected_count(body))
