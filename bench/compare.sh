@@ -8,6 +8,9 @@
 #   litellm     PyPI litellm[proxy], 1 worker, no database
 #   switchyard  the project at $PROJECT, started by switchyard-start.sh (embedded defaults, auth + logging on)
 #   sy-*        the same gateway with one policy on every request (switchyard-start.sh says which)
+#   switchyard-full  a rate-limit rule on every request plus a two-item fallback chain; switchyard-w2: two workers
+#   base, base-full, base-w2, ...  the same variants of the gateway at $BASELINE_PROJECT (another checkout with its
+#               own .venv, e.g. a git worktree of an older commit): measured in this same run, next to the candidate
 # After the table, when switchyard ran: a second one with each sy-* row's cost against the switchyard row of the
 # same run, and the gateway's CPU per request (user + system µs from /proc over the wrk runs, whole process tree).
 # Columns: saturation req/s at 32 connections (non-stream and stream), p50/p99 there, p50/p99 at a fixed
@@ -25,7 +28,7 @@ PROJECT=${PROJECT:-$(pwd)}
 body=$(mktemp)
 echo '{"model":"MODEL","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"What is the capital of France?"}],"max_tokens":64,"temperature":0.2}' > "$body"
 pids=()
-declare -A rps srps p50 hits cpu scpu   # per target, for the policy-cost table
+declare -A rps srps p50 p50s p99s hits cpu scpu rssmb   # per target, for the policy-cost table
 prefix=""; sydir=""; redis_url=""   # set by start() from switchyard-start.sh for the sy-* targets
 stop_all() {
   for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; pids=(); sleep 1
@@ -60,8 +63,13 @@ start() { # sets: url, key, headers, model, smodel (stream model), root pid; pre
       wait_port 14000 || return 1; sleep 2
       url=http://127.0.0.1:14000/v1/chat/completions; surl=$url; key=sk-bench; headers=""; sheaders=""
       model=gpt-4o-mini; smodel=gpt-4o-mini-stream;;
-    switchyard | sy-limit | sy-limit-redis | sy-cache | sy-cache-redis)
-      local out; out=$("$here/switchyard-start.sh" "$PROJECT" "$1") || return 1
+    switchyard | switchyard-* | sy-limit | sy-limit-redis | sy-cache | sy-cache-redis | sy-*-w2 | base | base-*)
+      local proj=$PROJECT variant=$1
+      if [[ $1 == base* ]]; then
+        [ -n "${BASELINE_PROJECT:-}" ] || { echo "$1: set BASELINE_PROJECT" >&2; return 1; }
+        proj=$BASELINE_PROJECT; variant=switchyard${1#base}
+      fi
+      local out; out=$("$here/switchyard-start.sh" "$proj" "$variant") || return 1
       eval "$out"   # sets: root url key model smodel headers sheaders prefix redis_url sydir
       surl=$url; pids+=($root);;
     *) echo "unknown target: $1" >&2; return 1;;
@@ -115,7 +123,8 @@ for t in $targets; do
   read -r hp50 hp99 herr <<< "$h"
   n1=$(echo "$w" | awk '/Non-2xx/{print $5}'); n2=$(echo "$s" | awk '/Non-2xx/{print $5}')
   rps[$t]=$(echo "$w" | awk '/Requests\/sec/{printf "%.0f", $2}'); srps[$t]=$(echo "$s" | awk '/Requests\/sec/{printf "%.0f", $2}')
-  p50[$t]=$hp50
+  p50[$t]=$hp50; rssmb[$t]=$((peak / 1024))
+  p50s[$t]=$(echo "$w" | ms 50%); p99s[$t]=$(echo "$w" | ms 99%)
   hits[$t]="—"   # cache variants: share of lookups that hit (this worker's /metrics), proof of the hit path
   if [[ $t == sy-cache* ]]; then
     hits[$t]=$(curl -s "${url%%/v1/*}/metrics" | awk '/^switchyard_cache_total\{result="(hit|miss)"\}/ {
@@ -135,7 +144,7 @@ if [ -n "${p50[switchyard]:-}" ]; then
   echo "| target | Δ p50 µs @200/s vs switchyard | req/s ÷ switchyard | stream req/s ÷ switchyard | CPU µs/req | Δ CPU µs/req | stream CPU µs/req | Δ stream CPU µs/req | cache hits |"
   echo "|---|---|---|---|---|---|---|---|---|"
   for t in $targets; do
-    [[ $t == switchyard || ( $t == sy-* && -n "${p50[$t]:-}" ) ]] || continue
+    [[ $t == switchyard || ( ( $t == sy-* || $t == switchyard-* || $t == base* ) && -n "${p50[$t]:-}" ) ]] || continue
     awk -v t="$t" -v a="${p50[$t]}" -v b="${p50[switchyard]}" -v r="${rps[$t]}" -v rb="${rps[switchyard]}" \
       -v s="${srps[$t]}" -v sb="${srps[switchyard]}" -v c="${cpu[$t]}" -v cb="${cpu[switchyard]}" \
       -v sc="${scpu[$t]}" -v scb="${scpu[switchyard]}" -v hit="${hits[$t]}" '
@@ -144,5 +153,23 @@ if [ -n "${p50[switchyard]:-}" ]; then
       function delta(x, y, k) { return (isnum(x) && isnum(y)) ? sprintf("%+.0f", (x - y) * k) : "?" }
       BEGIN { printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", t, delta(a, b, 1000), ratio(r, rb), ratio(s, sb),
                      c, delta(c, cb, 1), sc, delta(sc, scb, 1), hit }'
+  done
+fi
+# The redesign's targets (issue 10), each a ratio within this run: candidate ÷ baseline, ÷ Portkey, the full
+# policy set and two workers ÷ the plain gateway, stream ÷ non-stream, p50 @200/s over direct, p99 ÷ p50 at 32.
+if [ -n "${rps[switchyard]:-}" ]; then
+  echo
+  echo "| target | req/s ÷ base | req/s ÷ portkey | full ÷ plain | stream ÷ non-stream | p50 @200/s − direct ms | p99 ÷ p50 @32 | w2 ÷ 1 worker | CPU µs/req ÷ base | peak RSS MB |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  for t in switchyard base; do
+    [ -n "${rps[$t]:-}" ] || continue
+    awk -v r="${rps[$t]}" -v rb="${rps[base]:-}" -v rp="${rps[portkey]:-}" -v rf="${rps[$t-full]:-}" \
+      -v s="${srps[$t]}" -v a="${p50[$t]}" -v d="${p50[direct]:-}" -v q50="${p50s[$t]}" -v q99="${p99s[$t]}" \
+      -v w2="${rps[$t-w2]:-}" -v c="${cpu[$t]}" -v cb="${cpu[base]:-}" -v m="${rssmb[$t]}" -v t="$t" '
+      function ratio(x, y) { return (x + 0 > 0 && y + 0 > 0) ? sprintf("%.2f", x / y) : "—" }
+      BEGIN { diff = (a ~ /^[0-9.]+$/ && d ~ /^[0-9.]+$/) ? sprintf("%.2f", a - d) : "—"
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", t, (t == "base" ? "—" : ratio(r, rb)),
+          ratio(r, rp), ratio(rf, r), ratio(s, r), diff, ratio(q99, q50), ratio(w2, r),
+          (t == "base" ? "—" : ratio(c, cb)), m }'
   done
 fi

@@ -38,7 +38,6 @@ from .providers.registry import Registry, load_registry
 from .providers.transport import Timeouts, Transport
 from .security import Secrets, load_or_create_master, master_source, verify_master
 from .stores.cache_memory import MemoryCache
-from .stores.cache_redis import RedisCache
 from .stores.redis_client import connect
 from .stores.responses_items import ResponseItems
 from .stores.retention import Retention
@@ -85,6 +84,8 @@ def open_cache(settings: Settings, redis: Any = None) -> ResponseCache:
     """Redis when `redis.url` is set (shared by replicas), else an in-process LRU."""
     c, r = settings.cache, settings.redis
     if r.url:
+        from .stores.cache_redis import RedisCache  # redis-py only with `redis.url`
+
         client = redis if redis is not None else connect(r)
         backend: Any = RedisCache(client, r.key_prefix, r.timeout_ms, owns_client=redis is None)
     else:

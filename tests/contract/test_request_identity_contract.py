@@ -237,8 +237,7 @@ async def test_a_page_spends_a_bounded_budget_on_bodies(store: SQLStore) -> None
 
 
 async def _at(store: SQLStore, revision: str) -> None:
-    cfg = sql_module.Config()
-    cfg.set_main_option("script_location", str(sql_module._MIGRATIONS))
+    cfg = sql_module.alembic_config()
     if store.schema:
         async with store.engine.begin() as conn:
             await conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{store.schema}"')

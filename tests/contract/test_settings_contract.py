@@ -197,8 +197,7 @@ async def test_cache_hit_and_cost_saved_are_logged(store: SQLStore) -> None:
 
 async def _at_0001(store: SQLStore) -> None:
     """Migrate only to 0001 (what an older release left behind)."""
-    cfg = sql_module.Config()
-    cfg.set_main_option("script_location", str(sql_module._MIGRATIONS))
+    cfg = sql_module.alembic_config()
     if store.schema:
         async with store.engine.begin() as conn:
             await conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{store.schema}"')

@@ -25,19 +25,16 @@ import random
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any
-
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from typing import TYPE_CHECKING, Any
 
 from ..config import RedisSettings
+from ..stores.redis_client import failures as redis_failures
+
+if TYPE_CHECKING:  # redis-py is imported only where a client is made (never without `redis.url`)
+    from redis.asyncio import Redis
 
 log = logging.getLogger("switchyard.invalidation")
 
-_FAILURES = (RedisError, OSError, TimeoutError)
 _BACKOFF_FIRST = 0.1  # seconds before the first reconnect
 _BACKOFF_MAX = 2.0  # cheap attempts (a refused connect), and recovery within a few seconds
 _STABLE_AFTER = 10.0  # a subscription that lived this long resets the backoff
@@ -53,6 +50,10 @@ def channel_name(settings: RedisSettings) -> str:
 def _client(settings: RedisSettings) -> Redis:
     """A client that reports a broken connection at once (no silent internal reconnects, which would hide the
     window in which messages were lost); `Invalidation` owns retrying and backoff."""
+    from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
     timeout = settings.timeout_ms / 1000
     return Redis.from_url(
         settings.url or "",
@@ -67,6 +68,8 @@ def _client(settings: RedisSettings) -> Redis:
 
 async def _publish(client: Redis, channel: str, payload: bytes, timeout: float) -> None:
     """PUBLISH once; a pooled connection found dead (Redis restarted) is replaced and the call made again."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
     async with asyncio.timeout(timeout):
         try:
             await client.publish(channel, payload)
@@ -85,14 +88,14 @@ async def notify(settings: RedisSettings) -> bool:
             client, channel_name(settings), b"cli:" + secrets.token_hex(8).encode(), _timeout(settings)
         )
         return True
-    except _FAILURES as e:
+    except redis_failures() as e:
         log.warning(
             "could not notify running gateways through Redis (%s); they pick the change up within a second",
             type(e).__name__,
         )
         return False
     finally:
-        with contextlib.suppress(*_FAILURES):
+        with contextlib.suppress(*redis_failures()):
             await client.aclose()
 
 
@@ -134,7 +137,7 @@ class Invalidation:
                 await self._task
             self._task = None
         if self._client is not None:
-            with contextlib.suppress(*_FAILURES):
+            with contextlib.suppress(*redis_failures()):
                 await self._client.aclose()
 
     async def publish(self) -> None:
@@ -144,7 +147,7 @@ class Invalidation:
             return
         try:
             await _publish(self._client, self._channel, self._id, _timeout(self._settings))
-        except _FAILURES as e:
+        except redis_failures() as e:
             self._count("invalidate_publish")
             log.warning(
                 "could not publish a key change through Redis (%s); other replicas pick it up within a second",

@@ -54,21 +54,19 @@ import math
 import time
 from typing import Any
 
-from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeout
-
 from ..errors import GatewayError
 from ..ids import new_request_id
 from ..stores.limiter_memory import NANO_PER_USD, TOKENS, USD, Charge, MemoryLimiter
 from ..stores.limiter_redis import RedisLimiter
 from ..stores.redis_client import connect
+from ..stores.redis_client import failures as redis_failures
+from ..stores.redis_client import timeouts as redis_timeouts
 from .limit_rules import Rule, rate_headers, rejection, resolve_rules
 from .ratelimit_policy import PolicyCache, RateLimitPolicy, policy_header
 from .spend import bounded_attempts, check_choices
 
 log = logging.getLogger("switchyard.limits")
 
-_FAILURES = (RedisError, OSError, TimeoutError)
 _RETRY_REDIS_AFTER = 1.0  # seconds between probes while Redis is down
 
 
@@ -213,7 +211,7 @@ class Limits:
         if self._pending:
             await asyncio.wait(list(self._pending), timeout=10)
         if self.shared:
-            with contextlib.suppress(*_FAILURES):
+            with contextlib.suppress(*redis_failures()):
                 await self.backend.close()
 
     # -- per request ---------------------------------------------------------------------------------------
@@ -311,9 +309,9 @@ class Limits:
         try:
             async with asyncio.timeout(self._timeout):
                 result = await call
-        except _FAILURES as e:
+        except redis_failures() as e:
             self._down(op, e)
-            if isinstance(e, (TimeoutError, RedisTimeout)) and op == "acquire" and rid and charges:
+            if isinstance(e, redis_timeouts()) and op == "acquire" and rid and charges:
                 # the script may still have run: give its reservations back once Redis answers again
                 self._spawn(self._quiet_release(rid, charges))
             return None
@@ -329,7 +327,7 @@ class Limits:
         return result
 
     async def _quiet_release(self, rid: str, charges: list[Charge]) -> None:
-        with contextlib.suppress(*_FAILURES):
+        with contextlib.suppress(*redis_failures()):
             async with asyncio.timeout(max(self._timeout * 4, 1.0)):
                 await self.backend.release(rid, charges)
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import functools
 import os
+import re
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -25,6 +26,31 @@ from .sql_requests import RequestLogMixin
 from .sql_settings import SettingsMixin, bump_revision, key_of, org_of
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+_REVISION_LINE = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*(.+?)\s*$", re.M)
+
+
+def alembic_config() -> Any:
+    """Alembic's configuration for the migration scripts here (imports Alembic)."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    return cfg
+
+
+@functools.cache
+def head_revisions() -> frozenset[str]:
+    """The migration scripts' head revision ids, read from their `revision` / `down_revision` lines without
+    importing Alembic (Alembic and Mako cost a serving process ~1 s of start-up and several MB it never uses when
+    the database is already at head, which is every start but the first after an upgrade)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (_MIGRATIONS / "versions").glob("*.py"):
+        for name, value in _REVISION_LINE.findall(path.read_text(encoding="utf-8")):
+            v = ast.literal_eval(value)
+            ids = {v} if isinstance(v, str) else set(v or ())
+            (revisions if name == "revision" else parents).update(ids)
+    return frozenset(revisions - parents)
 
 
 def private_db_file(path: Path) -> None:
@@ -81,9 +107,22 @@ class SQLStore(SettingsMixin, ProviderKeysMixin, CreditsMixin, MetaMixin, Reques
         return now_ms()  # looked up at call time, so tests can control the clock through this module
 
     # -- lifecycle -------------------------------------------------------------------------------
+    async def at_head(self) -> bool:
+        """Whether Alembic's version table names exactly the scripts' heads (plain SQL; a missing table: no)."""
+        try:
+            async with self.engine.connect() as conn:
+                rows = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).all()
+        except DBAPIError:
+            return False
+        return frozenset(r[0] for r in rows) == head_revisions()
+
     async def migrate(self) -> None:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        """Bring the schema to head. Alembic is imported only when there is something to apply."""
+        if await self.at_head():
+            return
+        from alembic import command
+
+        cfg = alembic_config()
         async with self.engine.begin() as conn:
             if self.dialect == "postgresql":
                 # Replicas starting together on a fresh database migrate one at a time (the lock ends with the
