@@ -16,6 +16,7 @@ from .observe.alerts import Alerts
 from .observe.metrics import Metrics
 from .observe.sink import LogSink
 from .observe.spool import Spool
+from .observe.stripe_meter import StripeMeter
 from .observe.tracing_setup import build_tracing
 from .observe.webhooks import Webhooks
 from .pipeline.auth import Authenticator
@@ -208,9 +209,14 @@ async def running(
         deps.webhooks.store, store, interval=settings.alerts.interval_seconds, on_queued=deps.webhooks.kick
     )
     await alerts.start()
+    meter = StripeMeter.build(store, deps.webhooks.store.lease, settings)  # None unless billing.stripe is set
+    if meter is not None:
+        await meter.start()
     try:
         yield deps
     finally:
+        if meter is not None:
+            await meter.close()
         await alerts.close()
         await compactor.close()
         await retention.close()

@@ -16,12 +16,13 @@ from .schema import request_properties, requests, text_hash
 CUSTOMER_PROPERTY = "helicone-stripe-customer-id"
 
 
-async def usage_by_customer(store: Any, org_id: str, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
-    """[{customer, requests, prompt_tokens, completion_tokens, cost_usd}], most expensive first."""
+def _query(org_id: str | None, start_ms: int, end_ms: int) -> Any:
+    """(org_id, customer, requests, prompt_tokens, completion_tokens, cost) per organisation and customer."""
     p, r = request_properties, requests
     cost = func.coalesce(func.sum(r.c.cost_usd), 0.0)
     q = (
         select(
+            p.c.org_id,
             p.c.value,
             func.count(),
             func.coalesce(func.sum(r.c.prompt_tokens), 0),
@@ -30,24 +31,36 @@ async def usage_by_customer(store: Any, org_id: str, start_ms: int, end_ms: int)
         )
         .select_from(p.join(r, and_(r.c.id == p.c.request_id, r.c.org_id == p.c.org_id)))
         .where(
-            p.c.org_id == org_id,
             p.c.key_hash == text_hash(CUSTOMER_PROPERTY),
             p.c.key == CUSTOMER_PROPERTY,
             r.c.created_at >= start_ms,
             r.c.created_at < end_ms,
         )
-        .group_by(p.c.value)
+        .group_by(p.c.org_id, p.c.value)
         .order_by(cost.desc(), p.c.value)
     )
+    return q.where(p.c.org_id == org_id) if org_id is not None else q
+
+
+def _row(org_id: str, value: str, n: Any, pt: Any, ct: Any, c: Any) -> dict[str, Any]:
+    return {
+        "customer": value,
+        "requests": int(n),
+        "prompt_tokens": int(pt),
+        "completion_tokens": int(ct),
+        "cost_usd": round(float(c), 9),
+    }
+
+
+async def usage_by_customer(store: Any, org_id: str, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
+    """[{customer, requests, prompt_tokens, completion_tokens, cost_usd}], most expensive first."""
     async with store.engine.connect() as conn:
-        rows = (await conn.execute(q)).all()
-    return [
-        {
-            "customer": value,
-            "requests": int(n),
-            "prompt_tokens": int(pt),
-            "completion_tokens": int(ct),
-            "cost_usd": round(float(c), 9),
-        }
-        for value, n, pt, ct, c in rows
-    ]
+        rows = (await conn.execute(_query(org_id, start_ms, end_ms))).all()
+    return [_row(*r) for r in rows]
+
+
+async def usage_by_org_and_customer(store: Any, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
+    """The same for every organisation at once, each row with its `org_id` (what the Stripe meter sends)."""
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(_query(None, start_ms, end_ms))).all()
+    return [{"org_id": r[0], **_row(*r)} for r in rows]
