@@ -182,9 +182,20 @@ class BreakerSettings(_Strict):
     max_open_seconds: float = Field(300.0, gt=0)
 
 
+class AffinitySettings(_Strict):
+    """Session affinity (pipeline/session_pins.py): a session's requests go back to the endpoint and key that
+    served its previous request, for as long as the provider keeps its prompt cache."""
+
+    enabled: bool = True
+    max_per_org: int = Field(10_000, ge=1)  # pins kept per organisation (least recently used dropped)
+    # Pin lifetime per provider id (seconds), over the built-in prompt-cache lifetimes (session_pins.py).
+    ttl_seconds: dict[str, float] = Field(default_factory=dict)
+
+
 class RoutingSettings(_Strict):
     retries: RetrySettings = Field(default_factory=RetrySettings)
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+    affinity: AffinitySettings = Field(default_factory=AffinitySettings)
 
 
 class RedisSettings(_Strict):

@@ -34,6 +34,7 @@ from .pipeline.prompts import Prompts
 from .pipeline.request_ids import InFlightIds
 from .pipeline.responses_state import ResponsesState
 from .pipeline.retry import RetryPolicy
+from .pipeline.session_pins import SessionPins
 from .providers.formats import build_providers
 from .providers.registry import Registry, load_registry
 from .providers.transport import Timeouts, Transport
@@ -79,6 +80,15 @@ class Deps:
 
 def open_store(settings: Settings) -> SQLStore:
     return SQLStore(settings.database_url, schema=settings.database.schema_name)
+
+
+def shared_pins(settings: Settings, redis: Any) -> Any:
+    """Session pins shared by the replicas through Redis, when `redis.url` is set (else None: in process)."""
+    if redis is None:
+        return None
+    from .stores.pins_redis import RedisPins  # redis-py only with `redis.url`
+
+    return RedisPins(redis, settings.redis.key_prefix, settings.redis.timeout_ms)
 
 
 def open_cache(settings: Settings, redis: Any = None) -> ResponseCache:
@@ -170,6 +180,7 @@ async def running(
         provider_timeouts=provider_timeouts(settings),
     )
     redis = connect(settings.redis) if settings.redis.url else None  # one pool for the cache and the limits
+    executor.pins = SessionPins(settings.routing.affinity, shared_pins(settings, redis))  # session_pins.py
     deps = Deps(
         settings=settings,
         registry=registry,
@@ -223,6 +234,7 @@ async def running(
         await deps.invalidation.close()
         await deps.limits.close()  # pending settlements land first
         await deps.cache.close()
+        await executor.pins.close()  # shared pin writes in flight land before the pool closes
         if redis is not None:
             with contextlib.suppress(Exception):
                 await redis.aclose()

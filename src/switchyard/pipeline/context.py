@@ -73,6 +73,7 @@ class RequestContext:
     cache_hit: bool = False
     cost_saved_usd: float | None = None  # a cache hit: what the original call cost
     model_override: Any = None  # pipeline.model_override.ModelOverride (Helicone-Model-Override)
+    pinned: bool | None = None  # session affinity (session_pins.py): True = sent first to its pin
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0

@@ -86,6 +86,7 @@ class Executor:
         self.metrics = metrics
         self.credits = credits
         self._timeouts = dict(provider_timeouts or {})
+        self.pins: Any = None  # session affinity (session_pins.SessionPins), set by deps
 
     def timeouts(self, ctx: RequestContext, attempt: Attempt) -> Timeouts:
         base = self._timeouts.get(attempt.provider.id, self.transport.timeouts)
@@ -136,7 +137,10 @@ class Executor:
     ) -> tuple[Attempt, Any, Hold | None]:
         run = _Run()
         health = self.health
-        queue = deque(order(attempts, health))
+        pin = await self.pins.lookup(ctx) if self.pins is not None else None  # session affinity
+        queue = deque(order(attempts, health, pin.target if pin is not None else None))
+        if pin is not None:
+            self.pins.first(ctx, pin, queue[0] if queue else None)
         if health is not None and health.any_unhealthy:
             # Envoy's "panic mode": the breaker routes around a failing endpoint when there is somewhere else to
             # go; when every endpoint is ejected, failing fast would turn one provider's trouble into a total
@@ -144,13 +148,13 @@ class Executor:
             run.panic = all(health.score(a.endpoint_id) == 2 for a in queue)
         hedge = ctx.options.hedge_after if ctx.options is not None else None
         if hedge is not None and len(queue) > 1:
-            return await self._hedged(ctx, queue, body, op, discard, run, hedge)
+            return self._pinned(pin, await self._hedged(ctx, queue, body, op, discard, run, hedge))
         while queue:
             attempt = queue.popleft()
             if not self._eligible(ctx, attempt, run):
                 continue
             try:
-                return await self._attempt(ctx, attempt, body, op, run)
+                return self._pinned(pin, await self._attempt(ctx, attempt, body, op, run))
             except UpstreamError as e:
                 if not self._moves_on(attempt, e, run):
                     break
@@ -216,6 +220,11 @@ class Executor:
                     result = await task
                     self._give_back(result, discard)
         raise final_error(run.errors)
+
+    def _pinned(self, pin: Any, result: tuple[Attempt, Any, Hold | None]) -> tuple[Attempt, Any, Hold | None]:
+        if pin is not None:
+            self.pins.served(pin, result[0])  # the attempt that answered is the session's pin from now on
+        return result
 
     def _give_back(self, result: tuple[Attempt, Any, Hold | None], discard: Callable[[Any], None]) -> None:
         _, value, hold = result

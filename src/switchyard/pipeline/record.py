@@ -59,4 +59,5 @@ def build_record(
         if (h.omit_response or not store_bodies)
         else body_text(ctx.response_body, max_body_bytes),
         "attempts": [a.as_dict() for a in ctx.attempts],
+        "pinned": ctx.pinned,  # session affinity (pipeline/session_pins.py)
     }
