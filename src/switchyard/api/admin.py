@@ -23,23 +23,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..admin import credits, keys, orgs
+from ..admin import provider_keys as pkeys
+from ..admin.base import page, parse, store_errors
+from ..admin.credits import CreditGrant, balance_json, ledger_json
+from ..admin.keys import KeyCreate, KeyPatch, key_json
+from ..admin.orgs import OrgCreate, OrgPatch, org_json
+from ..admin.provider_keys import ProviderKeyCreate, ProviderKeyPatch, provider_key_json
 from ..errors import GatewayError, bad_request, redact
-from . import admin_ops as ops
-from .admin_models import (
-    CreditGrant,
-    KeyCreate,
-    KeyPatch,
-    OrgCreate,
-    OrgPatch,
-    ProviderKeyCreate,
-    ProviderKeyPatch,
-    balance_json,
-    key_json,
-    ledger_json,
-    org_json,
-    parse,
-    provider_key_json,
-)
+from ..stores.base import Org
 
 log = logging.getLogger("switchyard.admin")
 
@@ -133,20 +125,20 @@ async def _body(request: Request) -> Any:
         raise bad_request("The request body is not valid JSON.", code="invalid_json") from None
 
 
-async def _org(request: Request, deps: Any):
-    return await ops.resolve_org(deps.store, request.path_params["org"])
+async def _org(request: Request, deps: Any) -> Org:
+    return await orgs.resolve_org(deps.store, request.path_params["org"])
 
 
 # -- organisations ---------------------------------------------------------------------------------
 
 
 async def create_org(request: Request, deps: Any) -> Result:
-    org = await ops.create_org(deps.store, parse(OrgCreate, await _body(request)))
+    org = await orgs.create_org(deps.store, parse(OrgCreate, await _body(request)))
     return 201, org_json(org)
 
 
 async def list_orgs(request: Request, deps: Any) -> Result:
-    with ops.store_errors():
+    with store_errors():
         orgs = await deps.store.list_orgs()
     return {"data": [org_json(o) for o in orgs]}
 
@@ -157,7 +149,7 @@ async def get_org(request: Request, deps: Any) -> Result:
 
 async def update_org(request: Request, deps: Any) -> Result:
     org = await _org(request, deps)
-    org = await ops.update_org(deps.store, org, parse(OrgPatch, await _body(request)))
+    org = await orgs.update_org(deps.store, org, parse(OrgPatch, await _body(request)))
     deps.auth.invalidate()
     await deps.invalidation.publish()
     return org_json(org)
@@ -168,7 +160,7 @@ async def update_org(request: Request, deps: Any) -> Result:
 
 async def create_key(request: Request, deps: Any) -> Result:
     org = await _org(request, deps)
-    key, rec = await ops.create_gateway_key(
+    key, rec = await keys.create_gateway_key(
         deps.store, deps.secrets, org, parse(KeyCreate, await _body(request))
     )
     deps.auth.invalidate()
@@ -178,25 +170,25 @@ async def create_key(request: Request, deps: Any) -> Result:
 
 async def list_keys(request: Request, deps: Any) -> Result:
     org = await _org(request, deps)
-    with ops.store_errors():
+    with store_errors():
         keys = await deps.store.list_keys(org.id)
     return {"data": [key_json(k) for k in keys]}
 
 
 async def get_key(request: Request, deps: Any) -> Result:
-    return key_json(await ops.get_gateway_key(deps.store, request.path_params["key_id"]))
+    return key_json(await keys.get_gateway_key(deps.store, request.path_params["key_id"]))
 
 
 async def update_key(request: Request, deps: Any) -> Result:
     body = parse(KeyPatch, await _body(request))
-    rec = await ops.update_gateway_key(deps.store, request.path_params["key_id"], body)
+    rec = await keys.update_gateway_key(deps.store, request.path_params["key_id"], body)
     deps.auth.invalidate()
     await deps.invalidation.publish()
     return key_json(rec)
 
 
 async def revoke_key(request: Request, deps: Any) -> Result:
-    rec = await ops.revoke_gateway_key(deps.store, request.path_params["key_id"])
+    rec = await keys.revoke_gateway_key(deps.store, request.path_params["key_id"])
     deps.auth.invalidate()
     await deps.invalidation.publish()
     return key_json(rec)
@@ -208,7 +200,7 @@ async def revoke_key(request: Request, deps: Any) -> Result:
 async def create_provider_key(request: Request, deps: Any) -> Result:
     org = await _org(request, deps)
     body = parse(ProviderKeyCreate, await _body(request))
-    pk = await ops.create_provider_key(
+    pk = await pkeys.create_provider_key(
         deps.store, deps.secrets, deps.registry, org, body, policy=deps.keyrings.policy
     )
     deps.auth.invalidate()
@@ -218,18 +210,18 @@ async def create_provider_key(request: Request, deps: Any) -> Result:
 
 async def list_provider_keys(request: Request, deps: Any) -> Result:
     org = await _org(request, deps)
-    return {"data": [provider_key_json(pk) for pk in await ops.list_provider_keys(deps.store, org)]}
+    return {"data": [provider_key_json(pk) for pk in await pkeys.list_provider_keys(deps.store, org)]}
 
 
 async def get_provider_key(request: Request, deps: Any) -> Result:
     org = await _org(request, deps)
-    return provider_key_json(await ops.get_provider_key(deps.store, org, request.path_params["key_id"]))
+    return provider_key_json(await pkeys.get_provider_key(deps.store, org, request.path_params["key_id"]))
 
 
 async def update_provider_key(request: Request, deps: Any) -> Result:
     org = await _org(request, deps)
     body = parse(ProviderKeyPatch, await _body(request))
-    pk = await ops.update_provider_key(
+    pk = await pkeys.update_provider_key(
         deps.store, deps.secrets, org, request.path_params["key_id"], body, policy=deps.keyrings.policy
     )
     deps.auth.invalidate()
@@ -240,7 +232,7 @@ async def update_provider_key(request: Request, deps: Any) -> Result:
 async def delete_provider_key(request: Request, deps: Any) -> Result:
     org = await _org(request, deps)
     key_id = request.path_params["key_id"]
-    await ops.delete_provider_key(deps.store, org, key_id)
+    await pkeys.delete_provider_key(deps.store, org, key_id)
     deps.auth.invalidate()
     await deps.invalidation.publish()
     return {"id": key_id, "deleted": True}
@@ -251,23 +243,23 @@ async def delete_provider_key(request: Request, deps: Any) -> Result:
 
 async def add_credits(request: Request, deps: Any) -> Result:
     org = await _org(request, deps)
-    entry = await ops.grant_credits(deps.store, org, parse(CreditGrant, await _body(request)))
-    with ops.store_errors():
+    entry = await credits.grant_credits(deps.store, org, parse(CreditGrant, await _body(request)))
+    with store_errors():
         balance = await deps.store.credit_balance(org.id)
     return 201, {"entry": ledger_json(entry), "balance": balance_json(balance, org)}
 
 
 async def show_credits(request: Request, deps: Any) -> Result:
     org = await _org(request, deps)
-    with ops.store_errors():
+    with store_errors():
         balance = await deps.store.credit_balance(org.id)
     return balance_json(balance, org)
 
 
 async def credit_ledger(request: Request, deps: Any) -> Result:
     org = await _org(request, deps)
-    limit, offset = ops.page(request.query_params.get("limit"), request.query_params.get("offset"))
-    with ops.store_errors():
+    limit, offset = page(request.query_params.get("limit"), request.query_params.get("offset"))
+    with store_errors():
         entries = await deps.store.credit_ledger(org.id, limit=limit, offset=offset)
     return {"data": [ledger_json(e) for e in entries], "limit": limit, "offset": offset}
 
@@ -300,6 +292,11 @@ def admin_routes() -> list[Route]:
         ("GET", "/orgs/{org}/credits", show_credits),
         ("GET", "/orgs/{org}/credits/ledger", credit_ledger),
     ]
+    return routes(table)
+
+
+def routes(table: list[tuple[str, str, Handler]]) -> list[Route]:
+    """(method, path under PREFIX, handler) rows → one route per path."""
     by_path: dict[str, dict[str, Handler]] = {}
     for method, path, handler in table:
         by_path.setdefault(PREFIX + path, {})[method] = handler

@@ -20,10 +20,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..admin import prompts as ap
+from ..admin.base import parse
 from ..errors import GatewayError, bad_request
 from ..pipeline.headers import header_map
-from . import admin_prompts as ap
-from .admin_models import parse
 from .asgi import read_body
 
 MAX_BODY_BYTES = 1 << 20

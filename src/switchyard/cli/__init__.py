@@ -2,7 +2,7 @@
 
 Every subcommand takes --config PATH (or $SWITCHYARD_CONFIG); embedded state lives in $SWITCHYARD_HOME
 (default ./.switchyard). The management commands go straight to the store, through the same validation and
-operations as the admin API (`api.admin_models`, `api.admin_ops`); running gateways drop their key caches at
+operations as the admin API (the `admin` package); running gateways drop their key caches at
 once when `redis.url` is set (the change is published, `pipeline/invalidation.py`), else within a second.
 """
 

@@ -1,5 +1,5 @@
 """`switchyard orgs ...` and `switchyard keys ...`: organisations and gateway keys, validated by the same code
-as the admin API (`api.admin_models`, `api.admin_ops`)."""
+as the admin API (the `admin` package)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,17 @@ import argparse
 import sys
 from typing import Any
 
-from ..api import admin_ops as ops
-from ..api.admin_models import KeyCreate, KeyPatch, OrgCreate, OrgPatch, parse, parse_limit_spec
+from ..admin.base import parse
+from ..admin.keys import (
+    KeyCreate,
+    KeyPatch,
+    create_gateway_key,
+    import_gateway_key,
+    revoke_gateway_key,
+    update_gateway_key,
+)
+from ..admin.limits import parse_limit_spec
+from ..admin.orgs import OrgCreate, OrgPatch, create_org, resolve_org, update_org
 from ..config import Settings
 from ..stores.base import LimitRule
 from ..stores.sql import SQLStore
@@ -43,7 +52,7 @@ def _body(**fields: Any) -> dict[str, Any]:
 @command
 def cmd_orgs_create(settings: Settings, args: argparse.Namespace) -> int:
     body = parse(OrgCreate, {"name": args.name})
-    org = run_store(settings, lambda s: ops.create_org(s, body))
+    org = run_store(settings, lambda s: create_org(s, body))
     print(f"created organisation {org.name} ({org.id})")
     return 0
 
@@ -72,7 +81,7 @@ def cmd_orgs_update(settings: Settings, args: argparse.Namespace) -> int:
         )
 
     async def go(store: SQLStore) -> Any:
-        return await ops.update_org(store, await ops.resolve_org(store, args.org), body)
+        return await update_org(store, await resolve_org(store, args.org), body)
 
     org = run_store(settings, go, publish=True)
     print(
@@ -90,8 +99,8 @@ def cmd_keys_create(settings: Settings, args: argparse.Namespace) -> int:
     )
 
     async def go(store: SQLStore) -> Any:
-        return await ops.create_gateway_key(
-            store, await secrets_for(settings, store), await ops.resolve_org(store, args.org), body
+        return await create_gateway_key(
+            store, await secrets_for(settings, store), await resolve_org(store, args.org), body
         )
 
     key, rec = run_store(settings, go, publish=True)
@@ -110,8 +119,8 @@ def cmd_keys_import(settings: Settings, args: argparse.Namespace) -> int:
         )
 
     async def go(store: SQLStore) -> Any:
-        org = await ops.resolve_org(store, args.org)
-        return await ops.import_gateway_key(store, await secrets_for(settings, store), org, key, args.name)
+        org = await resolve_org(store, args.org)
+        return await import_gateway_key(store, await secrets_for(settings, store), org, key, args.name)
 
     rec = run_store(settings, go, publish=True)
     print(
@@ -123,7 +132,7 @@ def cmd_keys_import(settings: Settings, args: argparse.Namespace) -> int:
 @command
 def cmd_keys_list(settings: Settings, args: argparse.Namespace) -> int:
     async def go(store: SQLStore) -> list[Any]:
-        org_id = (await ops.resolve_org(store, args.org)).id if args.org else None
+        org_id = (await resolve_org(store, args.org)).id if args.org else None
         orgs = {o.id: o.name for o in await store.list_orgs()}
         return [(k, orgs.get(k.org_id, "?")) for k in await store.list_keys(org_id)]
 
@@ -145,7 +154,7 @@ def cmd_keys_update(settings: Settings, args: argparse.Namespace) -> int:
     )
     if body.name is None and body.allowed_models is None and body.limits is None:
         raise CommandError("nothing to update: give --name, --allowed-models, --limit or --no-limits")
-    k = run_store(settings, lambda s: ops.update_gateway_key(s, args.key_id, body), publish=True)
+    k = run_store(settings, lambda s: update_gateway_key(s, args.key_id, body), publish=True)
     print(
         f"updated gateway key {k.id} ({k.prefix}): models {','.join(k.allowed_models) or 'all'}, "
         f"limits {limits_text(k.limits)}"
@@ -155,7 +164,7 @@ def cmd_keys_update(settings: Settings, args: argparse.Namespace) -> int:
 
 @command
 def cmd_keys_revoke(settings: Settings, args: argparse.Namespace) -> int:
-    k = run_store(settings, lambda s: ops.revoke_gateway_key(s, args.key_id), publish=True)
+    k = run_store(settings, lambda s: revoke_gateway_key(s, args.key_id), publish=True)
     print(f"revoked gateway key {k.id} ({k.prefix})")
     return 0
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import orjson
 
-from ..api import admin_ops as ops
-from ..api.admin_models import CreditGrant, balance_json, ledger_json, parse
+from ..admin.base import MAX_PAGE, page, parse, store_errors
+from ..admin.credits import CreditGrant, balance_json, grant_credits, ledger_json
+from ..admin.orgs import resolve_org
 from ..config import Settings
 from ..stores.sql import SQLStore
 from .runner import CommandError, command, fmt_usd, run_store
@@ -30,8 +31,8 @@ def cmd_add(settings: Settings, args: argparse.Namespace) -> int:
     body = parse(CreditGrant, {"amount_usd": amount, **({"note": args.note} if args.note else {})})
 
     async def go(store: SQLStore) -> Any:
-        org = await ops.resolve_org(store, args.org)
-        await ops.grant_credits(store, org, body)
+        org = await resolve_org(store, args.org)
+        await grant_credits(store, org, body)
         return org, await store.credit_balance(org.id)
 
     org, balance = run_store(settings, go)
@@ -50,8 +51,8 @@ def cmd_add(settings: Settings, args: argparse.Namespace) -> int:
 @command
 def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
     async def go(store: SQLStore) -> Any:
-        org = await ops.resolve_org(store, args.org)
-        with ops.store_errors():
+        org = await resolve_org(store, args.org)
+        with store_errors():
             return org, await store.credit_balance(org.id)
 
     org, b = run_store(settings, go)
@@ -67,11 +68,11 @@ def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
 
 @command
 def cmd_ledger(settings: Settings, args: argparse.Namespace) -> int:
-    limit, offset = ops.page(args.limit, args.offset)
+    limit, offset = page(args.limit, args.offset)
 
     async def go(store: SQLStore) -> Any:
-        org = await ops.resolve_org(store, args.org)
-        with ops.store_errors():
+        org = await resolve_org(store, args.org)
+        with store_errors():
             return await store.credit_ledger(org.id, limit=limit, offset=offset)
 
     entries = run_store(settings, go)
@@ -102,7 +103,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     ledger = actions.add_parser("ledger", parents=[common], help="grants and charges, newest first")
     ledger.add_argument("--org", required=True, help="organisation name or id")
-    ledger.add_argument("--limit", help=f"entries to show (1-{ops.MAX_LEDGER_PAGE}, default 100)")
+    ledger.add_argument("--limit", help=f"entries to show (1-{MAX_PAGE}, default 100)")
     ledger.add_argument("--offset", help="entries to skip (default 0)")
     ledger.add_argument("--json", action="store_true", help="print JSON")
     ledger.set_defaults(fn=cmd_ledger)

@@ -1,5 +1,5 @@
 """`switchyard prompts ...`: managed prompts (create, version, list, show, deploy, diff), through the same
-validation and operations as the admin API (`api/admin_prompts.py`). Running gateways see a change within a
+validation and operations as the admin API (`admin/prompts.py`). Running gateways see a change within a
 second (they poll the store's prompt revision).
 
 A version is named by its id or by its number (`2` or `v2`); a body is a JSON file, or `-` for standard input.
@@ -15,9 +15,9 @@ from typing import Any
 
 import orjson
 
-from ..api import admin_ops as ops
-from ..api import admin_prompts as ap
-from ..api.admin_models import parse
+from ..admin import prompts as ap
+from ..admin.base import parse, store_errors
+from ..admin.orgs import resolve_org
 from ..config import Settings
 from ..stores.sql import SQLStore
 from ..stores.sql_prompts import PromptStore
@@ -64,7 +64,7 @@ def cmd_create(settings: Settings, args: argparse.Namespace) -> int:
     body = parse(ap.PromptCreate, fields)
 
     async def go(store: SQLStore) -> Any:
-        return await ap.create_prompt(PromptStore(store), await ops.resolve_org(store, args.org), body)
+        return await ap.create_prompt(PromptStore(store), await resolve_org(store, args.org), body)
 
     out = run_store(settings, go)
     if args.json:
@@ -79,9 +79,7 @@ def cmd_version(settings: Settings, args: argparse.Namespace) -> int:
     body = parse(ap.VersionCreate, {"body": _read_body(args.body)})
 
     async def go(store: SQLStore) -> Any:
-        return await ap.add_version(
-            PromptStore(store), await ops.resolve_org(store, args.org), args.prompt, body
-        )
+        return await ap.add_version(PromptStore(store), await resolve_org(store, args.org), args.prompt, body)
 
     out = run_store(settings, go)
     if args.json:
@@ -98,8 +96,8 @@ def cmd_version(settings: Settings, args: argparse.Namespace) -> int:
 @command
 def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
     async def go(store: SQLStore) -> Any:
-        org = await ops.resolve_org(store, args.org)
-        with ops.store_errors():
+        org = await resolve_org(store, args.org)
+        with store_errors():
             return await PromptStore(store).list(org.id)
 
     prompts = run_store(settings, go)
@@ -113,7 +111,7 @@ def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _get(store: SQLStore, org_ref: str, prompt_id: str) -> Any:
-    return await ap.get_prompt(PromptStore(store), await ops.resolve_org(store, org_ref), prompt_id)
+    return await ap.get_prompt(PromptStore(store), await resolve_org(store, org_ref), prompt_id)
 
 
 @command
@@ -135,7 +133,7 @@ def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
 @command
 def cmd_deploy(settings: Settings, args: argparse.Namespace) -> int:
     async def go(store: SQLStore) -> Any:
-        org = await ops.resolve_org(store, args.org)
+        org = await resolve_org(store, args.org)
         p = await ap.get_prompt(PromptStore(store), org, args.prompt)
         v = _pick(p, args.version)
         await ap.deploy(PromptStore(store), org, p.id, args.env, parse(ap.Deploy, {"version_id": v.id}))

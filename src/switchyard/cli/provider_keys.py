@@ -12,13 +12,17 @@ from typing import Any
 
 import orjson
 
-from ..api import admin_ops as ops
-from ..api.admin_models import (
+from ..admin.base import parse
+from ..admin.orgs import resolve_org
+from ..admin.provider_keys import (
     SECRET_CONFIG_KEYS,
     ProviderKeyCreate,
     ProviderKeyPatch,
-    parse,
+    create_provider_key,
+    delete_provider_key,
+    list_provider_keys,
     provider_key_json,
+    update_provider_key,
 )
 from ..config import Settings
 from ..pipeline.byok_egress import ByokPolicy
@@ -84,8 +88,8 @@ def cmd_add(settings: Settings, args: argparse.Namespace) -> int:
     registry = load_registry(settings)
 
     async def go(store: SQLStore) -> ProviderKey:
-        org = await ops.resolve_org(store, args.org)
-        return await ops.create_provider_key(
+        org = await resolve_org(store, args.org)
+        return await create_provider_key(
             store,
             await secrets_for(settings, store),
             registry,
@@ -102,7 +106,7 @@ def cmd_add(settings: Settings, args: argparse.Namespace) -> int:
 @command
 def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
     async def go(store: SQLStore) -> list[ProviderKey]:
-        return await ops.list_provider_keys(store, await ops.resolve_org(store, args.org))
+        return await list_provider_keys(store, await resolve_org(store, args.org))
 
     keys = run_store(settings, go)
     if args.json:
@@ -123,9 +127,9 @@ def cmd_update(settings: Settings, args: argparse.Namespace) -> int:
         )
 
     async def go(store: SQLStore) -> ProviderKey:
-        org = await ops.resolve_org(store, args.org)
+        org = await resolve_org(store, args.org)
         policy = ByokPolicy(settings.security.byok_endpoints, load_registry(settings))
-        return await ops.update_provider_key(
+        return await update_provider_key(
             store, await secrets_for(settings, store), org, args.key_id, body, policy=policy
         )
 
@@ -136,7 +140,7 @@ def cmd_update(settings: Settings, args: argparse.Namespace) -> int:
 @command
 def cmd_remove(settings: Settings, args: argparse.Namespace) -> int:
     async def go(store: SQLStore) -> None:
-        await ops.delete_provider_key(store, await ops.resolve_org(store, args.org), args.key_id)
+        await delete_provider_key(store, await resolve_org(store, args.org), args.key_id)
 
     run_store(settings, go, publish=True)
     print(f"removed provider key {args.key_id} from organisation {args.org}")

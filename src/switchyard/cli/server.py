@@ -10,8 +10,7 @@ import resource
 import socket
 import sys
 
-from ..api import admin_ops as ops
-from ..api.admin_models import KeyCreate
+from ..admin.keys import KeyCreate, create_gateway_key
 from ..api.server_limits import LimitedHttpToolsProtocol
 from ..config import Settings
 from ..observe.metrics_multiprocess import ENV as MULTIPROC_ENV
@@ -41,7 +40,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 assert org is not None
         if await store.list_keys():
             return None
-        key, _ = await ops.create_gateway_key(store, secrets, org, KeyCreate(name="default"))
+        key, _ = await create_gateway_key(store, secrets, org, KeyCreate(name="default"))
         return key
 
     try:

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from ..api.admin_usage import usage_report
+from ..admin.usage import usage_report
 from ..config import Settings
 from ..stores.sql import SQLStore
 from .runner import command, fmt_usd, run_store

@@ -1,7 +1,7 @@
 """The dashboard: server-rendered pages (Jinja2 + htmx, uPlot charts) served by `switchyard serve` at /dashboard.
 
 Pages read data only through `stores.insights` (the same layer as the REST API) and change keys and credits only
-through `api.admin_ops` (the same operations as the admin API and the CLI).
+through the `admin` package (the same operations as the admin API and the CLI).
 """
 
 from .routes import dashboard_routes

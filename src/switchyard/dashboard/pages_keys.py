@@ -2,7 +2,7 @@
 
 Everyone signed in sees their organisation's keys (prefix and name only), provider keys (provider and the last four
 characters) and credits. Changing anything needs the admin key: the forms go through the same operations as the
-admin API and the CLI (`api/admin_ops.py`), so they validate and fail the same way. A new gateway key is shown once,
+admin API and the CLI (`admin/`), so they validate and fail the same way. A new gateway key is shown once,
 in the answer to the form that created it; provider keys are never shown back.
 """
 
@@ -12,15 +12,25 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ..api import admin_ops as ops
-from ..api.admin_models import (
-    CreditGrant,
+from ..admin import credits as admin_credits
+from ..admin.base import parse, store_errors
+from ..admin.credits import CreditGrant
+from ..admin.keys import (
     KeyCreate,
     KeyPatch,
+    create_gateway_key,
+    get_gateway_key,
+    revoke_gateway_key,
+    update_gateway_key,
+)
+from ..admin.limits import parse_limit_spec
+from ..admin.provider_keys import (
     ProviderKeyCreate,
     ProviderKeyPatch,
-    parse,
-    parse_limit_spec,
+    create_provider_key,
+    delete_provider_key,
+    list_provider_keys,
+    update_provider_key,
 )
 from ..errors import GatewayError, bad_request
 from .guard import Ctx, Forbidden
@@ -62,11 +72,11 @@ async def keys_page(
     viewer = ctx.viewer
     assert viewer is not None
     store = ctx.deps.store
-    with ops.store_errors():
+    with store_errors():
         keys = await store.list_keys(viewer.org.id)
         balance = await store.credit_balance(viewer.org.id)
         ledger = await store.credit_ledger(viewer.org.id, limit=LEDGER_ROWS)
-    provider_keys = await ops.list_provider_keys(store, viewer.org)
+    provider_keys = await list_provider_keys(store, viewer.org)
     keys = sorted(keys, key=lambda k: (not k.active, -k.created_at))
     return ctx.render(
         "keys.html",
@@ -98,7 +108,7 @@ async def _act(ctx: Ctx, action: Any) -> Response:
 
 
 async def _own_key(ctx: Ctx, key_id: str):
-    rec = await ops.get_gateway_key(ctx.deps.store, key_id)
+    rec = await get_gateway_key(ctx.deps.store, key_id)
     if ctx.viewer is None or rec.org_id != ctx.viewer.org.id:
         raise GatewayError(404, "No gateway key with that id in this organisation.", code="not_found")
     return rec
@@ -117,7 +127,7 @@ async def create_key(ctx: Ctx) -> Response:
                 "limits": _limits(f.get("limits", "")) or None,
             },
         )
-        key, rec = await ops.create_gateway_key(ctx.deps.store, ctx.deps.secrets, viewer.org, body)
+        key, rec = await create_gateway_key(ctx.deps.store, ctx.deps.secrets, viewer.org, body)
         return key, f"Created key {rec.name or rec.prefix}. Copy it now: it is not shown again."
 
     return await _act(ctx, run)
@@ -136,7 +146,7 @@ async def update_key(ctx: Ctx) -> Response:
                 "limits": _limits(f.get("limits", "")),
             },
         )
-        rec = await ops.update_gateway_key(ctx.deps.store, rec.id, body)
+        rec = await update_gateway_key(ctx.deps.store, rec.id, body)
         return f"Saved key {rec.name or rec.prefix}."
 
     return await _act(ctx, run)
@@ -147,7 +157,7 @@ async def revoke_key(ctx: Ctx) -> Response:
 
     async def run():
         rec = await _own_key(ctx, ctx.request.path_params["key_id"])
-        rec = await ops.revoke_gateway_key(ctx.deps.store, rec.id)
+        rec = await revoke_gateway_key(ctx.deps.store, rec.id)
         return f"Revoked key {rec.name or rec.prefix}. Calls with it are refused from now on."
 
     return await _act(ctx, run)
@@ -168,7 +178,7 @@ async def add_provider_key(ctx: Ctx) -> Response:
                 "config": config or None,
             },
         )
-        pk = await ops.create_provider_key(
+        pk = await create_provider_key(
             ctx.deps.store,
             ctx.deps.secrets,
             ctx.deps.registry,
@@ -186,7 +196,7 @@ async def rotate_provider_key(ctx: Ctx) -> Response:
 
     async def run():
         body = parse(ProviderKeyPatch, {"key": ctx.form.get("key", "")})
-        pk = await ops.update_provider_key(
+        pk = await update_provider_key(
             ctx.deps.store,
             ctx.deps.secrets,
             viewer.org,
@@ -204,7 +214,7 @@ async def remove_provider_key(ctx: Ctx) -> Response:
 
     async def run():
         key_id = ctx.request.path_params["key_id"]
-        await ops.delete_provider_key(ctx.deps.store, viewer.org, key_id)
+        await delete_provider_key(ctx.deps.store, viewer.org, key_id)
         return f"Removed provider key {key_id}."
 
     return await _act(ctx, run)
@@ -219,7 +229,7 @@ async def grant_credits(ctx: Ctx) -> Response:
         except ValueError:
             raise bad_request("amount_usd: must be a number of US dollars") from None
         body = parse(CreditGrant, {"amount_usd": amount, "note": ctx.form.get("note") or None})
-        await ops.grant_credits(ctx.deps.store, viewer.org, body)
+        await admin_credits.grant_credits(ctx.deps.store, viewer.org, body)
         return f"Added {usd(amount)} of credits."
 
     return await _act(ctx, run)
