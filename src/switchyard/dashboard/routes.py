@@ -57,5 +57,6 @@ def dashboard_routes() -> list[BaseRoute]:
         get("/dashboard/health", health.health_page),
         get("/dashboard/prompts", prompts.prompts_page),
         get("/dashboard/prompts/{prompt_id}", prompts.prompt_page),
+        post("/dashboard/prompts/{prompt_id}/run", prompts.run_prompt),
         Mount("/dashboard/static", app=static, name="dashboard-static"),
     ]

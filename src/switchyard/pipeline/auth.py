@@ -18,6 +18,11 @@ valid keys out of the cache:
   cache, so keys in use stay cached.
 A lookup that was in flight when the caches were dropped answers its callers but is not cached: it may have
 read the key just before a revocation committed.
+
+Grants: the dashboard's prompt playground runs a request through the real pipeline in this process as the signed-in
+viewer, who has no key in hand (a session holds only a key's hash, an admin none). `grant(principal)` gives a
+random one-time token (`sy-grant-…`, 256 bits) that authenticates as that principal once, within `GRANT_TTL`
+seconds, in this process only; it is checked on the miss path, never stored, never cached as a key.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -41,6 +47,9 @@ _POSITIVE_TTL = 300.0
 _MAX_KEYS = 50_000  # valid keys remembered
 _MAX_UNKNOWN = 10_000  # unknown keys remembered (a separate table: they cannot evict valid ones)
 _MAX_LOOKUPS = 8  # store lookups of distinct uncached keys running at once
+GRANT_PREFIX = "sy-grant-"
+GRANT_TTL = 60.0
+_MAX_GRANTS = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +97,18 @@ class Authenticator:
         self._revision: tuple[int, ...] | None = None
         self._task: asyncio.Task[None] | None = None
         self._listeners: list[Any] = []
+        self._grants: dict[str, tuple[Principal, float]] = {}  # token digest → principal, expiry
+
+    def grant(self, principal: Principal) -> str:
+        """A one-time token that authenticates as `principal` in this process within GRANT_TTL seconds."""
+        now = self._clock()
+        for d in [d for d, (_, until) in self._grants.items() if until <= now]:
+            del self._grants[d]
+        if len(self._grants) >= _MAX_GRANTS:
+            raise GatewayError(503, "Too many playground runs at once; try again shortly.", code="overloaded")
+        token = GRANT_PREFIX + secrets.token_urlsafe(32)
+        self._grants[self._secrets.hash_key(token)] = (principal, now + GRANT_TTL)
+        return token
 
     def on_change(self, callback: Any) -> None:
         """Call `callback()` whenever keys, provider keys or organisations change (in this or another process)."""
@@ -144,6 +165,9 @@ class Authenticator:
 
     async def _principal(self, key: str, digest: str) -> Principal | None:
         """A key not (or no longer) in the valid-key cache: None for an unknown or revoked key."""
+        if key.startswith(GRANT_PREFIX):  # the dashboard playground's one-time token (see grant)
+            grant = self._grants.pop(digest, None)
+            return grant[0] if grant is not None and grant[1] > self._clock() else None
         if not looks_like_gateway_key(key):
             return None  # cannot be a gateway key: no lookup, and nothing to remember
         now = self._clock()
