@@ -47,6 +47,7 @@ from .stores.rollup_journal import Compactor
 from .stores.sql import SQLStore
 from .stores.sql_prompts import PromptStore
 from .stores.sql_webhooks import WebhookStore
+from .stores.wiring import open_invalidation_channel, open_limiters
 
 
 @dataclass
@@ -198,8 +199,10 @@ async def running(
         keyrings=keyrings,
         credits=credits,
         retry_default=RetryPolicy.from_settings(settings.routing.retries),
-        limits=Limits.build(settings, metrics=metrics, redis=redis),
-        invalidation=Invalidation(settings.redis, auth.invalidate, metrics=metrics),
+        limits=Limits.build(settings, open_limiters(settings, redis), metrics=metrics),
+        invalidation=Invalidation(
+            open_invalidation_channel(settings.redis), auth.invalidate, metrics=metrics
+        ),
     )
     deps.access_log = AccessLog.build(settings)
     deps.prompts = Prompts(PromptStore(store), log_inputs=settings.log.store_bodies)

@@ -29,8 +29,9 @@ from switchyard.pipeline.limit_rules import resolve_rules
 from switchyard.pipeline.limits import Limits
 from switchyard.providers.registry import load_registry
 from switchyard.stores.base import GatewayKey, LimitRule, Org
-from switchyard.stores.limiter_memory import Charge, MemoryLimiter
+from switchyard.stores.limiter_memory import MemoryLimiter
 from switchyard.stores.limiter_redis import RedisLimiter
+from switchyard.stores.limiter_types import Charge
 from switchyard.stores.redis_client import connect
 
 T0 = 1_700_000_000_000  # an injected "now" (ms); Redis otherwise uses its own clock
@@ -318,7 +319,7 @@ def test_100k_distinct_users_keep_the_in_process_limiter_bounded():
     from switchyard.pipeline.ratelimit_policy import parse_policy
 
     with pytest.raises(GatewayError):
-        Limits()._policy("1000;w=31622400;s=user")
+        Limits(MemoryLimiter())._policy("1000;w=31622400;s=user")
     policy = parse_policy("1000;w=2678400;s=user")
     ctx = _ctx({})
     lim = MemoryLimiter()
@@ -397,7 +398,10 @@ def _limits(url: str, on_failure: str, timeout_ms: int = 200) -> tuple[Limits, F
         url=url, on_failure=on_failure, timeout_ms=timeout_ms, key_prefix=fresh_prefix("sylim")
     )
     lim = Limits(
-        RedisLimiter(connect(settings), settings.key_prefix), on_failure=on_failure, timeout_ms=timeout_ms
+        RedisLimiter(connect(settings), settings.key_prefix),
+        fallback=MemoryLimiter(),
+        on_failure=on_failure,
+        timeout_ms=timeout_ms,
     )
     lim.metrics = FakeMetrics()
     return lim, lim.metrics

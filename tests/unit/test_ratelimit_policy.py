@@ -9,7 +9,7 @@ from switchyard.pipeline.headers import parse_helicone
 from switchyard.pipeline.limit_rules import rate_headers, rejection, resolve_rules
 from switchyard.pipeline.ratelimit_policy import PolicyError, RateLimitPolicy, parse_policy, policy_error
 from switchyard.stores.base import GatewayKey, LimitRule, Org
-from switchyard.stores.limiter_memory import Decision
+from switchyard.stores.limiter_types import Decision
 
 P = RateLimitPolicy
 

@@ -13,6 +13,7 @@ from switchyard.observe.cost import Usage, choices, cost_usd, worst_case_usd
 from switchyard.pipeline.limits import Limits
 from switchyard.pipeline.spend import bounded_attempts, check_choices
 from switchyard.providers.registry import Price, RegistryError, load_registry
+from switchyard.stores.limiter_memory import MemoryLimiter
 
 REG = load_registry(Settings.model_validate({"home": "/tmp/switchyard-test-spend"}), env={})
 MINI = REG.models["gpt-4o-mini"].endpoints["openai"]  # 0.15 in, 0.60 out per 1M; max output 16384
@@ -202,14 +203,14 @@ def test_deployment_settings_are_validated(tmp_path):
 
 
 def test_policy_windows_longer_than_the_cap_are_refused():
-    lim = Limits()
+    lim = Limits(MemoryLimiter())
     assert lim._policy("1000;w=2678400;s=user").window == 2678400  # 31 days: the default cap
     with pytest.raises(GatewayError) as e:
         lim._policy("1000;w=31622400;s=user")
     assert e.value.code == "invalid_rate_limit_policy"
     assert "window 'w' must be at most 2678400 seconds (31 days" in e.value.message
     with pytest.raises(GatewayError):
-        Limits(max_policy_window_s=3600)._policy("1;w=3601")
+        Limits(MemoryLimiter(), max_policy_window_s=3600)._policy("1;w=3601")
 
 
 # -- credits use the same bound --------------------------------------------------------------------------------

@@ -35,7 +35,8 @@ def run_store(settings: Settings, fn: Callable[[SQLStore], Awaitable[Any]], *, p
         finally:
             await store.close()
         if publish and settings.redis.url:
-            from ..pipeline.invalidation import notify  # imports Redis only when there is something to send
+            # imports Redis only when there is something to send
+            from ..stores.invalidation_redis import notify
 
             await notify(settings.redis)
         return result

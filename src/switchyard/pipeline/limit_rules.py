@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import GatewayError
 from ..stores.base import LimitRule
-from ..stores.limiter_memory import NANO_PER_USD, REQUESTS, TOKENS, USD, Charge, Decision
+from ..stores.limiter_types import NANO_PER_USD, REQUESTS, TOKENS, USD, Charge, Decision
 from .ratelimit_policy import RateLimitPolicy
 
 log = logging.getLogger("switchyard.limits")

@@ -52,15 +52,11 @@ import contextlib
 import logging
 import math
 import time
-from typing import Any
+from typing import Any, cast
 
 from ..errors import GatewayError
 from ..ids import new_request_id
-from ..stores.limiter_memory import NANO_PER_USD, TOKENS, USD, Charge, MemoryLimiter
-from ..stores.limiter_redis import RedisLimiter
-from ..stores.redis_client import connect
-from ..stores.redis_client import failures as redis_failures
-from ..stores.redis_client import timeouts as redis_timeouts
+from ..stores.limiter_types import NANO_PER_USD, TOKENS, USD, Charge, Limiter, LocalLimiter
 from .limit_rules import Rule, rate_headers, rejection, resolve_rules
 from .ratelimit_policy import PolicyCache, RateLimitPolicy, policy_header
 from .spend import bounded_attempts, check_choices
@@ -130,20 +126,26 @@ NO_LIMITS = Admission(None, None, "", [], [])
 
 
 class Limits:
+    """The policy over a limiter backend (`stores/wiring.open_limiters` builds them): the in-process one, or a
+    shared one (Redis) with an in-process `fallback` for `on_failure: open`."""
+
     def __init__(
         self,
-        backend: Any = None,
+        backend: Limiter,
         *,
+        fallback: LocalLimiter | None = None,
         on_failure: str = "open",
         timeout_ms: int = 250,
-        reservation_ttl_ms: int = 3_600_000,
         max_n: int = 128,
         allow_unpriced: bool = False,
         max_policy_window_s: int = 31 * 24 * 3600,
-        max_segment_counters: int = 10_000,
     ) -> None:
-        self.fallback = MemoryLimiter(reservation_ttl_ms, max_segment_counters)
-        self.backend = backend if backend is not None else self.fallback
+        if fallback is None:
+            if not backend.local:
+                raise ValueError("a shared limiter needs an in-process fallback")
+            fallback = cast(LocalLimiter, backend)
+        self.fallback: LocalLimiter = fallback
+        self.backend: Limiter = backend
         self.metrics: Any = None  # observe.metrics.Metrics when the gateway has one
         self._on_failure = on_failure
         self._timeout = timeout_ms / 1000
@@ -154,29 +156,19 @@ class Limits:
         self._probing = False
 
     @classmethod
-    def build(cls, settings: Any, *, metrics: Any = None, redis: Any = None) -> Limits:
-        """In-process limits, or Redis-backed ones when `redis.url` is set (`redis`: a client to share)."""
-        ttl = settings.credits.reservation_ttl_seconds * 1000
-        ls = settings.limits
-        common = {
-            "reservation_ttl_ms": ttl,
-            "max_n": ls.max_n,
-            "allow_unpriced": ls.allow_unpriced,
-            "max_policy_window_s": ls.max_policy_window_seconds,
-            "max_segment_counters": ls.max_segment_counters,
-        }
-        rs = settings.redis
-        if not rs.url:
-            limits = cls(**common)
-        else:
-            backend = RedisLimiter(
-                redis if redis is not None else connect(rs),
-                rs.key_prefix,
-                ttl,
-                owns_client=redis is None,
-                max_segment_counters=ls.max_segment_counters,
-            )
-            limits = cls(backend, on_failure=rs.on_failure, timeout_ms=rs.timeout_ms, **common)
+    def build(cls, settings: Any, limiters: tuple[Limiter, LocalLimiter], *, metrics: Any = None) -> Limits:
+        """Limits over `limiters` = (backend, in-process fallback), from `stores.wiring.open_limiters`."""
+        backend, fallback = limiters
+        ls, rs = settings.limits, settings.redis
+        limits = cls(
+            backend,
+            fallback=fallback,
+            on_failure=rs.on_failure,
+            timeout_ms=rs.timeout_ms,
+            max_n=ls.max_n,
+            allow_unpriced=ls.allow_unpriced,
+            max_policy_window_s=ls.max_policy_window_seconds,
+        )
         limits.metrics = metrics
         if metrics is not None and hasattr(metrics, "bind_limits"):
             metrics.bind_limits(limits)
@@ -211,7 +203,7 @@ class Limits:
         if self._pending:
             await asyncio.wait(list(self._pending), timeout=10)
         if self.shared:
-            with contextlib.suppress(*redis_failures()):
+            with contextlib.suppress(*self.backend.failures):
                 await self.backend.close()
 
     # -- per request ---------------------------------------------------------------------------------------
@@ -309,9 +301,9 @@ class Limits:
         try:
             async with asyncio.timeout(self._timeout):
                 result = await call
-        except redis_failures() as e:
+        except self.backend.failures as e:
             self._down(op, e)
-            if isinstance(e, redis_timeouts()) and op == "acquire" and rid and charges:
+            if isinstance(e, self.backend.timeouts) and op == "acquire" and rid and charges:
                 # the script may still have run: give its reservations back once Redis answers again
                 self._spawn(self._quiet_release(rid, charges))
             return None
@@ -327,7 +319,7 @@ class Limits:
         return result
 
     async def _quiet_release(self, rid: str, charges: list[Charge]) -> None:
-        with contextlib.suppress(*redis_failures()):
+        with contextlib.suppress(*self.backend.failures):
             async with asyncio.timeout(max(self._timeout * 4, 1.0)):
                 await self.backend.release(rid, charges)
 

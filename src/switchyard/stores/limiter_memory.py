@@ -30,35 +30,9 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-REQUESTS, TOKENS, USD = "requests", "tokens", "usd"
-NANO_PER_USD = 1_000_000_000
+from .limiter_types import REQUESTS, USD, Charge, Decision
+
 RESERVED_RETRY_MS = 1000  # Retry-After when only in-flight reservations stand in the way
-
-
-@dataclass(frozen=True, slots=True)
-class Charge:
-    """One rule applied to one request. `amount`: at admission, 1 for requests, the reservation (nano-dollars)
-    for usd, 0 for tokens; at settle, the real amount to log."""
-
-    counter: str  # unique per (metric, window, scope)
-    metric: str
-    limit: int  # requests, tokens or nano-dollars
-    window_ms: int
-    amount: int = 0
-    group: str = ""  # segmented counters (per user/property): their key or organisation, capped per group
-
-    @property
-    def grain_ms(self) -> int:
-        return max(1, self.window_ms // 1000)
-
-
-@dataclass(slots=True)
-class Decision:
-    admitted: bool
-    used: list[int]  # per charge, after the decision: settled + reserved
-    reset_ms: list[int | None]  # per charge: until the oldest logged amount ages out (None: nothing logged)
-    blocked: int = -1  # the refused charge that waits longest
-    retry_after_ms: int = 0
 
 
 def retry_after_ms(log: list[tuple[int, int]], used: int, limit: int, window_ms: int, now: int) -> int:
@@ -137,6 +111,9 @@ class MemoryLimiter:
     counters active within their window, and segmented ones are capped per group (least recently used out)."""
 
     local = True  # no I/O: callers may settle inline instead of scheduling a task
+    failures: tuple[type[BaseException], ...] = ()  # nothing to fail
+    timeouts: tuple[type[BaseException], ...] = ()
+    live: int | None = None  # `len()` is exact here
 
     def __init__(self, reservation_ttl_ms: int = 3_600_000, max_segment_counters: int = 10_000) -> None:
         self._counters: dict[str, _Counter] = {}
@@ -234,6 +211,9 @@ class MemoryLimiter:
         self.settle_now(
             rid, [Charge(c.counter, c.metric, c.limit, c.window_ms, 0, c.group) for c in charges], now_ms
         )
+
+    async def ping(self) -> None:
+        return None
 
     async def close(self) -> None:
         self._counters.clear()

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .limiter_memory import REQUESTS, USD, Charge, Decision
+from .limiter_types import REQUESTS, USD, Charge, Decision
+from .redis_client import failures, timeouts
 
 _COMMON = """
 local function parse(item)
@@ -240,6 +241,8 @@ class RedisLimiter:
         self._ttl = reservation_ttl_ms
         self._cap = max_segment_counters
         self.live: int | None = None  # live counters in Redis (all replicas), as of the last script call
+        self.failures = failures()  # Redis down or slow: the caller decides (fail open or closed)
+        self.timeouts = timeouts()  # ... and of those, the ones after which the script may still have run
         self.evicted = 0  # segmented counters this process's calls evicted
         self._acquire = redis.register_script(_COMMON + ACQUIRE)
         self._settle = redis.register_script(_COMMON + SETTLE)
