@@ -7,6 +7,7 @@ the rules documented in src/switchyard/registry/README.md.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -86,13 +87,32 @@ def providers() -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def models() -> dict[str, dict[str, Any]]:
+def curated() -> dict[str, dict[str, Any]]:
     data = _load("models.yaml")
     assert isinstance(data, dict) and set(data) == {"models"}, (
         "models.yaml must have one top-level key: models"
     )
     assert isinstance(data["models"], dict)
     return data["models"]
+
+
+@pytest.fixture(scope="module")
+def generated() -> dict[str, dict[str, Any]]:
+    """models_generated.json (registry/generate.py), its JSON date strings read as dates like YAML's."""
+    data = json.loads((REGISTRY_DIR / "models_generated.json").read_text(encoding="utf-8"))
+    assert set(data) == {"_", "sources", "models"}
+    for m in data["models"].values():
+        for ep in m["endpoints"].values():
+            if "deprecated" in ep:
+                ep["deprecated"] = dt.date.fromisoformat(ep["deprecated"])
+    return data["models"]
+
+
+@pytest.fixture(scope="module")
+def models(curated, generated) -> dict[str, dict[str, Any]]:
+    """Every model the registry loads: the schema rules below hold for both files."""
+    assert not set(curated) & set(generated), "a generated id repeats a models.yaml id"
+    return {**curated, **generated}
 
 
 def _endpoints(models: dict[str, dict[str, Any]]):
@@ -215,8 +235,19 @@ def test_known_provider_facts(providers):
 # ---------------------------------------------------------------- models
 
 
-def test_model_count(models):
-    assert len(models) >= 60
+def test_model_count(models, curated):
+    assert len(curated) >= 75 and len(models) >= 400
+
+
+def test_generated_prices_name_their_dataset(generated):
+    """Every generated price names the pinned dataset it came from (tests/unit/test_registry_prices.py checks the
+    figures); genai-prices first, LiteLLM's table only for providers genai-prices does not cover."""
+    for mid, m in generated.items():
+        for pid, ep in m["endpoints"].items():
+            source = ep.get("price_source", "")
+            assert source.startswith("genai-prices ") or (
+                source.startswith("litellm ") and pid in ("deepinfra", "nebius")
+            ), f"{mid}/{pid}: price_source {source!r}"
 
 
 def test_model_fields(models):

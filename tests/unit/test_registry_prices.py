@@ -38,6 +38,7 @@ def _dataset_endpoints() -> list[tuple[str, str, dict[str, Any]]]:
 
 
 ENDPOINTS = _dataset_endpoints()
+EMBEDDINGS = {mid for mid, m in _all_models().items() if m.get("kind") == "embedding"}
 
 
 def _shape(price: dict[str, Any]) -> dict[str, float]:
@@ -57,6 +58,8 @@ def test_price_is_the_datasets(mid: str, pid: str, ep: dict[str, Any]) -> None:
     _, gp, gm = price_dataset.parse_source(ep["price_source"])  # type: ignore[misc]
     assert price_dataset.find(pid, ep["id"]) == (gp, gm), f"the dataset prices {pid}/{ep['id']} otherwise"
     want = price_dataset.price(gp, gm)
+    if mid in EMBEDDINGS:
+        want.setdefault("output", 0)  # the dataset prices embedding input only
     assert ep["price"] is not None
     assert _shape(ep["price"]) == _shape(want)
     tiers = [(t["above"], _shape(t)) for t in ep.get("tiers", [])]
@@ -74,3 +77,44 @@ def test_dataset_tiers_are_read_as_cliffs() -> None:
     p = price_dataset.price("google", "gemini-2.5-pro")
     assert (p["input"], p["output"]) == (1.25, 10)
     assert p["tiers"][0]["above"] == 200_000 and p["tiers"][0]["input"] == 2.5
+
+
+def _litellm_endpoints() -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (mid, pid, ep)
+        for mid, m in _all_models().items()
+        for pid, ep in m["endpoints"].items()
+        if price_dataset.parse_litellm_source(ep.get("price_source", "")) is not None
+    ]
+
+
+def test_litellm_table_prices_are_the_tables() -> None:
+    """Providers genai-prices does not cover (DeepInfra, Nebius) are priced from LiteLLM's bundled table, whose
+    entries carry the provider's pricing page; each such price is the installed table's, for that version."""
+    table = price_dataset.litellm_table()
+    checked = 0
+    for mid, pid, ep in _litellm_endpoints():
+        version, key = price_dataset.parse_litellm_source(ep["price_source"])  # type: ignore[misc]
+        assert version == price_dataset.litellm_version(), f"{mid}/{pid}"
+        want = price_dataset.litellm_price(table[key])
+        assert want is not None and _shape(ep["price"]) == _shape(
+            {**want, "output": ep["price"]["output"]}
+        ), f"{mid}/{pid}"
+        if mid not in EMBEDDINGS:
+            assert ep["price"]["output"] == want["output"], f"{mid}/{pid}"
+        checked += 1
+    assert checked >= 50
+
+
+def test_generated_file_is_the_generators_output() -> None:
+    """models_generated.json is exactly what registry/generate.py makes from the installed datasets on the day it
+    was run (no hand edits; a dataset upgrade or a models.yaml change shows up here until it is regenerated)."""
+    import datetime as dt
+
+    from switchyard.registry import generate
+
+    committed = json.loads((REGISTRY_DIR / "models_generated.json").read_text(encoding="utf-8"))
+    rebuilt = generate.build(today=dt.date.fromisoformat(committed["sources"]["on"]))
+    assert json.loads(json.dumps(rebuilt)) == committed, (
+        "models_generated.json is stale: run `.venv/bin/python -m switchyard.registry.generate`"
+    )

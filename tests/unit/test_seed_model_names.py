@@ -132,3 +132,43 @@ def test_unpriced_chain_item_is_dropped_under_a_usd_rule_but_kept_for_byok() -> 
     assert [(a.auth, a.provider_model_id) for a in bounded_attempts(ctx, byok, allow_unpriced=False)[0]] == [
         ("byok", "gpt-4o")
     ]
+
+
+# Model ids of Helicone's registry (Helicone/helicone packages/cost/models/authors/*: directory and model names
+# read for this list), current and legacy: each must name a registry model.
+HELICONE_IDS = """
+claude-3-haiku-20240307 claude-3.5-haiku claude-3.5-sonnet-v2 claude-3.7-sonnet claude-sonnet-4 claude-opus-4
+claude-opus-4-1 claude-4.5-sonnet claude-4.5-haiku claude-4.5-opus claude-opus-4-5 claude-4.6-sonnet claude-4.6-opus
+claude-4.7-opus claude-4.8-opus claude-5-opus claude-5-sonnet claude-5-fable claude-5.1-fable
+gpt-4 gpt-4o gpt-4o-mini chatgpt-4o-latest gpt-4o-search-preview-2025-03-11 gpt-4o-mini-search-preview-2025-03-11
+gpt-4.1 gpt-4.1-mini gpt-4.1-nano gpt-5 gpt-5-mini gpt-5-nano gpt-5-chat-latest gpt-5.1 gpt-5.2 gpt-5.3-codex
+gpt-5.4 gpt-5.5 o1 o3 o3-pro o3-mini o4-mini gpt-oss-120b gpt-oss-20b
+grok-code-fast-1 grok-4 grok-3 grok-3-mini
+gemini-2.5-pro gemini-2.5-flash gemini-2.5-flash-lite gemini-3-flash-preview gemini-3.1-pro-preview gemini-3.1-pro
+gemini-3.1-flash-lite gemini-3.1-flash-lite-preview
+deepseek-v3 deepseek-reasoner kimi-k2-0905 llama-3.1-8b-instruct llama-3.3-70b-instruct llama-4-scout
+llama-4-maverick qwen3-32b qwen3-coder sonar sonar-pro sonar-reasoning-pro sonar-deep-research
+""".split()  # noqa: SIM905 (a paragraph of names reads better than a 70-item list literal)
+
+
+@pytest.mark.parametrize("name", HELICONE_IDS)
+def test_helicone_registry_ids_resolve(name: str) -> None:
+    info = REG.model(name)
+    assert info is not None, f"{name} is not a registry model"
+    assert any(ep.price is not None for ep in info.endpoints.values()), f"{name} has no priced endpoint"
+
+
+@pytest.mark.parametrize(
+    ("helicone_id", "native_id"),
+    [
+        ("claude-4.7-opus", "claude-opus-4-7"),
+        ("claude-5-sonnet", "claude-sonnet-5"),
+        ("claude-5.1-fable", "claude-fable-5-1"),
+        ("claude-4.5-sonnet", "claude-sonnet-4-5"),
+    ],
+)
+def test_new_claude_models_take_helicone_ids_with_native_aliases(helicone_id: str, native_id: str) -> None:
+    info = REG.model(helicone_id)
+    assert info is not None and info.id == helicone_id
+    assert REG.model(native_id) is info
+    assert info.endpoints["anthropic"].provider_model_id.startswith(native_id)

@@ -1,9 +1,9 @@
 """The pinned price dataset (pydantic's `genai-prices`, a dev dependency pinned in uv.lock) read in the registry's
 units: USD per 1M tokens as `{input, output, cached_input, cache_write, cache_write_1h}` plus `tiers`.
 
-Build time only: the data test (`tests/unit/test_registry_prices.py`) checks every endpoint whose `price_source`
-names the dataset against it; the gateway never imports this module (prices are data in the registry files, read
-at start-up).
+Build time only: `registry/generate.py` fills `models_generated.json` from it, and the data test
+(`tests/unit/test_registry_prices.py`) checks every endpoint whose `price_source` names a dataset against it; the
+gateway never imports this module (prices are data in the registry files, read at start-up).
 
 A `price_source` naming the dataset reads `genai-prices <version> (<dataset provider>/<dataset model id>)`.
 """
@@ -141,6 +141,57 @@ def price(provider: str, model_id: str, when: dt.datetime | None = None) -> dict
     extra = sorted(k for k in values if k not in _KEYS)
     if extra:
         out["extra"] = extra
+    return out
+
+
+# -- LiteLLM's model table: limits, modes and capability flags; prices only where genai-prices has no provider --
+
+LITELLM_RE = re.compile(r"^litellm (?P<version>\S+) \((?P<key>[^()]+)\)$")
+
+
+def litellm_version() -> str:
+    from importlib.metadata import version as dist_version
+
+    return dist_version("litellm")
+
+
+def litellm_table() -> dict[str, dict[str, Any]]:
+    """The model table bundled with the installed LiteLLM (a dev dependency pinned in uv.lock), read as JSON:
+    importing litellm itself takes seconds and is not needed."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("litellm")
+    assert spec is not None and spec.submodule_search_locations, "litellm is not installed"
+    path = Path(next(iter(spec.submodule_search_locations))) / "model_prices_and_context_window_backup.json"
+    table = json.loads(path.read_text(encoding="utf-8"))
+    return {k: v for k, v in table.items() if isinstance(v, dict)}
+
+
+def litellm_source(key: str) -> str:
+    return f"litellm {litellm_version()} ({key})"
+
+
+def parse_litellm_source(text: str) -> tuple[str, str] | None:
+    m = LITELLM_RE.match(text or "")
+    return (m["version"], m["key"]) if m else None
+
+
+def litellm_price(entry: dict[str, Any]) -> dict[str, Any] | None:
+    """A LiteLLM entry's text-token price per 1M tokens (None when it gives no input and output price)."""
+    if entry.get("input_cost_per_token") is None or entry.get("output_cost_per_token") is None:
+        return None
+    out: dict[str, Any] = {}
+    for ours, theirs in (
+        ("input", "input_cost_per_token"),
+        ("output", "output_cost_per_token"),
+        ("cached_input", "cache_read_input_token_cost"),
+        ("cache_write", "cache_creation_input_token_cost"),
+        ("cache_write_1h", "cache_creation_input_token_cost_above_1hr"),
+    ):
+        if entry.get(theirs) is not None:
+            out[ours] = _num(round(float(entry[theirs]) * 1_000_000, 9))
     return out
 
 
