@@ -92,6 +92,17 @@ def test_a_session_stays_on_one_key_while_unpinned_traffic_rotates(gw, fault, or
         rows.append(rid)
     assert [x for [x] in free] in (["k1", "k2"] * 3, ["k2", "k1"] * 3), free
 
+    # the first request found no pin, the later ones were sent to it; requests without a session record none
+    assert gw.wait_row(rows[0], key=key)["pinned"] is False
+    assert {gw.wait_row(r, key=key)["pinned"] for r in rows[1:]} == {True}
+    _, unpinned = send(gw, fault, key)
+    assert gw.wait_row(unpinned, key=key)["pinned"] is None
+    # and the query API filters on it
+    found = gw.query(
+        {"filter": {"request_response_rmt": {"pinned": {"equals": True}}}, "limit": 100}, key=key
+    )
+    assert {r["request_id"] for r in found} == set(rows[1:])
+
 
 def test_new_sessions_spread_over_the_keys(gw, fault, org):
     _, key, _ = org
@@ -109,7 +120,7 @@ def test_a_failure_moves_the_pin_and_the_session_stays_where_it_moved(gw, fault,
     served, rid = send(gw, fault, key, session)
     assert served == [pinned_to, other]  # sent to its pin first; that failed; the other key answered
     row = gw.wait_row(rid, key=key)
-    assert [a["status"] for a in row["attempts"]] == [500, 200]
+    assert row["pinned"] is True and [a["status"] for a in row["attempts"]] == [500, 200]
 
     admin(gw, "PATCH", path, {"config": {"base_url": fault.base_url(f"{tag}{pinned_to}")}})  # healthy again
     for _ in range(3):

@@ -83,6 +83,7 @@ def to_helicone(row: dict[str, Any]) -> dict[str, Any]:
         "request_properties": row["properties"],
         "key_id": row["key_id"],
         "attempts": row["attempts"],
+        "pinned": row.get("pinned"),  # session affinity (docs/routing.md): null when no session was named
     }
     if "request_body" in row:
         out["request_body"] = _body(row["request_body"])

@@ -75,6 +75,7 @@ COLUMNS = {
     "error": "error",
     "duplicate_of": "duplicate_of",  # rows that asked for this id while another request held it
     "uid": "uid",
+    "pinned": "pinned",  # session affinity: sent first to its session's pinned endpoint (null: no session)
 }
 
 _TIME_COLUMNS = {"created_at"}

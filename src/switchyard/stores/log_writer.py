@@ -41,7 +41,7 @@ _INTS = {
     "cache_write_tokens",
     "reasoning_tokens",
 }
-_BOOLS = {"stream", "cache_hit"}
+_BOOLS = {"stream", "cache_hit", "pinned"}
 _PROP_COLUMNS = [c.name for c in request_properties.columns]
 _ID, _ORG, _UID, _DUP = (COLUMNS.index(c) for c in ("id", "org_id", "uid", "duplicate_of"))
 _P_REQUEST = _PROP_COLUMNS.index("request_id")

@@ -91,6 +91,7 @@ requests = Table(
     # (same uid: skip) from another request reusing the id (other uid: stored under its uid, see log_writer.py)
     Column("uid", String(36), nullable=False),
     Column("duplicate_of", String(36), nullable=True),  # the caller's id, when this row had to take its uid
+    Column("pinned", Boolean, nullable=True),  # session affinity: sent first to its session's pin (0010)
     PrimaryKeyConstraint("id", "org_id", name="pk_requests"),
     Index("ix_requests_org_created", "org_id", "created_at"),
     Index("ix_requests_org_user", "org_id", "user_id"),
