@@ -237,6 +237,40 @@ def _priced(provider: str, upstream: str, key: str, e: dict[str, Any]) -> dict[s
     }
 
 
+# OpenRouter ids of closed-weight models (OpenRouter passes the author's list price through; open-weight models
+# are billed at whichever host serves them, so they get no generated OpenRouter endpoint).
+_OPENROUTER_ORG = {"anthropic": "anthropic", "openai": "openai", "google-ai-studio": "google", "xai": "x-ai"}
+_CLAUDE_VERSION = re.compile(r"^(claude-[a-z]+-\d+)-(\d)$")
+
+
+def _openrouter(recs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """An OpenRouter endpoint for a closed-weight model, when the dataset prices OpenRouter's id for it."""
+    first = next((r for r in recs if r["provider"] in _OPENROUTER_ORG and r["upstream"] == r["key"]), None)
+    if first is None or first["kind"] != "chat" or first["key"].startswith(("gpt-oss", "gemma")):
+        return None
+    name = _CLAUDE_VERSION.sub(r"\1.\2", first["key"])
+    upstream = f"{_OPENROUTER_ORG[first['provider']]}/{name}"
+    found = ds.find("openrouter", upstream)
+    if found != ("openrouter", upstream):  # only the dataset's own entry for exactly this id
+        return None
+    price = ds.price(*found)
+    price.pop("extra", None)
+    if "input" not in price or "output" not in price:
+        return None
+    context = ds.model_info(*found).context_window or first["context"]
+    return {
+        **first,
+        "provider": "openrouter",
+        "upstream": upstream,
+        "context": context,
+        "price": price,
+        "source": ds.source(*found),
+        "note": None,
+        "deprecated": None,
+        "native_json": False,
+    }
+
+
 def build(today: dt.date | None = None) -> dict[str, Any]:
     curated = _curated()
     taken_names, taken_eps = _taken(curated)
@@ -246,6 +280,10 @@ def build(today: dt.date | None = None) -> dict[str, Any]:
         if (rec["provider"], rec["upstream"]) in taken_eps or (rec["provider"], rec["key"]) in taken_eps:
             continue
         groups.setdefault(rec["key"], []).append(rec)
+    for recs in groups.values():
+        extra = _openrouter(recs)
+        if extra is not None and ("openrouter", extra["upstream"]) not in taken_eps:
+            recs.append(extra)
     models: dict[str, Any] = {}
     for key in sorted(groups):
         mid = model_id(key)
@@ -328,7 +366,9 @@ def _endpoint(r: dict[str, Any], m: dict[str, Any], context: int) -> dict[str, A
         ep["max_output"] = mo
     if r["deprecated"]:
         ep["deprecated"] = r["deprecated"]
-    if m.get("structured_output") == "native" and (r["provider"] == "vertex" or not r["native_json"]):
+    if m.get("structured_output") == "native" and (
+        r["provider"] == "vertex" or (r["provider"] == "bedrock" and not r["native_json"])
+    ):
         ep["structured_output"] = "tool"
     if m.get("params", "").startswith("openai") and r["provider"] not in ("openai", "azure"):
         ep["params"] = "none"
