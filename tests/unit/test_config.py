@@ -1,4 +1,4 @@
-"""config.py: loading, interpolation, validation; and how provider settings merge into the registry."""
+"""switchyard.config: loading, interpolation, validation; and how provider settings merge into the registry."""
 
 from __future__ import annotations
 
