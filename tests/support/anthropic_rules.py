@@ -47,6 +47,7 @@ def refusal(body: Any, model: str | None = None) -> str | None:
         _thinking_forced_tool,
         _thinking_history,
         _unique_tool_ids,
+        _cache_breakpoints,
     ):
         message = rule(body)
         if message:
@@ -151,4 +152,45 @@ def _unique_tool_ids(body: dict[str, Any]) -> str | None:
                 if block.get("id") in seen:
                     return f"messages.{i}: `tool_use` ids must be unique"
                 seen.add(block.get("id"))
+    return None
+
+
+MAX_CACHE_BREAKPOINTS = 4
+
+
+def _cache_breakpoints(body: dict[str, Any]) -> str | None:
+    """Prompt caching: at most 4 blocks with `cache_control` (tools, system, messages and blocks nested in tool
+    results); none on a blank text block or a thinking block."""
+    found = 0
+    tools = body.get("tools")
+    found += (
+        sum(1 for t in tools if isinstance(t, dict) and t.get("cache_control"))
+        if isinstance(tools, list)
+        else 0
+    )
+    places: list[tuple[str, Any]] = []
+    if isinstance(body.get("system"), list):
+        places.append(("system", body["system"]))
+    for i, msg in enumerate(body.get("messages") or []):
+        if isinstance(msg, dict) and isinstance(msg.get("content"), list):
+            places.append((f"messages.{i}.content", msg["content"]))
+    while places:
+        where, blocks = places.pop()
+        for j, block in enumerate(blocks):
+            if not isinstance(block, dict):
+                continue
+            if isinstance(block.get("content"), list):  # a tool_result's own blocks
+                places.append((f"{where}.{j}.content", block["content"]))
+            if not block.get("cache_control"):
+                continue
+            found += 1
+            kind = block.get("type")
+            if kind in ("thinking", "redacted_thinking"):
+                return f"{where}.{j}.{kind}.cache_control: Extra inputs are not permitted"
+            if kind == "text" and not str(block.get("text") or "").strip():
+                return f"{where}.{j}.text: cache_control cannot be set for empty text blocks"
+    if found > MAX_CACHE_BREAKPOINTS:
+        return (
+            f"A maximum of {MAX_CACHE_BREAKPOINTS} blocks with cache_control may be provided. Found {found}."
+        )
     return None

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from ..errors import scrub
+from ..providers.anthropic.cache_breakpoint import with_breakpoint
 from ..providers.base import Provider, UpstreamError
 from ..providers.param_rules import fit
 from ..providers.transport import Timeouts, Transport, UpstreamResponse
@@ -233,7 +234,8 @@ def _fit(attempt: Attempt, body: dict[str, Any], kind: str) -> tuple[dict[str, A
     """The registry's parameter rules and output ceiling for this attempt's model, applied to the body in the
     format the upstream receives (`providers/param_rules.py`); the caller's dict is left as it was."""
     rules = attempt.endpoint.rules if attempt.endpoint is not None else None
-    return fit(body, kind, rules, attempt.target.config.get("max_output"))
+    body, notes = fit(body, kind, rules, attempt.target.config.get("max_output"))
+    return with_breakpoint(body, kind, attempt.target, notes)  # Claude's automatic prompt caching, if on
 
 
 def _needs_translation(attempt: Attempt, kind: str, body: dict[str, Any]) -> bool:
