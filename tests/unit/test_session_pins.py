@@ -114,6 +114,20 @@ async def test_the_pin_is_per_model_string_and_affinity_can_be_switched_off() ->
     explicit = await pins.lookup(ctx_for(session=None, switchyard_affinity_key="conv-9"))
     assert explicit is not None and explicit.target is None
     assert await SessionPins(AffinitySettings(enabled=False)).lookup(ctx_for()) is None
+    # OpenAI's prompt_cache_key names a session too (after both headers)
+    keyed = ctx_for(session=None)
+    keyed.body = {"model": "claude-sonnet-4", "messages": [], "prompt_cache_key": "tenant-7"}
+    pins.served(await pins.lookup(keyed), attempts[1])
+    again = ctx_for(session=None)
+    again.body = dict(keyed.body)
+    assert (await pins.lookup(again)).target == identity(attempts[1])
+
+
+def test_pin_lifetimes_in_the_config_are_checked() -> None:
+    with pytest.raises(ValueError, match="anthropic"):
+        AffinitySettings(ttl_seconds={"anthropic": 0})
+    with pytest.raises(ValueError, match="7 days"):
+        AffinitySettings(ttl_seconds={"openai": 10**9})
 
 
 def test_ttl_follows_the_provider_cache_lifetime_with_overrides() -> None:

@@ -88,6 +88,16 @@ class AffinitySettings(Strict):
     # Pin lifetime per provider id (seconds), over the built-in prompt-cache lifetimes (session_pins.py).
     ttl_seconds: dict[str, float] = Field(default_factory=dict)
 
+    @field_validator("ttl_seconds")
+    @classmethod
+    def _positive(cls, v: dict[str, float]) -> dict[str, float]:
+        for provider, seconds in v.items():
+            if not 0 < seconds <= 7 * 86400:
+                raise ValueError(
+                    f"{provider}: a pin lifetime is more than 0 and at most 604800 seconds (7 days)"
+                )
+        return v
+
 
 class RoutingSettings(Strict):
     retries: RetrySettings = Field(default_factory=RetrySettings)

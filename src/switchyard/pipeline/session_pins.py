@@ -3,7 +3,7 @@
 Load balancing over several keys or providers scatters a conversation, and every provider's prompt cache is
 local to where it was written (a key's organisation, a provider's region or machine): the next turn on another
 key reads nothing from it. So a request that names a session — `Switchyard-Affinity-Key`, else Helicone's
-`Helicone-Session-Id` — goes first to the endpoint (provider, key, model) that served the session's previous
+`Helicone-Session-Id`, else the body's `prompt_cache_key` (OpenAI's own cache-routing hint) — goes first to the endpoint (provider, key, model) that served the session's previous
 request with the same model string, for as long as that provider keeps an idle prompt cache (below). The pin
 moves only on failure: when the pinned endpoint's circuit is open or its attempt fails, whoever serves the
 request instead becomes the pin. `Switchyard-Session-Affinity: off` opts a request out.
@@ -148,7 +148,7 @@ class SessionPins:
         executor sets it True when the pinned endpoint is the one tried first."""
         if ctx.principal is None:
             return None
-        name = self.affinity_key(ctx.forward_headers, ctx.helicone.session_id)
+        name = self.affinity_key(ctx.forward_headers, ctx.helicone.session_id or _cache_key(ctx.body))
         if not name:
             return None
         org = ctx.principal.org.id
@@ -193,6 +193,12 @@ class SessionPins:
         """Let the writes in flight land (each is bounded by the Redis timeout)."""
         if self._writes:
             await asyncio.gather(*list(self._writes), return_exceptions=True)
+
+
+def _cache_key(body: Any) -> str | None:
+    """OpenAI's own cache-routing hint (`prompt_cache_key`): a caller that sets one asks for cache affinity."""
+    key = body.get("prompt_cache_key") if isinstance(body, dict) else None
+    return key if isinstance(key, str) and key else None
 
 
 def _asks_extended(raw: bytes | None) -> bool:
