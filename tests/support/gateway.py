@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
+import concurrent.futures
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -16,13 +17,54 @@ from typing import Any
 import httpx
 import yaml
 
+from switchyard.cli.runner import run_store, secrets_for
+from switchyard.config import load_settings
+from switchyard.security import display_prefix, new_gateway_key
+
 BIN = Path(sys.executable).parent / "switchyard"
 
 
+# Ports handed to servers the tests start later: each pytest-xdist worker draws from its own slice below the
+# kernel's ephemeral range (32768+, where outgoing connections take theirs), so no two workers, and no client
+# socket, can be given the same port between the draw and the server's bind.
+_SLICE = 1000
+_handed: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    low = 20000 + (int(worker) % 12 if worker.isdigit() else 0) * _SLICE
+    for _ in range(_SLICE):
+        port = random.randrange(low, low + _SLICE)
+        if port in _handed:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed.add(port)
+        return port
+    raise RuntimeError(f"no free port in {low}-{low + _SLICE - 1}")
+
+
+def issue_key(
+    home: Path, config: Path, org: str, name: str | None = None, env: dict[str, str] | None = None
+) -> str:
+    """A new gateway key of `org` (made if missing), as `switchyard orgs create` + `keys create` do it (the CLI's own
+    store runner: migrations, master-key check, Redis notice to running gateways), without their subprocesses."""
+    settings = load_settings(str(config), {**os.environ, **(env or {}), "SWITCHYARD_HOME": str(home)})
+
+    async def go(store: Any) -> str:
+        secrets = await secrets_for(settings, store)
+        found = await store.get_org_by_name(org) or await store.create_org(org)
+        key = new_gateway_key()
+        await store.create_key(found.id, secrets.hash_key(key), display_prefix(key), name)
+        return key
+
+    # its own thread: run_store runs an event loop, and the caller may be inside one
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(run_store, settings, go, publish=True).result()
 
 
 def cli(home: Path, config: Path, *args: str) -> str:
@@ -80,18 +122,11 @@ class GatewayProcess:
     def prepare(self, org: str = "test") -> str:
         self.home.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(yaml.safe_dump(self.config))
-        cli(self.home, self.config_path, "orgs", "create", org)
-        self.key = (
-            cli(self.home, self.config_path, "keys", "create", "--org", org, "--name", "e2e")
-            .strip()
-            .splitlines()[-1]
-        )
+        self.key = issue_key(self.home, self.config_path, org, "e2e", self.env)
         return self.key
 
     def new_key(self, org: str) -> str:
-        with contextlib.suppress(RuntimeError):  # the organisation may exist already
-            cli(self.home, self.config_path, "orgs", "create", org)
-        return cli(self.home, self.config_path, "keys", "create", "--org", org).strip().splitlines()[-1]
+        return issue_key(self.home, self.config_path, org, env=self.env)
 
     def start(self, timeout: float = 90) -> GatewayProcess:
         env = {
