@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -100,7 +101,7 @@ class PinTable:
         pins = self._orgs.get(org)
         if pins is None:
             pins = self._orgs[org] = OrderedDict()
-        pins[key] = (target, self._clock() + ttl)
+        pins[key] = (sys.intern(target), self._clock() + ttl)  # one string per endpoint, not per pin
         pins.move_to_end(key)
         while len(pins) > self._max:
             pins.popitem(last=False)
