@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -130,6 +131,7 @@ class Gateway:
             self.deps = deps
             app.state.deps = deps
             self._hot = _proxy_routes(deps)
+            settle_heap()
             yield
             self._hot = {}
 
@@ -169,6 +171,20 @@ class Gateway:
         err = GatewayError(503, message, code="overloaded")
         body = route.spec.error_body(err) if route is not None else err.openai_body()
         await send_response(send, 503, body, [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())])
+
+
+# Young-generation threshold: a request allocates a few hundred container objects, so CPython's default (700) runs a
+# collection every request or two; 20,000 makes them ~30× rarer for the same total work (each scans what is young).
+GC_THRESHOLDS = (20_000, 10, 10)
+
+
+def settle_heap() -> None:
+    """Once the gateway is built: move everything made at start-up (modules, settings, the registry, SQLAlchemy's
+    tables: ~100k objects) to the collector's permanent generation. A full collection over them took 50–130 ms on
+    the event loop — the p99 stalls at saturation; after `gc.freeze()` collections scan only what requests left."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def create_app(settings: Settings | None = None, **kwargs: Any) -> Gateway:

@@ -11,10 +11,7 @@ import socket
 import sys
 
 from ..admin.keys import KeyCreate, create_gateway_key
-from ..api.server_limits import LimitedHttpToolsProtocol
 from ..config import Settings
-from ..observe.metrics_multiprocess import ENV as MULTIPROC_ENV
-from ..observe.metrics_multiprocess import prepare_dir
 from ..stores.base import Conflict
 from ..stores.sql import SQLStore
 from .runner import CommandError, run_store, secrets_for
@@ -24,6 +21,10 @@ DEFAULT_ORG = "default"
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
+
+    from ..api.server_limits import LimitedHttpToolsProtocol  # uvicorn's protocol: only for serving
+    from ..observe.metrics_multiprocess import ENV as MULTIPROC_ENV
+    from ..observe.metrics_multiprocess import prepare_dir
 
     host = args.host or settings.server.host
     port = args.port or settings.server.port

@@ -1,0 +1,65 @@
+"""The CLI imports only the module of the command it runs (cli/__init__.py COMMANDS)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from switchyard import cli
+
+
+def _commands(parser: argparse.ArgumentParser) -> set[str]:
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return set(sub.choices)
+
+
+def test_the_command_table_names_every_command_and_only_those() -> None:
+    assert _commands(cli.build_parser()) == set(cli.COMMANDS)
+    for command, module in cli.COMMANDS.items():
+        narrow = _commands(cli.build_parser(command))
+        assert command in narrow
+        assert narrow == {c for c, m in cli.COMMANDS.items() if m == module}
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["keys", "list"], "keys"),
+        (["--config", "x.yaml", "orgs", "create", "a"], "orgs"),
+        (["--config=x.yaml", "serve"], "serve"),
+        (["--help"], None),
+        ([], None),
+    ],
+)
+def test_command_of(argv: list[str], command: str | None) -> None:
+    assert cli.command_of(argv) == command
+
+
+def test_an_unknown_command_gets_the_whole_parser(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["nonsense"])
+    err = capsys.readouterr().err
+    assert "invalid choice: 'nonsense'" in err and "provider-keys" in err and "serve" in err
+
+
+def test_a_management_command_loads_neither_the_server_nor_other_commands(tmp_path: Path) -> None:
+    code = (
+        "import sys, json\nfrom switchyard import cli\nrc = cli.main(['orgs', 'list'])\n"
+        "print(json.dumps([rc, sorted(m for m in sys.modules if m.startswith(('switchyard.cli', 'uvicorn')))]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "SWITCHYARD_HOME": str(tmp_path), "PYTHONPATH": ":".join(sys.path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rc, loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    assert rc == 0
+    assert loaded == ["switchyard.cli", "switchyard.cli.accounts", "switchyard.cli.runner"]
