@@ -11,8 +11,11 @@ $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# Byte-code is compiled once at install (--compile-bytecode) and written for src/ and tests/ during the test run
+# (PYTHONDONTWRITEBYTECODE unset): the suite starts hundreds of gateway and CLI processes, and on a machine that
+# sets PYTHONDONTWRITEBYTECODE each of them compiled every imported module from source again.
 .venv/.synced: $(UV) uv.lock pyproject.toml
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --quiet --compile-bytecode
 	@touch $@
 
 tests/e2e/node/node_modules/.installed: tests/e2e/node/package-lock.json
@@ -43,7 +46,7 @@ run: install
 
 ## Run the whole test suite (unit, contract on SQLite and PostgreSQL, end-to-end with real SDKs).
 test: install tests/e2e/node/node_modules/.installed $(CHROMIUM) $(PROMETHEUS)
-	.venv/bin/python -m pytest $(PYTEST_ARGS)
+	env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -m pytest $(PYTEST_ARGS)
 
 lint: install
 	.venv/bin/ruff check src tests

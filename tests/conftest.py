@@ -14,6 +14,9 @@ from support.mock_upstream import MockUpstream
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+    # LiteLLM fetches its model cost map from GitHub on import (three tries with sleeps, ~10 s offline) unless told
+    # to use its bundled copy; set before any test module or subprocess imports it.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 @pytest.fixture(scope="session")
