@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from ..errors import GatewayError, bad_request
+from ..pipeline.caller_body import parse_json_body, require_model
 from ..pipeline.context import RequestContext
 from ..pipeline.count_tokens import count
 from ..pipeline.headers import header_map, parse_helicone
@@ -21,7 +22,6 @@ from ..pipeline.record import build_record
 from .asgi import Receive, Scope, Send, declared_length, read_body, send_response
 from .content_encoding import check as check_encodings
 from .content_encoding import codings, inflated
-from .proxy import parse_json_body, require_model
 from .surfaces import MESSAGES
 
 log = logging.getLogger("switchyard.count_tokens")

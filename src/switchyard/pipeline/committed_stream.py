@@ -23,6 +23,7 @@ from ..observe.cost import cost_usd, read_usage
 from ..providers.base import UpstreamError
 from .call import StreamStart
 from .context import RequestContext
+from .exchange import Exchange
 from .model_override import priced_endpoint
 from .plan import Attempt
 
@@ -80,24 +81,18 @@ class OpenStream:
     def __init__(
         self,
         executor: Any,
-        ctx: RequestContext,
+        x: Exchange,
         attempt: Attempt,
         start: StreamStart,
-        surface: Any,
         hold: Any,
-        *,
         body: dict[str, Any],
-        plan: list[Attempt],
-        include_usage: bool,
     ) -> None:
-        self.executor, self.ctx, self.attempt, self.surface = executor, ctx, attempt, surface
+        self.executor, self.x, self.ctx, self.attempt, self.surface = executor, x, x.ctx, attempt, x.surface
         self.start = start
         self.first = start.first
         self.pump = start.pump
         self._hold = hold
-        self._body = body
-        self._plan = plan
-        self._include_usage = include_usage
+        self._body = body  # what this stream's attempts were sent (a continuation's carries the text so far)
         self._prefix = ""  # text of earlier, broken streams (continuation)
         self._seam: Seam | None = None
 
@@ -147,7 +142,7 @@ class OpenStream:
         if not self._continuable():
             return None
         tried = {a.source for a in self.ctx.attempts}
-        later = [a for a in self._plan if a.source not in tried]
+        later = [a for a in self.x.attempts or () if a.source not in tried]
         if not later:
             return None
         asm = self.pump.assembler
@@ -159,7 +154,7 @@ class OpenStream:
         ].error = f"stream broke after content; continued on the next attempt: {redact(e.message)}"
         self.ctx.attempts[-1].kind = e.kind
         try:
-            stream = await self.executor.open_stream(self.ctx, later, body, self.surface, self._include_usage)
+            stream = await self.executor.open_stream(self.x, later, body)
         except GatewayError:
             return None
         for alog in self.ctx.attempts[first_log:]:
@@ -183,9 +178,7 @@ class OpenStream:
 
     def _settle_hold(self) -> None:
         hold, self._hold = self._hold, None
-        credits = self.executor.credits
-        if hold is not None and credits is not None:
-            credits.settle(hold, self.ctx.cost_usd, self.ctx.helicone.request_id)
+        self.executor.end_hold(self.ctx, hold, answered=True)
 
     def finish(self) -> None:
         """Record usage and cost from what was streamed (also after an interruption), settle credits."""

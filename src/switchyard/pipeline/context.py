@@ -52,8 +52,9 @@ class RequestContext:
     started: float = field(default_factory=time.perf_counter)
     created_at_ms: int = field(default_factory=lambda: int(time.time() * 1000))
     principal: Principal | None = None
-    body: dict[str, Any] | None = None
-    raw_body: bytes | None = None
+    body: dict[str, Any] | None = None  # what is executed: the parsed caller body unless a step rewrote it
+    raw_body: bytes | None = None  # the caller's bytes (inflated when they came compressed)
+    rewritten_by: str | None = None  # which step replaced the body ("prompt", "token-limit truncate"), if any
     requested_model: str | None = None
     stream: bool = False
     forward_headers: dict[str, str] = field(default_factory=dict)  # caller headers a native upstream may need

@@ -33,6 +33,7 @@ from .call import Answer, Caller, StreamStart
 from .committed_stream import OpenStream, settle
 from .context import AttemptLog, RequestContext
 from .credits import Credits, Hold
+from .exchange import Exchange
 from .order import order
 from .plan import Attempt
 from .retry import RetryPolicy
@@ -60,6 +61,7 @@ _NO_RETRY = RetryPolicy(0)
 class _Run:
     """What the attempts of one request learned so far."""
 
+    body: dict[str, Any]  # what the attempts send (credit holds are sized on it)
     errors: list[tuple[Attempt, UpstreamError]] = field(default_factory=list)
     ptb_blocked: bool = False  # credits could not be reserved: only BYOK attempts may still run
     context_floor: int | None = None  # after a context-length error: only larger windows
@@ -93,38 +95,45 @@ class Executor:
         return ctx.options.timeouts(base) if ctx.options is not None else base
 
     # -- entry points ----------------------------------------------------------------------------
-    async def complete(
-        self, ctx: RequestContext, attempts: list[Attempt], body: dict[str, Any], surface: Any
-    ) -> bytes:
+    async def complete(self, x: Exchange) -> bytes:
+        """The answer's bytes for the caller, from the first attempt that answers. Raises GatewayError if none does."""
+        ctx, body, surface = x.ctx, x.body, x.surface
+
         def op(a: Attempt) -> Awaitable[Answer]:
             return self.call.complete(ctx, a, body, surface, self.timeouts(ctx, a))
 
-        attempt, answer, hold = await self._run(ctx, attempts, body, op, _drop_answer)
+        attempt, answer, hold = await self._run(ctx, x.attempts, body, op, _drop_answer)
         settle(ctx, attempt, answer.usage, answer.model)
         ctx.response_body = answer.logged
-        if hold is not None and self.credits is not None:
-            self.credits.settle(hold, ctx.cost_usd, ctx.helicone.request_id)
+        self.end_hold(ctx, hold, answered=True)
         return answer.data
 
     async def open_stream(
-        self,
-        ctx: RequestContext,
-        attempts: list[Attempt],
-        body: dict[str, Any],
-        surface: Any,
-        include_usage: bool,
-    ) -> Any:
-        """Try attempts until one yields its first caller content. Raises GatewayError if none does."""
+        self, x: Exchange, attempts: list[Attempt] | None = None, body: dict[str, Any] | None = None
+    ) -> OpenStream:
+        """Try attempts until one yields its first caller content. Raises GatewayError if none does. A continuation
+        passes the attempts left and the body that continues the broken stream."""
+        ctx, surface, include_usage = x.ctx, x.surface, x.include_usage
+        attempts = x.attempts if attempts is None else attempts
+        sent = x.body if body is None else body
 
         def op(a: Attempt) -> Awaitable[StreamStart]:
-            return self.call.open_stream(ctx, a, body, surface, include_usage, self.timeouts(ctx, a))
+            return self.call.open_stream(ctx, a, sent, surface, include_usage, self.timeouts(ctx, a))
 
-        attempt, start, hold = await self._run(ctx, attempts, body, op, StreamStart.close)
+        attempt, start, hold = await self._run(ctx, attempts, sent, op, StreamStart.close)
         ctx.provider, ctx.model = attempt.provider.id, attempt.provider_model_id
         ctx.registry_model = attempt.model.id if attempt.model else None
-        return OpenStream(
-            self, ctx, attempt, start, surface, hold, body=body, plan=attempts, include_usage=include_usage
-        )
+        return OpenStream(self, x, attempt, start, hold, sent)
+
+    def end_hold(self, ctx: RequestContext, hold: Hold | None, *, answered: bool) -> None:
+        """The one place a credit hold ends: the answering attempt's is charged its real cost (nothing when its
+        usage is unknown), every other one is released."""
+        if hold is None or self.credits is None:
+            return
+        if answered:
+            self.credits.settle(hold, ctx.cost_usd, ctx.helicone.request_id)
+        else:
+            self.credits.release(hold)
 
     # -- the attempt loop ------------------------------------------------------------------------
     async def _run(
@@ -135,7 +144,7 @@ class Executor:
         op: Callable[[Attempt], Awaitable[Any]],
         discard: Callable[[Any], None],
     ) -> tuple[Attempt, Any, Hold | None]:
-        run = _Run()
+        run = _Run(body)
         health = self.health
         pin = await self.pins.lookup(ctx) if self.pins is not None else None  # session affinity
         queue = deque(order(attempts, health, pin.target if pin is not None else None))
@@ -148,13 +157,13 @@ class Executor:
             run.panic = all(health.score(a.endpoint_id) == 2 for a in queue)
         hedge = ctx.options.hedge_after if ctx.options is not None else None
         if hedge is not None and len(queue) > 1:
-            return self._pinned(pin, await self._hedged(ctx, queue, body, op, discard, run, hedge))
+            return self._pinned(pin, await self._hedged(ctx, queue, op, discard, run, hedge))
         while queue:
             attempt = queue.popleft()
             if not self._eligible(ctx, attempt, run):
                 continue
             try:
-                return self._pinned(pin, await self._attempt(ctx, attempt, body, op, run))
+                return self._pinned(pin, await self._attempt(ctx, attempt, op, run))
             except UpstreamError as e:
                 if not self._moves_on(attempt, e, run):
                     break
@@ -166,7 +175,6 @@ class Executor:
         self,
         ctx: RequestContext,
         queue: deque[Attempt],
-        body: dict[str, Any],
         op: Callable[[Attempt], Awaitable[Any]],
         discard: Callable[[Any], None],
         run: _Run,
@@ -180,7 +188,7 @@ class Executor:
             while queue:
                 a = queue.popleft()
                 if self._eligible(ctx, a, run):
-                    running[asyncio.ensure_future(self._attempt(ctx, a, body, op, run, note))] = a
+                    running[asyncio.ensure_future(self._attempt(ctx, a, op, run, note))] = a
                     return True
             return False
 
@@ -205,7 +213,7 @@ class Executor:
                     if winner is None:
                         winner = result
                     else:  # two answered in the same instant: keep one, give the other back
-                        self._give_back(result, discard)
+                        self._give_back(ctx, result, discard)
                 if winner is not None:
                     if self.metrics is not None and run.tries > 1:
                         self.metrics.hedge("won")
@@ -218,7 +226,7 @@ class Executor:
             for task in list(running):
                 with contextlib.suppress(BaseException):
                     result = await task
-                    self._give_back(result, discard)
+                    self._give_back(ctx, result, discard)
         raise final_error(run.errors)
 
     def _pinned(self, pin: Any, result: tuple[Attempt, Any, Hold | None]) -> tuple[Attempt, Any, Hold | None]:
@@ -226,11 +234,12 @@ class Executor:
             self.pins.served(pin, result[0])  # the attempt that answered is the session's pin from now on
         return result
 
-    def _give_back(self, result: tuple[Attempt, Any, Hold | None], discard: Callable[[Any], None]) -> None:
+    def _give_back(
+        self, ctx: RequestContext, result: tuple[Attempt, Any, Hold | None], discard: Callable[[Any], None]
+    ) -> None:
         _, value, hold = result
         discard(value)
-        if hold is not None and self.credits is not None:
-            self.credits.release(hold)
+        self.end_hold(ctx, hold, answered=False)
 
     def _eligible(self, ctx: RequestContext, attempt: Attempt, run: _Run) -> bool:
         if run.ptb_blocked and attempt.auth == "ptb":
@@ -256,7 +265,6 @@ class Executor:
         self,
         ctx: RequestContext,
         attempt: Attempt,
-        body: dict[str, Any],
         op: Callable[[Attempt], Awaitable[Any]],
         run: _Run,
         note: str | None = None,
@@ -288,7 +296,7 @@ class Executor:
         if credits is not None and credits.applies(ctx, attempt):
             run.holds += 1
             try:
-                hold = await credits.reserve(ctx, attempt, body, run.holds)
+                hold = await credits.reserve(ctx, attempt, run.body, run.holds)
             except UpstreamError as e:
                 ctx.attempts.append(
                     AttemptLog(
@@ -320,8 +328,7 @@ class Executor:
                 self._observe(attempt, e.kind)
                 delay = policy.delay(retry_no, e)
                 if delay is None:
-                    if hold is not None:
-                        credits.release(hold)  # type: ignore[union-attr]
+                    self.end_hold(ctx, hold, answered=False)
                     run.errors.append((attempt, e))
                     raise
                 if self.metrics is not None:
@@ -335,8 +342,7 @@ class Executor:
                     "cancelled: another attempt answered first, or the caller left",
                 )
                 alog.latency_ms = (time.perf_counter() - t0) * 1000
-                if hold is not None:
-                    credits.release(hold)  # type: ignore[union-attr]
+                self.end_hold(ctx, hold, answered=False)
                 raise
             alog.status = 200
             alog.adjustments = getattr(result, "adjustments", None) or None

@@ -1,6 +1,8 @@
 """RequestContext → the request-log record (one row in `requests`, plus its properties).
 
-Text is kept as the caller sent it (`observe/body_text.py` cuts it to `log.max_body_bytes`); the store makes it
+The request body is the caller's bytes as received (decompressed), never a re-serialisation: unless a step
+replaced the body (a managed prompt's expansion, the token-limit handler's cut), and then the body sent instead,
+with the step named in the `switchyard-request-rewritten-by` property. Text is kept as the caller sent it (`observe/body_text.py` cuts it to `log.max_body_bytes`); the store makes it
 storable (NUL bytes, see stores/log_writer.py), so a record is never refused for its content.
 """
 
@@ -51,13 +53,30 @@ def build_record(
         "session_path": h.session_path,
         "session_name": h.session_name,
         "prompt_id": h.prompt_id,
-        "properties": dict(h.properties),  # whole names: the store indexes them by hash, never cuts them
+        "properties": _properties(ctx),  # whole names: the store indexes them by hash, never cuts them
         "request_body": None
         if (h.omit_request or not store_bodies)
-        else body_text(ctx.raw_body if ctx.body is None else ctx.body, max_body_bytes),
+        else body_text(logged_request(ctx), max_body_bytes),
         "response_body": None
         if (h.omit_response or not store_bodies)
         else body_text(ctx.response_body, max_body_bytes),
         "attempts": [a.as_dict() for a in ctx.attempts],
         "pinned": ctx.pinned,  # session affinity (pipeline/session_pins.py)
     }
+
+
+REWRITTEN_BY = "switchyard-request-rewritten-by"
+
+
+def logged_request(ctx: RequestContext) -> Any:
+    """The request as the log keeps it: the caller's bytes, or the body a step replaced them with."""
+    if ctx.rewritten_by is not None and ctx.body is not None:
+        return ctx.body
+    return ctx.raw_body
+
+
+def _properties(ctx: RequestContext) -> dict[str, str]:
+    props = dict(ctx.helicone.properties)
+    if ctx.rewritten_by is not None:
+        props[REWRITTEN_BY] = ctx.rewritten_by
+    return props

@@ -1,0 +1,137 @@
+"""The owner of a proxied request: its steps in order, top to bottom, and what the HTTP layer gets back.
+
+    auth → read/parse → prompt, surface check → options → plan → limits → cache → execute → reply
+                                                                                   (record: finish.py)
+
+`handle` returns a `Reply` (bytes, status, headers) or a `StreamReply` for the HTTP layer (`api/proxy.py`) to
+write; errors become a `Reply` in the caller's wire format here. A whole answer's request is finished (limits
+settled, record queued) before `handle` returns; a stream's when the writer closes it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from typing import Any, Protocol
+
+from ..errors import GatewayError
+from .cache_ticket import hit_reply, lookup
+from .caller_body import parse_json_body, require_model
+from .caller_keys import caller_key, caller_plan
+from .context import RequestContext
+from .exchange import Exchange, Route
+from .finish import finish
+from .headers import header_map, parse_helicone
+from .model_override import model_override
+from .options import route_options
+from .plan import Attempt, restrict
+from .reply import Reply, StreamReply, outcome_headers
+from .token_limit import fit_request, handler_of
+
+log = logging.getLogger("switchyard.proxy")
+
+
+class Request(Protocol):
+    """The HTTP layer's request: path and raw headers now, the body only when asked (after authentication)."""
+
+    path: str
+    raw_headers: list[tuple[bytes, bytes]]
+
+    def read_body(
+        self,
+    ) -> Awaitable[bytes]: ...  # size, deadline, Content-Encoding: GatewayError 413/408/415;
+
+    # ConnectionError when the caller leaves before sending it all
+
+
+async def handle(deps: Any, route: Route, request: Request) -> Reply | StreamReply:
+    headers = header_map(request.raw_headers)
+    h = parse_helicone(headers)
+    ctx = RequestContext(path=request.path, helicone=h, forward_headers=headers)
+    x = Exchange(ctx, route.spec, headers, [(b"helicone-id", h.request_id.encode())])
+    streaming = False  # a stream's request is finished when its writer closes it
+    reply: Reply | StreamReply
+    try:
+        # who asks: the key is in the headers, so a caller without one is refused before its body is read
+        ctx.principal = await deps.auth.authenticate(headers)
+        org_id = ctx.principal.org.id
+        deps.request_ids.claim(org_id, h)  # 409 while this organisation runs a request with the same id
+        # what they sent, as sent (the log keeps these bytes unless a step below rewrites the body)
+        ctx.raw_body = await request.read_body()
+        x.body = ctx.body = parse_json_body(ctx.raw_body)
+        if "prompt_id" in x.body and route.alternate is not None:  # managed prompt (chat routes only)
+            x.rewrite(await deps.prompts.expand(ctx, x.body, headers), "prompt")
+        if route.alternate is not None:  # a Responses-shaped body on the chat route
+            x.spec = route.alternate(x.body, headers) or x.spec
+        ctx.requested_model = require_model(x.body)
+        x.surface = x.spec.make(headers)
+        x.body = ctx.body = x.spec.check(x.body, x.surface)  # 400s; an Anthropic body is translated once here
+        ctx.stream = x.body.get("stream") is True
+        # how: routing options, Helicone-Model-Override, the plan (after the token-limit handler)
+        ctx.options = route_options(headers, deps.retry_default)
+        ctx.model_override = model_override(headers, deps.registry)
+        x.attempts = _plan(deps, x, org_id, await deps.keyrings.get(org_id))
+        # may it: rate limits and budgets (400 bad n/policy/price, 429 over a limit, 503)
+        x.admission = await deps.limits.admit(ctx, x.attempts)
+        x.attempts = x.admission.attempts(x.attempts)  # less those a USD budget cannot bound
+        x.out_headers += x.admission.headers
+        # Responses to a bridged provider: previous_response_id / item_reference resolved from kept answers
+        await deps.responses.prepare(org_id, x.body, x.surface, x.attempts)
+        # answered before: the response cache (None when the request does not ask for it)
+        x.ticket = await lookup(deps, x)
+        if x.ticket is not None and x.ticket.hit is not None:
+            reply = hit_reply(x, x.ticket.hit)
+        # execute: attempts in order (or hedged) until one answers; a stream commits at its first content
+        elif ctx.stream:
+            x.include_usage = x.stream_usage()
+            reply = StreamReply(deps, x, await deps.executor.open_stream(x))
+            streaming = True
+        else:
+            data = await deps.executor.complete(x)
+            if x.ticket is not None:
+                x.ticket.keep(data)
+            ctx.status = 200
+            reply = Reply(200, data, x.out_headers + outcome_headers(ctx))
+    except GatewayError as e:
+        reply = _refused(x, e)
+    except ConnectionError:
+        ctx.status, ctx.error = 499, "client disconnected before the request was read"
+        reply = Reply(499, None, [])
+    except Exception:  # a bug, not bad input: answer in the caller's shape, keep the trace in the server log
+        log.exception("unhandled error serving %s (request %s)", ctx.path, h.request_id)
+        ctx.status, ctx.error = 500, "internal gateway error"
+        err = GatewayError(500, f"Internal gateway error (request {h.request_id}).", code="internal_error")
+        reply = Reply(500, x.spec.error_body(err), x.out_headers)
+    finally:
+        if not streaming:  # record: limits settled, id released, row queued (finish.py)
+            finish(deps, x)
+    return reply
+
+
+def _plan(deps: Any, x: Exchange, org_id: str, ring: Any) -> list[Attempt]:
+    """The attempts for the model field with the organisation's keys (after the token-limit handler, which may
+    rewrite the body or pick the fallback), filtered by the key's allow-list."""
+    ctx = x.ctx
+    handler = handler_of(x.headers)  # Helicone-Token-Limit-Exception-Handler (400 when unknown)
+    if handler is not None:
+        body, ctx.requested_model = fit_request(
+            handler, x.body, ctx.requested_model, ctx.model_override, deps.planner, ring
+        )
+        x.rewrite(body, f"token-limit {handler}")
+    caller = caller_key(x.headers) if ctx.principal.org.allow_caller_provider_keys else None
+    plan = (  # Helicone proxy style: the caller's own provider key, for this request only (caller_keys.py)
+        caller_plan(deps.planner, ctx.requested_model, *caller, org_id, deps.keyrings.policy)
+        if caller
+        else deps.planner.plan(ctx.requested_model, ring)
+    )
+    return restrict(plan, ctx.principal.key.allowed_models)
+
+
+def _refused(x: Exchange, e: GatewayError) -> Reply:
+    """A request the gateway answers with an error (bad input, limits, every attempt failed)."""
+    ctx = x.ctx
+    ctx.status, ctx.error = e.status, e.message
+    payload = x.spec.error_body(e)
+    ctx.response_body = payload
+    extra = [(k.encode(), v.encode()) for k, v in e.headers.items()]
+    return Reply(e.status, payload, x.out_headers + extra)

@@ -1,0 +1,102 @@
+"""What `handle` gives the HTTP layer to write: a whole answer (`Reply`) or a committed stream (`StreamReply`).
+
+The HTTP layer writes them and nothing else: a `StreamReply` is told when the caller went away (`left`) and is
+always closed (`close`), which settles the stream and finishes the request (`finish.py`). Whether the stream
+ended in error, and which error, is decided here, not by the writer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import redact
+from ..providers.base import UpstreamError
+from .context import RequestContext
+from .exchange import Exchange
+from .finish import finish
+
+log = logging.getLogger("switchyard.proxy")
+
+JSON = b"application/json"
+SSE = b"text/event-stream"
+SSE_HEADERS = [(b"content-type", SSE), (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+
+
+@dataclass(slots=True)
+class Reply:
+    """A whole answer. `body` None: nothing to send (the caller left before its request was read). With
+    `content_type` SSE (a cached stream) the headers are complete and no length is sent, as for a live stream."""
+
+    status: int
+    body: bytes | None
+    headers: list[tuple[bytes, bytes]]
+    content_type: bytes = JSON
+
+
+def outcome_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
+    out = [(b"switchyard-overhead-ms", f"{ctx.overhead_ms():.3f}".encode())]
+    if ctx.provider:
+        out.append((b"helicone-provider", ctx.provider.encode()))
+    return out
+
+
+class StreamReply:
+    """A stream whose first content is ready: status 200 and `headers`, then every chunk of `chunks()`."""
+
+    __slots__ = ("_all_sent", "_deps", "_stream", "_x", "headers")
+
+    status = 200
+
+    def __init__(self, deps: Any, x: Exchange, stream: Any) -> None:
+        self._deps, self._x, self._stream = deps, x, stream
+        self._all_sent = False  # every byte of the answer was handed over (only the end of the body left)
+        ctx = x.ctx
+        ctx.mark_first_token()
+        ctx.status = 200
+        self.headers = SSE_HEADERS + x.out_headers + outcome_headers(ctx)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The caller's bytes; an upstream failure after the commit ends them with an error event in the caller's
+        format (the status stays 200: it is already sent)."""
+        stream, ticket = self._stream, self._x.ticket
+        try:
+            if ticket is not None:
+                ticket.keep(stream.first)
+            yield stream.first
+            async for out in stream.rest():
+                if ticket is not None:
+                    ticket.keep(out)
+                yield out
+            self._all_sent = True
+        except UpstreamError as e:
+            self._x.ctx.error = f"stream interrupted: {redact(e.message)}"
+            yield stream.error_bytes(e)
+        except Exception as e:
+            self.failed(e)
+
+    def failed(self, exc: BaseException) -> None:
+        """A bug while streaming (ours, not the upstream's): logged with its trace, recorded as a 500."""
+        ctx = self._x.ctx
+        log.error(
+            "unhandled error streaming %s (request %s)", ctx.path, ctx.helicone.request_id, exc_info=exc
+        )
+        ctx.status, ctx.error = 500, "internal gateway error"
+
+    def left(self) -> None:
+        """The caller went away (or its connection broke) before the end. One that leaves right after the end
+        marker (`[DONE]`, a stop reason) read the whole answer."""
+        ctx = self._x.ctx
+        if ctx.error is None and not self._all_sent and not getattr(self._stream.pump, "finished", False):
+            ctx.error = "client disconnected during the stream"
+
+    def close(self) -> None:
+        """Always called once the writing is over: usage, cost and credits from what was streamed, then the end
+        of the request (record, limits, cache save)."""
+        try:
+            self._stream.finish()
+            self._stream.close()
+        finally:
+            finish(self._deps, self._x)
