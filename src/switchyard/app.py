@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Match, NoMatchFound, Route
 
 from .api import surfaces
 from .api.admin import admin_routes
@@ -30,13 +30,14 @@ from .api.proxy import ProxyRoute
 from .api.query import get_request, query_requests
 from .api.server_limits import RETRY_AFTER_SECONDS, ServerLimits
 from .config import Settings, load_settings
-from .dashboard import dashboard_routes
 from .deps import Deps, running
 from .errors import GatewayError
 
+HotRoute = ProxyRoute | CountTokensRoute  # raw ASGI handlers of the proxy paths
 
-def _proxy_routes(deps: Deps) -> dict[str, ProxyRoute]:
-    table = (
+
+def _proxy_routes(deps: Deps) -> dict[str, HotRoute]:
+    table: tuple[tuple[str, HotRoute], ...] = (
         ("/chat/completions", ProxyRoute(deps, surfaces.CHAT, alternate=surfaces.chat_alternate)),
         ("/completions", ProxyRoute(deps, surfaces.COMPLETIONS)),
         ("/messages", ProxyRoute(deps, surfaces.MESSAGES)),
@@ -44,12 +45,56 @@ def _proxy_routes(deps: Deps) -> dict[str, ProxyRoute]:
         ("/responses", ProxyRoute(deps, surfaces.RESPONSES)),
         ("/embeddings", ProxyRoute(deps, surfaces.EMBEDDINGS)),
     )
-    routes: dict[str, ProxyRoute] = {}
+    routes: dict[str, HotRoute] = {}
     for path, route in table:
         for p in (path, "/v1" + path):
             routes[p] = route
             routes[p + "/"] = route
     return routes
+
+
+class LazyRoutes(BaseRoute):
+    """Routes built on the first request that reaches them (in their place in the route order). The dashboard's
+    pages import Jinja2 and a dozen page modules (~3 MB, ~0.2 s) that a gateway serving only the API never uses."""
+
+    _KEY = "switchyard.lazy_route"
+
+    def __init__(self, build: Any) -> None:
+        self._build = build
+        self._routes: list[BaseRoute] | None = None
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        if self._routes is None:
+            self._routes = self._build()
+        return self._routes
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        partial: tuple[Match, Scope] = (Match.NONE, {})
+        for route in self.routes:
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                return match, {**child, self._KEY: route}
+            if match is Match.PARTIAL and partial[0] is Match.NONE:
+                partial = (match, {**child, self._KEY: route})
+        return partial
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await scope[self._KEY].handle(scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> Any:
+        for route in self.routes:
+            try:
+                return route.url_path_for(name, **path_params)
+            except NoMatchFound:
+                pass
+        raise NoMatchFound(name, path_params)
+
+
+def _dashboard_routes() -> list[BaseRoute]:
+    from .dashboard import dashboard_routes
+
+    return dashboard_routes()
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -96,7 +141,7 @@ class Gateway:
         self.limits = ServerLimits.from_settings(settings.server)
         self._in_flight = 0
         self.deps: Deps | None = None
-        self._hot: dict[str, ProxyRoute] = {}
+        self._hot: dict[str, HotRoute] = {}
         self._env = env
         self._providers = providers
         self._transport = transport  # upstream client; None: built from the settings (tests inject a fake)
@@ -117,7 +162,7 @@ class Gateway:
                 *admin_usage_routes(),
                 *admin_prompt_routes(),
                 *prompt_rest_routes(),
-                *dashboard_routes(),
+                LazyRoutes(_dashboard_routes),
             ],
             exception_handlers={HTTPException: _http_error, GatewayError: _gateway_error},
             lifespan=self._lifespan,
@@ -162,7 +207,7 @@ class Gateway:
         finally:
             self._in_flight -= 1
 
-    async def _overloaded(self, route: ProxyRoute | None, send: Send) -> None:
+    async def _overloaded(self, route: HotRoute | None, send: Send) -> None:
         """503 without reading the body (uvicorn discards it; the protocol bounds how long)."""
         message = (
             f"The gateway is at its limit of {self.limits.max_in_flight} requests in flight; "

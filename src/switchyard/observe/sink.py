@@ -26,18 +26,17 @@ import asyncio
 import collections
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..stores.base import StoreUnavailable
+from .sink_health import SinkHealth
+from .sink_replay import SinkReplay
 from .spool import Spool
 
 log = logging.getLogger("switchyard.sink")
-
-_NAG_EVERY = 30.0  # seconds between repeated warnings while records are at risk
 
 
 @dataclass(slots=True)
@@ -51,7 +50,10 @@ class _Chunk:
         return len(self.records) - self.done
 
 
-class LogSink:
+class LogSink(SinkHealth, SinkReplay):
+    """The queue, its write-ahead files and the writer; failure reporting in `SinkHealth` (sink_health.py), the
+    replay of spooled files in `SinkReplay` (sink_replay.py)."""
+
     def __init__(
         self,
         store: Any,
@@ -340,141 +342,3 @@ class LogSink:
         self._queue.clear()
         self._chunks.clear()  # write-ahead files stay on disk, claimed by this process: the next start replays them
         self._unsaved = 0
-
-    # -- health of the disk ----------------------------------------------------------------------------------
-
-    def _spool_failed(self, e: OSError) -> None:
-        if self.spool_up:
-            self.spool_up = False
-            self._nagged["risk"] = time.monotonic()
-            log.error(
-                "cannot write the request-log spool in %s (%s): records stay in memory (at risk) until "
-                "the store or the spool recovers",
-                self.spool.dir,
-                e,
-            )
-
-    def _spool_ok(self) -> None:
-        if not self.spool_up:
-            self.spool_up = True
-            log.warning("the request-log spool in %s is writable again", self.spool.dir)
-
-    def _nag(self, kind: str, message: str) -> None:
-        now = time.monotonic()
-        if now - self._nagged.get(kind, -_NAG_EVERY) >= _NAG_EVERY:
-            self._nagged[kind] = now
-            log.error(message)
-
-    def _reject(self, rejected: list[dict[str, Any]] | None) -> None:
-        """Records the schema refuses are kept aside on disk (never silently dropped) and reported once."""
-        if rejected:
-            try:
-                path = self.spool.write_aside(rejected, "rejected")
-            except OSError as e:
-                self.dropped += len(rejected)
-                log.error(
-                    "the store rejected %d request records and the spool failed (%s): they are lost",
-                    len(rejected),
-                    e,
-                )
-            else:
-                log.error("the store rejected %d request records; kept in %s", len(rejected), path)
-
-    def _stored(self, batch: list[dict[str, Any]], rejected: list[dict[str, Any]] | None) -> None:
-        if self.on_stored is None:
-            return
-        if rejected:
-            gone = {id(r) for r in rejected}
-            batch = [r for r in batch if id(r) not in gone]
-        try:
-            self.on_stored(batch)
-        except Exception:  # the log comes first: a failing listener is logged, never the writer's problem
-            log.exception("request-log listener failed on a batch of %d records", len(batch))
-
-    # -- replay ----------------------------------------------------------------------------------------------
-
-    async def _replayer(self) -> None:
-        while True:
-            await asyncio.sleep(self._replay_interval)
-            self._check_spool()
-            await self.replay()
-
-    def _check_spool(self) -> None:
-        """A spool directory removed or replaced under us takes our write-ahead files with it: count them at risk."""
-        if self.spool.dir.is_dir():
-            return
-        for chunk in self._chunks:
-            if chunk.path is not None and not chunk.path.exists():
-                chunk.path = None
-                self._unsaved += chunk.left
-        try:
-            self.spool.ensure()  # recreates a removed directory; a file in its place stays an error
-        except OSError as e:
-            self._spool_failed(e)
-
-    async def replay(self) -> int:
-        """Re-insert spooled files if the store answers. Returns the number of records replayed."""
-        try:
-            self.spool.reclaim_stale()  # files of a sibling worker that died
-            pending = self.spool.pending()
-        except OSError as e:
-            self._spool_failed(e)
-            pending = []
-        if not pending and self._store_up:
-            return 0
-        try:
-            await self._store.ping()
-        except StoreUnavailable:
-            self._store_up = False
-            return 0
-        if not self._store_up:
-            self._store_up = True
-            self._wake.set()  # records held in memory can go now
-        done = 0
-        for path in pending:
-            try:
-                claimed = self.spool.claim(path)
-            except OSError as e:
-                self._spool_failed(e)
-                return done
-            if claimed is None:
-                continue
-            n = await self._replay_file(path, claimed)
-            if n is None:
-                return done
-            done += n
-        return done
-
-    async def _replay_file(self, path: Path, claimed: Path) -> int | None:
-        """Insert one claimed file. None: stop this round (the store failed; the file is queued again)."""
-        try:
-            records = self.spool.read(claimed)
-        except (ValueError, OSError) as e:  # unreadable (e.g. a torn or corrupt file): keep it aside, go on
-            with contextlib.suppress(OSError):
-                log.error(
-                    "spool file %s is unreadable (%s); moved to %s",
-                    path.name,
-                    e,
-                    self.spool.set_aside(claimed, "corrupt"),
-                )
-            return 0
-        try:
-            for i in range(0, len(records), self._batch_size):
-                batch = records[i : i + self._batch_size]
-                rejected = await self._store.insert_requests(batch)
-                self._reject(rejected)
-                self._stored(batch, rejected)
-        except StoreUnavailable:
-            self.spool.release(claimed)
-            self._store_up = False
-            return None
-        except asyncio.CancelledError:
-            self.spool.release(claimed)
-            raise
-        except Exception:
-            log.exception("unexpected error replaying %s; it stays queued", path.name)
-            self.spool.release(claimed)
-            return None
-        self.spool.done(claimed)
-        self.written += len(records)
-        return len(records)
