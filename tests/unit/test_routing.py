@@ -12,6 +12,7 @@ from switchyard.pipeline.options import route_options
 from switchyard.pipeline.order import order
 from switchyard.pipeline.plan import Planner, restrict
 from switchyard.pipeline.retry import RetryPolicy, retry_policy
+from switchyard.providers.azure import AzureProvider
 from switchyard.providers.base import UpstreamError
 from switchyard.security import Secrets
 from switchyard.stores.base import ProviderKey
@@ -79,7 +80,10 @@ def test_byok_settings_override_the_provider_and_drop_gateway_secrets() -> None:
         ring(key("azure", "az", deployment="mini-prod", base_url="https://org.openai.azure.com")),
     )
     t = attempts[0].target
-    assert t.config["deployment"] == "mini-prod" and t.config["endpoint"] == "https://org.openai.azure.com"
+    url = AzureProvider().native_request({"messages": []}, t, "chat").url
+    assert url.startswith(
+        "https://org.openai.azure.com/openai/deployments/mini-prod/"
+    )  # the key's, not acme's
     assert t.config["api_version"] == "2024-01-01"  # provider default kept where the key says nothing
 
 

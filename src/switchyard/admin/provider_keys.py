@@ -14,28 +14,16 @@ from pydantic import StringConstraints, field_validator
 
 from ..errors import bad_request
 from ..pipeline.byok_egress import ByokPolicy
+from ..providers.credentials import CredentialError, CredentialSpec
+from ..providers.formats import credentials, key_config_names, key_secret_names
 from ..providers.registry import Registry
 from ..security import Secrets
 from ..stores.base import Org, ProviderKey
 from .base import Body, NonEmpty, check_http_url, not_found, store_errors
 
-# Provider-key config: the visible keys, and the secret ones (Bedrock's AWS credentials) that are sealed into
-# the ciphertext with the key and never stored in `config` or shown.
-PUBLIC_CONFIG_KEYS = frozenset(
-    {
-        "region",
-        "resource",
-        "deployment",
-        "api_version",
-        "base_url",
-        "project",
-        "location",
-        "endpoint",
-        "cross_region",
-    }
-)
-SECRET_CONFIG_KEYS = frozenset({"access_key_id", "secret_access_key", "session_token"})
-SECRET_CONFIG_PROVIDERS = frozenset({"bedrock"})
+# Provider-key config: the visible names and the secret ones (e.g. Bedrock's AWS credentials, sealed into the
+# ciphertext with the key and never stored in `config` or shown) are what each wire format's provider class
+# declares (`Provider.credentials`, providers/credentials.py); nothing here names a format.
 
 _PROVIDER_KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -43,10 +31,15 @@ ConfigValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length
 Secret = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16384)]
 
 
+def secret_config_names() -> frozenset[str]:
+    """Config names that are secret parts of some format's credentials (the CLI takes them from the environment)."""
+    return key_secret_names()
+
+
 def _check_config(v: dict[str, Any] | None) -> dict[str, Any] | None:
     if v is None:
         return None
-    allowed = PUBLIC_CONFIG_KEYS | SECRET_CONFIG_KEYS
+    allowed = key_config_names() | key_secret_names()
     for k in v:
         if k not in allowed:
             raise ValueError(f"unknown config key {k!r}; accepted: {', '.join(sorted(allowed))}")
@@ -92,15 +85,18 @@ class ProviderKeyPatch(Body):
         return _check_config(v)
 
 
-def split_config(provider: str, config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """(visible config, secret fields). Secret fields are only meaningful for providers that sign with them."""
-    public = {k: v for k, v in config.items() if k not in SECRET_CONFIG_KEYS}
-    secret = {k: v for k, v in config.items() if k in SECRET_CONFIG_KEYS}
-    if secret and provider not in SECRET_CONFIG_PROVIDERS:
-        name = sorted(secret)[0]
+def split_config(spec: CredentialSpec, config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """(visible config, secret fields) of a key whose format's credentials are `spec`. Secret fields are only
+    accepted where the format declares them (those that sign with them)."""
+    secret_names = key_secret_names()
+    public = {k: v for k, v in config.items() if k not in secret_names}
+    secret = {k: v for k, v in config.items() if k in secret_names}
+    stray = sorted(set(secret) - spec.secret_fields)
+    if stray:
         raise bad_request(
-            f"config.{name}: only accepted for {', '.join(sorted(SECRET_CONFIG_PROVIDERS))}",
-            param=f"config.{name}",
+            f"config.{stray[0]}: not a credential field of this provider's keys (accepted: "
+            f"{', '.join(sorted(spec.secret_fields)) or 'none'})",
+            param=f"config.{stray[0]}",
         )
     return public, secret
 
@@ -120,37 +116,16 @@ def hint(key: str) -> str:
 
 
 def seal_provider_secret(
-    secrets: Secrets, provider: str, key: str, fields: dict[str, str] | None = None
+    secrets: Secrets, spec: CredentialSpec, key: str, fields: dict[str, str] | None = None
 ) -> str:
-    """The ciphertext for a provider key, in the form `pipeline.keyring` opens.
-
-    Bedrock's SigV4 credentials are sealed together as {"access_key_id", "secret_access_key", "session_token"}:
-    `key` is the access key id with `config.secret_access_key`, or the secret with `config.access_key_id`. A
-    Bedrock key with neither is a Bedrock API key (bearer), sealed alone like every other provider's key.
-    """
-    if not fields:
-        return secrets.encrypt(key)
-    if provider != "bedrock":  # split_config already refused them; belt and braces for direct callers
-        raise bad_request(
-            f"config: secret fields are only accepted for bedrock, not {provider}", param="config"
-        )
-    access, secret = fields.get("access_key_id"), fields.get("secret_access_key")
-    if access and secret:
-        raise bad_request(
-            "config.access_key_id: give access_key_id or secret_access_key, not both; 'key' holds "
-            "the other half of the pair",
-            param="config.access_key_id",
-        )
-    if not access and not secret:
-        raise bad_request(
-            "config.session_token: needs config.secret_access_key (with the access key id as "
-            "'key') or config.access_key_id (with the secret as 'key')",
-            param="config.session_token",
-        )
-    parts = {"access_key_id": access or key, "secret_access_key": secret or key}
-    if fields.get("session_token"):
-        parts["session_token"] = fields["session_token"]
-    return secrets.encrypt(orjson.dumps(parts).decode())
+    """The ciphertext for a provider key, in the form `pipeline.keyring` opens: the key alone, or with its secret
+    config `fields` as the format's credentials spec seals them (Bedrock: `key` is the access key id with
+    `config.secret_access_key`, or the secret with `config.access_key_id`; alone it is a Bedrock API key)."""
+    try:
+        plain = spec.seal(key, fields)
+    except CredentialError as e:
+        raise bad_request(e.message, param=e.param) from None
+    return secrets.encrypt(plain)
 
 
 def canonical_provider(registry: Registry, name: str) -> str:
@@ -165,9 +140,10 @@ async def create_provider_key(
     store: Any, secrets: Secrets, registry: Registry, org: Org, body: ProviderKeyCreate, *, policy: ByokPolicy
 ) -> ProviderKey:
     provider = canonical_provider(registry, body.provider)
-    public, secret = split_config(provider, body.config or {})
+    spec = credentials(policy.format_of(provider) or "")
+    public, secret = split_config(spec, body.config or {})
     policy.check_key(provider, public, body.key)  # where the key may send requests (400 naming the field)
-    ciphertext = seal_provider_secret(secrets, provider, body.key, secret)
+    ciphertext = seal_provider_secret(secrets, spec, body.key, secret)
     with store_errors("organisation"):
         return await store.create_provider_key(
             org.id, provider, ciphertext, hint(body.key), key_id=body.id, config=public, enabled=body.enabled
@@ -194,7 +170,8 @@ async def update_provider_key(
     comes with its secret config fields, and secret fields never come without a `key` (nothing secret is ever
     read back to be merged)."""
     current = await get_provider_key(store, org, key_id)
-    public_patch, secret = split_config(current.provider, body.config or {})
+    spec = credentials(policy.format_of(current.provider) or "")
+    public_patch, secret = split_config(spec, body.config or {})
     if secret and body.key is None:
         name = sorted(secret)[0]
         raise bad_request(
@@ -207,7 +184,7 @@ async def update_provider_key(
         policy.check_key(current.provider, current.config if config is None else config, body.key)
     ciphertext = new_hint = None
     if body.key is not None:
-        ciphertext = seal_provider_secret(secrets, current.provider, body.key, secret)
+        ciphertext = seal_provider_secret(secrets, spec, body.key, secret)
         new_hint = hint(body.key)
     with store_errors("provider key"):
         return await store.update_provider_key(

@@ -15,13 +15,13 @@ import orjson
 from ..admin.base import parse
 from ..admin.orgs import resolve_org
 from ..admin.provider_keys import (
-    SECRET_CONFIG_KEYS,
     ProviderKeyCreate,
     ProviderKeyPatch,
     create_provider_key,
     delete_provider_key,
     list_provider_keys,
     provider_key_json,
+    secret_config_names,
     update_provider_key,
 )
 from ..config import Settings
@@ -45,7 +45,7 @@ def _pairs(items: list[str] | None, flag: str) -> list[tuple[str, str]]:
 def _config(args: argparse.Namespace) -> dict[str, Any] | None:
     config: dict[str, Any] = {}
     for name, value in _pairs(args.set, "--set"):
-        if name in SECRET_CONFIG_KEYS:
+        if name in secret_config_names():
             raise CommandError(
                 f"config {name} is a secret: pass it as --set-env {name}=VAR, not on the command line"
             )

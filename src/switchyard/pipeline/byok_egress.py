@@ -8,8 +8,8 @@ admin ports, RFC 1918 services), and the request carries the operator's static p
 The policy (documented in README "BYOK endpoints"):
 - A BYOK request may go to the provider's host as the operator configured it (`providers.<id>.base_url`, else
   the registry's), or to a host matching the provider's allow-list: `security.byok_endpoints.<provider id>`
-  when set, else the built-in list of the provider's wire format (Azure, Bedrock and Vertex cloud hosts; every
-  other format has none, so e.g. an OpenAI BYOK key cannot move off the operator's OpenAI host), plus the
+  when set, else the built-in list of the provider's wire format (`credentials.egress_hosts` on its provider
+  class: Azure, Bedrock and Vertex cloud hosts; every other format has none, so e.g. an OpenAI BYOK key cannot move off the operator's OpenAI host), plus the
   patterns listed under `security.byok_endpoints."*"` for every provider.
 - A pattern is `[http://|https://]host[:port]`: the scheme defaults to https and the port to the scheme's
   default (`:*` is any port); `*` in the host matches part of one DNS label (`[a-z0-9-]+`). IP literals (in
@@ -17,8 +17,9 @@ The policy (documented in README "BYOK endpoints"):
   that names them exactly.
 - `base_url`/`endpoint` with user info, a query, a fragment, a backslash, a percent sign or white space are
   refused; values pasted into host names (`resource`, `region`, `location`) must be one DNS label.
-- A Vertex key must be the credentials JSON (whose `token_uri` is Google's) or an access token, never a path
-  to a file on the gateway's host (that would read the operator's own credentials).
+- A key must pass its format's own check (`credentials.key_problem`): a Vertex key must be the credentials JSON
+  (whose `token_uri` is Google's) or an access token, never a path to a file on the gateway's host (that would
+  read the operator's own credentials).
 
 Checked when a key is added or changed (admin API, CLI, dashboard: a 400 naming the field) and on every
 attempt against the final URL (`Target.egress`), so a key stored before the policy, or edited in SQL, is
@@ -37,13 +38,8 @@ from urllib.parse import urlsplit
 
 from ..errors import bad_request
 from ..providers.base import UpstreamError
-from ..providers.vertex.auth import GOOGLE_TOKEN_URIS
+from ..providers.formats import credentials
 
-BUILTIN: Mapping[str, tuple[str, ...]] = {
-    "azure": ("*.openai.azure.com", "*.cognitiveservices.azure.com", "*.services.ai.azure.com"),
-    "bedrock": ("bedrock-runtime.*.amazonaws.com", "bedrock-runtime-fips.*.amazonaws.com"),
-    "vertex": ("*-aiplatform.googleapis.com", "aiplatform.googleapis.com"),
-}
 _DEFAULT_PORT = {"http": 80, "https": 443}
 _URL_SHAPE = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:{}]+(/[A-Za-z0-9._~!$&'()*+,;=:@{}/-]*)?$")
 _LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
@@ -153,6 +149,11 @@ class ByokPolicy:
             pid: tuple(Pattern.parse(p) for p in pats) for pid, pats in (endpoints or {}).items()
         }
 
+    def format_of(self, provider_id: str) -> str | None:
+        """The wire format of a provider id in the registry (None without a registry or for an unknown id)."""
+        info = self._registry.provider(provider_id) if self._registry is not None else None
+        return info.format if info is not None else None
+
     def egress(self, provider_id: str, fmt: str, base_url: str | None) -> Egress:
         key = (provider_id, fmt, base_url)
         found = self._cache.get(key)
@@ -162,10 +163,11 @@ class ByokPolicy:
         return found
 
     def patterns(self, provider_id: str, fmt: str) -> tuple[Pattern, ...]:
-        """The provider's own list (configured, else built-in for its format) plus the `"*"` list of all."""
+        """The provider's own list (configured, else its format's `credentials.egress_hosts`) plus the `"*"` list
+        of all."""
         own = self._configured.get(provider_id)
         if own is None:
-            own = tuple(Pattern.parse(p) for p in BUILTIN.get(fmt, ()))
+            own = tuple(Pattern.parse(p) for p in credentials(fmt).egress_hosts)
         return own + self._configured.get("*", ())
 
     # -- admission: the admin API, the CLI and the dashboard --------------------------------------------
@@ -197,30 +199,8 @@ class ByokPolicy:
             why = egress.refusal(url)
             if why is not None:
                 raise bad_request(f"config.{name}: {why}", param=f"config.{name}")
-        if fmt == "vertex" and key is not None:
-            problem = vertex_key_problem(key)
+        check = credentials(fmt).key_problem
+        if check is not None and key is not None:  # e.g. a Vertex key that is a file path on this host
+            problem = check(key)
             if problem:
                 raise bad_request(f"key: {problem}", param="key")
-
-
-def vertex_key_problem(key: str, parsed: Any = None) -> str | None:
-    """Why an organisation's Vertex key is unacceptable, or None: JSON credentials with Google's token URI, or
-    an access token (never a file path on the gateway's host)."""
-    key = key.strip()
-    if key.startswith("ya29."):
-        return None
-    if not key.startswith("{"):
-        return "a Vertex key must be the credentials JSON or an access token (ya29.…), not a file path"
-    if parsed is None:
-        import orjson
-
-        try:
-            parsed = orjson.loads(key)
-        except orjson.JSONDecodeError:
-            return "the Vertex credentials are not valid JSON"
-    if not isinstance(parsed, dict):
-        return "the Vertex credentials are not a JSON object"
-    uri = parsed.get("token_uri")
-    if uri is not None and uri not in GOOGLE_TOKEN_URIS:
-        return "the Vertex credentials' token_uri must be Google's (https://oauth2.googleapis.com/token)"
-    return None

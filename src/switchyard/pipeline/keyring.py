@@ -4,8 +4,8 @@ The store keeps provider keys encrypted (AES-GCM, `security.Secrets`); decryptin
 database read and an AEAD open on the hot path, so each organisation's keys are loaded once into a `Keyring`
 and dropped whenever the store's revision changes (the authenticator's 1 Hz poll, and pub/sub with Redis).
 
-A decrypted secret is either the key itself or, for providers with several secret parts (AWS access key pairs),
-a JSON object: {"access_key_id", "secret_access_key", "session_token"} (or {"api_key": ...}).
+A decrypted secret is either the key itself or, for formats with several secret parts (AWS access key pairs),
+a JSON object of the parts; the key's wire format opens it (`Provider.credentials`, `providers/credentials.py`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
+from ..providers.formats import credentials
 from ..security import Secrets
 from ..stores.base import ProviderKey, StoreUnavailable
 from .byok_egress import ByokPolicy
@@ -25,18 +24,6 @@ from .byok_egress import ByokPolicy
 DEFAULT_POLICY = ByokPolicy(None, None)  # built-in allow-lists only (immutable apart from its memo)
 
 log = logging.getLogger("switchyard.keyring")
-
-# config names accepted on a provider key → where they go on the Target (base_url goes to Target.base_url)
-_CONFIG_NAMES = (
-    "region",
-    "resource",
-    "deployment",
-    "api_version",
-    "project",
-    "location",
-    "endpoint",
-    "cross_region",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,30 +56,24 @@ EMPTY = Keyring("", 0, {})
 
 
 def org_key(pk: ProviderKey, secrets: Secrets, policy: ByokPolicy = DEFAULT_POLICY) -> OrgKey:
-    plain = secrets.decrypt(pk.ciphertext)
+    """A stored key opened as its wire format's credentials spec says (the provider id's format, from the
+    policy's registry; without one — tests — the provider id is taken as the format's name)."""
+    spec = credentials(policy.format_of(pk.provider) or pk.provider)
+    opened = spec.open(secrets.decrypt(pk.ciphertext))
+    # visible config names → Target.config (base_url goes to Target.base_url); secret parts alongside
     config: dict[str, Any] = {
-        k: v for k, v in pk.config.items() if k in _CONFIG_NAMES and v not in (None, "")
+        k: v for k, v in pk.config.items() if k in spec.config and k != "base_url" and v not in (None, "")
     }
+    config.update(opened.secret_config)
     base_url = pk.config.get("base_url") or None
-    api_key, auth = plain, None
-    if plain.startswith("{"):
-        try:
-            parts = orjson.loads(plain)
-        except orjson.JSONDecodeError:
-            parts = None
-        if isinstance(parts, dict) and parts.get("type") != "service_account":
-            if parts.get("access_key_id"):
-                api_key = str(parts["access_key_id"])
-                config["secret_access_key"] = str(parts.get("secret_access_key") or "")
-                if parts.get("session_token"):
-                    config["session_token"] = str(parts["session_token"])
-                auth = "aws-sigv4"
-            elif parts.get("api_key") or parts.get("key"):
-                api_key = str(parts.get("api_key") or parts.get("key"))
-    elif pk.provider == "bedrock":
-        auth = "bearer"  # a single Bedrock secret is a Bedrock API key
     return OrgKey(
-        pk.id, pk.provider, api_key, base_url.rstrip("/") if base_url else None, config, auth, policy
+        pk.id,
+        pk.provider,
+        opened.api_key,
+        base_url.rstrip("/") if base_url else None,
+        config,
+        opened.auth,
+        policy,
     )
 
 

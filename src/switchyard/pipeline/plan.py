@@ -162,8 +162,6 @@ def _target(
     ):
         config.pop(secret, None)
     config.update(key.config)
-    if key.base_url and p.format == "azure":
-        config["endpoint"] = key.base_url
     return Target(
         provider=p.id,
         model=provider_model_id,

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import orjson
 
 from .base import Target, UpstreamRequest, path_segment
+from .credentials import CredentialSpec
 from .openai import OpenAIProvider, auth_headers
 
 DEFAULT_API_VERSION = "2025-01-01-preview"
@@ -31,6 +32,11 @@ def azure_endpoint(target: Target) -> str | None:
 
 class AzureProvider(OpenAIProvider):
     name = "azure"
+    credentials = CredentialSpec(
+        config=frozenset({"base_url", "endpoint", "resource", "deployment", "api_version"}),
+        egress_hosts=("*.openai.azure.com", "*.cognitiveservices.azure.com", "*.services.ai.azure.com"),
+    )
+    needs_base_url = False  # endpoint or resource
 
     def passthrough_request(self, body: dict[str, Any], target: Target, path: str) -> UpstreamRequest:
         cfg = target.config

@@ -20,6 +20,8 @@ from urllib.parse import quote
 
 import orjson
 
+from .credentials import CredentialSpec
+
 ErrorKind = Literal[
     "rate_limited",  # 429 from the provider
     "overloaded",  # 503/529: provider busy
@@ -135,6 +137,11 @@ class Provider(ABC):
     name: ClassVar[str] = ""
     #: caller kinds this format can receive as they are (no translation); see `serves_natively`
     native_kinds: ClassVar[frozenset[str]] = frozenset()
+    #: what an organisation's own key (BYOK) of this format carries: config names, secret parts, egress hosts
+    credentials: ClassVar[CredentialSpec] = CredentialSpec()
+    #: False when the format builds its URL from config (region, resource, project): a custom provider of
+    #: this format needs no `base_url`
+    needs_base_url: ClassVar[bool] = True
 
     # -- the translated chat path (required) ------------------------------------------------------------
 

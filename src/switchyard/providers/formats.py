@@ -14,6 +14,7 @@ import importlib
 from collections.abc import Iterable
 
 from .base import Provider
+from .credentials import CredentialSpec
 
 FORMATS: dict[str, str] = {
     "openai": "switchyard.providers.openai:OpenAIProvider",
@@ -37,3 +38,18 @@ def provider_class(name: str) -> type[Provider]:
 def build_providers(names: Iterable[str] | None = None) -> dict[str, Provider]:
     """One translator per wire format (all of them by default): what the executor dispatches on."""
     return {name: provider_class(name)() for name in (FORMATS if names is None else names)}
+
+
+def credentials(name: str) -> CredentialSpec:
+    """What an organisation's key of wire format `name` carries; the default spec for a name not in the table."""
+    return provider_class(name).credentials if name in FORMATS else CredentialSpec()
+
+
+def key_config_names() -> frozenset[str]:
+    """Every visible config name some format's keys accept (the admin API's first check, before the format)."""
+    return frozenset().union(*(credentials(name).config for name in FORMATS))
+
+
+def key_secret_names() -> frozenset[str]:
+    """Every config name that is a secret part of some format's credentials (never stored in config)."""
+    return frozenset().union(*(credentials(name).secret_fields for name in FORMATS))

@@ -17,6 +17,7 @@ import orjson
 import yaml
 
 from ..config import DeploymentSettings, ProviderSettings, Settings
+from .formats import provider_class
 from .param_rules import ParamRules, rules_from
 
 # Names users type for providers that the registry knows under another id.
@@ -205,7 +206,7 @@ def load_registry(settings: Settings, env: Mapping[str, str] | None = None) -> R
             continue
         if override.format is None:
             raise RegistryError(f"providers.{pid}: a new provider needs `format` (e.g. format: openai)")
-        if override.base_url is None and override.format not in ("bedrock", "vertex", "azure"):
+        if override.base_url is None and provider_class(override.format).needs_base_url:
             raise RegistryError(f"providers.{pid}: a new provider needs `base_url`")
         providers[pid] = _provider(pid, {}, override, env, custom=True)
 

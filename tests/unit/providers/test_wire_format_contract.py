@@ -18,6 +18,7 @@ import pytest
 
 from switchyard.api.surfaces import CHAT, EMBEDDINGS, MESSAGES
 from switchyard.config import Settings
+from switchyard.pipeline.byok_egress import Pattern
 from switchyard.pipeline.call import Caller
 from switchyard.pipeline.context import RequestContext
 from switchyard.pipeline.headers import parse_helicone
@@ -30,6 +31,7 @@ from switchyard.providers.base import (
     UpstreamRequest,
     kind_for_status,
 )
+from switchyard.providers.credentials import CredentialSpec
 from switchyard.providers.formats import FORMATS, build_providers, provider_class
 from switchyard.providers.registry import load_registry
 from switchyard.providers.transport import Timeouts
@@ -50,6 +52,9 @@ def test_every_registered_format_implements_the_contract(name: str) -> None:
     assert not inspect.isabstract(cls)
     provider = cls()
     assert isinstance(provider.native_kinds, frozenset)
+    assert isinstance(cls.credentials, CredentialSpec) and "base_url" in cls.credentials.config
+    for pattern in cls.credentials.egress_hosts:
+        Pattern.parse(pattern)  # the egress policy can read the format's built-in hosts
     for hook in HOOKS:  # overrides keep the base signature, so the executor can call every hook the same way
         base = inspect.signature(getattr(Provider, hook))
         mine = inspect.signature(getattr(cls, hook))

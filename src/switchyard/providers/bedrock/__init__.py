@@ -38,6 +38,7 @@ from typing import Any
 from ..anthropic.response import parse_response as anthropic_parse_response
 from ..anthropic.stream import AnthropicStreamParser
 from ..base import Provider, StreamParser, Target, UpstreamError, UpstreamRequest, count_field
+from ..credentials import CredentialSpec, KeyPair
 from .embeddings import build_embeddings, parse_embeddings
 from .invoke import InvokeStreamReframer, count_request, native_request, serves_natively
 from .request import build_request, family
@@ -53,6 +54,15 @@ class BedrockProvider(Provider):
 
     name = "bedrock"
     native_kinds = frozenset({"messages"})  # Claude only: see `serves_natively`
+    # An organisation's key: an AWS access key pair (the key is one half, config names the other; a session
+    # token may come with it), signed with SigV4 — or, alone, a Bedrock API key sent as a bearer token.
+    credentials = CredentialSpec(
+        config=frozenset({"base_url", "region", "endpoint", "cross_region"}),
+        pair=KeyPair("access_key_id", "secret_access_key", ("session_token",), auth="aws-sigv4"),
+        bare_auth="bearer",
+        egress_hosts=("bedrock-runtime.*.amazonaws.com", "bedrock-runtime-fips.*.amazonaws.com"),
+    )
+    needs_base_url = False  # the region's endpoint
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock

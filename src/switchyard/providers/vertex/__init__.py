@@ -29,8 +29,9 @@ import orjson
 
 from ..anthropic.request import build_request as anthropic_build_request
 from ..base import Provider, Target, UpstreamError, UpstreamRequest
+from ..credentials import CredentialSpec
 from ..gemini.request import translate as gemini_translate
-from .auth import TokenSource, default_transport
+from .auth import TokenSource, byok_key_problem, default_transport
 from .parse import VertexStreamParser, parse_error, parse_response
 from .urls import PROJECT_PLACEHOLDER, base_url, family, method_url, model_id, require_family
 
@@ -45,6 +46,13 @@ class VertexProvider(Provider):
 
     name = "vertex"
     native_kinds = frozenset({"messages"})  # Claude only: `native_request` refuses Gemini targets
+    # An organisation's key: service-account JSON (token_uri Google's) or an access token, never a file path.
+    credentials = CredentialSpec(
+        config=frozenset({"base_url", "project", "region", "location", "endpoint", "cross_region"}),
+        egress_hosts=("*-aiplatform.googleapis.com", "aiplatform.googleapis.com"),
+        key_problem=byok_key_problem,
+    )
+    needs_base_url = False  # the region's endpoint
 
     def __init__(
         self,

@@ -47,6 +47,26 @@ GOOGLE_TOKEN_URIS = frozenset(
 )
 
 
+def byok_key_problem(key: str) -> str | None:
+    """Why an organisation's Vertex key is unacceptable, or None: JSON credentials with Google's token URI, or
+    an access token (never a file path on the gateway's host, which would read the operator's credentials)."""
+    key = key.strip()
+    if key.startswith("ya29."):
+        return None
+    if not key.startswith("{"):
+        return "a Vertex key must be the credentials JSON or an access token (ya29.…), not a file path"
+    try:
+        parsed = orjson.loads(key)
+    except orjson.JSONDecodeError:
+        return "the Vertex credentials are not valid JSON"
+    if not isinstance(parsed, dict):
+        return "the Vertex credentials are not a JSON object"
+    uri = parsed.get("token_uri")
+    if uri is not None and uri not in GOOGLE_TOKEN_URIS:
+        return "the Vertex credentials' token_uri must be Google's (https://oauth2.googleapis.com/token)"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
     kind: str  # token | info | file

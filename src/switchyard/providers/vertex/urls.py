@@ -66,8 +66,8 @@ def require_family(target: Target) -> Family:
 
 def region(target: Target) -> str:
     cfg = target.config
-    if cfg.get("region"):
-        return str(cfg["region"])
+    if cfg.get("region") or cfg.get("location"):  # Google calls it a location
+        return str(cfg.get("region") or cfg["location"])
     if _truthy(cfg.get("cross_region")):
         return "global"
     return str(cfg.get("default_region") or DEFAULT_REGION)
