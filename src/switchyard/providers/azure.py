@@ -10,6 +10,7 @@ the API version as one query value, so neither can change the path or the query 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -37,6 +38,12 @@ class AzureProvider(OpenAIProvider):
         egress_hosts=("*.openai.azure.com", "*.cognitiveservices.azure.com", "*.services.ai.azure.com"),
     )
     needs_base_url = False  # endpoint or resource
+
+    @classmethod
+    def missing_setting(cls, provider_id: str, base_url: str | None, config: Mapping[str, Any]) -> str | None:
+        if base_url or config.get("endpoint") or config.get("resource"):
+            return None
+        return f"set AZURE_OPENAI_ENDPOINT or providers.{provider_id}.base_url (https://<resource>.openai.azure.com)"
 
     def passthrough_request(self, body: dict[str, Any], target: Target, path: str) -> UpstreamRequest:
         cfg = target.config

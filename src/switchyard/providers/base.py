@@ -143,6 +143,12 @@ class Provider(ABC):
     #: this format needs no `base_url`
     needs_base_url: ClassVar[bool] = True
 
+    @classmethod
+    def missing_setting(cls, provider_id: str, base_url: str | None, config: Mapping[str, Any]) -> str | None:
+        """What a provider of this format must still have configured (besides its key) before it can be
+        called, as an instruction naming the setting; None (default) when nothing is missing."""
+        return None
+
     # -- the translated chat path (required) ------------------------------------------------------------
 
     @abstractmethod

@@ -26,12 +26,19 @@ FORMATS: dict[str, str] = {
 }
 
 
+_loaded: dict[str, type[Provider]] = {}  # import path → class
+
+
 def provider_class(name: str) -> type[Provider]:
     """The translator class of wire format `name`; KeyError for a name not in the table."""
-    module, _, attr = FORMATS[name].partition(":")
-    cls = getattr(importlib.import_module(module), attr)
-    if not (isinstance(cls, type) and issubclass(cls, Provider)):
-        raise TypeError(f"{FORMATS[name]} is not a providers.base.Provider subclass")
+    path = FORMATS[name]
+    cls = _loaded.get(path)
+    if cls is None:
+        module, _, attr = path.partition(":")
+        cls = getattr(importlib.import_module(module), attr)
+        if not (isinstance(cls, type) and issubclass(cls, Provider)):
+            raise TypeError(f"{path} is not a providers.base.Provider subclass")
+        _loaded[path] = cls
     return cls
 
 

@@ -96,14 +96,9 @@ class ProviderInfo:
         return self.auth != "none"
 
     def missing_setting(self) -> str | None:
-        """What must still be configured before this provider can be called (besides its key), if anything."""
-        if self.format == "azure" and not (
-            self.base_url or self.config.get("endpoint") or self.config.get("resource")
-        ):
-            return (
-                "set AZURE_OPENAI_ENDPOINT or providers.azure.base_url (https://<resource>.openai.azure.com)"
-            )
-        return None
+        """What must still be configured before this provider can be called (besides its key), if anything: its
+        wire format's class says (`Provider.missing_setting`)."""
+        return provider_class(self.format).missing_setting(self.id, self.base_url, self.config)
 
     def missing_key_hint(self) -> str:
         if self.key_env:

@@ -41,7 +41,7 @@ from switchyard.providers.transport import Timeouts
 HOOKS = [
     name
     for name, member in vars(Provider).items()
-    if callable(member) and not name.startswith("_") and name != "credentials"
+    if not name.startswith("_") and (inspect.isfunction(member) or isinstance(member, classmethod))
 ]
 
 
@@ -85,6 +85,10 @@ def test_defaults_refuse_what_a_format_does_not_do() -> None:
         assert info.value.kind == "unsupported"
     req = UpstreamRequest("POST", "https://g", {}, b"{}")
     assert asyncio.run(gemini.sign(req, t)) is req
+    assert gemini.missing_setting("google-ai-studio", None, {}) is None
+    azure = provider_class("azure")
+    assert "providers.my-az.base_url" in (azure.missing_setting("my-az", None, {}) or "")
+    assert azure.missing_setting("my-az", None, {"resource": "r"}) is None
 
 
 # -- a new wire format: one class, one table entry -------------------------------------------------------------
