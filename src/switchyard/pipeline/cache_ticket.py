@@ -16,9 +16,10 @@ from ..observe.cost import Usage
 from .caching import CacheEntry, CacheHit, CacheRequest, ResponseCache, cache_key, parse_cache_request
 from .context import RequestContext
 from .exchange import Exchange
-from .reply import JSON, SSE, SSE_HEADERS, Reply, outcome_headers
+from .reply import JSON, SSE, Reply, answered
 
 log = logging.getLogger("switchyard.cache")
+_SSE = SSE.decode()
 
 
 class CacheTicket:
@@ -88,7 +89,6 @@ def hit_reply(x: Exchange, hit: CacheHit) -> Reply:
     entry = hit.entry
     ctx = x.ctx
     ctx.cache_hit = True
-    ctx.status = 200
     ctx.provider, ctx.model = entry.provider, entry.model
     ctx.usage = _usage(entry.usage)
     ctx.cost_usd = 0.0
@@ -96,10 +96,7 @@ def hit_reply(x: Exchange, hit: CacheHit) -> Reply:
     ctx.attempts = []
     ctx.response_body = entry.body
     ctx.mark_first_token()
-    headers = x.out_headers + outcome_headers(ctx)
-    if entry.content_type == SSE.decode():
-        return Reply(200, entry.body, SSE_HEADERS + headers, SSE)
-    return Reply(200, entry.body, headers, entry.content_type.encode())
+    return answered(x, entry.body, SSE if entry.content_type == _SSE else entry.content_type.encode())
 
 
 def _usage(data: dict[str, Any] | None) -> Usage | None:

@@ -10,7 +10,6 @@ settled, record queued) before `handle` returns; a stream's when the writer clos
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
@@ -25,10 +24,8 @@ from .headers import header_map, parse_helicone
 from .model_override import model_override
 from .options import route_options
 from .plan import Attempt, restrict
-from .reply import Reply, StreamReply, outcome_headers
+from .reply import Reply, StreamReply, answered, broken, left_early, refused
 from .token_limit import fit_request, handler_of
-
-log = logging.getLogger("switchyard.proxy")
 
 
 class Request(Protocol):
@@ -87,21 +84,15 @@ async def handle(deps: Any, route: Route, request: Request) -> Reply | StreamRep
             reply = StreamReply(deps, x, await deps.executor.open_stream(x))
             streaming = True
         else:
-            data = await deps.executor.complete(x)
+            reply = answered(x, await deps.executor.complete(x))
             if x.ticket is not None:
-                x.ticket.keep(data)
-            ctx.status = 200
-            reply = Reply(200, data, x.out_headers + outcome_headers(ctx))
+                x.ticket.keep(reply.body)
     except GatewayError as e:
-        reply = _refused(x, e)
+        reply = refused(x, e)  # in the caller's format
     except ConnectionError:
-        ctx.status, ctx.error = 499, "client disconnected before the request was read"
-        reply = Reply(499, None, [])
-    except Exception:  # a bug, not bad input: answer in the caller's shape, keep the trace in the server log
-        log.exception("unhandled error serving %s (request %s)", ctx.path, h.request_id)
-        ctx.status, ctx.error = 500, "internal gateway error"
-        err = GatewayError(500, f"Internal gateway error (request {h.request_id}).", code="internal_error")
-        reply = Reply(500, x.spec.error_body(err), x.out_headers)
+        reply = left_early(x)
+    except Exception:  # a bug, not bad input
+        reply = broken(x)
     finally:
         if not streaming:  # record: limits settled, id released, row queued (finish.py)
             finish(deps, x)
@@ -125,13 +116,3 @@ def _plan(deps: Any, x: Exchange, org_id: str, ring: Any) -> list[Attempt]:
         else deps.planner.plan(ctx.requested_model, ring)
     )
     return restrict(plan, ctx.principal.key.allowed_models)
-
-
-def _refused(x: Exchange, e: GatewayError) -> Reply:
-    """A request the gateway answers with an error (bad input, limits, every attempt failed)."""
-    ctx = x.ctx
-    ctx.status, ctx.error = e.status, e.message
-    payload = x.spec.error_body(e)
-    ctx.response_body = payload
-    extra = [(k.encode(), v.encode()) for k, v in e.headers.items()]
-    return Reply(e.status, payload, x.out_headers + extra)

@@ -1,8 +1,9 @@
-"""What `handle` gives the HTTP layer to write: a whole answer (`Reply`) or a committed stream (`StreamReply`).
+"""What `handle` gives the HTTP layer to write — a whole answer (`Reply`) or a committed stream (`StreamReply`) —
+and the one place a request's outcome (status, error) is decided: `answered`, `refused`, `left_early`, `broken`,
+and the `StreamReply` for what happens after a stream's commit.
 
-The HTTP layer writes them and nothing else: a `StreamReply` is told when the caller went away (`left`) and is
-always closed (`close`), which settles the stream and finishes the request (`finish.py`). Whether the stream
-ended in error, and which error, is decided here, not by the writer.
+The HTTP layer writes replies and nothing else: a `StreamReply` is told when the caller went away (`left`) and is
+always closed (`close`), which settles the stream and finishes the request (`finish.py`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import redact
+from ..errors import GatewayError, redact
 from ..providers.base import UpstreamError
 from .context import RequestContext
 from .exchange import Exchange
@@ -41,6 +42,40 @@ def outcome_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
     if ctx.provider:
         out.append((b"helicone-provider", ctx.provider.encode()))
     return out
+
+
+def answered(x: Exchange, data: bytes, content_type: bytes = JSON) -> Reply:
+    """A 200 with the whole answer (from an upstream, or from the cache: SSE bytes of a stream replayed)."""
+    ctx = x.ctx
+    ctx.status = 200
+    headers = x.out_headers + outcome_headers(ctx)
+    return Reply(200, data, SSE_HEADERS + headers if content_type == SSE else headers, content_type)
+
+
+def refused(x: Exchange, e: GatewayError) -> Reply:
+    """An error answer in the caller's format (bad input, a limit, every attempt failed, ...)."""
+    ctx = x.ctx
+    ctx.status, ctx.error = e.status, e.message
+    payload = ctx.response_body = x.spec.error_body(e)
+    extra = [(k.encode(), v.encode()) for k, v in e.headers.items()]
+    return Reply(e.status, payload, x.out_headers + extra)
+
+
+def left_early(x: Exchange) -> Reply:
+    """The caller went away before its request was read: nothing to answer."""
+    ctx = x.ctx
+    ctx.status, ctx.error = 499, "client disconnected before the request was read"
+    return Reply(499, None, [])
+
+
+def broken(x: Exchange) -> Reply:
+    """A bug, not bad input: a 500 in the caller's format; the trace goes to the server log (call in `except`)."""
+    ctx = x.ctx
+    rid = ctx.helicone.request_id
+    log.exception("unhandled error serving %s (request %s)", ctx.path, rid)
+    ctx.status, ctx.error = 500, "internal gateway error"
+    err = GatewayError(500, f"Internal gateway error (request {rid}).", code="internal_error")
+    return Reply(500, x.spec.error_body(err), x.out_headers)
 
 
 class StreamReply:
