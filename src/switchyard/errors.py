@@ -115,6 +115,10 @@ def scrub(text: str, target: Any) -> str:
     secrets = [getattr(target, "api_key", None)]
     config = getattr(target, "config", None) or {}
     secrets += [config.get(name) for name in _SECRET_CONFIG]
+    if config:  # and every secret credential part some wire format declares for organisations' keys
+        from .providers.formats import key_secret_names  # the providers import nothing from here
+
+        secrets += [config.get(name) for name in key_secret_names()]
     for secret in secrets:
         if isinstance(secret, str) and len(secret) >= 8 and secret in out:
             out = out.replace(secret, "[redacted]")

@@ -212,3 +212,22 @@ def test_a_new_format_declares_its_key_shape_and_nothing_else_changes(
             toy, {**body, "id": "u", "config": {"account_token": "t", "base_url": "https://evil.example/v1"}}
         )
     assert info.value.param == "config.base_url"
+
+
+def test_a_new_formats_secret_parts_are_scrubbed_from_messages(monkeypatch: pytest.MonkeyPatch) -> None:
+    from switchyard.errors import scrub
+    from switchyard.providers.base import Target
+
+    monkeypatch.setitem(formats.FORMATS, "paired-toy", f"{__name__}:PairedToy")
+    t = Target(
+        "toybox",
+        "m",
+        "paired-toy",
+        "https://api.toy.example",
+        "acct-1",
+        config={"account_token": "tok-9f8e7d6c"},
+    )
+    assert (
+        scrub("upstream said: bad token tok-9f8e7d6c for acct-1", t)
+        == "upstream said: bad token [redacted] for acct-1"
+    )
