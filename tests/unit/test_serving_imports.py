@@ -71,3 +71,37 @@ async def test_at_head_is_false_for_an_empty_or_older_database(tmp_path: Path) -
         assert not await store.at_head()
     finally:
         await store.close()
+
+
+def test_a_serving_app_settles_its_heap_and_an_embedded_one_does_not(tmp_path: Path) -> None:
+    code = """
+        import asyncio, gc, os, sys
+        os.environ["SWITCHYARD_CONFIG"] = ""
+        from switchyard.app import app_from_env, create_app, GC_THRESHOLDS, SWITCH_INTERVAL
+        from switchyard.config import load_settings
+
+        async def lifespan(app):
+            sent = []
+            msgs = iter([{"type": "lifespan.startup"}])
+            done = asyncio.Event()
+            async def receive():
+                try:
+                    return next(msgs)
+                except StopIteration:
+                    await done.wait()
+                    return {"type": "lifespan.shutdown"}
+            async def send(m):
+                sent.append(m["type"])
+                if m["type"] == "lifespan.startup.complete":
+                    state.append((gc.get_threshold(), sys.getswitchinterval(), gc.get_freeze_count() > 0))
+                    done.set()
+            await app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+
+        state = []
+        asyncio.run(lifespan(create_app(load_settings(None))))
+        asyncio.run(lifespan(app_from_env()))
+        embedded, serving = state
+        assert embedded == ((700, 10, 10), 0.005, False), embedded
+        assert serving == (GC_THRESHOLDS, SWITCH_INTERVAL, True), serving
+    """
+    _modules_after(code, tmp_path)  # raises (check=True) when an assertion fails

@@ -661,3 +661,34 @@ async def test_spool_files_and_directories_are_private(tmp_path: Path) -> None:
     spool_dir.chmod(0o755)  # an existing directory from an older version is tightened
     Spool(spool_dir)
     assert stat.S_IMODE(spool_dir.stat().st_mode) == 0o700
+
+
+async def test_a_writer_behind_inserts_full_batches_across_flush_ticks(tmp_path: Path) -> None:
+    """Each flush tick makes its own write-ahead chunk; a writer that fell behind coalesces them into batches of
+    up to batch_size (an insert's cost is mostly per batch), and deletes every tick's file once stored."""
+    store = FakeStore()
+    gate = asyncio.Event()
+    insert = store.insert_requests
+
+    async def slow_first(batch: list[dict[str, Any]]) -> None:
+        await gate.wait()
+        await insert(batch)
+
+    store.insert_requests = slow_first  # type: ignore[method-assign]
+    sink = make_sink(store, tmp_path / "spool", flush_interval=0.01, batch_size=100)
+    await sink.start()
+    sent = []
+    for _ in range(12):  # 12 ticks of 30 records while the first insert is held
+        batch = records(30)
+        sent += batch
+        for r in batch:
+            sink.submit(r)
+        await asyncio.sleep(0.03)
+    assert len([p for p in sink.spool.dir.iterdir() if p.is_file()]) >= 10  # one write-ahead file per tick
+    gate.set()
+    await eventually(lambda: len(store.rows) == len(sent))
+    await sink.close()
+    assert all(store.inserted[r["id"]] == 1 for r in sent)
+    assert max(store.batches) > 30 and all(b <= 100 for b in store.batches)
+    assert len(store.batches) <= len(sent) // 30 - 4  # fewer inserts than ticks
+    assert not [p for p in sink.spool.dir.iterdir() if p.is_file()]  # every tick's file deleted once stored

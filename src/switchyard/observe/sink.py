@@ -42,7 +42,7 @@ log = logging.getLogger("switchyard.sink")
 @dataclass(slots=True)
 class _Chunk:
     records: list[dict[str, Any]]
-    path: Path | None  # its write-ahead file; None: only in memory
+    paths: list[Path]  # its write-ahead files (one per flush tick coalesced into it); empty: only in memory
     done: int = 0  # records from the front already in the store
 
     @property
@@ -225,6 +225,7 @@ class LogSink(SinkHealth, SinkReplay):
         """Journal the queue, then store (or spool) every chunk. False when a chunk could go nowhere."""
         self._journal()
         while self._chunks:
+            self._coalesce()
             chunk = self._delivering = self._chunks[0]
             try:
                 if not await self._deliver(chunk):
@@ -234,6 +235,21 @@ class LogSink(SinkHealth, SinkReplay):
             if self._chunks and self._chunks[0] is chunk:  # the timer never moves the chunk being delivered
                 self._chunks.popleft()
         return True
+
+    def _coalesce(self) -> None:
+        """The first chunks (one per flush tick) become one of at most `batch_size` records. An insert's cost is
+        mostly per batch (statements, the driver thread's round trips), so a writer that fell behind inserts full
+        batches instead of a tick's worth each: at 3,600 requests/s, 50 ms ticks made batches of ~180 rows, and
+        the writer (~2,000 rows/s that way) fell further behind every second."""
+        first = self._chunks[0]
+        while len(self._chunks) > 1:
+            nxt = self._chunks[1]
+            if first.left + nxt.left > self._batch_size or bool(first.paths) != bool(nxt.paths):
+                return
+            first.records = first.records[first.done :] + nxt.records[nxt.done :]
+            first.done = 0
+            first.paths += nxt.paths
+            del self._chunks[1]
 
     def _journal(self) -> None:
         """Queue → one chunk, on disk first when write-ahead is on; then keep memory within `queue_size`."""
@@ -252,7 +268,7 @@ class LogSink(SinkHealth, SinkReplay):
                     log.exception("unexpected error writing ahead %d request records", len(records))
                 else:
                     self._spool_ok()
-            self._chunks.append(_Chunk(records, path))
+            self._chunks.append(_Chunk(records, [path] if path is not None else []))
             if path is None:
                 self._unsaved += len(records)
         held = sum(c.left for c in self._chunks)
@@ -286,27 +302,31 @@ class LogSink(SinkHealth, SinkReplay):
             chunk.done += len(batch)
             self.written += len(batch)
             self._stored(batch, rejected)
-            if chunk.path is None:
+            if not chunk.paths:
                 self._unsaved -= len(batch)
         if chunk.left:
             return self._save(chunk)
-        if chunk.path is not None:
+        for path in chunk.paths:
             try:
-                self.spool.done(chunk.path)
+                self.spool.done(path)
             except OSError as e:  # left behind: a later replay inserts nothing new from it
-                log.warning("cannot delete write-ahead file %s: %s", chunk.path.name, e)
+                log.warning("cannot delete write-ahead file %s: %s", path.name, e)
         return True
 
     def _save(self, chunk: _Chunk) -> bool:
         """A chunk's remaining records go to the replay queue on disk. False if the disk refuses."""
-        if chunk.path is not None:
+        if chunk.paths:
             try:
-                self.spool.commit(chunk.path)
+                while chunk.paths:  # committed files leave the list: a retry commits only the rest
+                    self.spool.commit(chunk.paths[0])
+                    chunk.paths.pop(0)
             except OSError as e:
-                if chunk.path.exists():
+                if chunk.paths[0].exists():
                     self._spool_failed(e)
                     return False
-                chunk.path = None  # the file is gone (the directory was removed or replaced)
+                # a file is gone (the directory was removed or replaced): the records left go to a new file
+                # (those also in an already committed file are replayed twice: replay is idempotent)
+                chunk.paths = []
                 self._unsaved += chunk.left
             else:
                 self.spooled += chunk.left

@@ -50,8 +50,8 @@ class SinkReplay:
         if self.spool.dir.is_dir():
             return
         for chunk in self._chunks:
-            if chunk.path is not None and not chunk.path.exists():
-                chunk.path = None
+            if chunk.paths and not all(p.exists() for p in chunk.paths):
+                chunk.paths = []
                 self._unsaved += chunk.left
         try:
             self.spool.ensure()  # recreates a removed directory; a file in its place stays an error
