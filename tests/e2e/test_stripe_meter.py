@@ -391,3 +391,26 @@ def test_the_configuration_in_docs_billing_loads(tmp_path: Path) -> None:
         "total_tokens": "switchyard_tokens",
         "cost_micro_usd": "switchyard_cost",
     }
+
+
+async def test_after_a_long_outage_the_too_old_periods_are_skipped_at_once_and_the_rest_caught_up(
+    store: SQLStore, stripe_api: StripeStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Review finding S2 (docs/security.md §9): 40 days down with minute periods. Before, every too-old period was
+    skipped one at a time (a warning and a cursor write each, 48 a round every `poll_seconds`: 57,600 warnings and
+    ~10 hours before the first period Stripe still accepts was even looked at)."""
+    from switchyard.observe.stripe_meter import MAX_AGE_MS, MAX_PERIODS_PER_ROUND
+
+    org = await store.create_org("meter-outage")
+    now = period_start() + 10 * MINUTE
+    m = meter(store, stripe_api)
+    first = now - now % MINUTE - 40 * 86_400_000
+    assert await m.ledger.start_cursor(CURSOR, first) == first  # switched on, then 40 days without a round
+    oldest_ok = first + -(-(now - MAX_AGE_MS - first) // MINUTE) * MINUTE  # first period Stripe still takes
+    await store.insert_requests([row(org.id, "cus_O", oldest_ok + 1)])
+    caplog.set_level(logging.WARNING, logger="switchyard.stripe_meter")
+    assert await m.round(now_ms=now) == 3  # the oldest period Stripe accepts is sent in the first round
+    skipped = [r for r in caplog.records if "older than Stripe accepts" in r.getMessage()]
+    assert len(skipped) == 1
+    assert await m.ledger.cursor(CURSOR) == oldest_ok + MAX_PERIODS_PER_ROUND * MINUTE
+    assert m.behind  # the next round starts at once rather than after poll_seconds

@@ -12,11 +12,18 @@ authentication or permission errors (a key being rotated), retried by the sender
 
 The secret key lives only inside the `StripeClient`; every message that leaves this module passes `scrub`.
 The stripe package is imported only when a key is configured.
+
+The blocking client runs in a daemon thread of its own, not `asyncio.to_thread`: the default executor's threads are
+joined at exit (by `asyncio.run`, with no time limit on Python 3.11, and by the interpreter), so a Stripe call that
+hangs would hold a stopping gateway for its whole timeout × retries. An abandoned call (the meter was stopped) ends
+on its own; its event is unsettled, and the next process resends it under the same identifier.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,8 +74,20 @@ class StripeMeterClient:
 
     async def send(self, e: MeterEvent) -> tuple[str, str | None]:
         """(`sent` | `duplicate` | `rejected`, error text or None); raises Retry. Runs the blocking client in a
-        worker thread: never on the event loop, never on a request's path."""
-        return await asyncio.to_thread(self._send, e)
+        daemon thread: never on the event loop, never on a request's path, never holding the process at exit."""
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[tuple[str, str | None]] = loop.create_future()
+
+        def work() -> None:
+            try:
+                result, error = self._send(e), None
+            except BaseException as err:  # handed to the awaiting coroutine, never lost in this thread
+                result, error = None, err
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+                loop.call_soon_threadsafe(_settle, answer, result, error)
+
+        threading.Thread(target=work, name="switchyard-stripe-send", daemon=True).start()
+        return await answer
 
     def _send(self, e: MeterEvent) -> tuple[str, str | None]:
         s = self._stripe
@@ -101,6 +120,15 @@ class StripeMeterClient:
         code = getattr(err, "code", None)
         msg = getattr(err, "user_message", None) or type(err).__name__
         return self.scrub(f"{type(err).__name__} {status or '-'} {code or '-'}: {msg}")[:300]
+
+
+def _settle(answer: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if answer.done():  # cancelled: the meter was stopped while Stripe was answering
+        return
+    if error is not None:
+        answer.set_exception(error)
+    else:
+        answer.set_result(result)
 
 
 def _is_duplicate(err: Any) -> bool:

@@ -17,8 +17,10 @@ Failures: the stripe client retries one request itself (`max_network_retries`, o
 that is not enough (429 included), the round stops without moving the cursor and the next one starts after an
 exponential backoff (1 s doubling up to `retry_max_seconds`). A request never waits on any of this.
 
-The first period sent is the one in which metering was first switched on (earlier usage is not back-filled). A
-period older than 35 days (Stripe refuses such timestamps) is skipped with a warning. Rows that land after their
+The first period sent is the one in which metering was first switched on (earlier usage is not back-filled).
+Periods older than 35 days (Stripe refuses such timestamps; a gateway down that long) are skipped in one cursor
+move with one warning. A round sends at most `MAX_PERIODS_PER_ROUND` periods; with more left, the next round
+starts at once instead of after `poll_seconds`, so a backlog is caught up at Stripe's pace. Rows that land after their
 period was sent (a spool replayed after a long database outage) are not billed: raise `settle_seconds` if that
 matters more than promptness.
 """
@@ -92,6 +94,7 @@ class StripeMeter:
         self.holder = uuid.uuid4().hex
         self.failures = 0  # consecutive failed rounds
         self.not_before = 0.0  # monotonic time before which no round starts (backoff)
+        self.behind = False  # the last round stopped at MAX_PERIODS_PER_ROUND with closed periods left
         self._task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -122,7 +125,8 @@ class StripeMeter:
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(max(self.poll, self.not_before - time.monotonic()))
+            wait = 0.0 if self.behind else self.poll
+            await asyncio.sleep(max(wait, self.not_before - time.monotonic()))
             await self.round()
 
     async def round(self, now_ms: int | None = None) -> int:
@@ -151,28 +155,35 @@ class StripeMeter:
         log.warning("stripe meter: %s; next try in %.0f s (failure %d)", why, delay, self.failures)
 
     async def _round(self, now: int) -> int:
+        self.behind = False  # set again only when this round ends with closed periods left
         ttl = int(max(3 * self.poll, 60.0) * 1000)
         if not await self._lease(LEASE, self.holder, now, ttl):
             return 0
         cursor = await self.ledger.cursor(CURSOR)
         if cursor is None:
             cursor = await self.ledger.start_cursor(CURSOR, now - now % self.interval_ms)
+        if cursor < now - MAX_AGE_MS:  # down for over 35 days: Stripe takes none of it; one move, one warning
+            oldest = cursor + -(-(now - MAX_AGE_MS - cursor) // self.interval_ms) * self.interval_ms
+            log.warning(
+                "stripe meter: periods from %d to %d ms are older than Stripe accepts; skipped",
+                cursor,
+                oldest,
+            )
+            if not await self.ledger.advance(CURSOR, cursor, oldest):
+                return 0  # another process moved it
+            cursor = oldest
         sent, t0 = 0, time.monotonic()
         for _ in range(MAX_PERIODS_PER_ROUND):
             start, end = cursor, cursor + self.interval_ms
             if end + self.settle_ms > now:
-                break
-            if start < now - MAX_AGE_MS:
-                log.warning(
-                    "stripe meter: period starting %d ms is older than Stripe accepts; skipped", start
-                )
-            else:
-                sent += await self._period(start, end)
+                return sent
+            sent += await self._period(start, end)
             if not await self.ledger.advance(CURSOR, start, end):
                 return sent  # another process moved it (its lease had expired mine): it goes on from there
             cursor = end
             if not await self._lease(LEASE, self.holder, now + int((time.monotonic() - t0) * 1000), ttl):
-                break
+                return sent
+        self.behind = True  # periods left over: the next round starts at once, not after poll_seconds
         return sent
 
     async def _period(self, start: int, end: int) -> int:
