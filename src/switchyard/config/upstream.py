@@ -85,6 +85,9 @@ class AffinitySettings(Strict):
 
     enabled: bool = True
     max_per_org: int = Field(10_000, ge=1)  # pins kept per organisation (least recently used dropped)
+    max_total: int = Field(
+        200_000, ge=1
+    )  # pins kept in all (~250 B each; the longest idle organisation's go first)
     # Pin lifetime per provider id (seconds), over the built-in prompt-cache lifetimes (session_pins.py).
     ttl_seconds: dict[str, float] = Field(default_factory=dict)
 

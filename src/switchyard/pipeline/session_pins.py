@@ -12,7 +12,8 @@ A pin never crosses organisations: it is keyed by (organisation, affinity key, m
 endpoints carry their organisation in their id. It never overrides the caller's fallback chain or puts the
 gateway's keys before the organisation's own (`order.py` only moves it within its chain item and auth kind).
 
-The table is in process, bounded per organisation (least recently used dropped) and expires entries at the
+The table is in process, bounded per organisation (least recently used dropped) and in total (the organisation
+idle longest gives up its oldest pins first), and expires entries at the
 provider's cache lifetime, refreshed on each use as the providers refresh their caches. With `redis.url` set,
 the pins are shared by every replica (`stores/pins_redis.py`): Redis is read first, the process table is the
 fallback when Redis does not answer, and writes go to Redis in the background (never delaying an answer).
@@ -75,12 +76,21 @@ class Pin:
 
 
 class PinTable:
-    """(organisation, key) → (target, expiry), bounded per organisation with least-recently-used eviction."""
+    """(organisation, key) → (target, expiry), bounded per organisation (least recently used pin out) and in total:
+    over `max_total`, the organisation idle longest gives up its oldest pin (a busy organisation keeps its
+    sessions; an idle one's, mostly expired, go first). Without the total bound the table grew with the number
+    of organisations, expired pins included."""
 
-    def __init__(self, max_per_org: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, max_per_org: int = 10_000, clock: Callable[[], float] = time.monotonic, max_total: int = 200_000
+    ) -> None:
         self._max = max_per_org
+        self._max_total = max_total
         self._clock = clock
-        self._orgs: dict[str, OrderedDict[str, tuple[str, float]]] = {}
+        self._orgs: OrderedDict[str, OrderedDict[str, tuple[str, float]]] = (
+            OrderedDict()
+        )  # idle longest first
+        self._total = 0
 
     def get(self, org: str, key: str) -> str | None:
         pins = self._orgs.get(org)
@@ -91,25 +101,37 @@ class PinTable:
             return None
         if entry[1] <= self._clock():
             del pins[key]
+            self._total -= 1
             if not pins:
                 del self._orgs[org]
             return None
         pins.move_to_end(key)
+        self._orgs.move_to_end(org)
         return entry[0]
 
     def put(self, org: str, key: str, target: str, ttl: float) -> None:
         pins = self._orgs.get(org)
         if pins is None:
             pins = self._orgs[org] = OrderedDict()
+        self._orgs.move_to_end(org)
+        if key not in pins:
+            self._total += 1
         pins[key] = (sys.intern(target), self._clock() + ttl)  # one string per endpoint, not per pin
         pins.move_to_end(key)
         while len(pins) > self._max:
             pins.popitem(last=False)
+            self._total -= 1
+        while self._total > self._max_total:
+            idle_org, idle = next(iter(self._orgs.items()))
+            idle.popitem(last=False)
+            self._total -= 1
+            if not idle:
+                del self._orgs[idle_org]
 
     def size(self, org: str | None = None) -> int:
         if org is not None:
             return len(self._orgs.get(org, ()))
-        return sum(len(p) for p in self._orgs.values())
+        return self._total
 
 
 class SessionPins:
@@ -120,7 +142,7 @@ class SessionPins:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.enabled = settings.enabled
-        self.table = PinTable(settings.max_per_org, clock)
+        self.table = PinTable(settings.max_per_org, clock, settings.max_total)
         self._ttl = {**PROMPT_CACHE_SECONDS, **settings.ttl_seconds}
         self._overrides = dict(settings.ttl_seconds)
         self.shared = shared  # stores/pins_redis.RedisPins, or None
