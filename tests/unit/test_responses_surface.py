@@ -23,7 +23,7 @@ from openai.types.responses import Response
 from support.wire import SHARED, exchange
 from switchyard.errors import GatewayError
 from switchyard.formats.openai_responses import ResponsesSurface
-from switchyard.formats.openai_responses_stream import REDACTED_PREFIX, THINKING_PREFIX
+from switchyard.formats.openai_responses_items import REDACTED_PREFIX, THINKING_PREFIX
 
 SPEC = SHARED / "specs" / "openai-openapi.yaml"
 

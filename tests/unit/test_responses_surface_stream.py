@@ -24,7 +24,7 @@ from pydantic import TypeAdapter
 from support.wire import SHARED, stream
 from switchyard.errors import GatewayError
 from switchyard.formats.openai_responses import ResponsesSurface
-from switchyard.formats.openai_responses_stream import THINKING_PREFIX
+from switchyard.formats.openai_responses_items import THINKING_PREFIX
 from switchyard.formats.sse import SSEDecoder
 from switchyard.observe.assemble import StreamAssembler
 from switchyard.pipeline.stream_pumps import TranslatingPump

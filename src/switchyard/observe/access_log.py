@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from .metrics import SURFACES
+from .metrics_families import SURFACES
 
 LOGGER = "switchyard.access"
 

@@ -34,39 +34,23 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import (
     CounterMetricFamily,
     GaugeMetricFamily,
-    HistogramMetricFamily,
     Metric,
 )
-from prometheus_client.utils import floatToGoString
 
 from .. import __version__
+from .metrics_families import (
+    LATENCY_BUCKETS,
+    STATUS_CLASS,
+    SURFACES,
+    TOKEN_TYPES,
+    TTFT_BUCKETS,
+    Histogram,
+    counter,
+    histogram,
+    single,
+)
 from .metrics_multiprocess import ENV, SharedFiles
 from .metrics_state import circuit_families, limiter_families, sink_families
-
-# Whole-request seconds, streams included (a long stream lands in the upper buckets).
-LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
-TTFT_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
-
-_PATHS = {
-    "/chat/completions": "chat",
-    "/completions": "completions",
-    "/messages": "messages",
-    "/responses": "responses",
-    "/embeddings": "embeddings",
-    "/messages/count_tokens": "count_tokens",
-}
-# Every spelling the proxy answers (app._proxy_routes): with and without /v1 and a trailing slash.
-SURFACES = {p: s for path, s in _PATHS.items() for p in (path, path + "/", "/v1" + path, "/v1" + path + "/")}
-_STATUS_CLASS = ("other", "1xx", "2xx", "3xx", "4xx", "5xx")
-TOKEN_TYPES = ("input", "output", "cached", "reasoning")
-
-
-class _Histogram:
-    __slots__ = ("counts", "total")
-
-    def __init__(self, n: int) -> None:
-        self.counts = [0] * (n + 1)  # per bucket, not cumulative; the last one is +Inf
-        self.total = 0.0
 
 
 class Metrics:
@@ -82,11 +66,11 @@ class Metrics:
         # (surface, provider, model, status class, cache) → [requests, input, output, cached, reasoning, cost USD]
         self._requests: dict[tuple[str, str, str, str, str], list[Any]] = {}
         self._slots: dict[
-            tuple[Any, ...], tuple[list[Any], _Histogram, _Histogram]
+            tuple[Any, ...], tuple[list[Any], Histogram, Histogram]
         ] = {}  # raw values → counters
-        self._latency: dict[str, _Histogram] = {}
-        self._ttft: dict[tuple[str, str], _Histogram] = {}
-        self._upstream: dict[str, _Histogram] = {}
+        self._latency: dict[str, Histogram] = {}
+        self._ttft: dict[tuple[str, str], Histogram] = {}
+        self._upstream: dict[str, Histogram] = {}
         self._attempts: dict[tuple[str, str], int] = {}
         self._retries: dict[str, int] = {}
         self._fallbacks: dict[tuple[str, str], int] = {}
@@ -161,7 +145,7 @@ class Metrics:
                 h.counts[bisect.bisect_left(self._buckets, seconds)] += 1
                 h.total += seconds
 
-    def _slot(self, raw: tuple[Any, ...]) -> tuple[list[Any], _Histogram, _Histogram]:
+    def _slot(self, raw: tuple[Any, ...]) -> tuple[list[Any], Histogram, Histogram]:
         """The counters of one raw (path, provider, model, status, cache) tuple, found once per tuple. Values
         outside the bounded sets fold to `other` and are not remembered (so they cannot grow the cache)."""
         path, provider, model, status, cache = raw
@@ -175,29 +159,29 @@ class Metrics:
             model = "none" if provider == "none" else "other"
             folded = folded or model == "other"
         cls = status // 100
-        key = (surface, provider, model, _STATUS_CLASS[cls if 0 < cls < 6 else 0], cache)
+        key = (surface, provider, model, STATUS_CLASS[cls if 0 < cls < 6 else 0], cache)
         row = self._requests.get(key)
         if row is None:
             row = self._requests[key] = [0, 0, 0, 0, 0, 0.0]
         latency = self._latency.get(surface)
         if latency is None:
-            latency = self._latency[surface] = _Histogram(len(self._buckets))
+            latency = self._latency[surface] = Histogram(len(self._buckets))
         ttft = self._ttft.get((surface, provider))
         if ttft is None:
-            ttft = self._ttft[(surface, provider)] = _Histogram(len(TTFT_BUCKETS))
+            ttft = self._ttft[(surface, provider)] = Histogram(len(TTFT_BUCKETS))
         slot = (row, latency, ttft)
         if not folded:
             self._slots[raw] = slot
         return slot
 
-    def _upstream_hist(self, provider: str) -> _Histogram:
+    def _upstream_hist(self, provider: str) -> Histogram:
         if self._providers is not None and provider not in self._providers:
             provider = "other"  # not remembered under the made-up name
             h = self._upstream.get(provider)
             if h is None:
-                h = self._upstream[provider] = _Histogram(len(self._buckets))
+                h = self._upstream[provider] = Histogram(len(self._buckets))
             return h
-        h = self._upstream[provider] = _Histogram(len(self._buckets))
+        h = self._upstream[provider] = Histogram(len(self._buckets))
         return h
 
     def attempt(self, provider: str, outcome: str) -> None:
@@ -279,34 +263,34 @@ class Metrics:
             if row[5]:
                 cost[pm] = cost.get(pm, 0.0) + row[5]
         yield requests
-        yield _counter(
+        yield counter(
             "switchyard_tokens",
             "Provider tokens by provider, registry model and type (input includes cached; output includes "
             "reasoning). Cache hits are not counted.",
             ("provider", "model", "type"),
             tokens,
         )
-        yield _counter(
+        yield counter(
             "switchyard_cost_usd",
             "Cost of answered requests in US dollars (registry prices; unpriced calls add nothing).",
             ("provider", "model"),
             cost,
         )
-        yield _histogram(
+        yield histogram(
             "switchyard_request_duration_seconds",
             "Time from request start to the last byte sent, by surface.",
             ("surface",),
             self._latency,
             self._buckets,
         )
-        yield _histogram(
+        yield histogram(
             "switchyard_time_to_first_token_seconds",
             "Streams: time from request start to the first content sent to the caller.",
             ("surface", "provider"),
             self._ttft,
             TTFT_BUCKETS,
         )
-        yield _histogram(
+        yield histogram(
             "switchyard_upstream_duration_seconds",
             "Upstream attempts: time until the provider answered (a stream: its first content), "
             "failures included.",
@@ -314,32 +298,32 @@ class Metrics:
             self._upstream,
             self._buckets,
         )
-        yield _counter(
+        yield counter(
             "switchyard_upstream_attempts",
             "Upstream attempts by provider and outcome (ok or the error kind).",
             ("provider", "outcome"),
             self._attempts,
         )
-        yield _counter(
+        yield counter(
             "switchyard_upstream_retries",
             "Retries of an upstream attempt.",
             ("provider",),
-            _single(self._retries),
+            single(self._retries),
         )
-        yield _counter(
+        yield counter(
             "switchyard_fallbacks",
             "Moves from a failed attempt to the next one of the plan, by the "
             "failed attempt's provider and error kind.",
             ("provider", "reason"),
             self._fallbacks,
         )
-        yield _counter(
+        yield counter(
             "switchyard_hedges",
             "Hedged requests: started (a parallel attempt), won (a hedge answered first).",
             ("outcome",),
-            _single(self._hedges),
+            single(self._hedges),
         )
-        yield _counter(
+        yield counter(
             "switchyard_limit_decisions",
             "Rate-limit and budget rules checked at admission, by "
             "metric (requests, tokens, usd), scope and decision (admitted, rejected: the rule that "
@@ -352,17 +336,17 @@ class Metrics:
             "Requests refused for insufficient credits.",
             value=self._credits_rejected,
         )
-        yield _counter(
+        yield counter(
             "switchyard_cache",
             "Response cache operations: hit, miss, store, error.",
             ("result",),
-            _single(self._cache),
+            single(self._cache),
         )
-        yield _counter(
+        yield counter(
             "switchyard_redis_errors",
             "Failed Redis operations, by operation.",
             ("op",),
-            _single(self._redis_errors),
+            single(self._redis_errors),
         )
         if self._redis_up is not None:
             yield GaugeMetricFamily(
@@ -383,30 +367,3 @@ class Metrics:
             yield from sink_families(self._sink)
         if self._limiter is not None:
             yield from limiter_families(self._limiter)
-
-
-def _single(d: dict[str, int]) -> dict[tuple[str], int]:
-    return {(k,): v for k, v in d.items()}
-
-
-def _counter(name: str, doc: str, labels: tuple[str, ...], values: dict[Any, Any]) -> CounterMetricFamily:
-    fam = CounterMetricFamily(name, doc, labels=labels)
-    for key, n in values.items():
-        fam.add_metric(key, n)
-    return fam
-
-
-def _histogram(
-    name: str, doc: str, labels: tuple[str, ...], hists: dict[Any, _Histogram], buckets: tuple[float, ...]
-) -> HistogramMetricFamily:
-    fam = HistogramMetricFamily(name, doc, labels=labels)
-    bounds = [*(floatToGoString(b) for b in buckets), "+Inf"]
-    for key, h in hists.items():
-        if not any(h.counts):
-            continue  # e.g. the TTFT histogram of a surface that had no stream yet
-        cumulative, running = [], 0
-        for le, n in zip(bounds, h.counts, strict=True):
-            running += n
-            cumulative.append((le, running))
-        fam.add_metric(key if isinstance(key, tuple) else (key,), cumulative, h.total)
-    return fam
