@@ -90,10 +90,8 @@ async def _write_stream(reply: StreamReply, receive: Receive, send: Send) -> Non
             reply.left()
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
-        elif not pump.cancelled() and pump.exception() is not None:
-            reply.failed(
-                pump.exception()
-            )  # a bug while writing: a 500 in the log, the trace in the server log
+        elif not pump.cancelled() and (exc := pump.exception()) is not None:
+            reply.failed(exc)  # a bug while writing: a 500 in the log, the trace in the server log
         watch.cancel()
         reply.close()
 

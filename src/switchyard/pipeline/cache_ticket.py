@@ -73,7 +73,7 @@ async def lookup(deps: Any, x: Exchange) -> CacheTicket | None:
     """None when the request does not use the cache. Raises a 400 GatewayError for a bad cache header."""
     request = parse_cache_request(x.headers)
     ctx = x.ctx
-    if request is None or ctx.principal is None or x.body is None:
+    if request is None or ctx.principal is None or x.surface is None:
         return None
     cache: ResponseCache = deps.cache
     metrics = getattr(deps, "metrics", None)

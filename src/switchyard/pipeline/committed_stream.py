@@ -87,7 +87,8 @@ class OpenStream:
         hold: Any,
         body: dict[str, Any],
     ) -> None:
-        self.executor, self.x, self.ctx, self.attempt, self.surface = executor, x, x.ctx, attempt, x.surface
+        self.executor, self.x, self.ctx, self.attempt = executor, x, x.ctx, attempt
+        self.surface: Any = x.surface
         self.start = start
         self.first = start.first
         self.pump = start.pump
@@ -142,7 +143,7 @@ class OpenStream:
         if not self._continuable():
             return None
         tried = {a.source for a in self.ctx.attempts}
-        later = [a for a in self.x.attempts or () if a.source not in tried]
+        later = [a for a in self.x.attempts if a.source not in tried]
         if not later:
             return None
         asm = self.pump.assembler

@@ -6,7 +6,8 @@ read what they need from it instead of a (context, attempts, body, surface) tupl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import GatewayError
@@ -33,16 +34,18 @@ class Surface(Protocol):
 
 
 class SurfaceSpec(Protocol):
-    """A route's caller surface (`api/surfaces.py`)."""
+    """A route's caller surface (`api/surfaces.py`): `make(headers)` the caller's codec for one request;
+    `check(body, surface)` the body to execute (the caller's dict is never changed), GatewayError (400) when no
+    provider could serve it; errors in the caller's shape."""
 
-    always_usage: bool  # the caller's format always carries usage in streams
+    @property
+    def always_usage(self) -> bool: ...  # the caller's format always carries usage in streams
 
-    def make(self, headers: dict[str, str]) -> Any: ...  # a Surface for one request
+    @property
+    def make(self) -> Callable[[dict[str, str]], Surface]: ...
 
-    def check(self, body: dict[str, Any], surface: Any) -> dict[str, Any]:
-        """The body to execute (the caller's dict is never changed); GatewayError (400) when no provider could
-        serve it."""
-        ...
+    @property
+    def check(self) -> Callable[[dict[str, Any], Surface], dict[str, Any]]: ...
 
     def error_body(self, e: GatewayError) -> bytes: ...
 
@@ -50,8 +53,11 @@ class SurfaceSpec(Protocol):
 class Route(Protocol):
     """The HTTP route a request came in on: its surface, and (chat only) another surface picked per body."""
 
-    spec: SurfaceSpec
-    alternate: Any  # (body, headers) -> SurfaceSpec | None, or None
+    @property
+    def spec(self) -> SurfaceSpec: ...
+
+    @property
+    def alternate(self) -> Any: ...  # (body, headers) -> SurfaceSpec | None, or None
 
 
 @dataclass(slots=True)
@@ -63,16 +69,16 @@ class Exchange:
     spec: SurfaceSpec
     headers: dict[str, str]  # the caller's headers, lowercase names
     out_headers: list[tuple[bytes, bytes]]  # headers every answer carries (request id, rate limits, cache)
-    surface: Any = None  # Surface, once the body is checked
-    body: dict[str, Any] | None = None
-    attempts: list[Attempt] | None = None
+    surface: Surface | None = None  # once the body is parsed (the route's spec, or its alternate, makes it)
+    body: dict[str, Any] = field(default_factory=dict)  # empty until the body is read
+    attempts: list[Attempt] = field(default_factory=list)
     include_usage: bool = False  # a stream's caller gets the usage chunk
     admission: Any = None  # pipeline.limits.Admission: rate limits and budgets held until the end
     ticket: CacheTicket | None = None  # the response cache's dealings (None: caching not asked for)
 
     def stream_usage(self) -> bool:
         """Whether a stream's caller gets the usage chunk: always in some formats, else when it asked."""
-        opts = self.body.get("stream_options") if self.body is not None else None
+        opts = self.body.get("stream_options")
         return self.spec.always_usage or (isinstance(opts, dict) and opts.get("include_usage") is True)
 
     def rewrite(self, body: dict[str, Any], by: str) -> None:

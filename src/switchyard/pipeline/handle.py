@@ -14,6 +14,7 @@ from collections.abc import Awaitable
 from typing import Any, Protocol
 
 from ..errors import GatewayError
+from .auth import Principal
 from .cache_ticket import hit_reply, lookup
 from .caller_body import parse_json_body, require_model
 from .caller_keys import caller_key, caller_plan
@@ -50,8 +51,8 @@ async def handle(deps: Any, route: Route, request: Request) -> Reply | StreamRep
     reply: Reply | StreamReply
     try:
         # who asks: the key is in the headers, so a caller without one is refused before its body is read
-        ctx.principal = await deps.auth.authenticate(headers)
-        org_id = ctx.principal.org.id
+        who = ctx.principal = await deps.auth.authenticate(headers)
+        org_id = who.org.id
         deps.request_ids.claim(org_id, h)  # 409 while this organisation runs a request with the same id
         # what they sent, as sent (the log keeps these bytes unless a step below rewrites the body)
         ctx.raw_body = await request.read_body()
@@ -60,14 +61,14 @@ async def handle(deps: Any, route: Route, request: Request) -> Reply | StreamRep
             x.rewrite(await deps.prompts.expand(ctx, x.body, headers), "prompt")
         if route.alternate is not None:  # a Responses-shaped body on the chat route
             x.spec = route.alternate(x.body, headers) or x.spec
-        ctx.requested_model = require_model(x.body)
+        model = ctx.requested_model = require_model(x.body)
         x.surface = x.spec.make(headers)
         x.body = ctx.body = x.spec.check(x.body, x.surface)  # 400s; an Anthropic body is translated once here
         ctx.stream = x.body.get("stream") is True
         # how: routing options, Helicone-Model-Override, the plan (after the token-limit handler)
         ctx.options = route_options(headers, deps.retry_default)
         ctx.model_override = model_override(headers, deps.registry)
-        x.attempts = _plan(deps, x, org_id, await deps.keyrings.get(org_id))
+        x.attempts = _plan(deps, x, who, model, await deps.keyrings.get(org_id))
         # may it: rate limits and budgets (400 bad n/policy/price, 429 over a limit, 503)
         x.admission = await deps.limits.admit(ctx, x.attempts)
         x.attempts = x.admission.attempts(x.attempts)  # less those a USD budget cannot bound
@@ -84,9 +85,10 @@ async def handle(deps: Any, route: Route, request: Request) -> Reply | StreamRep
             reply = StreamReply(deps, x, await deps.executor.open_stream(x))
             streaming = True
         else:
-            reply = answered(x, await deps.executor.complete(x))
+            data = await deps.executor.complete(x)
             if x.ticket is not None:
-                x.ticket.keep(reply.body)
+                x.ticket.keep(data)
+            reply = answered(x, data)
     except GatewayError as e:
         reply = refused(x, e)  # in the caller's format
     except ConnectionError:
@@ -99,20 +101,19 @@ async def handle(deps: Any, route: Route, request: Request) -> Reply | StreamRep
     return reply
 
 
-def _plan(deps: Any, x: Exchange, org_id: str, ring: Any) -> list[Attempt]:
+def _plan(deps: Any, x: Exchange, who: Principal, model: str, ring: Any) -> list[Attempt]:
     """The attempts for the model field with the organisation's keys (after the token-limit handler, which may
     rewrite the body or pick the fallback), filtered by the key's allow-list."""
     ctx = x.ctx
     handler = handler_of(x.headers)  # Helicone-Token-Limit-Exception-Handler (400 when unknown)
     if handler is not None:
-        body, ctx.requested_model = fit_request(
-            handler, x.body, ctx.requested_model, ctx.model_override, deps.planner, ring
-        )
+        body, model = fit_request(handler, x.body, model, ctx.model_override, deps.planner, ring)
         x.rewrite(body, f"token-limit {handler}")
-    caller = caller_key(x.headers) if ctx.principal.org.allow_caller_provider_keys else None
+    ctx.requested_model = model
+    caller = caller_key(x.headers) if who.org.allow_caller_provider_keys else None
     plan = (  # Helicone proxy style: the caller's own provider key, for this request only (caller_keys.py)
-        caller_plan(deps.planner, ctx.requested_model, *caller, org_id, deps.keyrings.policy)
+        caller_plan(deps.planner, model, *caller, who.org.id, deps.keyrings.policy)
         if caller
-        else deps.planner.plan(ctx.requested_model, ring)
+        else deps.planner.plan(model, ring)
     )
-    return restrict(plan, ctx.principal.key.allowed_models)
+    return restrict(plan, who.key.allowed_models)
