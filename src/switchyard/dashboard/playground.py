@@ -4,13 +4,15 @@ The run goes through the real chat route (`api/proxy.ProxyRoute` on `/v1/chat/co
 it is authenticated, planned, limited, priced, cached and logged like any request: the dashboard hands the route
 a one-time grant (`Authenticator.grant`) standing for the signed-in viewer — their own gateway key (its allowed
 models and limits apply), or for the admin key the organisation shown, without a key's restrictions (the row's
-key id is `dashboard-admin`). The row carries the prompt id, version and inputs like any prompt call, plus the
+key id is `dashboard-admin-<12 hex digits of the organisation id's hash>`: one per organisation, because per-key
+limit counters are named by key id and a shared id let one organisation's runs use up another's limits). The row carries the prompt id, version and inputs like any prompt call, plus the
 property `playground: dashboard` so playground traffic can be told apart. Runs are not streamed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -87,7 +89,7 @@ def principal_of(viewer: Viewer) -> Principal:
     if viewer.key is not None and not viewer.admin:
         return Principal(key=viewer.key, org=viewer.org)
     key = GatewayKey(
-        id=ADMIN_KEY_ID,
+        id=f"{ADMIN_KEY_ID}-{hashlib.sha256(viewer.org.id.encode()).hexdigest()[:12]}",  # ≤ 36: the row's key_id
         org_id=viewer.org.id,
         name="dashboard playground (admin)",
         prefix="dashboard",

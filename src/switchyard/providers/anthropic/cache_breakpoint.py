@@ -12,6 +12,8 @@ Why the last message: Anthropic documents it as the pattern for conversations â€
 and the next turn reads the longest cached prefix found by looking back from its own breakpoint (up to about 20
 blocks), so a conversation is cached incrementally with a single breakpoint. Anthropic's rules respected:
 - never more than one breakpoint added, and only when the caller set none (the limit is 4 per request);
+- never for a Claude model Bedrock cannot cache (Claude 2 and Instant, Claude 3, Claude 3.5 Sonnet v1): Bedrock
+  refuses the request outright;
 - never on a block that cannot carry one (thinking, redacted thinking, blank text): the marker goes to the last
   block that can, in the last message that has one, else the system prompt's last block, else the last tool;
 - a prefix below the model's minimum (1,024 tokens for most Claude models, 2,048 or 4,096 for some) is simply not
@@ -25,6 +27,7 @@ mutated: what changes is copied.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..base import Target
@@ -33,6 +36,11 @@ BREAKPOINT = {"type": "ephemeral"}
 CONFIG_KEY = "auto_cache_control"
 _CLAUDE_FORMATS = frozenset({"anthropic", "bedrock", "vertex"})
 _NO_MARKER = frozenset({"thinking", "redacted_thinking"})
+# Claude models Bedrock answers a cache point on with a 400 ("You invoked an unsupported model, or your request did
+# not allow prompt caching"): its prompt caching starts at Claude 3.5 Haiku and 3.5 Sonnet v2.
+_BEDROCK_UNCACHED = re.compile(
+    r"claude-(?:v\d|instant|3-(?:haiku|sonnet|opus)|3-5-sonnet-20240620)", re.IGNORECASE
+)
 
 
 def applies(target: Target) -> bool:
@@ -41,6 +49,8 @@ def applies(target: Target) -> bool:
         return False
     if target.format == "anthropic":
         return True
+    if target.format == "bedrock" and _BEDROCK_UNCACHED.search(target.model):
+        return False
     family = str(target.config.get("family") or "").lower()
     return family in ("anthropic", "claude") or "claude" in target.model.lower()
 
