@@ -102,24 +102,3 @@ _SECRETISH = re.compile(r"\b(?:sk|pk|rk|xai|gsk|sk-ant|AIza)[-_A-Za-z0-9*]{8,}")
 def redact(text: str) -> str:
     """Remove anything shaped like an API key (masked or not) from text that may reach a caller or a log."""
     return _SECRETISH.sub("[redacted]", text)
-
-
-_SECRET_CONFIG = ("secret", "secret_key", "secret_access_key", "session_token", "access_token")
-
-
-def scrub(text: str, target: Any) -> str:
-    """`redact`, plus the exact credentials of the upstream this text came from: an organisation's own key need
-    not look like a key (Azure's are 32 hex characters, AWS secrets are base64), and providers sometimes quote
-    the key they were given in their error messages."""
-    out = text
-    secrets = [getattr(target, "api_key", None)]
-    config = getattr(target, "config", None) or {}
-    secrets += [config.get(name) for name in _SECRET_CONFIG]
-    if config:  # and every secret credential part some wire format declares for organisations' keys
-        from .providers.formats import key_secret_names  # the providers import nothing from here
-
-        secrets += [config.get(name) for name in key_secret_names()]
-    for secret in secrets:
-        if isinstance(secret, str) and len(secret) >= 8 and secret in out:
-            out = out.replace(secret, "[redacted]")
-    return redact(out)

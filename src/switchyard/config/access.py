@@ -27,7 +27,7 @@ class SecuritySettings(Strict):
     @field_validator("byok_endpoints")
     @classmethod
     def _patterns(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
-        from ..pipeline.byok_egress import Pattern  # the one parser; refused patterns stop the start
+        from ..providers.egress_patterns import Pattern  # the one parser; refused patterns stop the start
 
         for patterns in v.values():
             for p in patterns:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pydantic import ConfigDict, Field, field_validator
 
 from .base import Strict
@@ -33,10 +35,6 @@ class ModelSettings(Strict):
     @field_validator("aliases")
     @classmethod
     def _aliases(cls, v: dict[str, str]) -> dict[str, str]:
-        from ..pipeline.aliases import (
-            check_aliases,  # pure; imported here to keep config free of pipeline at import
-        )
-
         check_aliases(v)
         return v
 
@@ -48,3 +46,20 @@ class ModelSettings(Strict):
             if not model.strip() or not provider.strip() or "," in name:
                 raise ValueError(f"'{name}' must be '<model>/<provider>' (e.g. my-deployment/openai)")
         return v
+
+
+def check_aliases(aliases: Mapping[str, str]) -> None:
+    """Raise ValueError for an alias the planner (`pipeline/aliases.py`) could never use (empty, a chain or provider in its name, or a
+    value that names another alias)."""
+    for name, value in aliases.items():
+        if not name.strip() or name != name.strip() or "," in name or name.startswith("!"):
+            raise ValueError(
+                f"alias {name!r}: a name is one model name, without commas or surrounding spaces"
+            )
+        if not value.strip():
+            raise ValueError(f"alias {name!r}: the value must name a model (e.g. gpt-4o-mini/openai)")
+        for item in value.split(","):
+            if item.strip() in aliases:
+                raise ValueError(
+                    f"alias {name!r}: its value names the alias {item.strip()!r}; aliases expand once"
+                )

@@ -7,7 +7,7 @@ An alias names any model string the planner accepts, a fallback chain included:
 
 Each comma-separated item of a request's `model` that is exactly an alias is replaced by the alias's value before
 Helicone's grammar runs, so `my-gpt, claude-3-5-haiku` is a chain of the alias's target and then Claude. Aliases
-expand once (an alias's value naming another alias is refused when the configuration loads), so no cycle can
+expand once (an alias's value naming another alias is refused when the configuration loads: `config/models.py`), so no cycle can
 exist. A key's model allow-list applies to what an alias expands to, never to the alias's own name.
 """
 
@@ -28,20 +28,3 @@ def expand(model_field: str, aliases: Mapping[str, str]) -> str:
             items[i] = target
             hit = True
     return ",".join(items) if hit else model_field
-
-
-def check_aliases(aliases: Mapping[str, str]) -> None:
-    """Raise ValueError for an alias the planner could never use (empty, a chain or provider in its name, or a
-    value that names another alias)."""
-    for name, value in aliases.items():
-        if not name.strip() or name != name.strip() or "," in name or name.startswith("!"):
-            raise ValueError(
-                f"alias {name!r}: a name is one model name, without commas or surrounding spaces"
-            )
-        if not value.strip():
-            raise ValueError(f"alias {name!r}: the value must name a model (e.g. gpt-4o-mini/openai)")
-        for item in value.split(","):
-            if item.strip() in aliases:
-                raise ValueError(
-                    f"alias {name!r}: its value names the alias {item.strip()!r}; aliases expand once"
-                )

@@ -28,9 +28,7 @@ refused too.
 
 from __future__ import annotations
 
-import ipaddress
 import re
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,77 +36,13 @@ from urllib.parse import urlsplit
 
 from ..errors import bad_request
 from ..providers.base import UpstreamError
+from ..providers.egress_patterns import Pattern, url_origin
 from ..providers.formats import credentials
 
-_DEFAULT_PORT = {"http": 80, "https": 443}
 _URL_SHAPE = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:{}]+(/[A-Za-z0-9._~!$&'()*+,;=:@{}/-]*)?$")
 _LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _PROJECT = re.compile(r"^[a-z0-9][a-z0-9.:-]{0,127}$")
 _HOST_LABEL_KEYS = ("resource", "region", "location")
-
-
-def is_ip_literal(host: str) -> bool:
-    """True for any host the resolver would read as an address rather than a name (inet_aton's forms too)."""
-    host = host.strip("[]")
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        pass
-    try:
-        socket.inet_aton(host)  # 2852039166, 0xa9.0xfe.0xa9.0xfe, 169.254.43518 ...
-        return True
-    except OSError:
-        return False
-
-
-@dataclass(frozen=True, slots=True)
-class Pattern:
-    scheme: str
-    host: re.Pattern[str] | str  # a compiled glob, or an exact host
-    port: int | None  # None: any port
-
-    @classmethod
-    def parse(cls, text: str) -> Pattern:
-        raw = text.strip().lower()
-        scheme = "https"
-        if "://" in raw:
-            scheme, raw = raw.split("://", 1)
-            if scheme not in _DEFAULT_PORT:
-                raise ValueError(f"byok endpoint pattern {text!r}: scheme must be http or https")
-        host, port = raw, str(_DEFAULT_PORT[scheme])
-        if host.startswith("["):  # [v6]:port
-            end = host.find("]")
-            host, rest = host[1:end], host[end + 1 :]
-            port = rest[1:] if rest.startswith(":") else port
-        elif ":" in host:
-            host, port = host.rsplit(":", 1)
-        if not host or not re.fullmatch(r"[a-z0-9.*:-]+", host) or (port != "*" and not port.isdigit()):
-            raise ValueError(f"byok endpoint pattern {text!r}: expected [scheme://]host[:port|:*]")
-        if "*" in host:
-            if is_ip_literal(host.replace("*", "0")):
-                raise ValueError(f"byok endpoint pattern {text!r}: wildcards are not allowed in IP addresses")
-            glob = re.compile("^" + re.escape(host).replace(r"\*", "[a-z0-9-]+") + "$")
-            return cls(scheme, glob, None if port == "*" else int(port))
-        return cls(scheme, host, None if port == "*" else int(port))
-
-    def matches(self, scheme: str, host: str, port: int) -> bool:
-        if scheme != self.scheme or (self.port is not None and port != self.port):
-            return False
-        if isinstance(self.host, str):
-            return host == self.host
-        return not is_ip_literal(host) and host != "localhost" and bool(self.host.match(host))
-
-
-def _origin(url: str) -> tuple[str, str, int] | None:
-    try:
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        port = parts.port or _DEFAULT_PORT.get(scheme, 0)
-    except ValueError:
-        return None
-    host = (parts.hostname or "").lower()
-    return (scheme, host, port) if scheme in _DEFAULT_PORT and host else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +55,7 @@ class Egress:
 
     def refusal(self, url: str) -> str | None:
         """None when `url` may be called with an organisation's key, else why not (no secret in it)."""
-        origin = _origin(url)
+        origin = url_origin(url)
         parts = urlsplit(url) if origin else None
         if origin is None or parts is None or parts.username is not None or parts.password is not None:
             return f"the {self.provider} endpoint of this BYOK key is not a plain http(s) URL"
@@ -158,7 +92,7 @@ class ByokPolicy:
         key = (provider_id, fmt, base_url)
         found = self._cache.get(key)
         if found is None:
-            operator = _origin(base_url) if base_url and "{" not in base_url else None
+            operator = url_origin(base_url) if base_url and "{" not in base_url else None
             found = self._cache[key] = Egress(provider_id, self.patterns(provider_id, fmt), operator)
         return found
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import orjson
 
-from ..errors import scrub
 from ..providers.anthropic.cache_breakpoint import with_breakpoint
 from ..providers.base import Provider, UpstreamError
 from ..providers.param_rules import fit
+from ..providers.scrub import scrub
 from ..providers.transport import Timeouts, Transport, UpstreamResponse
 from .context import RequestContext
 from .plan import Attempt

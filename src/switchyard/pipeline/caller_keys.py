@@ -7,7 +7,7 @@ the organisation's keys (the caller asked to pay with their key; and an OpenAI k
   Anthropic for `x-api-key` (Helicone's oai. and anthropic. proxies);
 - the rest of a fallback chain is not used;
 - the plan is built for this request only (never cached: the planner's cache is keyed by organisation and would
-  hand one caller's key to the next request); the key lives in the request's Target, so `errors.scrub` removes
+  hand one caller's key to the next request); the key lives in the request's Target, so `providers.scrub` removes
   it from upstream messages, and nothing writes it anywhere (the log row keeps no headers);
 - it is a `byok` attempt with key id `caller` (no credits are charged; the BYOK egress policy applies);
 - providers that sign requests (Bedrock, Vertex) cannot take a bare key: a 400 says so.

@@ -17,10 +17,11 @@ from typing import Any
 
 import orjson
 
-from ..errors import GatewayError, redact, scrub
+from ..errors import GatewayError, redact
 from ..formats.sse import SSEDecoder
 from ..observe.cost import cost_usd, read_usage
 from ..providers.base import UpstreamError
+from ..providers.scrub import scrub
 from .call import StreamStart
 from .context import RequestContext
 from .exchange import Exchange

@@ -14,8 +14,9 @@ from typing import Any
 
 import orjson
 
-from ..errors import GatewayError, scrub
+from ..errors import GatewayError
 from ..providers.base import UpstreamError
+from ..providers.scrub import scrub
 from .context import RequestContext
 from .execute import final_error
 

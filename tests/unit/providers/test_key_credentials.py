@@ -215,8 +215,8 @@ def test_a_new_format_declares_its_key_shape_and_nothing_else_changes(
 
 
 def test_a_new_formats_secret_parts_are_scrubbed_from_messages(monkeypatch: pytest.MonkeyPatch) -> None:
-    from switchyard.errors import scrub
     from switchyard.providers.base import Target
+    from switchyard.providers.scrub import scrub
 
     monkeypatch.setitem(formats.FORMATS, "paired-toy", f"{__name__}:PairedToy")
     t = Target(
