@@ -78,7 +78,13 @@ def meter(store: SQLStore, api: StripeStandIn, **kw: Any) -> StripeMeter:
 
 
 def row(
-    org_id: str, customer: str | None, at: int, pt: int = 10, ct: int = 5, cost: float | None = 0.001
+    org_id: str,
+    customer: str | None,
+    at: int,
+    pt: int = 10,
+    ct: int = 5,
+    cost: float | None = 0.001,
+    latency_ms: float = 10.0,
 ) -> dict:
     return {
         "id": str(uuid.uuid4()),
@@ -92,7 +98,7 @@ def row(
         "status": 200,
         "stream": False,
         "cache_hit": False,
-        "latency_ms": 10.0,
+        "latency_ms": latency_ms,
         "prompt_tokens": pt,
         "completion_tokens": ct,
         "total_tokens": pt + ct,
@@ -414,3 +420,24 @@ async def test_after_a_long_outage_the_too_old_periods_are_skipped_at_once_and_t
     assert len(skipped) == 1
     assert await m.ledger.cursor(CURSOR) == oldest_ok + MAX_PERIODS_PER_ROUND * MINUTE
     assert m.behind  # the next round starts at once rather than after poll_seconds
+
+
+async def test_a_request_logged_after_its_start_period_was_sent_is_billed_in_the_period_it_finished(
+    store: SQLStore, stripe_api: StripeStandIn
+) -> None:
+    """Review finding S3 (docs/security.md §9): periods were cut by a row's creation (the request's start), but a
+    row is written when the request ends, and a stream may run for up to an hour (24 with Switchyard-Timeout-Ms),
+    far past `settle_seconds` (2 minutes). Its period was already sent when it landed, and it was never billed."""
+    org = await store.create_org("meter-long")
+    p0 = period_start() - 20 * MINUTE
+    m = meter(store, stripe_api)
+    await m.round(now_ms=p0)
+    assert await m.round(now_ms=p0 + MINUTE + 5_000) == 0  # p0 sent: nothing had finished in it
+    # a 5-minute stream that started in p0 ends (and is logged) in p0 + 5
+    await store.insert_requests([row(org.id, "cus_L", p0 + 30_000, latency_ms=5 * MINUTE)])
+    sent = 0
+    for k in range(2, 8):
+        sent += await m.round(now_ms=p0 + k * MINUTE + 5_000)
+    ends = p0 + 5 * MINUTE
+    ids = {identifier(org.id, "cus_L", ends, ends + MINUTE, n) for n in METERS.values()}
+    assert sent == 3 and len(mine(stripe_api, ids)) == 3

@@ -1,8 +1,11 @@
 """Usage per Stripe customer and period (`Helicone-Stripe-Customer-Id`), for metering and invoices.
 
 The customer travels as the property `helicone-stripe-customer-id` (Helicone logs it under that name too), so it
-lives in `request_properties` beside every other property and needs no column of its own. Rows count in the
-period `[start, end)` of their creation time; cache hits count as requests with their (zero) cost.
+lives in `request_properties` beside every other property and needs no column of its own. The report counts rows
+in the period `[start, end)` of their creation time; the Stripe meter counts them in the period in which they
+finished (creation + latency), because it sends a period once and a request started in it can be logged long after
+(a stream may run for hours): counted by its start, such a row landed after its period was sent and was never
+billed. Cache hits count as requests with their (zero) cost.
 """
 
 from __future__ import annotations
@@ -14,12 +17,21 @@ from sqlalchemy import and_, func, select
 from .schema import request_properties, requests, text_hash
 
 CUSTOMER_PROPERTY = "helicone-stripe-customer-id"
+# How long before its period a request that finished in it may have started: the longest a caller can make one
+# last (`Switchyard-Timeout-Ms` is capped at 24 hours) and an hour of margin.
+LONGEST_REQUEST_MS = 25 * 3_600_000
 
 
-def _query(org_id: str | None, start_ms: int, end_ms: int) -> Any:
+def _query(org_id: str | None, start_ms: int, end_ms: int, by_end: bool = False) -> Any:
     """(org_id, customer, requests, prompt_tokens, completion_tokens, cost) per organisation and customer."""
     p, r = request_properties, requests
     cost = func.coalesce(func.sum(r.c.cost_usd), 0.0)
+    if by_end:
+        ended = r.c.created_at + func.coalesce(r.c.latency_ms, 0)
+        when = [r.c.created_at >= start_ms - LONGEST_REQUEST_MS, r.c.created_at < end_ms]
+        when += [ended >= start_ms, ended < end_ms]
+    else:
+        when = [r.c.created_at >= start_ms, r.c.created_at < end_ms]
     q = (
         select(
             p.c.org_id,
@@ -33,8 +45,7 @@ def _query(org_id: str | None, start_ms: int, end_ms: int) -> Any:
         .where(
             p.c.key_hash == text_hash(CUSTOMER_PROPERTY),
             p.c.key == CUSTOMER_PROPERTY,
-            r.c.created_at >= start_ms,
-            r.c.created_at < end_ms,
+            *when,
         )
         .group_by(p.c.org_id, p.c.value)
         .order_by(cost.desc(), p.c.value)
@@ -60,7 +71,8 @@ async def usage_by_customer(store: Any, org_id: str, start_ms: int, end_ms: int)
 
 
 async def usage_by_org_and_customer(store: Any, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
-    """The same for every organisation at once, each row with its `org_id` (what the Stripe meter sends)."""
+    """Usage of the requests that finished in `[start, end)`, for every organisation at once, each row with its
+    `org_id` (what the Stripe meter sends)."""
     async with store.engine.connect() as conn:
-        rows = (await conn.execute(_query(None, start_ms, end_ms))).all()
+        rows = (await conn.execute(_query(None, start_ms, end_ms, by_end=True))).all()
     return [{"org_id": r[0], **_row(*r)} for r in rows]
