@@ -44,6 +44,7 @@ MODEL_KEYS_OPTIONAL = {
 ENDPOINT_KEYS_REQUIRED = {"id", "price"}
 ENDPOINT_KEYS_OPTIONAL = {
     "price_note",
+    "price_changes",  # dated prices the dataset schedules (providers/registry.dated_prices)
     "price_source",
     "tiers",
     "completions",

@@ -1,4 +1,4 @@
-"""Usage normalisation and cost. Pure.
+"""Usage normalisation and cost. Pure, but for the clock that picks a scheduled price change (registry `price_changes`).
 
 Usage is read in OpenAI semantics: `prompt_tokens` includes cached and cache-written tokens, which are
 detailed in `prompt_tokens_details`. Prices are USD per 1M tokens (registry).
@@ -6,6 +6,7 @@ detailed in `prompt_tokens_details`. Prices are USD per 1M tokens (registry).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,19 +45,26 @@ def read_usage(usage: Any) -> Usage | None:
     return u
 
 
-def price_for(endpoint: Endpoint, prompt_tokens: int) -> Price | None:
-    price = endpoint.price
-    for tier in endpoint.tiers:  # tiers are listed in ascending `above`
+def price_for(endpoint: Endpoint, prompt_tokens: int, at_ms: int | None = None) -> Price | None:
+    """The price of a call with `prompt_tokens` at `at_ms` (now): a scheduled change the registry loaded before it
+    came into force applies from its date, in a process that runs across it."""
+    price, tiers = endpoint.price, endpoint.tiers
+    if endpoint.price_changes:
+        now = int(time.time() * 1000) if at_ms is None else at_ms
+        for change in endpoint.price_changes:  # in date order
+            if change.from_ms <= now:
+                price, tiers = change.price, change.tiers
+    for tier in tiers:  # tiers are listed in ascending `above`
         if tier.above is not None and prompt_tokens > tier.above:
             price = tier
     return price
 
 
-def cost_usd(usage: Usage, endpoint: Endpoint | None) -> float | None:
-    """Cost of one call, or None when the price is unknown (never guessed)."""
+def cost_usd(usage: Usage, endpoint: Endpoint | None, at_ms: int | None = None) -> float | None:
+    """Cost of one call (at `at_ms`, now by default), or None when the price is unknown (never guessed)."""
     if endpoint is None:
         return None
-    price = price_for(endpoint, usage.prompt_tokens)
+    price = price_for(endpoint, usage.prompt_tokens, at_ms)
     if price is None:
         return None
     cached = min(usage.cached_tokens, usage.prompt_tokens)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -46,6 +47,15 @@ class Price:
 
 
 @dataclass(frozen=True, slots=True)
+class PriceChange:
+    """A price the dataset schedules: in force from `from_ms` (a UTC midnight) on, tiers included."""
+
+    from_ms: int
+    price: Price | None
+    tiers: tuple[Price, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Endpoint:
     model: str  # registry model id
     provider: str
@@ -60,6 +70,7 @@ class Endpoint:
     structured_output: str | None = (
         None  # native | tool: json_schema to Claude (None: the translator's default)
     )
+    price_changes: tuple[PriceChange, ...] = ()  # scheduled, not yet in force when loaded (observe/cost.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +137,31 @@ def _price(raw: Mapping[str, Any] | None) -> Price | None:
 
 def _opt(v: Any) -> float | None:
     return None if v is None else float(v)
+
+
+def _tiers(raw: Any) -> tuple[Price, ...]:
+    return tuple(p for p in (_price(t) for t in raw or ()) if p is not None)
+
+
+def dated_prices(
+    ep: Mapping[str, Any], now_ms: int
+) -> tuple[Price | None, tuple[Price, ...], tuple[PriceChange, ...]]:
+    """An endpoint's (price, tiers) in force at `now_ms` and the changes still to come (`price_changes`: a list of
+    `{from: YYYY-MM-DD (UTC), price, tiers}` in date order)."""
+    price, tiers = _price(ep.get("price")), _tiers(ep.get("tiers"))
+    later = []
+    for c in ep.get("price_changes") or ():
+        day = dt.date.fromisoformat(str(c["from"]))
+        change = PriceChange(
+            int(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp() * 1000),
+            _price(c["price"]),
+            _tiers(c.get("tiers")),
+        )
+        if change.from_ms <= now_ms:
+            price, tiers = change.price, change.tiers
+        else:
+            later.append(change)
+    return price, tiers, tuple(later)
 
 
 def _created(v: Any) -> int:
@@ -206,18 +242,21 @@ def load_registry(settings: Settings, env: Mapping[str, str] | None = None) -> R
         providers[pid] = _provider(pid, {}, override, env, custom=True)
 
     models: dict[str, ModelInfo] = {}
+    now_ms = int(time.time() * 1000)
     for mid, raw in raw_models.items():
         endpoints = {}
         for pid, ep in (raw.get("endpoints") or {}).items():
             if pid not in providers:
                 raise RegistryError(f"model {mid}: unknown provider {pid}")
+            price, tiers, changes = dated_prices(ep, now_ms)
             endpoints[pid] = Endpoint(
                 model=mid,
                 provider=pid,
                 provider_model_id=str(ep["id"]),
-                price=_price(ep.get("price")),
+                price=price,
                 price_note=ep.get("price_note"),
-                tiers=tuple(p for p in (_price(t) for t in ep.get("tiers") or ()) if p is not None),
+                tiers=tiers,
+                price_changes=changes,
                 context=ep.get("context") or raw.get("context"),
                 max_output=ep.get("max_output") or raw.get("max_output"),
                 completions=bool(ep.get("completions", False)),
@@ -273,6 +312,7 @@ def _with_deployments(reg: Registry, deployments: Mapping[str, DeploymentSetting
                 old,
                 price=price if price is not None else old.price,
                 tiers=() if price is not None else old.tiers,
+                price_changes=() if price is not None else old.price_changes,  # the operator's price wins
                 price_note=None if price is not None else old.price_note,
                 context=dep.context or old.context,
                 max_output=dep.max_output or old.max_output,

@@ -188,13 +188,15 @@ def _candidates(table: dict[str, dict[str, Any]], today: dt.date) -> list[dict[s
                 and (provider, upstream) not in HELICONE_LEGACY
             ):
                 continue
-            rec = _priced(provider, upstream, key, e)
+            rec = _priced(provider, upstream, key, e, today)
             if rec is not None:
                 out.append(rec)
     return out
 
 
-def _priced(provider: str, upstream: str, key: str, e: dict[str, Any]) -> dict[str, Any] | None:
+def _priced(
+    provider: str, upstream: str, key: str, e: dict[str, Any], today: dt.date
+) -> dict[str, Any] | None:
     kind = MODES[e["mode"]]
     context = e.get("max_input_tokens") or e.get("max_tokens")
     if not isinstance(context, int) or context <= 0:
@@ -202,9 +204,10 @@ def _priced(provider: str, upstream: str, key: str, e: dict[str, Any]) -> dict[s
     if kind == "embedding" and not isinstance(e.get("output_vector_size"), int):
         return None
     found = ds.find(provider, upstream)
-    note = None
+    note, changes = None, []
     if found is not None:
-        price = ds.price(*found)
+        price = ds.price(*found, _midnight(today))
+        changes = ds.price_changes(*found, after=today)
         source = ds.source(*found)
         extra = price.pop("extra", None)
         if extra:
@@ -227,6 +230,7 @@ def _priced(provider: str, upstream: str, key: str, e: dict[str, Any]) -> dict[s
         "max_output": e.get("max_output_tokens") if kind == "chat" else None,
         "dimensions": e.get("output_vector_size") if kind == "embedding" else None,
         "price": price,
+        "changes": changes,
         "source": source,
         "note": note,
         "deprecated": str(e["deprecation_date"])[:10] if e.get("deprecation_date") else None,
@@ -243,7 +247,7 @@ _OPENROUTER_ORG = {"anthropic": "anthropic", "openai": "openai", "google-ai-stud
 _CLAUDE_VERSION = re.compile(r"^(claude-[a-z]+-\d+)-(\d)$")
 
 
-def _openrouter(recs: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _openrouter(recs: list[dict[str, Any]], today: dt.date) -> dict[str, Any] | None:
     """An OpenRouter endpoint for a closed-weight model, when the dataset prices OpenRouter's id for it."""
     first = next((r for r in recs if r["provider"] in _OPENROUTER_ORG and r["upstream"] == r["key"]), None)
     if first is None or first["kind"] != "chat" or first["key"].startswith(("gpt-oss", "gemma")):
@@ -253,7 +257,7 @@ def _openrouter(recs: list[dict[str, Any]]) -> dict[str, Any] | None:
     found = ds.find("openrouter", upstream)
     if found != ("openrouter", upstream):  # only the dataset's own entry for exactly this id
         return None
-    price = ds.price(*found)
+    price = ds.price(*found, _midnight(today))
     price.pop("extra", None)
     if "input" not in price or "output" not in price:
         return None
@@ -264,11 +268,16 @@ def _openrouter(recs: list[dict[str, Any]]) -> dict[str, Any] | None:
         "upstream": upstream,
         "context": context,
         "price": price,
+        "changes": ds.price_changes(*found, after=today),
         "source": ds.source(*found),
         "note": None,
         "deprecated": None,
         "native_json": False,
     }
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), dt.UTC)
 
 
 def build(today: dt.date | None = None) -> dict[str, Any]:
@@ -281,7 +290,7 @@ def build(today: dt.date | None = None) -> dict[str, Any]:
             continue
         groups.setdefault(rec["key"], []).append(rec)
     for recs in groups.values():
-        extra = _openrouter(recs)
+        extra = _openrouter(recs, today)
         if extra is not None and ("openrouter", extra["upstream"]) not in taken_eps:
             recs.append(extra)
     models: dict[str, Any] = {}
@@ -354,6 +363,8 @@ def _endpoint(r: dict[str, Any], m: dict[str, Any], context: int) -> dict[str, A
         ep["price_note"] = (ep.get("price_note", "") + "; " if "price_note" in ep else "") + (
             "the dataset's tiers start beyond this context window"
         )
+    if r["changes"]:  # scheduled by the dataset: providers/registry.py applies each from its date
+        ep["price_changes"] = r["changes"]
     if r["context"] != context:
         ep["context"] = r["context"]
     mo = r["max_output"]

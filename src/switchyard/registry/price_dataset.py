@@ -99,6 +99,26 @@ def model_info(provider: str, model_id: str) -> Any:
     raise KeyError(f"{provider}/{model_id}")
 
 
+def price_changes(provider: str, model_id: str, after: dt.date) -> list[dict[str, Any]]:
+    """The prices the dataset schedules after `after` (its `StartDateConstraint`s, in force from that UTC date), as
+    `[{from: YYYY-MM-DD, price: {...}, tiers?: [...]}]` in date order."""
+    prices = model_info(provider, model_id).prices
+    days = sorted(
+        {
+            d
+            for c in (prices if isinstance(prices, list) else ())
+            if (d := getattr(c.constraint, "start_date", None))
+        }
+    )
+    out = []
+    for day in (d for d in days if d > after):
+        p = price(provider, model_id, dt.datetime.combine(day, dt.time(), dt.UTC))
+        p.pop("extra", None)
+        tiers = p.pop("tiers", None)
+        out.append({"from": day.isoformat(), "price": p, **({"tiers": tiers} if tiers else {})})
+    return out
+
+
 def price(provider: str, model_id: str, when: dt.datetime | None = None) -> dict[str, Any]:
     """The dataset's text-token price of one model, in the registry's shape: {input, output, ...} and, when any
     key is tiered, `tiers: [{above: N, input, output, ...}]` (all tokens at the tier's rate once the prompt exceeds
