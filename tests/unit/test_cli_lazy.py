@@ -63,3 +63,22 @@ def test_a_management_command_loads_neither_the_server_nor_other_commands(tmp_pa
     rc, loaded = json.loads(out.stdout.strip().splitlines()[-1])
     assert rc == 0
     assert loaded == ["switchyard.cli", "switchyard.cli.accounts", "switchyard.cli.runner"]
+
+
+def test_the_serving_module_imports_no_cli_command_and_no_store() -> None:
+    """With several workers `serve` execs `python -m switchyard.cli.serving`: that supervisor must stay small."""
+    code = (
+        "import sys, json\nimport switchyard.cli.serving\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} | "
+        "{m for m in sys.modules if m.startswith('switchyard.cli.')})))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert "switchyard.cli.serving" in loaded
+    assert not loaded & {"sqlalchemy", "switchyard.cli.server", "switchyard.cli.accounts", "uvicorn"}
