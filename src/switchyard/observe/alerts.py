@@ -20,7 +20,6 @@ stored together with its notification (one transaction), which the webhook sende
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -28,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from .. import background
 from ..stores.base import StoreUnavailable
 from ..stores.rollups import MINUTE_KEEP_MS, bin_value
 from ..stores.sql_webhooks import AlertRule, WebhookStore
@@ -67,11 +67,8 @@ class Alerts:
         self._task = asyncio.create_task(self._run(), name="switchyard-alerts")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await background.stop(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

@@ -28,13 +28,13 @@ matters more than promptness.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import time
 import uuid
 from typing import Any
 
+from .. import background
 from ..stores.base import StoreUnavailable
 from ..stores.sql_meter import MeterLedger, Settled
 from ..stores.usage_report import usage_by_org_and_customer
@@ -117,11 +117,8 @@ class StripeMeter:
         self._task = asyncio.create_task(self._run(), name="switchyard-stripe-meter")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await background.stop(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

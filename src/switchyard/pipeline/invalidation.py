@@ -20,13 +20,14 @@ invalidated locally); the CLI's messages carry an id no server has.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import secrets
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
+
+from .. import background
 
 log = logging.getLogger("switchyard.invalidation")
 
@@ -76,11 +77,8 @@ class Invalidation:
             self._task = asyncio.create_task(self._listen(self._channel), name="switchyard-invalidation")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await background.stop(self._task)
+        self._task = None
         if self._channel is not None:
             await self._channel.close()
 
