@@ -441,3 +441,41 @@ async def test_a_request_logged_after_its_start_period_was_sent_is_billed_in_the
     ends = p0 + 5 * MINUTE
     ids = {identifier(org.id, "cus_L", ends, ends + MINUTE, n) for n in METERS.values()}
     assert sent == 3 and len(mine(stripe_api, ids)) == 3
+
+
+async def test_a_holder_sending_a_long_period_keeps_its_lease(
+    store: SQLStore, stripe_api: StripeStandIn
+) -> None:
+    """Review finding S4 (docs/security.md §9): the lease was renewed only between periods, so a period taking longer
+    than the lease (many customers, a slow Stripe: one call may take its timeout × retries) let a second replica
+    take over and send the same period at the same time — harmless for the bill (same identifiers), but every
+    event sent twice and the replicas racing on Stripe's idempotency keys. The holder now renews while it sends."""
+    import asyncio
+
+    org = await store.create_org("meter-lease")
+    p0 = period_start() - 30 * MINUTE
+    first = meter(store, stripe_api)
+    first.lease_ms = 400  # (60 s or 3 × poll_seconds in service)
+    await first.round(now_ms=p0)
+    await store.insert_requests([row(org.id, f"cus_{i}", p0 + 1 + i) for i in range(4)])
+    send, renewals = first.client.send, []
+
+    async def slow_send(e: MeterEvent) -> tuple[str, str | None]:
+        await asyncio.sleep(0.1)
+        return await send(e)
+
+    lease = first._lease
+
+    async def counted(*a: Any) -> bool:
+        renewals.append(a)
+        return await lease(*a)
+
+    first.client.send, first._lease = slow_send, counted  # type: ignore[method-assign]
+    now = p0 + MINUTE + 5_000
+    task = asyncio.create_task(first.round(now_ms=now))
+    await asyncio.sleep(0.8)  # twice the lease into a 1.2 s period
+    other = meter(store, stripe_api)
+    other.lease_ms = 400
+    assert await other.round(now_ms=now + 800) == 0  # the lease is still the sender's
+    assert await task == 12
+    assert len(renewals) >= 4  # renewed while sending (before: at the start and after the period only)

@@ -6,7 +6,7 @@ after the cursor — a period is closed `settle_seconds` after its end, so log r
 first — with one event per organisation, customer and meter kind (`billing.stripe.meters`), then moves the cursor.
 
 Why a lease plus idempotent identifiers, not one of them: the lease keeps N replicas from all sending the same
-events (one HTTP call per event instead of N); the identifiers make the rare overlap harmless — a holder that
+events (one HTTP call per event instead of N; the holder renews it while it sends, every third of its length); the identifiers make the rare overlap harmless — a holder that
 stalls past its lease, or a crash between Stripe's answer and our ledger write. Each identifier is a hash of
 (organisation, customer, period, event name); Stripe refuses a repeated one and the client counts that as
 delivered. Every settled event is kept in `meter_events` and the cursor moves by compare-and-set, so a restart
@@ -95,6 +95,9 @@ class StripeMeter:
         self.failures = 0  # consecutive failed rounds
         self.not_before = 0.0  # monotonic time before which no round starts (backoff)
         self.behind = False  # the last round stopped at MAX_PERIODS_PER_ROUND with closed periods left
+        self.lease_ms: int | None = None  # the lease's length; None: 3 × poll_seconds, at least a minute
+        self._since: tuple[int, float] = (0, 0.0)  # (the round's now in ms, monotonic then): lease timestamps
+        self._renewed = 0.0  # monotonic time of the last lease renewal
         self._task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -153,8 +156,8 @@ class StripeMeter:
 
     async def _round(self, now: int) -> int:
         self.behind = False  # set again only when this round ends with closed periods left
-        ttl = int(max(3 * self.poll, 60.0) * 1000)
-        if not await self._lease(LEASE, self.holder, now, ttl):
+        self._since = (now, time.monotonic())
+        if not await self._still_mine(force=True):
             return 0
         cursor = await self.ledger.cursor(CURSOR)
         if cursor is None:
@@ -169,21 +172,35 @@ class StripeMeter:
             if not await self.ledger.advance(CURSOR, cursor, oldest):
                 return 0  # another process moved it
             cursor = oldest
-        sent, t0 = 0, time.monotonic()
+        sent = 0
         for _ in range(MAX_PERIODS_PER_ROUND):
             start, end = cursor, cursor + self.interval_ms
             if end + self.settle_ms > now:
                 return sent
-            sent += await self._period(start, end)
-            if not await self.ledger.advance(CURSOR, start, end):
-                return sent  # another process moved it (its lease had expired mine): it goes on from there
+            n, whole = await self._period(start, end)
+            sent += n
+            if not whole or not await self.ledger.advance(CURSOR, start, end):
+                return sent  # another process took the lease or moved the cursor: it goes on from there
             cursor = end
-            if not await self._lease(LEASE, self.holder, now + int((time.monotonic() - t0) * 1000), ttl):
+            if not await self._still_mine(force=True):
                 return sent
         self.behind = True  # periods left over: the next round starts at once, not after poll_seconds
         return sent
 
-    async def _period(self, start: int, end: int) -> int:
+    async def _still_mine(self, force: bool = False) -> bool:
+        """Take or renew the lease (when `force`, or once a third of it has passed since the last renewal): a
+        period with many events, or a slow Stripe, must not outlast it, or a second replica sends the same period
+        at the same time. False: another process holds it."""
+        ttl = self.lease_ms or int(max(3 * self.poll, 60.0) * 1000)
+        mono = time.monotonic()
+        if not force and (mono - self._renewed) * 1000 < ttl / 3:
+            return True
+        self._renewed = mono
+        now, t0 = self._since
+        return bool(await self._lease(LEASE, self.holder, now + int((mono - t0) * 1000), ttl))
+
+    async def _period(self, start: int, end: int) -> tuple[int, bool]:
+        """(events that reached Stripe, whether every event of the period is settled)."""
         usage = await usage_by_org_and_customer(self.store, start, end)
         events = events_for(usage, self.meters, start, end)
         done = await self.ledger.settled_among(e.identifier for e in events)
@@ -191,6 +208,8 @@ class StripeMeter:
         for e in events:
             if e.identifier in done:
                 continue
+            if not await self._still_mine():
+                return sent, False
             status, error = await self.client.send(e)  # Retry propagates: the cursor stays
             if status == "rejected":
                 log.warning("stripe meter: event %s refused by Stripe: %s", e.identifier, error)
@@ -200,4 +219,4 @@ class StripeMeter:
             sent += status == "sent"
         if events:
             log.info("stripe meter: period %d-%d: %d events, %d sent now", start, end, len(events), sent)
-        return sent
+        return sent, True
