@@ -48,11 +48,12 @@ run: install
 test: install tests/e2e/node/node_modules/.installed $(CHROMIUM) $(PROMETHEUS)
 	env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -m pytest $(PYTEST_ARGS)
 
-## Style (ruff), the layer rules (import-linter: [tool.importlinter] in pyproject.toml).
+## Style (ruff), the layer rules (import-linter) and types (mypy): [tool.importlinter], [tool.mypy] in pyproject.toml.
 lint: install
 	.venv/bin/ruff check src tests
 	.venv/bin/ruff format --check src tests
 	PYTHONPATH=src .venv/bin/lint-imports --no-cache
+	.venv/bin/mypy
 
 ## Side-by-side benchmark table (direct upstream vs Switchyard); see bench/README.md.
 bench: install

@@ -35,13 +35,15 @@ def _iso(ms: int) -> str:
     )
 
 
-def _str(body: dict[str, Any], name: str, required: bool = True) -> str | None:
+def _str(body: dict[str, Any], name: str) -> str:
     v = body.get(name)
-    if v is None and not required:
-        return None
     if not isinstance(v, str) or not v:
         raise bad_request(f"'{name}' must be a non-empty string.", param=name)
     return v
+
+
+def _optional_str(body: dict[str, Any], name: str) -> str | None:
+    return None if body.get(name) is None else _str(body, name)
 
 
 def version_json(v: Any, environment: str | None) -> dict[str, Any]:
@@ -75,7 +77,7 @@ async def _update(deps: Any, org: Any, body: dict[str, Any]) -> Any:
     out = await ap.add_version(
         deps.prompts.store, org, pid, parse(ap.VersionCreate, {"body": body["promptBody"]})
     )
-    env = _str(body, "environment", required=False)
+    env = _optional_str(body, "environment")
     if env:
         await ap.deploy(
             deps.prompts.store, org, pid, env, parse(ap.Deploy, {"version_id": out["version_id"]})

@@ -181,7 +181,7 @@ async def get_request(request: Request) -> Response:
         )  # ids are UUIDs: anything else is not one
         try:
             row = await deps.store.get_request(principal.org.id, rid) if rid else None
-            notes = await annotations_for(deps.store, principal.org.id, [rid] if row else [])
+            notes = await annotations_for(deps.store, principal.org.id, [rid] if rid and row else [])
         except StoreUnavailable:
             raise _unavailable() from None
         except FilterError:  # not reachable with a canonical id; never a 500 all the same

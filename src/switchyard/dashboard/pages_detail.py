@@ -56,7 +56,7 @@ def curl_command(base_url: str, d: ins.RequestDetail) -> str:
     return " \\\n  ".join(lines)
 
 
-def cost_lines(registry: Any, d: ins.RequestDetail) -> list[tuple[str, str, float | None]]:
+def cost_lines(registry: Any, d: ins.RequestDetail) -> list[tuple[str, str, float]]:
     """(what, tokens × price, USD) per priced part, from the registry's price for the model and provider that
     answered. The registry model is the one the gateway planned (the answering attempt's `source`), not the
     provider's dated model name; lines that do not add up to the logged cost (a price changed since) are not

@@ -82,7 +82,7 @@ async def users_page(ctx: Ctx) -> Response:
     q = ctx.request.query_params
     choice = time_range(q, default="30d")
     search = (q.get("search") or "").strip()[:200] or None
-    sort = q.get("sort") if q.get("sort") in ("cost", "requests", "last_seen") else "cost"
+    sort = s if (s := q.get("sort")) in ("cost", "requests", "last_seen") else "cost"
     try:
         offset = max(0, int(q.get("offset") or 0))
     except ValueError:

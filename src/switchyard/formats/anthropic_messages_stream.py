@@ -163,7 +163,7 @@ class MessagesStreamEncoder:
         if isinstance(usage, dict):
             full = anthropic_usage(usage)
             start_usage = {**full, "output_tokens": 0}
-        message = {
+        message: dict[str, Any] = {
             "id": message_id(chunk.get("id")),
             "type": "message",
             "role": "assistant",
@@ -218,9 +218,15 @@ class MessagesStreamEncoder:
         # A known index with a different id is a new call (some servers reuse index 0 for every call).
         if idx not in self._tools or (cid and cid != self._tool_ids.get(idx)):
             self._close_block(out)
-            block = {"type": "tool_use", "id": tool_use_id(cid), "name": fn.get("name") or "", "input": {}}
+            block_id = tool_use_id(cid)
+            block: dict[str, Any] = {
+                "type": "tool_use",
+                "id": block_id,
+                "name": fn.get("name") or "",
+                "input": {},
+            }
             self._tools[idx] = self._open_block(block, "tool", out)
-            self._tool_ids[idx] = block["id"]
+            self._tool_ids[idx] = block_id
         args = fn.get("arguments")
         if isinstance(args, str) and args:
             index = self._tools[idx]

@@ -187,7 +187,7 @@ class History:
         texts: list[str] = [msg["reasoning_content"]] if msg.get("reasoning_content") else []
         blocks: list[dict[str, Any]] = msg.get("thinking_blocks") or []
         for r in self._reasoning:
-            summary = r.get("summary") if isinstance(r.get("summary"), list) else []
+            summary = v if isinstance(v := r.get("summary"), list) else []
             text = "\n\n".join(s.get("text") or "" for s in summary if isinstance(s, dict) and s.get("text"))
             if text:
                 texts.append(text)

@@ -74,12 +74,12 @@ def envelope(
     store: bool = False,
 ) -> dict[str, Any]:
     """The `response` object, echoing the caller's settings as OpenAI does."""
-    text = body.get("text") if isinstance(body.get("text"), dict) else {}
+    text = v if isinstance(v := body.get("text"), dict) else {}
     text_out: dict[str, Any] = {"format": text.get("format") or {"type": "text"}}
     if text.get("verbosity") is not None:
         text_out["verbosity"] = text["verbosity"]
-    reasoning = body.get("reasoning") if isinstance(body.get("reasoning"), dict) else {}
-    tools = body.get("tools") if isinstance(body.get("tools"), list) else []
+    reasoning = v if isinstance(v := body.get("reasoning"), dict) else {}
+    tools = v if isinstance(v := body.get("tools"), list) else []
     out: dict[str, Any] = {
         "id": rid,
         "object": "response",

@@ -322,7 +322,7 @@ def output_messages(response: dict[str, Any]) -> list[dict[str, Any]]:
         for c in choices:
             if not isinstance(c, dict):
                 continue
-            msg = c.get("message") if isinstance(c.get("message"), dict) else {"content": c.get("text")}
+            msg = m if isinstance(m := c.get("message"), dict) else {"content": c.get("text")}
             out.append(
                 {
                     "role": str(msg.get("role", "assistant")),

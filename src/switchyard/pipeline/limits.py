@@ -56,7 +56,7 @@ from typing import Any, cast
 
 from ..errors import GatewayError
 from ..ids import new_request_id
-from ..stores.limiter_types import NANO_PER_USD, TOKENS, USD, Charge, Limiter, LocalLimiter
+from ..stores.limiter_types import NANO_PER_USD, TOKENS, USD, Charge, Decision, Limiter, LocalLimiter
 from .limit_rules import Rule, rate_headers, rejection, resolve_rules
 from .ratelimit_policy import PolicyCache, RateLimitPolicy, policy_header
 from .spend import bounded_attempts, check_choices
@@ -140,10 +140,10 @@ class Limits:
         allow_unpriced: bool = False,
         max_policy_window_s: int = 31 * 24 * 3600,
     ) -> None:
-        if fallback is None:
-            if not backend.local:
-                raise ValueError("a shared limiter needs an in-process fallback")
+        if backend.local:  # in process: the backend is its own fallback
             fallback = cast(LocalLimiter, backend)
+        elif fallback is None:
+            raise ValueError("a shared limiter needs an in-process fallback")
         self.fallback: LocalLimiter = fallback
         self.backend: Limiter = backend
         self.metrics: Any = None  # observe.metrics.Metrics when the gateway has one
@@ -230,10 +230,10 @@ class Limits:
         charges = [r.charge for r in rules]
         # names this request's reservations; not the Helicone request id, which a caller may reuse
         rid = new_request_id() if worst > 0 else ""
-        backend = self.backend
-        decision = None
-        if backend.local:
-            decision = backend.acquire_now(rid, charges)
+        backend: Limiter = self.backend
+        decision: Decision | None = None
+        if not self.shared:  # in process: the backend is the fallback
+            decision = self.fallback.acquire_now(rid, charges)
         else:
             decision = await self._remote("acquire", backend.acquire(rid, charges), rid, charges)
             if decision is None:
@@ -247,7 +247,7 @@ class Limits:
                         headers={"retry-after": "1"},
                     )
                 backend = self.fallback
-                decision = backend.acquire_now(rid, charges)
+                decision = self.fallback.acquire_now(rid, charges)
         if not decision.admitted:
             blocked = rules[decision.blocked]
             self._decide([blocked], "rejected")

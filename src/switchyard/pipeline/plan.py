@@ -192,7 +192,7 @@ class Planner:
         self.registry = registry
         self.formats = formats  # wire formats this build can speak; None = all
         self.aliases = dict(aliases or {})  # models.aliases (pipeline/aliases.py)
-        self._cache: dict[str, list[Attempt]] = {}
+        self._cache: dict[str | tuple[str, str, int], list[Attempt]] = {}
 
     def plan(self, model_field: str, ring: Keyring = EMPTY) -> list[Attempt]:
         """The static attempt list for a model string and an organisation's BYOK keys (cached per both)."""
@@ -341,7 +341,7 @@ def restrict(attempts: list[Attempt], allowed: tuple[str, ...]) -> list[Attempt]
 
 
 def _allowed(a: Attempt, allowed: tuple[str, ...]) -> bool:
-    names = (a.model.id,) if a.model else ()
+    names: tuple[str, ...] = (a.model.id,) if a.model else ()
     names += (a.provider_model_id,)
     for entry in allowed:
         if "/" in entry:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import cast
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -30,9 +31,10 @@ class RedisCache:
             return []
         try:
             async with asyncio.timeout(self._timeout):
-                return list(await self._client.mget([self._prefix + k for k in keys]))
+                values = await self._client.mget([self._prefix + k for k in keys])
         except _FAILURES as e:
             raise StoreUnavailable(f"redis MGET failed: {type(e).__name__}: {e}") from None
+        return cast(list[bytes | None], values)  # the client is made with decode_responses=False
 
     async def set(self, key: str, value: bytes, ttl_ms: int) -> None:
         if ttl_ms <= 0:

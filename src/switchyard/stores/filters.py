@@ -237,7 +237,7 @@ def _properties(spec: Any, budget: _Budget) -> ColumnElement[bool]:
     if not isinstance(spec, dict) or not spec:
         raise FilterError("properties filter must map a property name to an operator")
     rp = request_properties.c
-    clauses = []
+    clauses: list[ColumnElement[bool]] = []
     for name, opspec in spec.items():
         op, value = _one_op(opspec, f"properties.{name}")
         key = clean_text(str(name).lower())
@@ -254,7 +254,7 @@ def _properties(spec: Any, budget: _Budget) -> ColumnElement[bool]:
 
 
 def _leaf(node: dict[str, Any], budget: _Budget) -> ColumnElement[bool]:
-    clauses = []
+    clauses: list[ColumnElement[bool]] = []
     for table, cols in node.items():
         if table == "properties":
             clauses.append(_properties(cols, budget))

@@ -20,6 +20,7 @@ from sqlalchemy import (
     literal_column,
     select,
 )
+from sqlalchemy.sql.elements import ColumnElement
 
 from .insights_overview import USD, facets, overview, plan, summed, where_rollups, wide
 from .insights_requests import (
@@ -114,7 +115,7 @@ async def list_users(
             "active_days"
         ),
     ]
-    key = literal_column(sort)
+    key: ColumnElement[Any] = literal_column(sort)
     q = (
         select(*cols, func.count().over().label("groups"))
         .where(where)

@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import and_, or_, select, true
+from sqlalchemy.sql.elements import ColumnElement
 
 from .insights_requests import _FB_JOIN, _LIST_COLS, row_of
 from .insights_types import (
@@ -86,7 +87,7 @@ def session_filter(node: Any, depth: int = 0) -> Any:
             raise InsightsError('a branch filter needs left, right and operator "and" or "or"')
         left, right = session_filter(node["left"], depth + 1), session_filter(node["right"], depth + 1)
         return and_(left, right) if node["operator"] == "and" else or_(left, right)
-    clauses = []
+    clauses: list[ColumnElement[bool]] = []
     for table, cols in node.items():
         if table not in (
             "sessions_request_response_rmt",

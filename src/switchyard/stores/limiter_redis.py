@@ -248,7 +248,7 @@ class RedisLimiter:
         self._settle = redis.register_script(_COMMON + SETTLE)
 
     def _keys(self, charges: list[Charge]) -> list[str]:
-        keys = []
+        keys: list[str] = []
         for c in charges:
             base = self._prefix + c.counter
             keys += (base + ":l", base + ":m", base + ":x")

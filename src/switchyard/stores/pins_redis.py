@@ -33,7 +33,7 @@ class RedisPins:
                 value = await self._client.get(self._key(org, key))
         except _FAILURES as e:
             raise StoreUnavailable(f"redis GET failed: {type(e).__name__}: {e}") from None
-        return value.decode() if value is not None else None
+        return value.decode() if isinstance(value, bytes) else value  # bytes: the client never decodes
 
     async def put(self, org: str, key: str, target: str, ttl: float) -> None:
         """Set the pin (a move) or refresh its lifetime (the same endpoint served again)."""

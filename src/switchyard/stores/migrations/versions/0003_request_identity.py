@@ -16,6 +16,7 @@ Revises: 0002
 """
 
 import hashlib
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -25,7 +26,7 @@ down_revision = "0002"
 
 _BATCH = 5000
 
-_REQUEST_COLUMNS = [  # 0001 + 0002, in their order
+_REQUEST_COLUMNS: list[tuple[str, Any]] = [  # 0001 + 0002, in their order
     ("id", sa.String(64)),
     ("org_id", sa.String(36)),
     ("key_id", sa.String(36)),

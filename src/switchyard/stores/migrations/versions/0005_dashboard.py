@@ -32,7 +32,7 @@ _METRICS = (
 
 
 def _index_names(table: str) -> set[str]:
-    return {ix["name"] for ix in sa.inspect(op.get_bind()).get_indexes(table)}
+    return {name for ix in sa.inspect(op.get_bind()).get_indexes(table) if (name := ix["name"])}
 
 
 def upgrade() -> None:
