@@ -8,7 +8,7 @@ import re
 import time
 from typing import Annotated, Any
 
-from pydantic import StringConstraints, field_validator
+from pydantic import AfterValidator, StringConstraints
 
 from ..errors import bad_request
 from ..stores.sql_prompts import PromptStore
@@ -34,24 +34,17 @@ def check_body(v: dict[str, Any]) -> dict[str, Any]:
     return v
 
 
+ChatBody = Annotated[dict[str, Any], AfterValidator(check_body)]
+
+
 class PromptCreate(Body):
     id: PromptId | None = None
     name: Name | None = None
-    body: dict[str, Any]
-
-    @field_validator("body")
-    @classmethod
-    def _body(cls, v: dict[str, Any]) -> dict[str, Any]:
-        return check_body(v)
+    body: ChatBody
 
 
 class VersionCreate(Body):
-    body: dict[str, Any]
-
-    @field_validator("body")
-    @classmethod
-    def _body(cls, v: dict[str, Any]) -> dict[str, Any]:
-        return check_body(v)
+    body: ChatBody
 
 
 class Deploy(Body):
