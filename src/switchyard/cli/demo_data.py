@@ -92,7 +92,7 @@ class Generator:
     def times(self) -> list[int]:
         """Sorted timestamps with a daily rhythm (busier in working hours) and slow growth over the month."""
         rnd, start = self.rnd, self.now - SPAN_MS
-        out = []
+        out: list[int] = []
         while len(out) < self.rows:
             t = start + rnd.random() * SPAN_MS
             hour = (t % DAY_MS) / 3_600_000
@@ -335,6 +335,7 @@ async def fill(
         return done
     async with store.engine.connect() as sa_conn:
         driver = (await sa_conn.get_raw_connection()).driver_connection
+        assert driver is not None  # an open asyncpg connection
         for batch in gen.records():
             rs, ps = convert(batch)
             async with driver.transaction():

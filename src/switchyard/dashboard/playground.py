@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,7 +138,7 @@ async def run(deps: Any, viewer: Viewer, body: dict[str, Any]) -> Outcome:
 
     status, out_headers, chunks = 0, {}, []
 
-    async def send(msg: dict[str, Any]) -> None:
+    async def send(msg: MutableMapping[str, Any]) -> None:
         nonlocal status, out_headers
         if msg["type"] == "http.response.start":
             status = msg["status"]

@@ -25,7 +25,10 @@ import asyncio
 import contextlib
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the stripe package is imported only when a key is configured
+    from stripe.params.billing import MeterEventCreateParams
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ class StripeMeterClient:
 
     def _send(self, e: MeterEvent) -> tuple[str, str | None]:
         s = self._stripe
-        params = {
+        params: MeterEventCreateParams = {
             "event_name": e.event_name,
             "identifier": e.identifier,
             "timestamp": e.timestamp,

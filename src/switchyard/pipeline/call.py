@@ -123,13 +123,13 @@ class Caller:
             raise
         if not 200 <= resp.status < 300:
             data = await resp.read()
-            e = provider.parse_error(resp.status, resp.headers, data)
-            e.message = scrub(e.message, target)
-            e.adjustments = req.adjustments
+            err = provider.parse_error(resp.status, resp.headers, data)
+            err.message = scrub(err.message, target)
+            err.adjustments = req.adjustments
             flag = resp.headers.get("x-should-retry")
             if flag is not None:
-                e.should_retry = flag.strip().lower() == "true"
-            raise e
+                err.should_retry = flag.strip().lower() == "true"
+            raise err
         return resp
 
     # -- non-stream ------------------------------------------------------------------------------

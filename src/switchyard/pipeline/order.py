@@ -46,7 +46,7 @@ def order(attempts: list[Attempt], health: Any | None, pinned: str | None = None
         n = seen.get(k, 0)
         seen[k] = n + 1
         twin = (n - turn) % sizes[k]  # rotation among keys sharing one endpoint
-        score = health.score(a.endpoint_id) if unhealthy else 0
+        score = health.score(a.endpoint_id) if unhealthy and health is not None else 0
         # the pin leads while its circuit is not open (a degraded endpoint keeps its sessions: moving loses the
         # cache for sure, staying only risks a failed attempt, after which the pin moves)
         pin = 0 if pinned is not None and score < 2 and identity(a) == pinned else 1

@@ -17,6 +17,7 @@ are applied by `fit_budget` and `sampling_under_thinking`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 DEFAULT_MAX_TOKENS = 4096
@@ -29,7 +30,7 @@ UNSIGNED_TOOL_TURN = "unsigned_tool_turn"
 
 
 def requested(
-    body: dict[str, Any], given: Any, target_config: dict[str, Any]
+    body: dict[str, Any], given: Any, target_config: Mapping[str, Any]
 ) -> tuple[dict[str, Any] | None, str | None]:
     """The thinking the caller asked for (an explicit `thinking` object, else `reasoning_effort`) and, for adaptive
     thinking, the effort to put in `output_config`. (None, None) when the caller asked for none."""
@@ -44,7 +45,7 @@ def requested(
 
 
 def is_on(thinking: dict[str, Any] | None) -> bool:
-    return bool(thinking) and thinking.get("type") in ("enabled", "adaptive")  # type: ignore[union-attr]
+    return thinking is not None and thinking.get("type") in ("enabled", "adaptive")
 
 
 def decide(
@@ -128,7 +129,7 @@ def structured_output(fmt: Any, mode: Any) -> tuple[str, dict[str, Any], dict[st
         return "tool", OPEN_OBJECT, {"name": "json_object"}, "response_format json_object → forced tool"
     if fmt.get("type") != "json_schema":
         return None  # "text" is the default
-    spec = fmt.get("json_schema") if isinstance(fmt.get("json_schema"), dict) else {}
+    spec = s if isinstance(s := fmt.get("json_schema"), dict) else {}
     schema = spec.get("schema") or OPEN_OBJECT
     if mode == "native":
         return "native", schema, spec, None

@@ -148,7 +148,7 @@ class Pool:
             await conn.open_tunnel(
                 f"[{host}]:{port}" if ":" in host else f"{host}:{port}", route.proxy.authorization
             )
-            conn.transport = await loop.start_tls(conn.transport, conn, ctx, server_hostname=host)  # type: ignore[arg-type,assignment]
+            conn.transport = await loop.start_tls(conn.transport, conn, ctx, server_hostname=host)  # type: ignore[arg-type]
             return conn
 
         where = f"{host}:{port}" + (

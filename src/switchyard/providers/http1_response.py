@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .http1 import _Connection
+    from .http1_connection import Connection
 
 HIGH_WATER = 1 << 20  # pause reading from the upstream when this much is buffered for a slow consumer
 LOW_WATER = 1 << 18
@@ -124,7 +124,7 @@ class Response:
     __slots__ = ("_conn", "_deadline", "_ex", "_limit", "_read_timeout", "headers", "status")
 
     def __init__(
-        self, conn: _Connection, ex: Exchange, read_timeout: float, deadline: float, limit: int
+        self, conn: Connection, ex: Exchange, read_timeout: float, deadline: float, limit: int
     ) -> None:
         self._conn = conn
         self._ex = ex

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from . import claude_rules as claude
 
@@ -146,7 +146,7 @@ def _effort(body: dict[str, Any], kind: str, default: str | None) -> str | None:
     return effort if isinstance(effort, str) else default
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

@@ -205,6 +205,7 @@ def _priced(
         return None
     found = ds.find(provider, upstream)
     note, changes = None, []
+    price: dict[str, Any] | None
     if found is not None:
         price = ds.price(*found, _midnight(today))
         changes = ds.price_changes(*found, after=today)
