@@ -33,6 +33,18 @@ SECRET = "sk_test_" + "51StandIn" + secrets.token_hex(12)
 PG_URL = os.environ.get("SWITCHYARD_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 MINUTE = 60_000
 METERS = {"requests": "sy_requests", "total_tokens": "sy_tokens", "cost_micro_usd": "sy_cost"}
+# billing.stripe.orgs of the tests' meters: the organisations each test creates (a fresh store per test).
+LISTED = [
+    "meter-a",
+    "meter-b",
+    "meter-retry",
+    "meter-restart",
+    "meter-refused",
+    "meter-secret",
+    "meter-outage",
+    "meter-long",
+    "meter-lease",
+]
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +77,7 @@ def settings(api: StripeStandIn, **kw: Any) -> StripeMeterSettings:
         "interval_seconds": 60,
         "settle_seconds": 5,
         "max_network_retries": 0,
+        "orgs": LISTED,
     }
     return StripeMeterSettings.model_validate({**base, **kw})
 
@@ -353,6 +366,7 @@ def test_a_gateway_sends_its_requests_usage_to_stripe(
             "interval_seconds": 1,
             "settle_seconds": 0.5,
             "poll_seconds": 0.2,
+            "orgs": ["test"],  # the organisation of gw.prepare()'s key; "tenant" is not listed
         }
     }
     gw = GatewayProcess(
@@ -361,17 +375,26 @@ def test_a_gateway_sends_its_requests_usage_to_stripe(
         env={"STRIPE_SECRET_KEY": SECRET},
     )
     gw.prepare()
+    tenant_key = gw.new_key("tenant")
     gw.start()
     try:
         customer = "cus_gw_" + uuid.uuid4().hex[:8]
         time.sleep(1.5)  # the first period starts when the meter does
+        chat = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
         r = httpx.post(
             f"{gw.url}/v1/chat/completions",
-            json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+            json=chat,
             headers={**gw.headers(), "Helicone-Stripe-Customer-Id": customer},
             timeout=30,
         )
         assert r.status_code == 200, r.text
+        other = httpx.post(  # an unlisted organisation naming the same customer and its own: never metered
+            f"{gw.url}/v1/chat/completions",
+            json=chat,
+            headers={**gw.headers(tenant_key), "Helicone-Stripe-Customer-Id": customer},
+            timeout=30,
+        )
+        assert other.status_code == 200, other.text
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             got = [e for e in stripe_api.events if e["payload"]["stripe_customer_id"] == customer]
@@ -382,6 +405,11 @@ def test_a_gateway_sends_its_requests_usage_to_stripe(
             ("gw_requests", "1"),
             ("gw_tokens", str(r.json()["usage"]["total_tokens"])),
         }
+        time.sleep(
+            1.5
+        )  # a further period: the tenant's request, had it been metered, would have gone with it
+        got = [e for e in stripe_api.events if e["payload"]["stripe_customer_id"] == customer]
+        assert len(got) == 2
         log = gw.log_path.read_text()
     finally:
         gw.stop()
@@ -393,6 +421,7 @@ def test_the_configuration_in_docs_billing_loads(tmp_path: Path) -> None:
     block = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
     (tmp_path / "c.yaml").write_text(block)
     s = load_settings(str(tmp_path / "c.yaml"), env={"STRIPE_SECRET_KEY": SECRET}).billing.stripe
+    assert s.orgs == ["acme"]
     assert s.secret_key == SECRET and s.meters == {
         "total_tokens": "switchyard_tokens",
         "cost_micro_usd": "switchyard_cost",
@@ -479,3 +508,74 @@ async def test_a_holder_sending_a_long_period_keeps_its_lease(
     assert await other.round(now_ms=now + 800) == 0  # the lease is still the sender's
     assert await task == 12
     assert len(renewals) >= 4  # renewed while sending (before: at the start and after the period only)
+
+
+async def test_only_the_organisations_in_billing_stripe_orgs_are_metered(
+    store: SQLStore, stripe_api: StripeStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Review finding S6 (docs/security.md §9): one Stripe key metered every organisation, and the customer is the
+    caller's header, so any gateway key holder could put usage on any customer of the operator's Stripe account.
+    Now only the listed organisations (by name or id) are metered; the others send nothing, headers or not."""
+    a, b = await store.create_org("listed-by-name"), await store.create_org("listed-by-id")
+    tenant = await store.create_org("tenant")
+    p0 = period_start() - 40 * MINUTE
+    caplog.set_level(logging.WARNING, logger="switchyard.stripe_meter")
+    m = meter(store, stripe_api, orgs=["listed-by-name", b.id, "later"])
+    await m.start()  # the lifespan's start: "later" is no organisation yet, said once
+    await m.close()
+    await m.round(now_ms=p0)
+    unknown = [r for r in caplog.records if "'later'" in r.getMessage()]
+    assert len(unknown) == 1 and "billing.stripe.orgs" in unknown[0].getMessage()
+    await store.insert_requests(
+        [
+            row(a.id, "cus_A", p0 + 1),
+            row(b.id, "cus_B", p0 + 2),
+            row(tenant.id, "cus_A", p0 + 3),  # a listed organisation's customer, named by an unlisted one
+            row(tenant.id, "cus_T", p0 + 4),
+        ]
+    )
+    assert await m.round(now_ms=p0 + MINUTE + 5_000) == 6  # exactly the listed organisations' events
+    listed = {
+        identifier(o.id, c, p0, p0 + MINUTE, n)
+        for o, c in ((a, "cus_A"), (b, "cus_B"))
+        for n in METERS.values()
+    }
+    assert len(mine(stripe_api, listed)) == 6
+    foreign = {
+        identifier(tenant.id, c, p0, p0 + MINUTE, n) for c in ("cus_A", "cus_T") for n in METERS.values()
+    }
+    assert mine(stripe_api, foreign) == [] and {s.org_id for s in await m.ledger.events(p0)} == {a.id, b.id}
+    assert len([r for r in caplog.records if "'later'" in r.getMessage()]) == 1  # not again each round
+
+    # An organisation created after the start under a listed name is metered from the next period sent.
+    later = await store.create_org("later")
+    p1 = p0 + MINUTE
+    await store.insert_requests([row(later.id, "cus_L", p1 + 1), row(tenant.id, "cus_T", p1 + 2)])
+    assert await m.round(now_ms=p1 + MINUTE + 5_000) == 3
+    assert {s.org_id for s in await m.ledger.events(p1)} == {later.id}
+
+
+async def test_no_organisation_listed_sends_nothing_and_says_so_once(
+    store: SQLStore, stripe_api: StripeStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With a key but `billing.stripe.orgs` empty or absent, no meter is built (opt-in per organisation)."""
+    caplog.set_level(logging.WARNING, logger="switchyard.stripe_meter")
+    full = Settings.model_validate(
+        {"billing": {"stripe": {"secret_key": SECRET, "api_base": stripe_api.url}}}
+    )
+    assert StripeMeter.build(store, WebhookStore(store).lease, full) is None
+    [warning] = caplog.records
+    assert "billing.stripe.orgs is empty" in warning.getMessage() and SECRET not in caplog.text
+    caplog.clear()
+    none = Settings.model_validate({"billing": {"stripe": {"api_base": stripe_api.url}}})
+    assert StripeMeter.build(store, WebhookStore(store).lease, none) is None and not caplog.records  # no key
+
+
+def test_billing_stripe_orgs_is_checked_at_load(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text('billing:\n  stripe:\n    orgs: [acme, " acme ", "  "]\n')
+    with pytest.raises(ConfigError) as e:
+        load_settings(str(cfg), env={})
+    assert "billing.stripe.orgs" in str(e.value) and "1 to 128 characters" in str(e.value)
+    cfg.write_text("billing:\n  stripe:\n    orgs: [acme, ' acme ', 0b7f]\n")
+    assert load_settings(str(cfg), env={}).billing.stripe.orgs == ["acme", "0b7f"]

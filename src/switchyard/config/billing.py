@@ -18,6 +18,10 @@ class StripeMeterSettings(Strict):
     # "${STRIPE_SECRET_KEY}": a secret (sk_...) or restricted (rk_...) key. Unset or empty: nothing is sent.
     secret_key: str | None = Field(None, repr=False)
     api_base: str | None = None  # default Stripe's own; a test stand-in's address in tests
+    # The organisations (name or id, as `--org` takes them) whose requests are metered; empty: none (one warning at
+    # start when a key is set). One key bills into one Stripe account, and the customer is the caller's header, so
+    # list only organisations trusted to name that account's customers (docs/security.md §9, S6).
+    orgs: list[str] = Field(default_factory=list)
     # What is sent, as {kind: Stripe meter event_name}; kinds: requests, prompt_tokens, completion_tokens,
     # total_tokens, cost_micro_usd (USD x 1,000,000). One event per organisation, customer, period and kind.
     meters: dict[Literal[METER_KINDS], str] = Field(  # type: ignore[valid-type]
@@ -47,6 +51,14 @@ class StripeMeterSettings(Strict):
         if v is not None and not re.match(r"^https?://[^/\s]+/?$", v):
             raise ValueError("must be a scheme and host, e.g. https://api.stripe.com")
         return v.rstrip("/") if v else v
+
+    @field_validator("orgs")
+    @classmethod
+    def _orgs(cls, v: list[str]) -> list[str]:
+        names = [o.strip() for o in v]
+        if any(not o or len(o) > 128 for o in names):
+            raise ValueError("an organisation name or id of 1 to 128 characters each")
+        return list(dict.fromkeys(names))
 
     @field_validator("meters")
     @classmethod

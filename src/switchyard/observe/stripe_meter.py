@@ -5,6 +5,12 @@ take the `stripe-meter` lease (the `leases` table the alert evaluator uses); its
 after the cursor — a period is closed `settle_seconds` after its end, so log rows still in a writer's queue land
 first — with one event per organisation, customer and meter kind (`billing.stripe.meters`), then moves the cursor.
 
+Only the organisations listed in `billing.stripe.orgs` (names or ids) are metered: the customer is whatever the
+caller's `Helicone-Stripe-Customer-Id` says, so an organisation not trusted with the operator's Stripe account must
+not reach it (docs/security.md §9, S6). An empty list sends nothing (one warning at start). A name that matches no
+organisation is warned about once per process and looked up again each round, so an organisation created later is
+metered from the next period sent; one that exists keeps its id for the process's life (ids and names never change).
+
 Why a lease plus idempotent identifiers, not one of them: the lease keeps N replicas from all sending the same
 events (one HTTP call per event instead of N; the holder renews it while it sends, every third of its length); the identifiers make the rare overlap harmless — a holder that
 stalls past its lease, or a crash between Stripe's answer and our ledger write. Each identifier is a hash of
@@ -87,6 +93,9 @@ class StripeMeter:
         self._lease = lease  # async (name, holder, now_ms, ttl_ms) -> bool: WebhookStore.lease
         self.client = client  # StripeMeterClient (or anything with `send` and `scrub`)
         self.meters = dict(settings.meters)
+        self.orgs = list(settings.orgs)  # names or ids, as configured
+        self._org_ids: dict[str, str] = {}  # configured name or id -> organisation id, once found
+        self._unknown: set[str] = set()  # configured names already warned about
         self.interval_ms = settings.interval_seconds * 1000
         self.settle_ms = int(settings.settle_seconds * 1000)
         self.poll = settings.poll_seconds
@@ -102,9 +111,15 @@ class StripeMeter:
 
     @classmethod
     def build(cls, store: Any, lease: Any, settings: Any) -> StripeMeter | None:
-        """None unless `billing.stripe.secret_key` is set."""
+        """None unless `billing.stripe.secret_key` is set and `billing.stripe.orgs` lists an organisation."""
         s = settings.billing.stripe
         if not s.secret_key:
+            return None
+        if not s.orgs:
+            log.warning(
+                "stripe meter: billing.stripe.secret_key is set but billing.stripe.orgs is empty: no usage is sent"
+                " to Stripe (list the organisations to meter)"
+            )
             return None
         client = StripeMeterClient(
             s.secret_key,
@@ -117,6 +132,10 @@ class StripeMeter:
         return cls(store, lease, client, s)
 
     async def start(self) -> None:
+        try:  # names that match no organisation are warned about now; a store that is down: the first round
+            await self.org_ids()
+        except Exception as e:
+            log.warning("stripe meter: organisations not looked up at start (%s); the first round will", e)
         self._task = asyncio.create_task(self._run(), name="switchyard-stripe-meter")
 
     async def close(self) -> None:
@@ -172,12 +191,13 @@ class StripeMeter:
             if not await self.ledger.advance(CURSOR, cursor, oldest):
                 return 0  # another process moved it
             cursor = oldest
+        orgs = await self.org_ids()
         sent = 0
         for _ in range(MAX_PERIODS_PER_ROUND):
             start, end = cursor, cursor + self.interval_ms
             if end + self.settle_ms > now:
                 return sent
-            n, whole = await self._period(start, end)
+            n, whole = await self._period(start, end, orgs)
             sent += n
             if not whole or not await self.ledger.advance(CURSOR, start, end):
                 return sent  # another process took the lease or moved the cursor: it goes on from there
@@ -186,6 +206,25 @@ class StripeMeter:
                 return sent
         self.behind = True  # periods left over: the next round starts at once, not after poll_seconds
         return sent
+
+    async def org_ids(self) -> list[str]:
+        """The ids of the configured organisations that exist; each name that does not is warned about once."""
+        for ref in self.orgs:
+            if ref in self._org_ids:
+                continue
+            org = await self.store.get_org(ref) or await self.store.get_org_by_name(ref)
+            if org is not None:
+                self._org_ids[ref] = org.id
+                if ref in self._unknown:
+                    log.info("stripe meter: organisation %r now exists and is metered", ref)
+            elif ref not in self._unknown:
+                self._unknown.add(ref)
+                log.warning(
+                    "stripe meter: billing.stripe.orgs names %r, which is no organisation's name or id: nothing is"
+                    " sent for it until an organisation of that name exists",
+                    ref,
+                )
+        return sorted(set(self._org_ids.values()))
 
     async def _still_mine(self, force: bool = False) -> bool:
         """Take or renew the lease (when `force`, or once a third of it has passed since the last renewal): a
@@ -199,9 +238,9 @@ class StripeMeter:
         now, t0 = self._since
         return bool(await self._lease(LEASE, self.holder, now + int((mono - t0) * 1000), ttl))
 
-    async def _period(self, start: int, end: int) -> tuple[int, bool]:
+    async def _period(self, start: int, end: int, orgs: list[str]) -> tuple[int, bool]:
         """(events that reached Stripe, whether every event of the period is settled)."""
-        usage = await usage_by_org_and_customer(self.store, start, end)
+        usage = await usage_by_org_and_customer(self.store, orgs, start, end)
         events = events_for(usage, self.meters, start, end)
         done = await self.ledger.settled_among(e.identifier for e in events)
         sent = 0
