@@ -23,7 +23,10 @@ def test_server_ids_are_uuid4_from_the_os_csprng(monkeypatch: pytest.MonkeyPatch
     # the bits come from os.urandom, nothing else: a fixed urandom gives a fixed id (the version and variant set)
     monkeypatch.setattr(ids, "urandom", lambda n: b"\xff" * n)
     ids._pool.clear()  # the bytes already fetched from the real urandom
-    assert ids.new_request_id() == "ffffffff-ffff-4fff-bfff-ffffffffffff"
+    try:
+        assert ids.new_request_id() == "ffffffff-ffff-4fff-bfff-ffffffffffff"
+    finally:
+        ids._pool.clear()  # the pool now holds 4 KiB of the fake bytes: later tests must not get them
 
 
 def test_helicone_request_id_is_the_callers_uuid_else_the_uid() -> None:
