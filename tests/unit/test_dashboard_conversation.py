@@ -129,6 +129,8 @@ def test_cost_lines_use_the_planned_model_and_add_up_to_the_logged_cost():
         cached_tokens=0,
         completion_tokens=100,
         cost_usd=0.00021,
+        created_at=1_764_900_000_000,
+        latency_ms=1200.0,
     )
     d = SimpleNamespace(
         row=row, cache_write_tokens=0, attempts=[{"status": 200, "source": "gpt-4o-mini/openai/ptb"}]

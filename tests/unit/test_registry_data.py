@@ -44,7 +44,8 @@ MODEL_KEYS_OPTIONAL = {
 ENDPOINT_KEYS_REQUIRED = {"id", "price"}
 ENDPOINT_KEYS_OPTIONAL = {
     "price_note",
-    "price_changes",  # dated prices the dataset schedules (providers/registry.dated_prices)
+    "price_changes",  # dated prices the dataset schedules (providers/price_schedule.dated_prices)
+    "price_windows",  # time-of-day prices, UTC (observe/cost.rates_at)
     "price_source",
     "tiers",
     "completions",

@@ -73,13 +73,13 @@ ENDPOINT = {
 
 
 def test_changes_in_force_are_folded_in_when_the_registry_loads_and_the_rest_kept() -> None:
-    price, tiers, changes = dated_prices(ENDPOINT, _ms("2026-12-31") + DAY_MS - 1)
+    price, tiers, _, changes = dated_prices(ENDPOINT, _ms("2026-12-31") + DAY_MS - 1)
     assert price is not None and (price.input, price.output) == (0.75, 3.75) and len(changes) == 2
-    price, tiers, changes = dated_prices(ENDPOINT, _ms("2027-01-01"))
+    price, tiers, _, changes = dated_prices(ENDPOINT, _ms("2027-01-01"))
     assert (
         price is not None and (price.input, price.output) == (1.5, 7.5) and tiers == () and len(changes) == 1
     )
-    price, tiers, changes = dated_prices(ENDPOINT, _ms("2027-07-01"))
+    price, tiers, _, changes = dated_prices(ENDPOINT, _ms("2027-07-01"))
     assert price is not None and price.input == 2 and tiers[0].above == 200000 and changes == ()
 
 
@@ -89,7 +89,9 @@ def test_changes_in_force_are_folded_in_when_the_registry_loads_and_the_rest_kep
 def test_a_call_is_priced_at_the_price_in_force_when_it_is_priced(day: str, want: float) -> None:
     from switchyard.providers.registry import Endpoint
 
-    price, tiers, changes = dated_prices(ENDPOINT, _ms("2026-12-01"))  # a gateway started before the change
+    price, tiers, _, changes = dated_prices(
+        ENDPOINT, _ms("2026-12-01")
+    )  # a gateway started before the change
     ep = Endpoint("m", "vertex", "m", price, tiers=tiers, price_changes=changes)
     usage = Usage(prompt_tokens=1000, completion_tokens=1000, total_tokens=2000)
     assert cost_usd(usage, ep, at_ms=_ms(day) + 1) == pytest.approx(want)

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from switchyard.observe.cost import rates_at
+from switchyard.providers.registry import Endpoint, Price, dated_prices
 from switchyard.registry import price_dataset
 
 REGISTRY_DIR = Path(__file__).resolve().parents[2] / "src" / "switchyard" / "registry"
@@ -54,24 +56,81 @@ def test_the_registry_uses_the_pinned_dataset() -> None:
     )
 
 
+GENERATED_ON = dt.date.fromisoformat(
+    json.loads((REGISTRY_DIR / "models_generated.json").read_text(encoding="utf-8"))["sources"]["on"]
+)
+MINUTE_MS = 60_000
+
+
+def _ms(day: dt.date, minute_of_day: int = 0) -> int:
+    return int(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp() * 1000) + minute_of_day * MINUTE_MS
+
+
+def _instants(gp: str, gm: str, ep: dict[str, Any]) -> list[int]:
+    """Fixed instants (never "now", so the test passes at any hour): on the day the generated file was made and
+    on each date the dataset schedules after it, a standard-hour instant and the first and last minute of every
+    time-of-day window the dataset or the registry has."""
+    prices = price_dataset.model_info(gp, gm).prices
+    conditional = prices if isinstance(prices, list) else []
+    starts = [c.constraint.start_date for c in conditional if hasattr(c.constraint, "start_date")]
+    days = sorted({GENERATED_ON, *(d for d in starts if d > GENERATED_ON)})
+    bounds = {  # (from, to) minutes of day, UTC
+        (_minute(c.constraint.start_time), _minute(c.constraint.end_time))
+        for c in conditional
+        if hasattr(c.constraint, "start_time")
+    }
+    for w in [
+        *ep.get("price_windows", ()),
+        *(w for c in ep.get("price_changes", ()) for w in c.get("price_windows", ())),
+    ]:
+        bounds.add(tuple(60 * int(x[:2]) + int(x[3:]) for x in (w["from"], w["to"])))  # type: ignore[arg-type]
+    in_windows = {m for start, end in bounds if start != end for m in (start, (end - 1) % 1440)}
+    standard = [m for m in (12 * 60, *(end for _, end in bounds)) if not any(_inside(m, b) for b in bounds)]
+    minutes = sorted(in_windows | set(standard[:1]))
+    return [_ms(day, m) for day in days for m in minutes]
+
+
+def _minute(t: dt.time) -> int:
+    if t.tzinfo is not None:
+        t = dt.datetime.combine(dt.date(1970, 1, 1), t).astimezone(dt.UTC).time()
+    return t.hour * 60 + t.minute
+
+
+def _inside(minute: int, bounds: tuple[int, int]) -> bool:
+    start, end = bounds
+    return (minute >= start or minute < end) if end < start else start <= minute < end
+
+
 @pytest.mark.parametrize(("mid", "pid", "ep"), ENDPOINTS, ids=[f"{m}/{p}" for m, p, _ in ENDPOINTS])
 def test_price_is_the_datasets(mid: str, pid: str, ep: dict[str, Any]) -> None:
+    """The price the gateway charges (observe/cost.rates_at over the endpoint as the registry loads it, scheduled
+    changes and time-of-day windows included) is the dataset's at each fixed instant of `_instants`."""
     _, gp, gm = price_dataset.parse_source(ep["price_source"])  # type: ignore[misc]
     assert price_dataset.find(pid, ep["id"]) == (gp, gm), f"the dataset prices {pid}/{ep['id']} otherwise"
-    want = price_dataset.price(gp, gm)
-    in_force = [
-        c for c in ep.get("price_changes", ()) if c["from"] <= dt.datetime.now(dt.UTC).date().isoformat()
-    ]
-    if (
-        in_force
-    ):  # a scheduled change has come into force since the file was generated (the gateway applies it)
-        ep = {**ep, "price": in_force[-1]["price"], "tiers": in_force[-1].get("tiers", [])}
-    if mid in EMBEDDINGS:
-        want.setdefault("output", 0)  # the dataset prices embedding input only
-    assert ep["price"] is not None
-    assert _shape(ep["price"]) == _shape(want)
-    tiers = [(t["above"], _shape(t)) for t in ep.get("tiers", [])]
-    assert tiers == [(t["above"], _shape(t)) for t in want.get("tiers", [])]
+    price, tiers, windows, changes = dated_prices(ep, 0)  # a gateway started before every scheduled change
+    endpoint = Endpoint(mid, pid, ep["id"], price, tiers=tiers, price_windows=windows, price_changes=changes)
+    for at_ms in _instants(gp, gm, ep):
+        when = dt.datetime.fromtimestamp(at_ms / 1000, dt.UTC)
+        want = price_dataset.price(gp, gm, when)
+        if mid in EMBEDDINGS:
+            want.setdefault("output", 0)  # the dataset prices embedding input only
+        got, got_tiers = rates_at(endpoint, at_ms)
+        assert got is not None, f"{when:%Y-%m-%d %H:%M}"
+        assert _price_shape(got) == _shape(want), f"{when:%Y-%m-%d %H:%M}"
+        assert [(t.above, _price_shape(t)) for t in got_tiers] == [
+            (t["above"], _shape(t)) for t in want.get("tiers", [])
+        ], f"{when:%Y-%m-%d %H:%M}"
+
+
+def _price_shape(p: Price) -> dict[str, float]:
+    return _shape({k: getattr(p, k) for k in PRICE_KEYS if getattr(p, k) is not None})
+
+
+def test_the_instants_cover_every_time_of_day_window() -> None:
+    """deepseek-v4-flash: 0.15/0.6 $/Mtok, 0.3/1.2 from 01:00 to 04:00 and from 06:00 to 10:00 UTC."""
+    ep = next(ep for mid, pid, ep in ENDPOINTS if (mid, pid) == ("deepseek-v4-flash", "deepseek"))
+    minutes = {(at // MINUTE_MS) % 1440 for at in _instants("deepseek", "deepseek-v4-flash", ep)}
+    assert minutes == {60, 239, 360, 599, 720}
 
 
 def test_source_format_round_trips() -> None:

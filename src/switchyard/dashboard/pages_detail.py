@@ -67,7 +67,9 @@ def cost_lines(registry: Any, d: ins.RequestDetail) -> list[tuple[str, str, floa
     names += [row.requested_model or "", row.model or ""]
     info = next((m for m in map(registry.model, filter(None, names)) if m is not None), None)
     ep = info.endpoints.get(row.provider or "") if info else None
-    price = price_for(ep, row.prompt_tokens or 0) if ep else None
+    # a call is priced when it ends (time-of-day prices)
+    priced_at = row.created_at + int(row.latency_ms or 0)
+    price = price_for(ep, row.prompt_tokens or 0, priced_at) if ep else None
     if price is None or row.cost_usd is None:
         return []
     prompt = row.prompt_tokens or 0

@@ -1,4 +1,5 @@
-"""Usage normalisation and cost. Pure, but for the clock that picks a scheduled price change (registry `price_changes`).
+"""Usage normalisation and cost. Pure, but for the clock that picks the price in force: a scheduled change (registry
+`price_changes`) and a time-of-day price (`price_windows`, UTC).
 
 Usage is read in OpenAI semantics: `prompt_tokens` includes cached and cache-written tokens, which are
 detailed in `prompt_tokens_details`. Prices are USD per 1M tokens (registry).
@@ -10,7 +11,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..providers.registry import Endpoint, Price
+from ..providers.registry import Endpoint, Price, PriceWindow
+
+DAY_MS = 86_400_000
 
 
 @dataclass(slots=True)
@@ -45,19 +48,68 @@ def read_usage(usage: Any) -> Usage | None:
     return u
 
 
+def _in_force(
+    endpoint: Endpoint, now_ms: int
+) -> tuple[Price | None, tuple[Price, ...], tuple[PriceWindow, ...]]:
+    """(price, tiers, time-of-day windows) of the day `now_ms` falls on: a scheduled change the registry loaded
+    before it came into force replaces all three from its date, in a process that runs across it."""
+    price, tiers, windows = endpoint.price, endpoint.tiers, endpoint.price_windows
+    for change in endpoint.price_changes:  # in date order
+        if change.from_ms <= now_ms:
+            price, tiers, windows = change.price, change.tiers, change.windows
+    return price, tiers, windows
+
+
+def rates_at(endpoint: Endpoint, at_ms: int) -> tuple[Price | None, tuple[Price, ...]]:
+    """(price, tiers) in force at `at_ms`: the day's (`price_changes`), else those of the time-of-day window the
+    instant falls in (UTC; the last listed wins, as in genai-prices)."""
+    price, tiers, windows = _in_force(endpoint, at_ms)
+    ms_of_day = at_ms % DAY_MS
+    for window in windows:
+        if window.active(ms_of_day):
+            price, tiers = window.price, window.tiers
+    return price, tiers
+
+
 def price_for(endpoint: Endpoint, prompt_tokens: int, at_ms: int | None = None) -> Price | None:
-    """The price of a call with `prompt_tokens` at `at_ms` (now): a scheduled change the registry loaded before it
-    came into force applies from its date, in a process that runs across it."""
-    price, tiers = endpoint.price, endpoint.tiers
-    if endpoint.price_changes:
-        now = int(time.time() * 1000) if at_ms is None else at_ms
-        for change in endpoint.price_changes:  # in date order
-            if change.from_ms <= now:
-                price, tiers = change.price, change.tiers
+    """The price of a call with `prompt_tokens` at `at_ms` (now): `rates_at`, then the prompt-size tier."""
+    now = int(time.time() * 1000) if at_ms is None else at_ms
+    return _tiered(*rates_at(endpoint, now), prompt_tokens)
+
+
+def _tiered(price: Price | None, tiers: tuple[Price, ...], prompt_tokens: int) -> Price | None:
     for tier in tiers:  # tiers are listed in ascending `above`
         if tier.above is not None and prompt_tokens > tier.above:
             price = tier
     return price
+
+
+def price_bound(endpoint: Endpoint, prompt_tokens: int, at_ms: int | None = None) -> Price | None:
+    """The highest price a call with `prompt_tokens` started at `at_ms` (now) can be charged at, key by key: a call
+    is priced when it ends (`price_for` at that time), so every time-of-day window of the day counts, and so do the
+    prices of a change coming into force within a day (a call running across midnight). None when a price that can
+    apply is unknown."""
+    now = int(time.time() * 1000) if at_ms is None else at_ms
+    candidates: list[Price | None] = []
+    for day_ms in (now, now + DAY_MS):
+        price, tiers, windows = _in_force(endpoint, day_ms)
+        candidates.append(_tiered(price, tiers, prompt_tokens))
+        candidates.extend(_tiered(w.price, w.tiers, prompt_tokens) for w in windows)
+    if any(p is None for p in candidates):
+        return None
+    prices = [p for p in candidates if p is not None]
+    return Price(
+        input=max(p.input for p in prices),
+        output=max(p.output for p in prices),
+        cached_input=_top(p.cached_input for p in prices),
+        cache_write=_top(p.cache_write for p in prices),
+        cache_write_1h=_top(p.cache_write_1h for p in prices),
+    )
+
+
+def _top(values: Any) -> float | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
 
 
 def cost_usd(usage: Usage, endpoint: Endpoint | None, at_ms: int | None = None) -> float | None:
@@ -113,7 +165,8 @@ def worst_case_usd(endpoint: Endpoint | None, body: dict[str, Any], body_bytes: 
     one byte of the JSON body; images are billed by size, not bytes, so with an image part the context window
     is the bound. Output: the caller's max tokens, capped by the model's maximum output (else its context), for
     each of the `n` (or `best_of`) completions; the prompt is billed once however many there are (OpenAI:
-    "charged based on the number of generated tokens across all of the choices").
+    "charged based on the number of generated tokens across all of the choices"). Rates: the highest that can
+    apply to a call started now (`price_bound`: DeepSeek's peak hours cost twice its standard price).
     Tighter than Helicone's `context × input + max_output × output`, and still never below the real cost.
     """
     if endpoint is None or endpoint.price is None:
@@ -129,7 +182,9 @@ def worst_case_usd(endpoint: Endpoint | None, body: dict[str, Any], body_bytes: 
     out = _max_output(body, endpoint)
     if out is None:
         return None
-    price = price_for(endpoint, prompt) or endpoint.price
+    price = price_bound(endpoint, prompt)
+    if price is None:
+        return None
     write = price.cache_write if price.cache_write is not None else price.input
     top_input = max(price.input, write)
     return (prompt * top_input + choices(body) * out * price.output) / 1_000_000

@@ -20,6 +20,7 @@ import yaml
 from ..config import DeploymentSettings, ProviderSettings, Settings
 from .formats import provider_class
 from .param_rules import ParamRules, rules_from
+from .price_schedule import Price, PriceChange, PriceError, PriceWindow, dated_prices, read_price
 
 # Names users type for providers that the registry knows under another id.
 PROVIDER_ALIASES = {
@@ -32,27 +33,6 @@ PROVIDER_ALIASES = {
     "together-ai": "together",
     "x-ai": "xai",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Price:
-    """USD per 1M tokens."""
-
-    input: float
-    output: float
-    cached_input: float | None = None
-    cache_write: float | None = None
-    cache_write_1h: float | None = None
-    above: int | None = None  # for a tier: applies when prompt tokens exceed this
-
-
-@dataclass(frozen=True, slots=True)
-class PriceChange:
-    """A price the dataset schedules: in force from `from_ms` (a UTC midnight) on, tiers included."""
-
-    from_ms: int
-    price: Price | None
-    tiers: tuple[Price, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +51,7 @@ class Endpoint:
         None  # native | tool: json_schema to Claude (None: the translator's default)
     )
     price_changes: tuple[PriceChange, ...] = ()  # scheduled, not yet in force when loaded (observe/cost.py)
+    price_windows: tuple[PriceWindow, ...] = ()  # time-of-day prices over `price` (observe/cost.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,48 +101,6 @@ class ProviderInfo:
 
 class RegistryError(ValueError):
     pass
-
-
-def _price(raw: Mapping[str, Any] | None) -> Price | None:
-    if raw is None:
-        return None
-    return Price(
-        input=float(raw["input"]),
-        output=float(raw["output"]),
-        cached_input=_opt(raw.get("cached_input")),
-        cache_write=_opt(raw.get("cache_write")),
-        cache_write_1h=_opt(raw.get("cache_write_1h")),
-        above=int(raw["above"]) if raw.get("above") is not None else None,
-    )
-
-
-def _opt(v: Any) -> float | None:
-    return None if v is None else float(v)
-
-
-def _tiers(raw: Any) -> tuple[Price, ...]:
-    return tuple(p for p in (_price(t) for t in raw or ()) if p is not None)
-
-
-def dated_prices(
-    ep: Mapping[str, Any], now_ms: int
-) -> tuple[Price | None, tuple[Price, ...], tuple[PriceChange, ...]]:
-    """An endpoint's (price, tiers) in force at `now_ms` and the changes still to come (`price_changes`: a list of
-    `{from: YYYY-MM-DD (UTC), price, tiers}` in date order)."""
-    price, tiers = _price(ep.get("price")), _tiers(ep.get("tiers"))
-    later = []
-    for c in ep.get("price_changes") or ():
-        day = dt.date.fromisoformat(str(c["from"]))
-        change = PriceChange(
-            int(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp() * 1000),
-            _price(c["price"]),
-            _tiers(c.get("tiers")),
-        )
-        if change.from_ms <= now_ms:
-            price, tiers = change.price, change.tiers
-        else:
-            later.append(change)
-    return price, tiers, tuple(later)
 
 
 def _created(v: Any) -> int:
@@ -248,7 +187,10 @@ def load_registry(settings: Settings, env: Mapping[str, str] | None = None) -> R
         for pid, ep in (raw.get("endpoints") or {}).items():
             if pid not in providers:
                 raise RegistryError(f"model {mid}: unknown provider {pid}")
-            price, tiers, changes = dated_prices(ep, now_ms)
+            try:
+                price, tiers, windows, changes = dated_prices(ep, now_ms, f"model {mid} ({pid})")
+            except PriceError as e:
+                raise RegistryError(str(e)) from None
             endpoints[pid] = Endpoint(
                 model=mid,
                 provider=pid,
@@ -257,6 +199,7 @@ def load_registry(settings: Settings, env: Mapping[str, str] | None = None) -> R
                 price_note=ep.get("price_note"),
                 tiers=tiers,
                 price_changes=changes,
+                price_windows=windows,
                 context=ep.get("context") or raw.get("context"),
                 max_output=ep.get("max_output") or raw.get("max_output"),
                 completions=bool(ep.get("completions", False)),
@@ -303,7 +246,7 @@ def _with_deployments(reg: Registry, deployments: Mapping[str, DeploymentSetting
         p = reg.provider(pname)
         if p is None:
             raise RegistryError(f"models.deployments.{key}: unknown provider {pname}")
-        price = _price(dep.price.model_dump()) if dep.price is not None else None
+        price = read_price(dep.price.model_dump()) if dep.price is not None else None
         known = reg.model(name)
         info = models.get(known.id) if known is not None else models.get(name)
         old = info.endpoints.get(p.id) if info is not None else None
@@ -313,6 +256,7 @@ def _with_deployments(reg: Registry, deployments: Mapping[str, DeploymentSetting
                 price=price if price is not None else old.price,
                 tiers=() if price is not None else old.tiers,
                 price_changes=() if price is not None else old.price_changes,  # the operator's price wins
+                price_windows=() if price is not None else old.price_windows,
                 price_note=None if price is not None else old.price_note,
                 context=dep.context or old.context,
                 max_output=dep.max_output or old.max_output,

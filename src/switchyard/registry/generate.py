@@ -204,10 +204,11 @@ def _priced(
     if kind == "embedding" and not isinstance(e.get("output_vector_size"), int):
         return None
     found = ds.find(provider, upstream)
-    note, changes = None, []
+    note, changes, windows = None, [], []
     price: dict[str, Any] | None
     if found is not None:
-        price = ds.price(*found, _midnight(today))
+        price = ds.standard_price(*found, today)
+        windows = ds.windows(*found, today)
         changes = ds.price_changes(*found, after=today)
         source = ds.source(*found)
         extra = price.pop("extra", None)
@@ -231,6 +232,7 @@ def _priced(
         "max_output": e.get("max_output_tokens") if kind == "chat" else None,
         "dimensions": e.get("output_vector_size") if kind == "embedding" else None,
         "price": price,
+        "windows": windows,
         "changes": changes,
         "source": source,
         "note": note,
@@ -258,7 +260,7 @@ def _openrouter(recs: list[dict[str, Any]], today: dt.date) -> dict[str, Any] | 
     found = ds.find("openrouter", upstream)
     if found != ("openrouter", upstream):  # only the dataset's own entry for exactly this id
         return None
-    price = ds.price(*found, _midnight(today))
+    price = ds.standard_price(*found, today)
     price.pop("extra", None)
     if "input" not in price or "output" not in price:
         return None
@@ -269,16 +271,13 @@ def _openrouter(recs: list[dict[str, Any]], today: dt.date) -> dict[str, Any] | 
         "upstream": upstream,
         "context": context,
         "price": price,
+        "windows": ds.windows(*found, today),
         "changes": ds.price_changes(*found, after=today),
         "source": ds.source(*found),
         "note": None,
         "deprecated": None,
         "native_json": False,
     }
-
-
-def _midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), dt.UTC)
 
 
 def build(today: dt.date | None = None) -> dict[str, Any]:
@@ -364,6 +363,8 @@ def _endpoint(r: dict[str, Any], m: dict[str, Any], context: int) -> dict[str, A
         ep["price_note"] = (ep.get("price_note", "") + "; " if "price_note" in ep else "") + (
             "the dataset's tiers start beyond this context window"
         )
+    if r["windows"]:  # time-of-day prices (UTC): observe/cost.py applies them at the time of the call
+        ep["price_windows"] = r["windows"]
     if r["changes"]:  # scheduled by the dataset: providers/registry.py applies each from its date
         ep["price_changes"] = r["changes"]
     if r["context"] != context:

@@ -99,35 +99,94 @@ def model_info(provider: str, model_id: str) -> Any:
     raise KeyError(f"{provider}/{model_id}")
 
 
+def _conditional(provider: str, model_id: str) -> list[Any]:
+    prices = model_info(provider, model_id).prices
+    return prices if isinstance(prices, list) else []
+
+
+def _standard_index(conditional: list[Any], day: dt.date) -> int:
+    """Index of the entry the dataset prices `day` with outside its time-of-day windows: the last entry without a
+    constraint or with a start date on or before `day` (genai-prices tries its list last to first and falls back to
+    the first entry)."""
+    index = 0
+    for i, c in enumerate(conditional):
+        start = getattr(c.constraint, "start_date", None)
+        if c.constraint is None or (start is not None and start <= day):
+            index = i
+    return index
+
+
+def standard_price(provider: str, model_id: str, day: dt.date) -> dict[str, Any]:
+    """The dataset's price on `day` (UTC) outside its time-of-day windows, in the shape of `price`."""
+    conditional = _conditional(provider, model_id)
+    if not conditional:
+        return price(provider, model_id, dt.datetime.combine(day, dt.time(), dt.UTC))
+    return _shape(conditional[_standard_index(conditional, day)].prices)
+
+
+def windows(provider: str, model_id: str, day: dt.date) -> list[dict[str, Any]]:
+    """The time-of-day prices (`TimeOfDateConstraint`s) in force on `day`, as `[{from: "HH:MM", to: "HH:MM", price,
+    tiers?}]` (UTC, `to` excluded; `to` before `from` crosses midnight; a later window wins where two overlap).
+    A window listed before the day's standard price is shadowed by it (genai-prices' last-active-wins rule) and left
+    out."""
+    conditional = _conditional(provider, model_id)
+    out = []
+    for c in conditional[_standard_index(conditional, day) + 1 :] if conditional else ():
+        if not hasattr(c.constraint, "start_time"):
+            continue
+        p = _shape(c.prices)
+        p.pop("extra", None)
+        tiers = p.pop("tiers", None)
+        window = {"from": _hhmm(c.constraint.start_time), "to": _hhmm(c.constraint.end_time), "price": p}
+        out.append({**window, **({"tiers": tiers} if tiers else {})})
+    return out
+
+
+def _hhmm(t: dt.time) -> str:
+    """A constraint's time of day in UTC as HH:MM (naive times are UTC, as in genai-prices)."""
+    if t.tzinfo is not None:
+        t = dt.datetime.combine(dt.date(1970, 1, 1), t).astimezone(dt.UTC).time()
+    if t.second or t.microsecond:
+        raise ValueError(f"time-of-day price boundary {t} is not a whole minute")
+    return f"{t.hour:02d}:{t.minute:02d}"
+
+
 def price_changes(provider: str, model_id: str, after: dt.date) -> list[dict[str, Any]]:
     """The prices the dataset schedules after `after` (its `StartDateConstraint`s, in force from that UTC date), as
-    `[{from: YYYY-MM-DD, price: {...}, tiers?: [...]}]` in date order."""
-    prices = model_info(provider, model_id).prices
+    `[{from: YYYY-MM-DD, price: {...}, tiers?: [...], price_windows?: [...]}]` in date order: each replaces the
+    price, the tiers and the time-of-day windows before it."""
     days = sorted(
-        {
-            d
-            for c in (prices if isinstance(prices, list) else ())
-            if (d := getattr(c.constraint, "start_date", None))
-        }
+        {d for c in _conditional(provider, model_id) if (d := getattr(c.constraint, "start_date", None))}
     )
     out = []
     for day in (d for d in days if d > after):
-        p = price(provider, model_id, dt.datetime.combine(day, dt.time(), dt.UTC))
+        p = standard_price(provider, model_id, day)
         p.pop("extra", None)
         tiers = p.pop("tiers", None)
-        out.append({"from": day.isoformat(), "price": p, **({"tiers": tiers} if tiers else {})})
+        wins = windows(provider, model_id, day)
+        out.append(
+            {
+                "from": day.isoformat(),
+                "price": p,
+                **({"tiers": tiers} if tiers else {}),
+                **({"price_windows": wins} if wins else {}),
+            }
+        )
     return out
 
 
 def price(provider: str, model_id: str, when: dt.datetime | None = None) -> dict[str, Any]:
-    """The dataset's text-token price of one model, in the registry's shape: {input, output, ...} and, when any
-    key is tiered, `tiers: [{above: N, input, output, ...}]` (all tokens at the tier's rate once the prompt exceeds
-    N, the same cliff rule as observe/cost.py). Keys the dataset does not give are left out; `extra` lists its
-    other price keys (audio, searches, ...)."""
+    """The dataset's text-token price of one model at `when` (now), in the registry's shape: {input, output, ...}
+    and, when any key is tiered, `tiers: [{above: N, input, output, ...}]` (all tokens at the tier's rate once the
+    prompt exceeds N, the same cliff rule as observe/cost.py). Keys the dataset does not give are left out; `extra`
+    lists its other price keys (audio, searches, ...)."""
+    return _shape(model_info(provider, model_id).get_prices(when or dt.datetime.now(dt.UTC)))
+
+
+def _shape(mp: Any) -> dict[str, Any]:
+    """One dataset `ModelPrice` in the registry's shape (see `price`)."""
     from genai_prices.types import TieredPrices
 
-    info = model_info(provider, model_id)
-    mp = info.get_prices(when or dt.datetime.now(dt.UTC))
     values = {k: v for k, v in vars(mp).items() if v is not None and not k.startswith("_")}
     out: dict[str, Any] = {}
     thresholds: set[int] = set()
