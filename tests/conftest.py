@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import resource
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +19,27 @@ def pytest_configure(config: pytest.Config) -> None:
     # LiteLLM fetches its model cost map from GitHub on import (three tries with sleeps, ~10 s offline) unless told
     # to use its bundled copy; set before any test module or subprocess imports it.
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+_CPU_LOG = os.environ.get("SWITCHYARD_TEST_CPU_LOG")  # a file: one line per test, for finding where time goes
+
+
+def _cpu() -> float:
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """With SWITCHYARD_TEST_CPU_LOG set: append `nodeid<TAB>cpu s<TAB>wall s` per test (setup, call and teardown;
+    CPU of this process and of the subprocesses it reaped meanwhile, e.g. a gateway stopped in a teardown)."""
+    if not _CPU_LOG:
+        yield
+        return
+    cpu, wall = _cpu(), time.perf_counter()
+    yield
+    with open(_CPU_LOG, "a") as f:
+        f.write(f"{item.nodeid}\t{_cpu() - cpu:.3f}\t{time.perf_counter() - wall:.3f}\n")
 
 
 @pytest.fixture(scope="session")

@@ -245,19 +245,23 @@ def test_n_above_the_cap_is_a_400_before_anything_is_forwarded(gw, lenient, upst
     assert chat(lenient, lenient.key, "gpt-4o-mini", n=4).status_code == 200  # within the cap
 
 
-def test_the_budget_reservation_grows_with_n(gw):
+def test_the_budget_reservation_grows_with_n(gw, upstream):
     """$0.01 per hour on gpt-4o-mini ($0.60 per 1M output tokens). With max_tokens 200, one choice may cost at most
     ≈ $0.00013, but n=128 choices ≈ $0.0154: held while that call is in flight, it leaves no room for a concurrent
     request, which is refused until the call settles at its real cost. Before, n was ignored: 128 choices
     reserved like one and the concurrent request ran."""
     key = budget_key(gw, usd=0.01)
-    slow = [{"role": "user", "content": "[[slow]]"}]
+    marker = f"n-hold-{uuid.uuid4().hex[:10]}"
+    slow = [{"role": "user", "content": f"{marker} [[slow]]"}]
     first: list[httpx.Response] = []
     t = threading.Thread(
         target=lambda: first.append(chat(gw, key, "gpt-4o-mini", messages=slow, max_tokens=200, n=128))
     )
     t.start()
-    time.sleep(0.4)  # the mock holds "[[slow]]" calls for a second
+    deadline = time.monotonic() + 10
+    while not seen_marker(upstream, marker):  # the hold is taken before the call goes out
+        assert time.monotonic() < deadline, "the slow call never reached the upstream"
+        time.sleep(0.01)
     during = chat(gw, key, "gpt-4o-mini", max_tokens=200)
     t.join()
     assert first[0].status_code == 200, first[0].text

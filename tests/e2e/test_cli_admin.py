@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from support.gateway import BIN
+from support.cli_inprocess import run_cli
 
 SECRET = "sk-cli-byok-SECRET-0f3e9a7c5d21"
 SECRET_2 = "sk-cli-byok-ROTATED-88aa1b2c3d4e"
@@ -28,14 +28,7 @@ class Cli:
     ) -> subprocess.CompletedProcess[str]:
         full_env = {**os.environ, "SWITCHYARD_HOME": str(self.home), **(env or {})}
         full_env.pop("SWITCHYARD_CONFIG", None)
-        out = subprocess.run(
-            [str(BIN), *args],
-            env=full_env,
-            input=stdin if stdin is not None else "",
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        out = run_cli(args, env=full_env, stdin=stdin if stdin is not None else "")
         self.outputs += [out.stdout, out.stderr]
         if ok:
             assert out.returncode == 0, out.stderr

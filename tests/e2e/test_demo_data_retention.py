@@ -13,12 +13,17 @@ import pytest
 from support.gateway import GatewayProcess, cli, default_config, free_port
 
 DAY_MS = 86_400_000
+# Demo data spans 30 days. Retention deletes rollups one bucket at a time with a pause between (stores/retention.py),
+# so keeping 27 days leaves 3 days of buckets to purge (~80, a few seconds) instead of 23 (~600, half a minute).
+KEEP_DAYS = 27
 
 
 @pytest.fixture(scope="module")
 def gw(upstream, tmp_path_factory):
     cfg = default_config(
-        upstream.url, free_port(), log={"flush_interval_ms": 50, "retention_days": 7, "max_body_bytes": 2048}
+        upstream.url,
+        free_port(),
+        log={"flush_interval_ms": 50, "retention_days": KEEP_DAYS, "max_body_bytes": 2048},
     )
     g = GatewayProcess(tmp_path_factory.mktemp("retention"), cfg)
     g.prepare(org="demo")
@@ -28,7 +33,7 @@ def gw(upstream, tmp_path_factory):
     g.before = dict(
         db.execute(
             "SELECT created_at >= ?, count(*) FROM requests GROUP BY 1",
-            (int(time.time() * 1000) - 7 * DAY_MS + 60_000,),
+            (int(time.time() * 1000) - KEEP_DAYS * DAY_MS + 60_000,),
         ).fetchall()
     )
     g.sessions_before = db.execute("SELECT count(*) FROM sessions").fetchone()[0]
@@ -47,7 +52,7 @@ def count(g, flt) -> int:
 def _leftovers(gw) -> dict[str, int]:
     """What retention should have deleted and has not (yet)."""
     now = int(time.time() * 1000)
-    cutoff = now - 7 * DAY_MS - 120_000
+    cutoff = now - KEEP_DAYS * DAY_MS - 120_000
     db = sqlite3.connect(gw.home / "switchyard.db")
     try:
         one = lambda sql, *args: db.execute(sql, args).fetchone()[0]  # noqa: E731
@@ -78,9 +83,9 @@ def test_demo_data_then_retention_deletes_what_is_older(gw):
     while time.time() < deadline and any(_leftovers(gw).values()):
         time.sleep(0.5)
     assert _leftovers(gw) == dict.fromkeys(_leftovers(gw), 0)
-    week_ago = {"request": {"created_at": {"lt": int(time.time() * 1000) - 7 * DAY_MS}}}
-    assert count(gw, week_ago) == 0
-    assert count(gw, "all") >= gw.before[1]  # the last week stays
+    too_old = {"request": {"created_at": {"lt": int(time.time() * 1000) - KEEP_DAYS * DAY_MS}}}
+    assert count(gw, too_old) == 0
+    assert count(gw, "all") >= gw.before[1]  # the days kept stay
 
 
 def test_demo_traffic_in_the_apis(gw):

@@ -16,7 +16,8 @@ import httpx
 import orjson
 import pytest
 
-from support.gateway import BIN, GatewayProcess, cli, default_config, free_port
+from support.cli_inprocess import run_cli
+from support.gateway import GatewayProcess, cli, default_config, free_port
 
 ADMIN_KEY = "admin-e2e-migration-0123456789abcdefgh"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -261,14 +262,7 @@ HELICONE_KEY = "sk-helicone-ab12cd3-ef45gh6-ij78kl9-mn01op2"
 
 def import_key(gw: GatewayProcess, key: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SWITCHYARD_HOME": str(gw.home), "SWITCHYARD_CONFIG": str(gw.config_path)}
-    return subprocess.run(
-        [str(BIN), "keys", "import", "--org", "test", *args],
-        input=key + "\n",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_cli(["keys", "import", "--org", "test", *args], env=env, stdin=key + "\n")
 
 
 def test_an_imported_helicone_key_authenticates_and_is_stored_only_as_a_hash(gw):

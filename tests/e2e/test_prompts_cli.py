@@ -13,7 +13,8 @@ import orjson
 import pytest
 from openai import OpenAI
 
-from support.gateway import BIN, GatewayProcess, default_config, free_port
+from support.cli_inprocess import run_cli
+from support.gateway import GatewayProcess, default_config, free_port
 
 V1 = {
     "model": "gpt-4o-mini",
@@ -38,9 +39,7 @@ def gw(upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayPr
 
 def run(gw: GatewayProcess, *args: str, stdin: str = "", ok: bool = True) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SWITCHYARD_HOME": str(gw.home), "SWITCHYARD_CONFIG": str(gw.config_path)}
-    out = subprocess.run(
-        [str(BIN), "prompts", *args], env=env, input=stdin, capture_output=True, text=True, timeout=60
-    )
+    out = run_cli(["prompts", *args], env=env, stdin=stdin)
     assert (out.returncode == 0) == ok, (out.stdout, out.stderr)
     return out
 

@@ -21,6 +21,8 @@ from switchyard.cli.runner import run_store, secrets_for
 from switchyard.config import load_settings
 from switchyard.security import display_prefix, new_gateway_key
 
+from .cli_inprocess import run_cli
+
 BIN = Path(sys.executable).parent / "switchyard"
 
 
@@ -68,8 +70,9 @@ def issue_key(
 
 
 def cli(home: Path, config: Path, *args: str) -> str:
+    """`switchyard ARGS` against this home and config (in process: support/cli_inprocess.py); its stdout."""
     env = {**os.environ, "SWITCHYARD_HOME": str(home), "SWITCHYARD_CONFIG": str(config)}
-    out = subprocess.run([str(BIN), *args], env=env, capture_output=True, text=True, timeout=60)
+    out = run_cli(args, env=env)
     if out.returncode != 0:
         raise RuntimeError(f"switchyard {' '.join(args)} failed: {out.stderr}")
     return out.stdout
