@@ -44,7 +44,10 @@ install: .venv/.synced
 run: install
 	.venv/bin/switchyard serve
 
-## Run the whole test suite (unit, contract on SQLite and PostgreSQL, end-to-end with real SDKs).
+## Run the whole test suite (unit, in-process, contract on SQLite and PostgreSQL, end-to-end with real SDKs).
+## Four pytest-xdist workers on two cores (much of the suite waits on sockets, subprocesses and timers); a test
+## module stays on one worker, so its module fixtures start once. PYTEST_ARGS="-n 0" runs it in one process.
+PYTEST_ARGS ?= -n 4 --dist loadfile --durations=25
 test: install tests/e2e/node/node_modules/.installed $(CHROMIUM) $(PROMETHEUS)
 	env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -m pytest $(PYTEST_ARGS)
 
