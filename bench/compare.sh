@@ -12,7 +12,8 @@
 #   base, base-full, base-w2, ...  the same variants of the gateway at $BASELINE_PROJECT (another checkout with its
 #               own .venv, e.g. a git worktree of an older commit): measured in this same run, next to the candidate
 # After the table, when switchyard ran: a second one with each sy-* row's cost against the switchyard row of the
-# same run, and the gateway's CPU per request (user + system µs from /proc over the wrk runs, whole process tree).
+# same run, and the gateway's CPU per request (user + system µs from /proc over the wrk run and until the process
+# tree is idle again, so the log rows a load queued are written on its account; whole process tree).
 # Columns: saturation req/s at 32 connections (non-stream and stream), p50/p99 there, p50/p99 at a fixed
 # 200 req/s from one sequential client (pure per-request overhead), peak RSS of the gateway process tree, non-2xx answers.
 # hey prints latencies in 0.1 ms steps, too coarse for a Redis round trip: its per-request CSV is read instead and
@@ -45,6 +46,18 @@ tree_rss_kb() { # RSS of a process and its descendants, in kB
   local all=$1 p kids
   for p in $(pgrep -P "$1" 2>/dev/null); do all="$all $(tree_pids "$p")"; done
   ps -o rss= -p "$(echo $all | tr ' ' ',')" 2>/dev/null | awk '{s+=$1} END{print s+0}'
+}
+tree_hwm_kb() { # peak RSS (VmHWM) of a process and its descendants, summed, in kB
+  local p sum=0 v
+  for p in $(tree_pids "$1"); do v=$(awk '/^VmHWM/{print $2}' "/proc/$p/status" 2>/dev/null); sum=$((sum + ${v:-0})); done
+  echo "$sum"
+}
+settle() { # wait (≤ 15 s) until the process tree is idle: the log writer has caught up with what the load queued
+  local a b
+  for _ in $(seq 1 30); do
+    a=$(cpu_ticks "$1"); sleep 0.5; b=$(cpu_ticks "$1")
+    [ $((b - a)) -le 3 ] && return 0
+  done
 }
 tree_pids() { local out=$1 p; for p in $(pgrep -P "$1" 2>/dev/null); do out="$out $(tree_pids "$p")"; done; echo "$out"; }
 start() { # sets: url, key, headers, model, smodel (stream model), root pid; prefix (Redis keys), sydir to delete
@@ -107,18 +120,20 @@ for t in $targets; do
   BENCH_KEY=$key BENCH_MODEL=$model BENCH_HEADERS="$headers" wrk -t1 -c8 -d2s -s "$here/chat.lua" "$url" >/dev/null 2>&1
   c0=$( [ -n "$root" ] && cpu_ticks "$root" || echo 0)
   w=$(BENCH_KEY=$key BENCH_MODEL=$model BENCH_HEADERS="$headers" wrk -t1 -c32 -d${secs}s -s "$here/chat.lua" --latency "$url" 2>&1)
-  c1=$( [ -n "$root" ] && cpu_ticks "$root" || echo 0)
   rss1=$( [ -n "$root" ] && tree_rss_kb "$root" || echo 0)
+  [ -n "$root" ] && settle "$root"   # the CPU of writing the load's log rows belongs to its requests
+  c1=$( [ -n "$root" ] && cpu_ticks "$root" || echo 0)
   c2=$( [ -n "$root" ] && cpu_ticks "$root" || echo 0)
   s=$(BENCH_STREAM=1 BENCH_KEY=$key BENCH_MODEL=$smodel BENCH_HEADERS="$sheaders" wrk -t1 -c32 -d${secs}s -s "$here/chat.lua" --latency "$surl" 2>&1)
-  c3=$( [ -n "$root" ] && cpu_ticks "$root" || echo 0)
   rss2=$( [ -n "$root" ] && tree_rss_kb "$root" || echo 0)
+  [ -n "$root" ] && settle "$root"
+  c3=$( [ -n "$root" ] && cpu_ticks "$root" || echo 0)
   cpu[$t]=$(cpu_us_per_req "$c0" "$c1" "$w"); scpu[$t]=$(cpu_us_per_req "$c2" "$c3" "$s")
   sed "s|MODEL|$model|" "$body" > "$body.j"
   hargs=(-z ${secs}s -c 1 -q 200 -m POST -D "$body.j" -T application/json -H "Authorization: Bearer $key")
   IFS='|' read -ra hs <<< "$headers"; for h in "${hs[@]}"; do [ -n "$h" ] && hargs+=(-H "$h"); done
   h=$(hey "${hargs[@]}" -o csv "$url" 2>/dev/null | hey_stats)
-  rss3=$( [ -n "$root" ] && tree_rss_kb "$root" || echo 0)
+  rss3=$( [ -n "$root" ] && tree_hwm_kb "$root" || echo 0)   # each process's own peak (VmHWM), summed
   peak=$(printf "%s\n" "$rss1" "$rss2" "$rss3" | sort -n | tail -1)
   read -r hp50 hp99 herr <<< "$h"
   n1=$(echo "$w" | awk '/Non-2xx/{print $5}'); n2=$(echo "$s" | awk '/Non-2xx/{print $5}')
