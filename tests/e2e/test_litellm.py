@@ -18,10 +18,12 @@ import uuid
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network fetch of the cost map on import
 
-import litellm
 import pytest
 
+from support.deferred_import import deferred
 from support.wire import chat_stream_text, exchange
+
+litellm = deferred("litellm")  # imported when a test here runs (~2 s), not in every xdist worker's collection
 
 ANSWER = exchange("openai/chat_completion.json")["response"]["body"]["choices"][0]["message"]["content"]
 

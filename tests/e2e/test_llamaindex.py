@@ -18,10 +18,13 @@ import uuid
 import httpx
 import openai
 import pytest
-from llama_index.core.llms import ChatMessage
-from llama_index.llms.helicone import Helicone
 
+from support.deferred_import import deferred
 from support.wire import chat_stream_text, exchange
+
+# imported when a test here runs (llama_index.core takes ~1 s), not in every xdist worker's collection
+llms = deferred("llama_index.core.llms")
+helicone = deferred("llama_index.llms.helicone")
 
 ANSWER = exchange("openai/chat_completion.json")["response"]["body"]["choices"][0]["message"]["content"]
 
@@ -100,12 +103,12 @@ def make_llm(gateway, monkeypatch, session_headers):
     monkeypatch.delenv("HELICONE_API_BASE", raising=False)
     clients: list[httpx.Client | httpx.AsyncClient] = []
 
-    def make(ids: Ids, api_key: str | None = None, **kwargs) -> Helicone:
+    def make(ids: Ids, api_key: str | None = None, **kwargs) -> helicone.Helicone:
         sync = httpx.Client(event_hooks={"response": [ids.hook]})
         asynchronous = httpx.AsyncClient(event_hooks={"response": [ids.ahook]})
         clients.extend((sync, asynchronous))
         kwargs.setdefault("default_headers", dict(session_headers))
-        return Helicone(
+        return helicone.Helicone(
             api_base=gateway.url + "/v1",
             api_key=api_key or gateway.key,
             model="gpt-4o-mini",
@@ -138,7 +141,7 @@ def test_chat(make_llm, gateway, upstream, session_headers):
     ids = Ids()
     llm = make_llm(ids, is_chat_model=True, temperature=0.2, max_tokens=256)
     before = len(upstream.seen)
-    response = llm.chat(messages=[ChatMessage(role="user", content="Tell me a joke")])
+    response = llm.chat(messages=[llms.ChatMessage(role="user", content="Tell me a joke")])
 
     assert response.message.content == ANSWER
     assert str(response) == f"assistant: {ANSWER}"
@@ -172,7 +175,7 @@ def test_stream_chat(make_llm, gateway, session_headers):
     llm = make_llm(ids, is_chat_model=True)
     deltas = []
     last = None
-    for r in llm.stream_chat([ChatMessage(role="user", content="Tell me a story in 200 words")]):
+    for r in llm.stream_chat([llms.ChatMessage(role="user", content="Tell me a story in 200 words")]):
         deltas.append(r.delta or "")
         last = r
     assert "".join(deltas) == STREAM_ANSWER
@@ -194,7 +197,8 @@ def test_chat_with_parallel_tool_calls(make_llm, gateway):
     ids = Ids()
     llm = make_llm(ids, is_chat_model=True)
     response = llm.chat(
-        [ChatMessage(role="user", content="Weather in Edinburgh and the AAPL price? [[tools]]")], tools=TOOLS
+        [llms.ChatMessage(role="user", content="Weather in Edinburgh and the AAPL price? [[tools]]")],
+        tools=TOOLS,
     )
     calls = response.message.additional_kwargs["tool_calls"]
     assert [(c.id, c.function.name, json.loads(c.function.arguments)) for c in calls] == [
@@ -214,7 +218,7 @@ def test_stream_chat_with_parallel_tool_calls(make_llm, gateway):
     ids = Ids()
     llm = make_llm(ids, is_chat_model=True)
     responses = list(
-        llm.stream_chat([ChatMessage(role="user", content="Weather and stocks [[tools]]")], tools=TOOLS)
+        llm.stream_chat([llms.ChatMessage(role="user", content="Weather and stocks [[tools]]")], tools=TOOLS)
     )
     last = responses[-1]
     calls = last.message.additional_kwargs["tool_calls"]
@@ -233,7 +237,7 @@ async def test_async_stream_chat(make_llm, gateway, session_headers):
     ids = Ids()
     llm = make_llm(ids, is_chat_model=True)
     text = ""
-    async for r in await llm.astream_chat([ChatMessage(role="user", content="Tell me a story")]):
+    async for r in await llm.astream_chat([llms.ChatMessage(role="user", content="Tell me a story")]):
         text += r.delta or ""
     assert text == STREAM_ANSWER
     row = gateway.wait_row(ids.last)
@@ -295,7 +299,7 @@ def test_seed_chat_example_without_is_chat_model(make_llm, gateway, upstream):
     llm = make_llm(ids, max_tokens=256, default_headers=None)
     assert llm.metadata.is_chat_model is False
     before = len(upstream.seen)
-    response = llm.chat([ChatMessage(role="user", content="Tell me a joke")])
+    response = llm.chat([llms.ChatMessage(role="user", content="Tell me a joke")])
     assert response.message.content == ANSWER
     assert "Tell me a joke" in new_requests(upstream, before)[0].body["messages"][0]["content"]
     row = gateway.wait_row(ids.last)
@@ -306,7 +310,7 @@ def test_seed_chat_example_without_is_chat_model(make_llm, gateway, upstream):
 
     text = "".join(
         r.delta or ""
-        for r in llm.stream_chat([ChatMessage(role="user", content="Tell me a story in 200 words")])
+        for r in llm.stream_chat([llms.ChatMessage(role="user", content="Tell me a story in 200 words")])
     )
     assert text == STREAM_ANSWER
     assert gateway.wait_row(ids.last)["stream"] is True
@@ -316,6 +320,6 @@ def test_wrong_key_is_an_authentication_error(make_llm, gateway):
     ids = Ids()
     llm = make_llm(ids, api_key="sk-not-a-gateway-key", is_chat_model=True)
     with pytest.raises(openai.AuthenticationError) as info:
-        llm.chat([ChatMessage(role="user", content="hi")])
+        llm.chat([llms.ChatMessage(role="user", content="hi")])
     assert info.value.status_code == 401
     assert "Invalid gateway key" in info.value.message

@@ -8,6 +8,7 @@ every response object against the spec's `Response` and the openai SDK's `Respon
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 import httpx
@@ -66,13 +67,14 @@ def _route(node: Any, schemas: dict[str, Any]) -> Any:
     return rest
 
 
-def _load_components() -> dict[str, Any]:
+@functools.cache
+def _components() -> dict[str, Any]:
+    """Parsed at first use (seconds), not when every pytest-xdist worker collects this module."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     components = yaml.load(SPEC.read_text(), Loader=loader)["components"]
     return _route(components, components["schemas"])
 
 
-COMPONENTS = _load_components()
 _VALIDATORS: dict[str, jsonschema.Draft202012Validator] = {}
 
 
@@ -80,7 +82,7 @@ def spec_errors(name: str, value: Any) -> list[str]:
     v = _VALIDATORS.get(name)
     if v is None:
         v = _VALIDATORS[name] = jsonschema.Draft202012Validator(
-            {"$ref": f"#/components/schemas/{name}", "components": COMPONENTS}
+            {"$ref": f"#/components/schemas/{name}", "components": _components()}
         )
     return [f"{list(e.absolute_path)}: {e.message[:300]}" for e in v.iter_errors(value)]
 

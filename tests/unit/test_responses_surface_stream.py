@@ -8,6 +8,7 @@ against the recorded real Responses streams.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import Any
 
@@ -38,8 +39,10 @@ RECORDED_CALL = "openai/responses_stream_function_call.sse"
 EVENTS = TypeAdapter(ResponseStreamEvent)
 
 
-def _load_validator() -> jsonschema.Draft202012Validator:
-    """The spec's ResponseStreamEvent; its discriminated anyOf becomes if/then on `type` (precise errors)."""
+@functools.cache
+def _spec_event() -> jsonschema.Draft202012Validator:
+    """The spec's ResponseStreamEvent; its discriminated anyOf becomes if/then on `type` (precise errors). Built at
+    first use (seconds), not when every pytest-xdist worker collects this module."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     components = yaml.load((SHARED / "specs" / "openai-openapi.yaml").read_text(), Loader=loader)[
         "components"
@@ -60,9 +63,6 @@ def _load_validator() -> jsonschema.Draft202012Validator:
         "components": components,
     }
     return jsonschema.Draft202012Validator(root)
-
-
-SPEC_EVENT = _load_validator()
 
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -97,7 +97,7 @@ def events(sse: bytes) -> list[dict[str, Any]]:
 
 def valid(evs: list[dict[str, Any]]) -> list[Any]:
     for e in evs:
-        errors = [f"{list(x.absolute_path)}: {x.message[:200]}" for x in SPEC_EVENT.iter_errors(e)]
+        errors = [f"{list(x.absolute_path)}: {x.message[:200]}" for x in _spec_event().iter_errors(e)]
         assert errors == [], (e["type"], errors)
     return [EVENTS.validate_python(e) for e in evs]
 

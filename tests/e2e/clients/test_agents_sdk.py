@@ -4,23 +4,21 @@ gateway to every translated provider: a two-turn tool loop with reasoning on, a 
 from __future__ import annotations
 
 import pytest
-from agents import (
-    Agent,
-    ModelSettings,
-    OpenAIChatCompletionsModel,
-    OpenAIResponsesModel,
-    Runner,
-    function_tool,
-    set_tracing_disabled,
-)
 from openai import AsyncOpenAI
 from openai.types.shared import Reasoning
 from pydantic import BaseModel
 
 from support.client_matrix import ANSWER, assert_tool_loop, get_weather, providers, sent
+from support.deferred_import import deferred
 
-set_tracing_disabled(True)  # the SDK would otherwise export traces to api.openai.com
-MODELS = {"chat": OpenAIChatCompletionsModel, "responses": OpenAIResponsesModel}
+agents = deferred("agents")  # imported when a test here runs, not in every xdist worker's collection
+
+MODELS = {"chat": "OpenAIChatCompletionsModel", "responses": "OpenAIResponsesModel"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_tracing() -> None:
+    agents.set_tracing_disabled(True)  # the SDK would otherwise export traces to api.openai.com
 
 
 class Weather(BaseModel):
@@ -28,10 +26,13 @@ class Weather(BaseModel):
     temp_c: int
 
 
-def agent(gw, provider, kind: str, **kw) -> Agent:
+def agent(gw, provider, kind: str, **kw) -> agents.Agent:
     client = AsyncOpenAI(base_url=f"{gw.url}/v1", api_key=gw.key, max_retries=0)
-    return Agent(
-        name="weather", instructions="Answer briefly.", model=MODELS[kind](provider.model, client), **kw
+    return agents.Agent(
+        name="weather",
+        instructions="Answer briefly.",
+        model=getattr(agents, MODELS[kind])(provider.model, client),
+        **kw,
     )
 
 
@@ -43,10 +44,10 @@ async def test_tool_loop_with_reasoning(matrix_gateway, agent_upstream, provider
         matrix_gateway,
         provider,
         kind,
-        tools=[function_tool(get_weather)],
-        model_settings=ModelSettings(reasoning=Reasoning(effort="low")),
+        tools=[agents.function_tool(get_weather)],
+        model_settings=agents.ModelSettings(reasoning=Reasoning(effort="low")),
     )
-    result = await Runner.run(weather, "What is the weather in Paris?")
+    result = await agents.Runner.run(weather, "What is the weather in Paris?")
     assert result.final_output == ANSWER
     assert [type(i).__name__ for i in result.new_items] == [
         "ToolCallItem",
@@ -66,7 +67,7 @@ async def test_tool_loop_with_reasoning(matrix_gateway, agent_upstream, provider
 @pytest.mark.parametrize("provider", providers())
 async def test_structured_output(matrix_gateway, agent_upstream, provider, kind):
     mark = agent_upstream.mark()
-    result = await Runner.run(
+    result = await agents.Runner.run(
         agent(matrix_gateway, provider, kind, output_type=Weather), "Weather in Paris as JSON"
     )
     assert result.final_output == Weather(city="Paris", temp_c=21)
@@ -78,7 +79,7 @@ async def test_structured_output(matrix_gateway, agent_upstream, provider, kind)
 @pytest.mark.parametrize("provider", providers())
 async def test_stream(matrix_gateway, agent_upstream, provider, kind):
     mark = agent_upstream.mark()
-    result = Runner.run_streamed(agent(matrix_gateway, provider, kind), "Weather in Paris?")
+    result = agents.Runner.run_streamed(agent(matrix_gateway, provider, kind), "Weather in Paris?")
     deltas = [
         e.data.delta
         async for e in result.stream_events()

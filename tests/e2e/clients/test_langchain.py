@@ -4,12 +4,15 @@ translated provider: a two-turn tool loop with reasoning on, a structured output
 from __future__ import annotations
 
 import pytest
-from langchain_anthropic import ChatAnthropic
-from langchain_core.messages import HumanMessage, ToolMessage
-from langchain_openai import ChatOpenAI
 from pydantic import BaseModel
 
 from support.client_matrix import ANSWER, assert_tool_loop, get_weather, providers, sent
+from support.deferred_import import deferred
+
+# imported when a test here runs, not in every xdist worker's collection
+langchain_openai = deferred("langchain_openai")
+langchain_anthropic = deferred("langchain_anthropic")
+messages = deferred("langchain_core.messages")
 
 
 class Weather(BaseModel):
@@ -20,24 +23,28 @@ class Weather(BaseModel):
 def _tool_loop(llm, upstream, provider):
     bound = llm.bind_tools([get_weather])
     mark = upstream.mark()
-    history = [HumanMessage("What is the weather in Paris?")]
+    history = [messages.HumanMessage("What is the weather in Paris?")]
     first = bound.invoke(history)
     assert [c["name"] for c in first.tool_calls] == ["get_weather"]
     history += [
         first,
-        *(ToolMessage(get_weather(**c["args"]), tool_call_id=c["id"]) for c in first.tool_calls),
+        *(messages.ToolMessage(get_weather(**c["args"]), tool_call_id=c["id"]) for c in first.tool_calls),
     ]
     second = bound.invoke(history)
     assert second.text == ANSWER and not second.tool_calls
     return assert_tool_loop(upstream, mark, provider)
 
 
-def chat_openai(gw, provider, **kw) -> ChatOpenAI:
-    return ChatOpenAI(model=provider.model, base_url=f"{gw.url}/v1", api_key=gw.key, max_retries=0, **kw)
+def chat_openai(gw, provider, **kw) -> langchain_openai.ChatOpenAI:
+    return langchain_openai.ChatOpenAI(
+        model=provider.model, base_url=f"{gw.url}/v1", api_key=gw.key, max_retries=0, **kw
+    )
 
 
-def chat_anthropic(gw, provider, **kw) -> ChatAnthropic:
-    return ChatAnthropic(model=provider.model, base_url=gw.url, api_key=gw.key, max_retries=0, **kw)
+def chat_anthropic(gw, provider, **kw) -> langchain_anthropic.ChatAnthropic:
+    return langchain_anthropic.ChatAnthropic(
+        model=provider.model, base_url=gw.url, api_key=gw.key, max_retries=0, **kw
+    )
 
 
 @pytest.mark.parametrize("provider", providers())
