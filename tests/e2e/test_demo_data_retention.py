@@ -14,8 +14,8 @@ from support.gateway import GatewayProcess, cli, default_config, free_port
 
 DAY_MS = 86_400_000
 # Demo data spans 30 days. Retention deletes rollups one bucket at a time with a pause between (stores/retention.py),
-# so keeping 27 days leaves 3 days of buckets to purge (~80, a few seconds) instead of 23 (~600, half a minute).
-KEEP_DAYS = 27
+# so keeping 29 days leaves 1 day of buckets to purge (~25, a second or two) instead of 23 (~600, half a minute).
+KEEP_DAYS = 29
 
 
 @pytest.fixture(scope="module")
