@@ -18,7 +18,7 @@ from ..errors import GatewayError
 from ..providers.base import UpstreamError
 from ..providers.scrub import scrub
 from .context import RequestContext
-from .execute import final_error
+from .fallback import final_error
 
 _MOVE_ON = ("rate_limited", "overloaded", "timeout", "server", "auth", "unsupported")
 

@@ -2,7 +2,7 @@
 
 Per attempt: skip it if its circuit is open; reserve credits if it is billed to them (PTB); call it (`call.py`),
 retrying transient failures as the retry policy allows; record every try in the log; report the outcome to the
-circuit breaker. Which failures move on to the next attempt:
+circuit breaker. Which failures move on to the next attempt (the rules: `fallback.py`):
 - connection errors, timeouts, 408, 409, 429, 5xx, a provider's 401/403 (its key is bad), an unreadable 200,
   404 and "this provider can't serve this" — the next provider may well succeed;
 - a context-length 400 moves on only to attempts whose model has a larger context window;
@@ -23,10 +23,9 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import GatewayError, redact
+from ..errors import redact
 from ..providers.base import Provider, UpstreamError
 from ..providers.transport import Timeouts, Transport
 from .call import Answer, Caller, StreamStart
@@ -34,40 +33,14 @@ from .committed_stream import OpenStream, settle
 from .context import AttemptLog, RequestContext
 from .credits import Credits, Hold
 from .exchange import Exchange
+from .fallback import Run, eligible, final_error, moves_on
 from .order import order
 from .plan import Attempt
 from .retry import RetryPolicy
 
-_MOVES_ON = frozenset(
-    {
-        "connection",
-        "timeout",
-        "rate_limited",
-        "overloaded",
-        "server",
-        "auth",
-        "not_found",
-        "unsupported",
-        "circuit_open",
-        "cancelled",
-    }
-)
 # Failures that say something about the provider's health (the rest are the request's or the gateway's own).
 _HEALTH_KINDS = frozenset({"connection", "timeout", "rate_limited", "overloaded", "server", "auth"})
 _NO_RETRY = RetryPolicy(0)
-
-
-@dataclass(slots=True)
-class _Run:
-    """What the attempts of one request learned so far."""
-
-    body: dict[str, Any]  # what the attempts send (credit holds are sized on it)
-    errors: list[tuple[Attempt, UpstreamError]] = field(default_factory=list)
-    ptb_blocked: bool = False  # credits could not be reserved: only BYOK attempts may still run
-    context_floor: int | None = None  # after a context-length error: only larger windows
-    tries: int = 0
-    holds: int = 0  # credit reservations made (numbers their ids)
-    panic: bool = False  # every endpoint of the plan is ejected: try them anyway (no healthy alternative)
 
 
 class Executor:
@@ -144,7 +117,7 @@ class Executor:
         op: Callable[[Attempt], Awaitable[Any]],
         discard: Callable[[Any], None],
     ) -> tuple[Attempt, Any, Hold | None]:
-        run = _Run(body)
+        run = Run(body)
         health = self.health
         pin = await self.pins.lookup(ctx) if self.pins is not None else None  # session affinity
         queue = deque(order(attempts, health, pin.target if pin is not None else None))
@@ -160,12 +133,12 @@ class Executor:
             return self._pinned(pin, await self._hedged(ctx, queue, op, discard, run, hedge))
         while queue:
             attempt = queue.popleft()
-            if not self._eligible(ctx, attempt, run):
+            if not eligible(attempt, run):
                 continue
             try:
                 return self._pinned(pin, await self._attempt(ctx, attempt, op, run))
             except UpstreamError as e:
-                if not self._moves_on(attempt, e, run):
+                if not moves_on(attempt, e, run):
                     break
                 if queue and self.metrics is not None:
                     self.metrics.fallback(attempt.provider.id, e.kind)
@@ -177,7 +150,7 @@ class Executor:
         queue: deque[Attempt],
         op: Callable[[Attempt], Awaitable[Any]],
         discard: Callable[[Any], None],
-        run: _Run,
+        run: Run,
         after: float,
     ) -> tuple[Attempt, Any, Hold | None]:
         """Start the next attempt whenever the newest one has not answered within `after` seconds; the first
@@ -187,7 +160,7 @@ class Executor:
         def launch(note: str | None) -> bool:
             while queue:
                 a = queue.popleft()
-                if self._eligible(ctx, a, run):
+                if eligible(a, run):
                     running[asyncio.ensure_future(self._attempt(ctx, a, op, run, note))] = a
                     return True
             return False
@@ -207,7 +180,7 @@ class Executor:
                     try:
                         result = task.result()
                     except UpstreamError as e:
-                        if not self._moves_on(a, e, run):
+                        if not moves_on(a, e, run):
                             queue.clear()
                         continue
                     if winner is None:
@@ -241,32 +214,12 @@ class Executor:
         discard(value)
         self.end_hold(ctx, hold, answered=False)
 
-    def _eligible(self, ctx: RequestContext, attempt: Attempt, run: _Run) -> bool:
-        if run.ptb_blocked and attempt.auth == "ptb":
-            return False
-        if run.context_floor is not None:
-            window = attempt.context
-            if window is not None and window <= run.context_floor:
-                return False
-        return True
-
-    def _moves_on(self, attempt: Attempt, e: UpstreamError, run: _Run) -> bool:
-        if e.kind in ("insufficient_credits", "credits_unavailable"):
-            run.ptb_blocked = True
-            return True
-        if e.kind == "context_length":
-            window = attempt.context
-            if window is not None:  # unknown window (a passthrough model): any later attempt may be larger
-                run.context_floor = max(run.context_floor or 0, window)
-            return True
-        return e.kind in _MOVES_ON or e.status in (408, 409)
-
     async def _attempt(
         self,
         ctx: RequestContext,
         attempt: Attempt,
         op: Callable[[Attempt], Awaitable[Any]],
-        run: _Run,
+        run: Run,
         note: str | None = None,
     ) -> tuple[Attempt, Any, Hold | None]:
         """One attempt: breaker check, credit reservation, then tries with retries. Failures are recorded and
@@ -369,34 +322,3 @@ def _failed(alog: AttemptLog, e: UpstreamError, t0: float, ctx: RequestContext) 
     alog.status, alog.error, alog.kind = e.status, redact(e.message), e.kind
     alog.latency_ms = (time.perf_counter() - t0) * 1000
     ctx.upstream_ms += alog.latency_ms
-
-
-def final_error(errors: list[tuple[Attempt, UpstreamError]]) -> GatewayError:
-    """The caller-facing error once every attempt failed: the last real upstream error (an attempt skipped by the
-    circuit breaker only when nothing was tried), every attempt in `details`."""
-    if not errors:
-        return GatewayError(503, "No attempt could be made for this request.", code="no_attempts")
-    tried = [x for x in errors if x[1].kind != "circuit_open"] or errors
-    attempt, e = tried[-1]
-    status = e.status if 400 <= e.status < 600 else 502
-    message = redact(e.message)
-    if e.kind == "auth" and e.status in (401, 403):
-        whose = (
-            f"your organisation's key {attempt.key_id!r}"
-            if attempt.auth == "byok"
-            else "the gateway's credentials"
-        )
-        message = f"Provider {attempt.provider.id} rejected {whose} for it: {message}"
-    details = None
-    if len(errors) > 1:
-        details = [
-            {"source": a.source, "status": x.status, "kind": x.kind, "message": redact(x.message)}
-            for a, x in errors
-        ]
-    headers = {}
-    if e.retry_after is not None and status in (429, 503):
-        headers["retry-after"] = str(max(1, round(e.retry_after)))
-    code = e.code if isinstance(e.code, str) else None
-    return GatewayError(
-        status, message, code=code or e.kind, type=e.type, param=e.param, headers=headers, details=details
-    )
