@@ -4,48 +4,28 @@ B's traffic — it is not ejected with A's, so B's requests do not move to the o
 
 from __future__ import annotations
 
-import secrets
 import time
 
 import httpx
 import pytest
 
-from support.fault_calls import start_gateway
+from support.fault_calls import byok_gateway
 
-ADMIN_KEY = "admin-breaker-org-" + secrets.token_hex(16)
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 
 
 @pytest.fixture(scope="module")
 def gw(fault, tmp_path_factory):
-    g = start_gateway(
-        tmp_path_factory.mktemp("breaker-org"),
-        fault,
-        {"openai": fault.provider("ptb", None), "steady": fault.provider("steady")},
-        admin={"key": ADMIN_KEY},
-    )
+    g = byok_gateway(tmp_path_factory.mktemp("breaker-org"), fault)
     yield g
     g.stop()
 
 
-def admin(gw, method: str, path: str, body=None) -> dict:
-    r = httpx.request(
-        method,
-        f"{gw.url}/admin/v1{path}",
-        json=body,
-        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        timeout=10,
-    )
-    assert r.status_code in (200, 201), r.text
-    return r.json()
-
-
 def org_with_byok_main(gw, name: str, base_url: str) -> tuple[str, str]:
     """(organisation id, gateway key) of a new organisation whose own openai key is called `main`."""
-    org = admin(gw, "POST", "/orgs", {"name": name})
-    key = admin(gw, "POST", f"/orgs/{name}/keys", {"name": "breaker"})["key"]
-    admin(
-        gw,
+    org = gw.admin("POST", "/orgs", {"name": name})
+    key = gw.admin("POST", f"/orgs/{name}/keys", {"name": "breaker"})["key"]
+    gw.admin(
         "POST",
         f"/orgs/{name}/provider-keys",
         {
@@ -78,7 +58,7 @@ def test_one_orgs_rejected_key_does_not_eject_another_orgs_key_of_the_same_name(
     assert served_by(gw, fault, b_key) == ["orgb"]  # B's own `main` is untouched
     assert served_by(gw, fault, b_key) == ["orgb"]
 
-    health = {row["endpoint"]: row for row in admin(gw, "GET", "/health")}
+    health = {row["endpoint"]: row for row in gw.admin("GET", "/health")}
     assert health[f"openai:byok:{a_id}:main"]["state"] == "open"
     assert not any(b_id in endpoint for endpoint in health)  # B's key never failed
 

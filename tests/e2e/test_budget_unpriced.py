@@ -66,23 +66,10 @@ def lenient(upstream: MockUpstream, tmp_path_factory: pytest.TempPathFactory) ->
     g.stop()
 
 
-def admin(gw: GatewayProcess, method: str, path: str, body: Any = None) -> dict[str, Any]:
-    r = httpx.request(
-        method,
-        f"{gw.url}/admin/v1{path}",
-        json=body,
-        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        timeout=10,
-    )
-    assert r.status_code in (200, 201), r.text
-    return r.json()
-
-
 def budget_key(gw: GatewayProcess, usd: float = 0.001, byok_base: str | None = None) -> str:
-    org = admin(gw, "POST", "/orgs", {"name": f"budget-{uuid.uuid4().hex[:10]}"})
+    org = gw.admin("POST", "/orgs", {"name": f"budget-{uuid.uuid4().hex[:10]}"})
     if byok_base is not None:
-        admin(
-            gw,
+        gw.admin(
             "POST",
             f"/orgs/{org['id']}/provider-keys",
             {
@@ -93,7 +80,7 @@ def budget_key(gw: GatewayProcess, usd: float = 0.001, byok_base: str | None = N
             },
         )
     limit = {"metric": "usd", "limit": usd, "window_seconds": 3600}
-    return admin(gw, "POST", f"/orgs/{org['id']}/keys", {"limits": [limit]})["key"]
+    return gw.admin("POST", f"/orgs/{org['id']}/keys", {"limits": [limit]})["key"]
 
 
 def chat(

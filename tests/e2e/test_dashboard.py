@@ -20,21 +20,11 @@ import httpx
 import pytest
 import yaml
 
+from support.browser import ARGS, chromium, expect
 from support.gateway import GatewayProcess, default_config, free_port
 
-try:
-    import playwright.sync_api as playwright_api
-except ImportError:  # a dev dependency (uv.lock); under CI its absence is a failure, never a skip
-    if os.environ.get("CI") == "true":
-        raise
-    pytest.skip("playwright is not installed (make install)", allow_module_level=True)
-expect = playwright_api.expect
-
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
+    *ARGS,
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
@@ -57,20 +47,11 @@ XSS_SESSION = '"><img src=x id="pwn-session" onerror="window.__pwned=5">'
 # -- fixtures ----------------------------------------------------------------------------------------------------
 
 
-# Module-scoped: Playwright's sync API keeps an event loop running in this thread while it is open, so a
-# session-wide browser made every later asyncio.run() in the suite fail.
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module")  # module-scoped, as support/browser.py says
 def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        message = f"{CHROMIUM} is missing (apt-get install chromium; `make test` installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + " (CI=true: the browser tests must run)")
-        pytest.skip(message)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    with chromium(CHROMIUM_ARGS) as b:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
         yield b
-        b.close()
     print(f"\ndashboard screenshots: {ARTIFACTS}")
 
 

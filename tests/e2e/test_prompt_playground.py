@@ -15,17 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from support.gateway import GatewayProcess, default_config, free_port
+from support.browser import chromium, expect
+from support.gateway import GatewayProcess, serving
 
-try:
-    import playwright.sync_api as playwright_api
-except ImportError:  # a dev dependency (uv.lock); under CI its absence is a failure, never a skip
-    if os.environ.get("CI") == "true":
-        raise
-    pytest.skip("playwright is not installed (make install)", allow_module_level=True)
-expect = playwright_api.expect
-
-CHROMIUM = "/usr/bin/chromium"
 ADMIN_KEY = "admin-playground-0123456789abcdef-0123456"
 SHOTS = Path(os.environ.get("SWITCHYARD_SCREENSHOTS", "/tmp/switchyard-screenshots"))
 BODY = {
@@ -39,14 +31,8 @@ BODY = {
 
 @pytest.fixture(scope="module")
 def gw(upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    g = GatewayProcess(
-        tmp_path_factory.mktemp("playground"),
-        default_config(upstream.url, free_port(), admin={"key": ADMIN_KEY}),
-    )
-    g.prepare()
-    g.start()
-    yield g
-    g.stop()
+    with serving(tmp_path_factory.mktemp("playground"), upstream.url, admin={"key": ADMIN_KEY}) as g:
+        yield g
 
 
 @pytest.fixture(scope="module")
@@ -68,16 +54,8 @@ def prompt(gw) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def browser(gw) -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing (CI=true: the browser tests must run)")
-        pytest.skip(f"{CHROMIUM} is missing")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"], headless=True
-        )
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def signed_in(browser: Any, gw: GatewayProcess, key: str) -> Any:

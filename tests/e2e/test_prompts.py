@@ -13,7 +13,7 @@ import orjson
 import pytest
 from openai import BadRequestError, OpenAI
 
-from support.gateway import GatewayProcess, default_config, free_port
+from support.gateway import GatewayProcess, serving
 
 ADMIN_KEY = "admin-prompts-0123456789abcdef-0123456789"
 V1 = {
@@ -31,14 +31,8 @@ INPUTS = {"name": "Ada", "age": 36, "days": "3", "lang": "French"}
 
 @pytest.fixture(scope="module")
 def gw(upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    g = GatewayProcess(
-        tmp_path_factory.mktemp("prompts"),
-        default_config(upstream.url, free_port(), admin={"key": ADMIN_KEY}),
-    )
-    g.prepare()
-    g.start()
-    yield g
-    g.stop()
+    with serving(tmp_path_factory.mktemp("prompts"), upstream.url, admin={"key": ADMIN_KEY}) as g:
+        yield g
 
 
 def admin(gw: GatewayProcess, method: str, path: str, json: Any = None) -> httpx.Response:

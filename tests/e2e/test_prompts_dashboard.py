@@ -3,7 +3,6 @@ link from a version to the requests it served (the requests page filtered by the
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -11,47 +10,25 @@ from typing import Any
 import httpx
 import pytest
 
-from support.gateway import GatewayProcess, default_config, free_port
+from support.browser import chromium, expect
+from support.gateway import GatewayProcess, serving
 
-try:
-    import playwright.sync_api as playwright_api
-except ImportError:  # a dev dependency (uv.lock); under CI its absence is a failure, never a skip
-    if os.environ.get("CI") == "true":
-        raise
-    pytest.skip("playwright is not installed (make install)", allow_module_level=True)
-expect = playwright_api.expect
-
-CHROMIUM = "/usr/bin/chromium"
 ADMIN_KEY = "admin-prompts-dash-0123456789abcdef-01234"
 XSS_NAME = '<img src=x id="pwn-name" onerror="window.__pwned=1">'
 
 
 @pytest.fixture(scope="module")
 def gw(upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    g = GatewayProcess(
-        tmp_path_factory.mktemp("prompts-dash"),
-        default_config(upstream.url, free_port(), admin={"key": ADMIN_KEY}),
-    )
-    g.prepare()
-    g.start()
-    yield g
-    g.stop()
+    with serving(tmp_path_factory.mktemp("prompts-dash"), upstream.url, admin={"key": ADMIN_KEY}) as g:
+        yield g
 
 
 @pytest.fixture(scope="module")
 def page(gw) -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing (CI=true: the browser tests must run)")
-        pytest.skip(f"{CHROMIUM} is missing")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"], headless=True
-        )
+    with chromium() as b:
         pg = b.new_context().new_page()
         pg.set_default_timeout(10_000)
         yield pg
-        b.close()
 
 
 def test_prompts_page_versions_and_requests(gw, page):

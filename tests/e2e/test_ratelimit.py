@@ -214,23 +214,11 @@ def test_cents_budget_admits_until_spent_then_answers_budget_exceeded(gw):
 # -- limits configured on keys and organisations (admin API) ----------------------------------------------------
 
 
-def admin(gw: GatewayProcess, method: str, path: str, body: Any = None) -> dict[str, Any]:
-    r = httpx.request(
-        method,
-        f"{gw.url}/admin/v1{path}",
-        json=body,
-        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        timeout=10,
-    )
-    assert r.status_code in (200, 201), r.text
-    return r.json()
-
-
 def org_and_key(gw: GatewayProcess, org_limits: list[Any] = (), key_limits: list[Any] = ()) -> str:
-    org = admin(gw, "POST", "/orgs", {"name": f"limits-{uuid.uuid4().hex[:10]}"})
+    org = gw.admin("POST", "/orgs", {"name": f"limits-{uuid.uuid4().hex[:10]}"})
     if org_limits:
-        admin(gw, "PATCH", f"/orgs/{org['id']}", {"limits": list(org_limits)})
-    return admin(gw, "POST", f"/orgs/{org['id']}/keys", {"limits": list(key_limits)})["key"]
+        gw.admin("PATCH", f"/orgs/{org['id']}", {"limits": list(org_limits)})
+    return gw.admin("POST", f"/orgs/{org['id']}/keys", {"limits": list(key_limits)})["key"]
 
 
 @pytest.mark.redis

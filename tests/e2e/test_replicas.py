@@ -25,17 +25,9 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
-from support.gateway import GatewayProcess, cli, default_config, free_port
-from support.services import (
-    drop_prefix,
-    drop_schema,
-    fresh_prefix,
-    fresh_schema,
-    require_postgres,
-    require_redis,
-)
+from support.gateway import GatewayProcess, cli
+from support.replicas import two_replicas
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -52,61 +44,27 @@ class Replicas:
     def both(self) -> tuple[GatewayProcess, GatewayProcess]:
         return (self.a, self.b)
 
-    def admin(self, gw: GatewayProcess, method: str, path: str, json: Any = None) -> Any:
-        r = httpx.request(
-            method,
-            f"{gw.url}/admin/v1{path}",
-            json=json,
-            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-            timeout=10,
-        )
-        assert r.status_code in (200, 201), r.text
-        return r.json()
-
     def new_key(self, org: str, limits: list[dict[str, Any]] | None = None) -> tuple[str, str]:
         """(key, key id) in organisation `org` (created if missing), made through replica A's admin API."""
-        orgs = {o["name"] for o in self.admin(self.a, "GET", "/orgs")["data"]}
+        orgs = {o["name"] for o in self.a.admin("GET", "/orgs")["data"]}
         if org not in orgs:
-            self.admin(self.a, "POST", "/orgs", {"name": org})
+            self.a.admin("POST", "/orgs", {"name": org})
         body: dict[str, Any] = {"name": "replicas"}
         if limits:
             body["limits"] = limits
-        made = self.admin(self.a, "POST", f"/orgs/{org}/keys", body)
+        made = self.a.admin("POST", f"/orgs/{org}/keys", body)
         return made["key"], made["id"]
 
 
 @pytest.fixture(scope="module")
 def replicas(upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
-    pg, redis_url = require_postgres(), require_redis()
-    schema, prefix = fresh_schema("sy_replicas"), fresh_prefix("sy-replicas")
-    shared = {
-        "database": {"url": pg, "schema": schema},
-        # closed + a timeout that covers a loaded replica's event-loop stalls: with `open`, a Redis call slower
-        # than timeout_ms (a 200-request burst on a busy machine does that at the 250 ms default) falls back
-        # to per-replica counters, and a budget then holds per replica only (docs/deployment.md)
-        "redis": {"url": redis_url, "key_prefix": prefix, "on_failure": "closed", "timeout_ms": 1000},
-        "security": {"master_key": secrets.token_urlsafe(32)},
-        "admin": {"key": ADMIN_KEY},
-    }
-    a = GatewayProcess(
-        tmp_path_factory.mktemp("replica-a"), default_config(upstream.url, free_port(), **shared)
-    )
-    b = GatewayProcess(
-        tmp_path_factory.mktemp("replica-b"), default_config(upstream.url, free_port(), **shared)
-    )
-    a.prepare()  # the organisation and first key, in the shared schema
-    b.config_path.write_text(yaml.safe_dump(b.config))
-    b.key = a.key
-    try:
-        with ThreadPoolExecutor(2) as pool:  # both boot at once, as a deployment's replicas would
-            for started in [pool.submit(a.start), pool.submit(b.start)]:
-                started.result()
+    homes = (tmp_path_factory.mktemp("replica-a"), tmp_path_factory.mktemp("replica-b"))
+    # Redis `closed` + a timeout that covers a loaded replica's event-loop stalls: with `open`, a Redis call slower
+    # than timeout_ms (a 200-request burst on a busy machine does that at the 250 ms default) falls back to
+    # per-replica counters, and a budget then holds per replica only (docs/deployment.md)
+    closed = {"on_failure": "closed", "timeout_ms": 1000}
+    with two_replicas("replicas", homes, upstream.url, redis=closed, admin={"key": ADMIN_KEY}) as (a, b):
         yield Replicas(a, b)
-    finally:
-        a.stop()
-        b.stop()
-        drop_schema(schema)
-        drop_prefix(redis_url, prefix)
 
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
@@ -288,7 +246,7 @@ def test_a_revoked_key_fails_on_both_replicas_within_a_second(replicas):
                 cli(a.home, a.config_path, "keys", "revoke", key_id)
             else:
                 gw = a if how == "admin-a" else replicas.b
-                assert replicas.admin(gw, "POST", f"/keys/{key_id}/revoke")["active"] is False
+                assert gw.admin("POST", f"/keys/{key_id}/revoke")["active"] is False
             t0 = time.monotonic()
             seen.append((how, list(pool.map(lambda c, k=key, t=t0: _until_401(c, k, t), clients))))
     for client in clients:

@@ -6,53 +6,33 @@ from its log row."""
 
 from __future__ import annotations
 
-import secrets
 import time
 import uuid
 
 import httpx
 import pytest
 
-from support.fault_calls import start_gateway
+from support.fault_calls import byok_gateway
 
-ADMIN_KEY = "admin-affinity-" + secrets.token_hex(16)
 MODEL = "gpt-4o-mini/openai"
 
 
 @pytest.fixture(scope="module")
 def gw(fault, tmp_path_factory):
-    g = start_gateway(
-        tmp_path_factory.mktemp("affinity"),
-        fault,
-        {"openai": fault.provider("ptb", None), "steady": fault.provider("steady")},
-        admin={"key": ADMIN_KEY},
-    )
+    g = byok_gateway(tmp_path_factory.mktemp("affinity"), fault)
     yield g
     g.stop()
-
-
-def admin(gw, method: str, path: str, body=None) -> dict:
-    r = httpx.request(
-        method,
-        f"{gw.url}/admin/v1{path}",
-        json=body,
-        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        timeout=10,
-    )
-    assert r.status_code in (200, 201), r.text
-    return r.json()
 
 
 @pytest.fixture
 def org(gw, fault):
     """(name, gateway key, key-name prefix) of a new organisation with its own OpenAI keys `k1` and `k2`."""
     name = f"affinity-{time.time_ns()}"
-    admin(gw, "POST", "/orgs", {"name": name})
-    key = admin(gw, "POST", f"/orgs/{name}/keys", {"name": "affinity"})["key"]
+    gw.admin("POST", "/orgs", {"name": name})
+    key = gw.admin("POST", f"/orgs/{name}/keys", {"name": "affinity"})["key"]
     tag = name[-8:]
     for kid in ("k1", "k2"):
-        admin(
-            gw,
+        gw.admin(
             "POST",
             f"/orgs/{name}/provider-keys",
             {
@@ -116,13 +96,13 @@ def test_a_failure_moves_the_pin_and_the_session_stays_where_it_moved(gw, fault,
     [pinned_to], _ = send(gw, fault, key, session)
     other = "k2" if pinned_to == "k1" else "k1"
     path = f"/orgs/{name}/provider-keys/{pinned_to}"
-    admin(gw, "PATCH", path, {"config": {"base_url": fault.base_url(f"{tag}{pinned_to}", "500")}})
+    gw.admin("PATCH", path, {"config": {"base_url": fault.base_url(f"{tag}{pinned_to}", "500")}})
     served, rid = send(gw, fault, key, session)
     assert served == [pinned_to, other]  # sent to its pin first; that failed; the other key answered
     row = gw.wait_row(rid, key=key)
     assert row["pinned"] is True and [a["status"] for a in row["attempts"]] == [500, 200]
 
-    admin(gw, "PATCH", path, {"config": {"base_url": fault.base_url(f"{tag}{pinned_to}")}})  # healthy again
+    gw.admin("PATCH", path, {"config": {"base_url": fault.base_url(f"{tag}{pinned_to}")}})  # healthy again
     for _ in range(3):
         assert send(gw, fault, key, session)[0] == [other]  # the cache is there now: no way back
 

@@ -8,21 +8,12 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-import yaml
 
-from support.gateway import GatewayProcess, default_config, free_port
-from support.services import (
-    drop_prefix,
-    drop_schema,
-    fresh_prefix,
-    fresh_schema,
-    require_postgres,
-    require_redis,
-)
+from support.gateway import GatewayProcess
+from support.replicas import two_replicas
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -32,33 +23,15 @@ MODEL = "gpt-4o-mini/openai"
 
 @pytest.fixture(scope="module")
 def replicas(fault, tmp_path_factory) -> Iterator[tuple[GatewayProcess, GatewayProcess]]:
-    pg, redis_url = require_postgres(), require_redis()
-    schema, prefix = fresh_schema("sy_affinity"), fresh_prefix("sy-affinity")
-    shared = {
-        "database": {"url": pg, "schema": schema},
-        "redis": {"url": redis_url, "key_prefix": prefix},
-        "security": {"master_key": secrets.token_urlsafe(32)},
-        "admin": {"key": ADMIN_KEY},
-    }
-    gws = []
-    for name in ("a", "b"):
-        cfg = default_config(fault.url, free_port(), **shared)
-        cfg["providers"] = {"openai": fault.provider("ptb", None)}
-        gws.append(GatewayProcess(tmp_path_factory.mktemp(f"affinity-{name}"), cfg))
-    a, b = gws
-    a.prepare()  # the organisation and its key, in the shared schema
-    b.config_path.write_text(yaml.safe_dump(b.config))
-    b.key = a.key
-    try:
-        with ThreadPoolExecutor(2) as pool:
-            for started in [pool.submit(a.start), pool.submit(b.start)]:
-                started.result()
-        yield a, b
-    finally:
-        a.stop()
-        b.stop()
-        drop_schema(schema)
-        drop_prefix(redis_url, prefix)
+    homes = (tmp_path_factory.mktemp("affinity-a"), tmp_path_factory.mktemp("affinity-b"))
+    with two_replicas(
+        "affinity",
+        homes,
+        fault.url,
+        providers={"openai": fault.provider("ptb", None)},
+        admin={"key": ADMIN_KEY},
+    ) as both:
+        yield both
 
 
 def send(gw: GatewayProcess, fault, session: str | None = None, ids: list[str] | None = None) -> str:

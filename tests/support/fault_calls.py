@@ -6,6 +6,7 @@ Every call has a client timeout: a behaviour that is not built yet must fail the
 
 from __future__ import annotations
 
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -52,6 +53,18 @@ def start_gateway(
         gw.stop()  # a fixture whose setup fails is never torn down; GatewayProcess.start leaks one, too
         raise
     return gw
+
+
+def byok_gateway(home: Path, fault: FaultUpstream) -> GatewayProcess:
+    """A fault gateway for organisations' own provider keys (BYOK), with the admin API on (a fresh admin key, for
+    `GatewayProcess.admin`): the operator's `openai` entry speaks OpenAI's own format to the fault upstream's
+    `ptb` provider, and an organisation key added through the admin API brings its own `base_url`."""
+    return start_gateway(
+        home,
+        fault,
+        {"openai": fault.provider("ptb", None), "steady": fault.provider("steady")},
+        admin={"key": "admin-" + secrets.token_hex(16)},
+    )
 
 
 @dataclass

@@ -10,6 +10,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,6 +169,19 @@ class GatewayProcess:
         self.proc = None
         return code
 
+    def admin(self, method: str, path: str, body: Any = None) -> Any:
+        """The admin API's JSON answer to `method /admin/v1<path>`, as the configured `admin.key`; anything but a
+        200 or 201 fails the test."""
+        r = httpx.request(
+            method,
+            f"{self.url}/admin/v1{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {self.config['admin']['key']}"},
+            timeout=10,
+        )
+        assert r.status_code in (200, 201), r.text
+        return r.json()
+
     def headers(self, key: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key or self.key}"}
 
@@ -183,3 +198,16 @@ class GatewayProcess:
                 return r.json()["data"]
             time.sleep(0.05)
         raise AssertionError(f"no log row for request {request_id} after {timeout}s")
+
+
+@contextmanager
+def serving(home: Path, upstream: str, **extra: Any) -> Iterator[GatewayProcess]:
+    """A gateway on `default_config(upstream, a free port, **extra)` with the first key of organisation `test`
+    (`.key`), started; stopped on exit, also when it fails to start."""
+    gw = GatewayProcess(home, default_config(upstream, free_port(), **extra))
+    try:
+        gw.prepare()
+        gw.start()
+        yield gw
+    finally:
+        gw.stop()

@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl
 import orjson
 from aiohttp import web
 
-from .threaded_app import ThreadedApp
+from .threaded_app import LoopbackServer, ThreadedApp
 
 PATH = "/v1/billing/meter_events"
 KNOWN = re.compile(r"^(event_name|identifier|timestamp|payload\[[^\]]+\]|expand\[\d*\])$")
@@ -35,7 +35,7 @@ MAX_AGE_S = 35 * 86_400
 MAX_AHEAD_S = 300
 
 
-class StripeStandIn:
+class StripeStandIn(LoopbackServer):
     def __init__(
         self, secret_key: str, customer_key: str = "stripe_customer_id", value_key: str = "value"
     ) -> None:
@@ -48,18 +48,6 @@ class StripeStandIn:
         self._idempotent: dict[str, tuple[tuple[tuple[str, str], ...], int, bytes]] = {}
         self._lock = threading.Lock()
         self._app = ThreadedApp(self._handle, name="stripe-standin", max_body=1 << 20)
-        self.port = 0
-
-    def start(self) -> StripeStandIn:
-        self.port = self._app.start("127.0.0.1", 0)
-        return self
-
-    def stop(self) -> None:
-        self._app.stop()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def fail_next(self, status: int, n: int = 1) -> None:
         with self._lock:

@@ -1,11 +1,13 @@
 """An aiohttp application served on its own event loop in a daemon thread: the loopback upstreams of the tests
-(`mock_upstream.MockUpstream`, `fault_upstream.FaultUpstream`) share this start/stop."""
+(`mock_upstream.MockUpstream`, `fault_upstream.FaultUpstream`) share this start/stop, and the loopback stand-ins
+(`webhook_receiver`, `stripe_standin`) share `LoopbackServer`'s."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable
+from typing import Self
 
 from aiohttp import web
 
@@ -53,3 +55,22 @@ class ThreadedApp:
         if self._loop and self._runner:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
             self._loop.call_soon_threadsafe(self._loop.stop)
+
+
+class LoopbackServer:
+    """start/stop/url of a stand-in served on 127.0.0.1 by its `ThreadedApp` (`_app`, set by the subclass)."""
+
+    _app: ThreadedApp
+    port: int = 0
+
+    def start(self, port: int = 0) -> Self:
+        """Serve on `port` (0: a free one, then in `port`)."""
+        self.port = self._app.start("127.0.0.1", port)
+        return self
+
+    def stop(self) -> None:
+        self._app.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"

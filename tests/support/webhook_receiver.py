@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .threaded_app import ThreadedApp
+from .threaded_app import LoopbackServer, ThreadedApp
 
 
 @dataclass
@@ -21,7 +21,7 @@ class Received:
     body: bytes
 
 
-class WebhookReceiver:
+class WebhookReceiver(LoopbackServer):
     """Answers every POST with `status` (200 by default) and keeps what it got."""
 
     def __init__(self) -> None:
@@ -29,24 +29,12 @@ class WebhookReceiver:
         self.status = 200
         self._lock = threading.Lock()
         self._app = ThreadedApp(self._handle, name="webhook-receiver", max_body=16 << 20)
-        self.port = 0
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         with self._lock:
             self.got.append(Received(request.path, {k.lower(): v for k, v in request.headers.items()}, body))
         return web.Response(status=self.status, text="ok")
-
-    def start(self, port: int = 0) -> WebhookReceiver:
-        self.port = self._app.start("127.0.0.1", port)
-        return self
-
-    def stop(self) -> None:
-        self._app.stop()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def wait(self, pred: Any, timeout: float = 20.0) -> list[Received]:
         deadline = time.monotonic() + timeout
@@ -59,7 +47,7 @@ class WebhookReceiver:
         raise AssertionError(f"nothing matching arrived in {timeout}s; got {len(self.got)} posts")
 
 
-class OtlpReceiver:
+class OtlpReceiver(LoopbackServer):
     """An OTLP/HTTP trace endpoint (`POST /v1/traces`, protobuf) that decodes each export into spans."""
 
     def __init__(self) -> None:
@@ -71,7 +59,6 @@ class OtlpReceiver:
         self.paths: list[str] = []
         self._lock = threading.Lock()
         self._app = ThreadedApp(self._handle, name="otlp-receiver", max_body=64 << 20)
-        self.port = 0
 
     async def _handle(self, request: web.Request) -> web.Response:
         raw = await request.read()
@@ -105,17 +92,6 @@ class OtlpReceiver:
             self.paths.append(request.path)
             self.spans += spans
         return web.Response(status=200, body=b"", content_type="application/x-protobuf")
-
-    def start(self) -> OtlpReceiver:
-        self.port = self._app.start("127.0.0.1", 0)
-        return self
-
-    def stop(self) -> None:
-        self._app.stop()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def wait_spans(self, pred: Any, n: int = 1, timeout: float = 20.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
