@@ -12,6 +12,7 @@ import pytest
 from support.fault_upstream import FaultUpstream
 from support.gateway import GatewayProcess, default_config, free_port
 from support.mock_upstream import MockUpstream
+from support.module_order import module_costs, slowest_modules_first
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -19,6 +20,14 @@ def pytest_configure(config: pytest.Config) -> None:
     # LiteLLM fetches its model cost map from GitHub on import (three tries with sleeps, ~10 s offline) unless told
     # to use its bundled copy; set before any test module or subprocess imports it.
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    # the slowest modules first (support/module_order.py), not pytest-xdist's most-tests-first
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    slowest_modules_first(items, module_costs())
 
 
 _CPU_LOG = os.environ.get("SWITCHYARD_TEST_CPU_LOG")  # a file: one line per test, for finding where time goes

@@ -17,8 +17,12 @@ import anthropic
 import httpx
 import openai
 import pytest
-from llama_index.core.llms import ChatMessage
-from llama_index.llms.helicone import Helicone
+
+from support.deferred_import import deferred
+
+# imported when a test here runs, not in every xdist worker's collection
+llms = deferred("llama_index.core.llms")
+helicone = deferred("llama_index.llms.helicone")
 
 SCHEMA = {
     "type": "object",
@@ -100,7 +104,7 @@ def test_llamaindex_helicone_defaults_to_an_o_series_model(gateway, upstream, mo
     http = httpx.Client(event_hooks={"response": [lambda r: ids.append(r.headers.get("helicone-id", ""))]})
     # LlamaIndex adapts the models it recognises (o3-mini: max_completion_tokens, temperature 1); a Helicone model
     # string is not one of them, so its defaults (temperature=0.1, max_tokens=256) go out as they are
-    llm = Helicone(
+    llm = helicone.Helicone(
         api_base=gateway.url + "/v1",
         api_key=gateway.key,
         model="o4-mini/openai",
@@ -110,7 +114,7 @@ def test_llamaindex_helicone_defaults_to_an_o_series_model(gateway, upstream, mo
     )
     before = len(upstream.seen)
     try:
-        response = llm.chat(messages=[ChatMessage(role="user", content="Tell me a joke")])
+        response = llm.chat(messages=[llms.ChatMessage(role="user", content="Tell me a joke")])
     finally:
         http.close()
     assert response.message.content

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import pytest
 from pydantic import BaseModel
-from pydantic_ai import Agent
-from pydantic_ai.models.openai import (
-    OpenAIChatModel,
-    OpenAIChatModelSettings,
-    OpenAIResponsesModel,
-    OpenAIResponsesModelSettings,
-)
-from pydantic_ai.providers.openai import OpenAIProvider
 
 from support.client_matrix import ANSWER, assert_tool_loop, get_weather, providers, sent
+from support.deferred_import import deferred
+
+# imported when a test here runs, not in every xdist worker's collection
+pydantic_ai = deferred("pydantic_ai")
+models = deferred("pydantic_ai.models.openai")
+openai_provider = deferred("pydantic_ai.providers.openai")
 
 KINDS = ["chat", "responses"]
 
@@ -31,21 +29,25 @@ class Weather(BaseModel):
 
 
 def model(gw, provider, kind: str):
-    openai = OpenAIProvider(base_url=f"{gw.url}/v1", api_key=gw.key)
-    return (OpenAIChatModel if kind == "chat" else OpenAIResponsesModel)(provider.model, provider=openai)
+    openai = openai_provider.OpenAIProvider(base_url=f"{gw.url}/v1", api_key=gw.key)
+    return (models.OpenAIChatModel if kind == "chat" else models.OpenAIResponsesModel)(
+        provider.model, provider=openai
+    )
 
 
 def reasoning(kind: str):
     if kind == "chat":
-        return OpenAIChatModelSettings(openai_reasoning_effort="low")
-    return OpenAIResponsesModelSettings(openai_reasoning_effort="low")
+        return models.OpenAIChatModelSettings(openai_reasoning_effort="low")
+    return models.OpenAIResponsesModelSettings(openai_reasoning_effort="low")
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("provider", providers())
 async def test_tool_loop_with_reasoning(matrix_gateway, agent_upstream, provider, kind):
     mark = agent_upstream.mark()
-    agent = Agent(model(matrix_gateway, provider, kind), tools=[get_weather], model_settings=reasoning(kind))
+    agent = pydantic_ai.Agent(
+        model(matrix_gateway, provider, kind), tools=[get_weather], model_settings=reasoning(kind)
+    )
     result = await agent.run("What is the weather in Paris?")
     assert result.output == ANSWER
     calls = [p for m in result.all_messages() for p in m.parts if p.part_kind == "tool-call"]
@@ -59,7 +61,7 @@ async def test_tool_loop_with_reasoning(matrix_gateway, agent_upstream, provider
 @pytest.mark.parametrize("provider", providers())
 async def test_structured_output(matrix_gateway, agent_upstream, provider, kind):
     mark = agent_upstream.mark()
-    agent = Agent(model(matrix_gateway, provider, kind), output_type=Weather)
+    agent = pydantic_ai.Agent(model(matrix_gateway, provider, kind), output_type=Weather)
     result = await agent.run("Weather in Paris as JSON")
     assert result.output == Weather(city="Paris", temp_c=21)
     (call,) = sent(agent_upstream, mark, provider)
@@ -70,7 +72,7 @@ async def test_structured_output(matrix_gateway, agent_upstream, provider, kind)
 @pytest.mark.parametrize("provider", providers())
 async def test_stream(matrix_gateway, agent_upstream, provider, kind):
     mark = agent_upstream.mark()
-    agent = Agent(model(matrix_gateway, provider, kind))
+    agent = pydantic_ai.Agent(model(matrix_gateway, provider, kind))
     async with agent.run_stream("Weather in Paris?") as run:
         pieces = [t async for t in run.stream_text(delta=True)]
     assert "".join(pieces) == ANSWER
