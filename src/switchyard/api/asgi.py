@@ -20,6 +20,10 @@ RawHeaders = list[tuple[bytes, bytes]]
 JSON = b"application/json"
 SSE = b"text/event-stream"
 
+# The ASGI extension (scope["extensions"]) of a server that writes a whole answer in one call:
+# write(status, headers, body, content_type), synchronous; see api/server_cycle.py.
+WHOLE_RESPONSE = "switchyard.whole_response"
+
 
 def too_large(limit: int) -> GatewayError:
     return GatewayError(

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..pipeline.handle import handle
 from ..pipeline.reply import SSE, Reply, StreamReply
-from .asgi import Receive, Scope, Send, declared_length, read_body, send_response
+from .asgi import WHOLE_RESPONSE, Receive, Scope, Send, declared_length, read_body, send_response
 from .content_encoding import check as check_encodings
 from .content_encoding import codings, inflated
 from .surfaces import SurfaceSpec
@@ -66,8 +66,13 @@ class ProxyRoute:
         if isinstance(reply, StreamReply):
             await _write_stream(reply, receive, send)
         elif reply.body is not None:
+            extensions = scope.get("extensions")
+            whole = extensions.get(WHOLE_RESPONSE) if extensions else None
             with contextlib.suppress(OSError, RuntimeError):
-                await _write(reply, send)
+                if whole is not None and reply.content_type != SSE:
+                    whole(reply.status, reply.headers, reply.body, reply.content_type)  # one write
+                else:
+                    await _write(reply, send)
 
 
 async def _write(reply: Reply, send: Send) -> None:

@@ -28,6 +28,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from ..config import ServerSettings
 from ..errors import GatewayError
+from .server_cycle import start_cycle
 
 LINGER_SECONDS = 2.0  # how long a refused connection's incoming bytes are discarded before it is closed
 RETRY_AFTER_SECONDS = 1
@@ -149,7 +150,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
-        super().on_headers_complete()
+        start_cycle(self)  # uvicorn's on_headers_complete, leaner, with the whole-answer write (server_cycle.py)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()

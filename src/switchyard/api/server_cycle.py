@@ -1,0 +1,124 @@
+"""One request's exchange on the server side: uvicorn's request/response cycle, started leaner, plus a whole-answer
+write offered to the application as the ASGI extension `switchyard.whole_response`.
+
+A proxied answer that is complete in memory (a completion, an error) is written with one `transport.write` of
+status line, headers and body, instead of ASGI's two `send` calls (two socket writes, and uvicorn's per-header
+regular expressions). The head is still checked before anything is written: no byte below 0x20 other than the
+CR LF that end its lines and no DEL (header injection, response splitting), the same rule as uvicorn's header
+value check. The names are the gateway's own or came through an HTTP parser (httptools), which accepts only
+token characters. An application that does not find the extension (another ASGI server, httpx's ASGITransport
+in the in-process tests) uses the two `send` calls.
+
+`start_cycle` is uvicorn's `on_headers_complete` less what this server never uses (WebSocket upgrade: ws="none";
+`limit_concurrency`: the gateway bounds connections and requests itself, api/server_limits.py and app.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import urllib.parse
+from typing import Any
+
+import httptools
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, RequestResponseCycle
+from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
+
+from .asgi import WHOLE_RESPONSE
+
+_CONTROL = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # a head's bytes other than its line ends
+
+
+class HeadRejected(RuntimeError):
+    """A header name or value that would break the head (a control byte, a CR or LF of its own)."""
+
+
+class WholeResponseCycle(RequestResponseCycle):
+    def write_whole(
+        self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, content_type: bytes
+    ) -> None:
+        """The whole answer in one write. Raises HeadRejected (nothing written) for a bad header, RuntimeError
+        when a response was already started; a caller that left is ignored, as `send` ignores it."""
+        if self.disconnected:
+            return
+        if self.response_started:
+            raise RuntimeError("a response was already started")
+        head = [
+            STATUS_LINE[status],
+            b"content-type: ",
+            content_type,
+            b"\r\ncontent-length: %d\r\n" % len(body),
+        ]
+        for name, value in self.default_headers:
+            head += (name, b": ", value, b"\r\n")
+        says_close = False
+        for name, value in headers:
+            if name == b"connection" and b"close" in value.lower():
+                self.keep_alive, says_close = False, True
+            head += (name, b": ", value, b"\r\n")
+        closes = not self.keep_alive and not says_close
+        if closes:
+            head.append(b"connection: close\r\n")
+        head.append(b"\r\n")
+        block = b"".join(head)
+        lines = 4 + len(self.default_headers) + len(headers) + closes  # status, type, length, ..., blank
+        if block.count(b"\n") != lines or block.count(b"\r") != lines or _CONTROL.search(block):
+            raise HeadRejected("invalid HTTP header name or value")
+        self.response_started = True
+        self.waiting_for_100_continue = False
+        if self.access_log:
+            self.access_logger.info(
+                '%s - "%s %s HTTP/%s" %d',
+                get_client_addr(self.scope),
+                self.scope["method"],
+                get_path_with_query_string(self.scope),
+                self.scope["http_version"],
+                status,
+            )
+        self.transport.write(block if self.scope["method"] == "HEAD" else block + body)
+        self.response_complete = True
+        self.message_event.set()
+        if not self.keep_alive:
+            self.transport.close()
+        self.on_response()
+
+
+def start_cycle(protocol: Any) -> None:
+    """What uvicorn's `HttpToolsProtocol.on_headers_complete` does for this server: the scope completed, the
+    cycle made and its task started (or queued behind the answer to a pipelined request)."""
+    parser = protocol.parser
+    scope = protocol.scope
+    http_version = parser.get_http_version()
+    scope["method"] = parser.get_method().decode("ascii")
+    if http_version != "1.1":
+        scope["http_version"] = http_version
+    url = httptools.parse_url(protocol.url)
+    raw_path = url.path
+    path = raw_path.decode("ascii")
+    if "%" in path:
+        path = urllib.parse.unquote(path)
+    root = protocol.root_path
+    scope["path"] = root + path if root else path
+    scope["raw_path"] = root.encode("ascii") + raw_path if root else raw_path
+    scope["query_string"] = url.query or b""
+    cycle = WholeResponseCycle(
+        scope=scope,
+        transport=protocol.transport,
+        flow=protocol.flow,
+        logger=protocol.logger,
+        access_logger=protocol.access_logger,
+        access_log=protocol.access_log,
+        default_headers=protocol.server_state.default_headers,
+        message_event=asyncio.Event(),
+        expect_100_continue=protocol.expect_100_continue,
+        keep_alive=http_version != "1.0" and parser.should_keep_alive(),
+        on_response=protocol.on_response_complete,
+    )
+    scope["extensions"] = {WHOLE_RESPONSE: cycle.write_whole}
+    existing = protocol.cycle
+    protocol.cycle = cycle
+    if existing is None or existing.response_complete:
+        protocol._start_asgi_task(cycle, protocol.app)
+    else:  # a pipelined request waits for the answer before it
+        protocol.flow.pause_reading()
+        protocol.pipeline.appendleft((cycle, protocol.app))

@@ -1,0 +1,162 @@
+"""The server's whole-answer write (api/server_cycle.py), in process against the real protocol class.
+
+What the end-to-end tests prove through a real `switchyard serve` (every proxied completion uses this write), this
+proves for the edges: keep-alive and `connection: close`, pipelining, HEAD, and refusing a head that a header
+value could split.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httptools
+import pytest
+
+from switchyard.api.asgi import WHOLE_RESPONSE
+from switchyard.api.server_cycle import HeadRejected
+from switchyard.api.server_limits import ServerLimits
+from tests.unit.test_limits_protocol import Transport, protocol
+
+
+class WholeApp:
+    """Answers with the server's whole-answer write, with the headers the test gives."""
+
+    def __init__(self, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        self.limits = ServerLimits()
+        self.headers = headers or [(b"helicone-id", b"abc")]
+        self.errors: list[BaseException] = []
+        self.seen: list[dict[str, Any]] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.seen.append(scope)
+        await receive()
+        try:
+            scope["extensions"][WHOLE_RESPONSE](200, self.headers, b'{"ok":true}', b"application/json")
+        except HeadRejected as e:
+            self.errors.append(e)
+            await send({"type": "http.response.start", "status": 500, "headers": [(b"content-length", b"0")]})
+            await send({"type": "http.response.body", "body": b""})
+
+
+def served(app: WholeApp) -> tuple[Any, Transport]:
+    proto, t, _ = protocol(app.limits)
+    proto.app = app
+    return proto, t
+
+
+class Parsed:
+    def __init__(self, raw: bytes) -> None:
+        self.responses: list[dict[str, Any]] = []
+        self.parser = httptools.HttpResponseParser(self)
+        self.parser.feed_data(raw)
+
+    def on_message_begin(self) -> None:
+        self.responses.append({"headers": {}, "body": b""})
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.responses[-1]["headers"][name.decode().lower()] = value.decode()
+
+    def on_headers_complete(self) -> None:
+        self.responses[-1]["status"] = self.parser.get_status_code()
+
+    def on_body(self, body: bytes) -> None:
+        self.responses[-1]["body"] += body
+
+
+REQUEST = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_one_write_of_a_valid_http_answer_and_the_connection_stays_open():
+    app = WholeApp()
+    proto, t = served(app)
+    writes: list[bytes] = []
+    t.write = writes.append  # type: ignore[method-assign]
+    proto.data_received(REQUEST)
+    await settle()
+    assert len(writes) == 1  # status line, headers and body together
+    (r,) = Parsed(writes[0]).responses
+    assert r["status"] == 200 and r["body"] == b'{"ok":true}'
+    assert r["headers"]["content-length"] == "11" and r["headers"]["helicone-id"] == "abc"
+    assert r["headers"]["content-type"] == "application/json" and "connection" not in r["headers"]
+    assert not t.closed
+    assert app.seen[0]["path"] == "/v1/chat/completions" and app.seen[0]["method"] == "POST"
+
+
+async def test_pipelined_requests_are_answered_in_order_on_one_connection():
+    app = WholeApp()
+    proto, t = served(app)
+    proto.data_received(REQUEST * 3)
+    for _ in range(5):
+        await settle()
+    assert [r["status"] for r in Parsed(bytes(t.out)).responses] == [200, 200, 200]
+    assert len(app.seen) == 3 and not t.closed
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        (b"x-echo", b"a\r\nset-cookie: stolen=1"),  # response splitting through a value
+        (b"x-echo", b"a\nb"),
+        (b"x-echo", b"a\rb"),
+        (b"x-echo", b"nul\x00byte"),
+        (b"x-echo", b"bell\x07"),
+        (b"x-bad\r\nname", b"v"),
+    ],
+)
+async def test_a_head_a_header_could_split_is_refused_before_a_byte_is_written(header):
+    app = WholeApp([(b"helicone-id", b"abc"), header])
+    proto, t = served(app)
+    proto.data_received(REQUEST)
+    await settle()
+    assert len(app.errors) == 1
+    (r,) = Parsed(bytes(t.out)).responses  # only the fallback answer, nothing of the refused head
+    assert r["status"] == 500 and b"stolen" not in bytes(t.out)
+
+
+async def test_a_tab_in_a_value_is_allowed_as_uvicorn_allows_it():
+    app = WholeApp([(b"x-note", b"a\tb")])
+    proto, t = served(app)
+    proto.data_received(REQUEST)
+    await settle()
+    assert not app.errors and Parsed(bytes(t.out)).responses[0]["headers"]["x-note"] == "a\tb"
+
+
+async def test_connection_close_in_the_answer_closes_after_writing_once():
+    app = WholeApp([(b"connection", b"close")])
+    proto, t = served(app)
+    proto.data_received(REQUEST)
+    await settle()
+    assert bytes(t.out).lower().count(b"connection: close") == 1 and t.closed
+
+
+async def test_http_1_0_gets_connection_close():
+    app = WholeApp()
+    proto, t = served(app)
+    proto.data_received(REQUEST.replace(b"HTTP/1.1", b"HTTP/1.0"))
+    await settle()
+    out = bytes(t.out)
+    assert out.lower().count(b"connection: close") == 1 and t.closed and app.seen[0]["http_version"] == "1.0"
+
+
+async def test_head_gets_the_length_but_no_body():
+    app = WholeApp()
+    proto, t = served(app)
+    proto.data_received(b"HEAD /v1/models HTTP/1.1\r\nHost: x\r\n\r\n")
+    await settle()
+    out = bytes(t.out)
+    assert b"content-length: 11\r\n" in out and out.endswith(b"\r\n\r\n")
+
+
+async def test_percent_encoded_path_and_query_reach_the_scope():
+    app = WholeApp()
+    proto, t = served(app)
+    proto.data_received(REQUEST.replace(b"/v1/chat/completions", b"/v1/a%20b?x=1"))
+    await settle()
+    scope = app.seen[0]
+    assert scope["path"] == "/v1/a b" and scope["raw_path"] == b"/v1/a%20b" and scope["query_string"] == b"x=1"
