@@ -12,11 +12,11 @@ from typing import Any
 
 import httptools
 import pytest
+from tests.unit.test_limits_protocol import Transport, protocol
 
 from switchyard.api.asgi import WHOLE_RESPONSE
 from switchyard.api.server_cycle import HeadRejected
 from switchyard.api.server_limits import ServerLimits
-from tests.unit.test_limits_protocol import Transport, protocol
 
 
 class WholeApp:
@@ -155,8 +155,10 @@ async def test_head_gets_the_length_but_no_body():
 
 async def test_percent_encoded_path_and_query_reach_the_scope():
     app = WholeApp()
-    proto, t = served(app)
+    proto, _ = served(app)
     proto.data_received(REQUEST.replace(b"/v1/chat/completions", b"/v1/a%20b?x=1"))
     await settle()
     scope = app.seen[0]
-    assert scope["path"] == "/v1/a b" and scope["raw_path"] == b"/v1/a%20b" and scope["query_string"] == b"x=1"
+    assert (
+        scope["path"] == "/v1/a b" and scope["raw_path"] == b"/v1/a%20b" and scope["query_string"] == b"x=1"
+    )

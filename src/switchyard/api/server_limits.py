@@ -150,7 +150,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
-        start_cycle(self)  # uvicorn's on_headers_complete, leaner, with the whole-answer write (server_cycle.py)
+        start_cycle(
+            self
+        )  # uvicorn's on_headers_complete, leaner, with the whole-answer write (server_cycle.py)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
