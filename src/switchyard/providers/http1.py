@@ -198,17 +198,15 @@ class Pool:
         while True:
             wait = min(read_timeout, deadline - time.monotonic())
             conn = await self._acquire(route, connect_timeout, wait, reuse)
-            ex = Exchange(asyncio.get_running_loop())
+            ex = Exchange()
             conn.exchange = ex
             assert conn.transport is not None
             conn.transport.write(payload)
             try:
-                async with asyncio.timeout(
-                    min(read_timeout, deadline - time.monotonic())
-                ):  # wait_for (3.11) can
-                    await asyncio.shield(
-                        ex.headers_ready
-                    )  # swallow a cancellation (see http1_response._next)
+                while not ex.head:
+                    if ex.error is not None:
+                        raise ex.error
+                    await ex.wait(min(read_timeout, deadline - time.monotonic()))
             except TimeoutError:
                 conn.close()
                 raise HTTPError("upstream did not answer in time", timeout=True) from None

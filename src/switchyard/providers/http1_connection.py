@@ -88,11 +88,11 @@ class Connection(asyncio.Protocol):
             )
         ex = self.exchange
         if ex is not None and not ex.done:
-            if ex.headers_ready.done() and not ex.headers_ready.exception() and _reads_to_close(ex):
+            if ex.head and ex.error is None and _reads_to_close(ex):
                 ex.done = True  # a response delimited by closing the connection is complete now
                 ex.wake()
             else:
-                started = ex.headers_ready.done()
+                started = ex.head
                 ex.fail(
                     HTTPError(
                         "upstream closed the connection" + (" mid-response" if started else ""),
@@ -140,7 +140,8 @@ class Connection(asyncio.Protocol):
                 )
             )
             return
-        ex.headers_ready.set_result(None)
+        ex.head = True
+        ex.wake()
 
     def on_body(self, body: bytes) -> None:
         ex = self.exchange

@@ -48,15 +48,15 @@ class Exchange:
         "chunks",
         "done",
         "error",
+        "head",
         "headers",
-        "headers_ready",
         "received",
         "status",
         "waiter",
     )
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.headers_ready: asyncio.Future[None] = loop.create_future()
+    def __init__(self) -> None:
+        self.head = False  # status and headers of the final (non-1xx) response have arrived
         self.status = 0
         self.headers: dict[str, str] = {}
         self.chunks: collections.deque[bytes] = collections.deque()
@@ -75,10 +75,27 @@ class Exchange:
         if self.done:
             return
         self.error = exc
-        if not self.headers_ready.done():
-            self.headers_ready.set_exception(exc)
-            self.headers_ready.exception()  # mark retrieved: the caller may already have given up
         self.wake()
+
+    async def wait(self, timeout: float) -> None:
+        """Until the connection reports something (the head, body bytes, the end, a failure): TimeoutError after
+        `timeout` seconds. One future and one timer handle per wait (asyncio.timeout and shield cost several
+        objects and callbacks, on every request). Cancelling the waiting task cancels only this private future:
+        the connection's state is untouched, and a cancellation is never swallowed (asyncio.wait_for on 3.11 can
+        lose one that arrives as the future completes)."""
+        loop = asyncio.get_running_loop()
+        w = self.waiter = loop.create_future()
+        timer = loop.call_at(loop.time() + timeout, _expire, w)
+        try:
+            await w
+        finally:
+            timer.cancel()
+            self.waiter = None
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 class _Inflater:
@@ -145,20 +162,14 @@ class Response:
                 raise ex.error
             if ex.done:
                 return None
-            loop = asyncio.get_running_loop()
-            ex.waiter = loop.create_future()
-            timeout = min(self._read_timeout, self._deadline - time.monotonic())
             try:
                 # not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as the waiter
                 # completes, and a fast upstream always has the next chunk ready, so a stream whose caller left
                 # was read to its end (every token paid for, up to max_response_bytes held for the log)
-                async with asyncio.timeout(max(timeout, 0.0)):
-                    await ex.waiter
+                await ex.wait(min(self._read_timeout, self._deadline - time.monotonic()))
             except TimeoutError:
                 self.close()
                 raise HTTPError("upstream response stalled past the timeout", timeout=True) from None
-            finally:
-                ex.waiter = None
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         encoding = self.headers.get("content-encoding", "").strip().lower()
