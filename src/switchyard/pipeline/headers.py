@@ -63,32 +63,45 @@ def _true(v: str | None) -> bool:
     return v is not None and v.strip().lower() == "true"
 
 
+# Helicone headers read into fields of HeliconeHeaders (values with `or None`: an empty header is no value) and
+# those also mirrored into properties so they can be filtered like any property (as Helicone does).
+_FIELDS = {
+    "helicone-user-id": ("user_id", False),
+    "helicone-session-id": ("session_id", True),
+    "helicone-session-path": ("session_path", True),
+    "helicone-session-name": ("session_name", True),
+    "helicone-prompt-id": ("prompt_id", True),
+    "helicone-stripe-customer-id": (None, True),  # metering (stores/usage_report.py)
+}
+
+
 def parse_helicone(headers: dict[str, str]) -> HeliconeHeaders:
-    rid = (headers.get("helicone-request-id") or "").strip()
-    # Helicone accepts only UUIDs here and silently generates one otherwise; we do the same, so a stored id is
-    # always a canonical lowercase UUID (no NUL bytes, no look-alike spellings of one id).
+    # Helicone accepts only UUIDs as Helicone-Request-Id and silently generates one otherwise; we do the same, so
+    # a stored id is always a canonical lowercase UUID (no NUL bytes, no look-alike spellings of one id).
     uid = new_request_id()
-    caller = _UUID.fullmatch(rid) is not None
-    h = HeliconeHeaders(request_id=rid.lower() if caller else uid, uid=uid, caller_id=caller)
+    h = HeliconeHeaders(request_id=uid, uid=uid)
     props = h.properties
-    for name, value in headers.items():
-        if name.startswith(_PROPERTY) and len(name) > len(_PROPERTY):
-            props[name[len(_PROPERTY) :]] = value
-    h.user_id = headers.get("helicone-user-id") or None
-    h.session_id = headers.get("helicone-session-id") or None
-    h.session_path = headers.get("helicone-session-path") or None
-    h.session_name = headers.get("helicone-session-name") or None
-    h.prompt_id = headers.get("helicone-prompt-id") or None
-    h.omit_request = _true(headers.get("helicone-omit-request"))
-    h.omit_response = _true(headers.get("helicone-omit-response"))
-    # Helicone mirrors session and prompt headers into properties so they can be filtered like any property.
-    for header, prop in (
-        ("helicone-session-id", "helicone-session-id"),
-        ("helicone-session-path", "helicone-session-path"),
-        ("helicone-session-name", "helicone-session-name"),
-        ("helicone-prompt-id", "helicone-prompt-id"),
-        ("helicone-stripe-customer-id", "helicone-stripe-customer-id"),  # metering (stores/usage_report.py)
-    ):
-        if headers.get(header):
-            props[prop] = headers[header]
+    mirrored: list[tuple[str, str]] = []
+    for name, value in headers.items():  # one pass; most requests carry no Helicone header at all
+        if not name.startswith("helicone-"):
+            continue
+        if name.startswith(_PROPERTY):
+            if len(name) > len(_PROPERTY):
+                props[name[len(_PROPERTY) :]] = value
+        elif name == "helicone-request-id":
+            rid = value.strip()
+            if _UUID.fullmatch(rid) is not None:
+                h.request_id, h.caller_id = rid.lower(), True
+        elif name == "helicone-omit-request":
+            h.omit_request = _true(value)
+        elif name == "helicone-omit-response":
+            h.omit_response = _true(value)
+        elif (spec := _FIELDS.get(name)) is not None and value:
+            attr, mirror = spec
+            if attr is not None:
+                setattr(h, attr, value)
+            if mirror:
+                mirrored.append((name, value))
+    for name, value in mirrored:  # after the properties: the header wins over a property of the same name
+        props[name] = value
     return h

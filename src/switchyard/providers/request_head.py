@@ -88,20 +88,42 @@ def route_for(url: str, proxies: ProxySettings) -> Route:
     )
 
 
+_GOOD_NAMES: set[str] = set()  # header names already found to be tokens (a few dozen in practice; bounded)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # control characters other than HTAB, CR, LF
+
+
 def encode_head(method: str, route: Route, headers: dict[str, str], body_len: int) -> bytes:
-    """The request line and header block. Raises ValueError for a header that cannot be sent."""
+    """The request line and header block. Raises ValueError for a header that cannot be sent.
+
+    Checked as a whole, once: the block's only CR and LF are the line ends written here (a value's own CR or LF
+    would add to their count), no other control byte is in it, and every name is a token (each name's check is
+    remembered)."""
     head = [
         f"{method} {route.target} HTTP/1.1\r\nhost: {route.host_header}\r\ncontent-length: {body_len}\r\n"
     ]
+    lines = 4  # request line, host, content-length, the blank line
     if route.proxy is not None and not route.tunnel and route.proxy.authorization:
         head.append(f"proxy-authorization: {route.proxy.authorization}\r\n")
+        lines += 1
+    good = _GOOD_NAMES
     for k, v in headers.items():
-        if not _TOKEN.fullmatch(k) or _BAD_VALUE.search(v):
-            raise ValueError(header_problem(k, v) or f"header {k!r} cannot be sent")
+        if k not in good:
+            if not _TOKEN.fullmatch(k):
+                raise ValueError(header_problem(k, v) or f"header {k!r} cannot be sent")
+            if len(good) < 1024:
+                good.add(k)
         head.append(f"{k}: {v}\r\n")
     head.append("\r\n")
+    text = "".join(head)
+    if (
+        text.count("\n") != lines + len(headers)
+        or text.count("\r") != lines + len(headers)
+        or _CONTROL.search(text)
+    ):
+        bad = next((k for k, v in headers.items() if header_problem(k, v)), None)
+        raise ValueError(header_problem(bad, headers[bad]) if bad else "the request head cannot be sent")
     try:
-        return "".join(head).encode("latin-1")
+        return text.encode("latin-1")
     except UnicodeEncodeError:
         bad = next((k for k, v in headers.items() if header_problem(k, v)), "?")
         raise ValueError(header_problem(bad, headers.get(bad, "")) or "a header cannot be sent") from None
