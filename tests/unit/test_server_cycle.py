@@ -14,7 +14,7 @@ import httptools
 import pytest
 from tests.unit.test_limits_protocol import Transport, protocol
 
-from switchyard.api.asgi import WHOLE_RESPONSE
+from switchyard.api.asgi import STREAM_START, WHOLE_RESPONSE
 from switchyard.api.server_cycle import HeadRejected
 from switchyard.api.server_limits import ServerLimits
 
@@ -162,3 +162,40 @@ async def test_percent_encoded_path_and_query_reach_the_scope():
     assert (
         scope["path"] == "/v1/a b" and scope["raw_path"] == b"/v1/a%20b" and scope["query_string"] == b"x=1"
     )
+
+
+class StreamApp(WholeApp):
+    """Starts a chunked answer with the server's stream start, then sends the rest as ASGI messages."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.seen.append(scope)
+        await receive()
+        try:
+            scope["extensions"][STREAM_START](200, self.headers, b"data: 1\n\n")
+        except HeadRejected as e:
+            self.errors.append(e)
+            return
+        await send({"type": "http.response.body", "body": b"data: 2\n\n", "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def test_a_stream_starts_with_its_head_and_first_chunk_in_one_write_and_stays_valid_http():
+    app = StreamApp([(b"content-type", b"text/event-stream")])
+    proto, t = served(app)
+    writes: list[bytes] = []
+    t.write = writes.append  # type: ignore[method-assign]
+    proto.data_received(REQUEST * 2)  # two requests on one keep-alive connection
+    for _ in range(5):
+        await settle()
+    assert writes[0].startswith(b"HTTP/1.1 200 OK\r\n") and writes[0].endswith(b"data: 1\n\n\r\n")
+    responses = Parsed(b"".join(writes)).responses
+    assert [r["body"] for r in responses] == [b"data: 1\n\ndata: 2\n\n"] * 2
+    assert responses[0]["headers"]["transfer-encoding"] == "chunked" and not t.closed
+
+
+async def test_a_stream_head_cannot_carry_its_own_framing():
+    app = StreamApp([(b"content-length", b"10")])
+    proto, t = served(app)
+    proto.data_received(REQUEST)
+    await settle()
+    assert len(app.errors) == 1 and b"content-length: 10" not in bytes(t.out)

@@ -23,6 +23,9 @@ SSE = b"text/event-stream"
 # The ASGI extension (scope["extensions"]) of a server that writes a whole answer in one call:
 # write(status, headers, body, content_type), synchronous; see api/server_cycle.py.
 WHOLE_RESPONSE = "switchyard.whole_response"
+# ... and one that writes a chunked answer's head with its first chunk: start(status, headers, first), synchronous;
+# the rest of the stream goes through `send`.
+STREAM_START = "switchyard.stream_start"
 
 
 def too_large(limit: int) -> GatewayError:

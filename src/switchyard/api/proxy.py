@@ -14,7 +14,16 @@ from typing import Any
 
 from ..pipeline.handle import handle
 from ..pipeline.reply import SSE, Reply, StreamReply
-from .asgi import WHOLE_RESPONSE, Receive, Scope, Send, declared_length, read_body, send_response
+from .asgi import (
+    STREAM_START,
+    WHOLE_RESPONSE,
+    Receive,
+    Scope,
+    Send,
+    declared_length,
+    read_body,
+    send_response,
+)
 from .content_encoding import check as check_encodings
 from .content_encoding import codings, inflated
 from .surfaces import SurfaceSpec
@@ -63,11 +72,11 @@ class ProxyRoute:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         reply = await handle(self.deps, self, HttpRequest(scope, receive, self.deps.settings.server))
+        extensions = scope.get("extensions") or {}
         if isinstance(reply, StreamReply):
-            await _write_stream(reply, receive, send)
+            await _write_stream(reply, receive, send, extensions.get(STREAM_START))
         elif reply.body is not None:
-            extensions = scope.get("extensions")
-            whole = extensions.get(WHOLE_RESPONSE) if extensions else None
+            whole = extensions.get(WHOLE_RESPONSE)
             with contextlib.suppress(OSError, RuntimeError):
                 if whole is not None and reply.content_type != SSE:
                     whole(reply.status, reply.headers, reply.body, reply.content_type)  # one write
@@ -83,9 +92,9 @@ async def _write(reply: Reply, send: Send) -> None:
         await send_response(send, reply.status, reply.body or b"", reply.headers, reply.content_type)
 
 
-async def _write_stream(reply: StreamReply, receive: Receive, send: Send) -> None:
+async def _write_stream(reply: StreamReply, receive: Receive, send: Send, start: Any) -> None:
     """Write the stream while watching for the caller's disconnect; when it leaves, the upstream is stopped too."""
-    pump = asyncio.ensure_future(_pump(reply, send))
+    pump = asyncio.ensure_future(_pump(reply, send, start))
     watch = asyncio.ensure_future(_wait_disconnect(receive))
     try:
         await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
@@ -101,10 +110,14 @@ async def _write_stream(reply: StreamReply, receive: Receive, send: Send) -> Non
         reply.close()
 
 
-async def _pump(reply: StreamReply, send: Send) -> None:
-    await send({"type": "http.response.start", "status": reply.status, "headers": reply.headers})
+async def _pump(reply: StreamReply, send: Send, start: Any) -> None:
+    chunks = reply.chunks()
     try:
-        async for out in reply.chunks():
+        if start is not None:  # the head and the first chunk in one write (api/server_cycle.py)
+            start(reply.status, reply.headers, await anext(chunks, b""))
+        else:
+            await send({"type": "http.response.start", "status": reply.status, "headers": reply.headers})
+        async for out in chunks:
             await send({"type": "http.response.body", "body": out, "more_body": True})
     except OSError:
         reply.left()

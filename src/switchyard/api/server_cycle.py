@@ -24,7 +24,7 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, RequestResponseCycle
 from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
-from .asgi import WHOLE_RESPONSE
+from .asgi import STREAM_START, WHOLE_RESPONSE
 
 _CONTROL = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # a head's bytes other than its line ends
 
@@ -41,14 +41,37 @@ class WholeResponseCycle(RequestResponseCycle):
         when a response was already started; a caller that left is ignored, as `send` ignores it."""
         if self.disconnected:
             return
+        framing = b"content-type: %s\r\ncontent-length: %d\r\n" % (content_type, len(body))
+        block = self._head(status, framing, 2, headers)
+        self.transport.write(block if self.scope["method"] == "HEAD" else block + body)
+        self.response_complete = True
+        self.message_event.set()
+        if not self.keep_alive:
+            self.transport.close()
+        self.on_response()
+
+    def write_stream_start(self, status: int, headers: list[tuple[bytes, bytes]], first: bytes) -> None:
+        """The head of a chunked answer and its first chunk in one write; the rest of the stream and its end go
+        through `send` as usual. `headers` must not frame the body themselves (Content-Length,
+        Transfer-Encoding): HeadRejected."""
+        if self.disconnected:
+            return
+        for name, _ in headers:
+            if name in (b"content-length", b"transfer-encoding"):
+                raise HeadRejected(f"a streamed answer cannot carry {name.decode()}")
+        block = self._head(status, b"transfer-encoding: chunked\r\n", 1, headers)
+        self.chunked_encoding = True
+        if first and self.scope["method"] != "HEAD":
+            block += b"%x\r\n%b\r\n" % (len(first), first)
+        self.transport.write(block)
+
+    def _head(
+        self, status: int, framing: bytes, framing_lines: int, headers: list[tuple[bytes, bytes]]
+    ) -> bytes:
+        """Status line and headers, checked (HeadRejected: nothing is written); marks the response started."""
         if self.response_started:
             raise RuntimeError("a response was already started")
-        head = [
-            STATUS_LINE[status],
-            b"content-type: ",
-            content_type,
-            b"\r\ncontent-length: %d\r\n" % len(body),
-        ]
+        head = [STATUS_LINE[status], framing]
         for name, value in self.default_headers:
             head += (name, b": ", value, b"\r\n")
         says_close = False
@@ -61,7 +84,7 @@ class WholeResponseCycle(RequestResponseCycle):
             head.append(b"connection: close\r\n")
         head.append(b"\r\n")
         block = b"".join(head)
-        lines = 4 + len(self.default_headers) + len(headers) + closes  # status, type, length, ..., blank
+        lines = 2 + framing_lines + len(self.default_headers) + len(headers) + closes  # status ... blank line
         if block.count(b"\n") != lines or block.count(b"\r") != lines or _CONTROL.search(block):
             raise HeadRejected("invalid HTTP header name or value")
         self.response_started = True
@@ -75,12 +98,7 @@ class WholeResponseCycle(RequestResponseCycle):
                 self.scope["http_version"],
                 status,
             )
-        self.transport.write(block if self.scope["method"] == "HEAD" else block + body)
-        self.response_complete = True
-        self.message_event.set()
-        if not self.keep_alive:
-            self.transport.close()
-        self.on_response()
+        return block
 
 
 def start_cycle(protocol: Any) -> None:
@@ -114,7 +132,7 @@ def start_cycle(protocol: Any) -> None:
         keep_alive=http_version != "1.0" and parser.should_keep_alive(),
         on_response=protocol.on_response_complete,
     )
-    scope["extensions"] = {WHOLE_RESPONSE: cycle.write_whole}
+    scope["extensions"] = {WHOLE_RESPONSE: cycle.write_whole, STREAM_START: cycle.write_stream_start}
     existing = protocol.cycle
     protocol.cycle = cycle
     if existing is None or existing.response_complete:
