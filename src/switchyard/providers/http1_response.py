@@ -188,6 +188,13 @@ class Response:
                 self.close()
 
     async def read(self) -> bytes:
+        ex = self._ex
+        if ex.done and ex.error is None and "content-encoding" not in self.headers:
+            # the usual small answer: all of it arrived with the head, nothing to wait for or decode
+            parts = list(ex.chunks)
+            ex.chunks.clear()
+            self._conn.consumed(ex, ex.buffered)
+            return parts[0] if len(parts) == 1 else b"".join(parts)
         parts = [c async for c in self.iter_chunks()]
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
