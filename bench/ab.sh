@@ -18,8 +18,7 @@ while [ $# -gt 2 ]; do
   esac
 done
 a=$1 b=$2
-# byte-code for both trees (this machine kind sets PYTHONDONTWRITEBYTECODE; a gateway started without byte-code
-# for its source measured ~7% slower than the same tree with it in paired runs)
+# byte-code for both trees, so neither start compiles its source (this machine kind sets PYTHONDONTWRITEBYTECODE)
 for p in "$a" "$b"; do (cd "$p" && env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -m compileall -q src >/dev/null); done
 "$here/upstream/start.sh" >/dev/null
 declare -A root url key model hdr dir
