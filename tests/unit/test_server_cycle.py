@@ -14,7 +14,7 @@ import httptools
 import pytest
 from tests.unit.test_limits_protocol import Transport, protocol
 
-from switchyard.api.asgi import STREAM_START, WHOLE_RESPONSE
+from switchyard.api.asgi import ON_DISCONNECT, STREAM_START, WHOLE_RESPONSE
 from switchyard.api.server_cycle import HeadRejected
 from switchyard.api.server_limits import ServerLimits
 
@@ -199,3 +199,38 @@ async def test_a_stream_head_cannot_carry_its_own_framing():
     proto.data_received(REQUEST)
     await settle()
     assert len(app.errors) == 1 and b"content-length: 10" not in bytes(t.out)
+
+
+async def test_the_disconnect_callback_fires_once_when_the_caller_leaves_mid_answer():
+    calls: list[str] = []
+
+    class Watching(WholeApp):
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            await receive()
+            scope["extensions"][ON_DISCONNECT](lambda: calls.append("left"))
+            scope["extensions"][STREAM_START](200, [], b"data: 1\n\n")
+            await asyncio.sleep(3600)  # cancelled with the test's loop
+
+    proto, t = served(Watching())
+    proto.data_received(REQUEST)
+    await settle()
+    proto.connection_lost(None)
+    proto.connection_lost(None)  # a second report changes nothing
+    assert calls == ["left"]
+
+
+async def test_no_disconnect_callback_after_the_answer_is_complete():
+    calls: list[str] = []
+
+    class Done(WholeApp):
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            await receive()
+            watch = scope["extensions"][ON_DISCONNECT]
+            watch(lambda: calls.append("late"))
+            scope["extensions"][WHOLE_RESPONSE](200, [], b"{}", b"application/json")
+
+    proto, t = served(Done())
+    proto.data_received(REQUEST)
+    await settle()
+    proto.connection_lost(None)
+    assert calls == []

@@ -26,6 +26,8 @@ WHOLE_RESPONSE = "switchyard.whole_response"
 # ... and one that writes a chunked answer's head with its first chunk: start(status, headers, first), synchronous;
 # the rest of the stream goes through `send`.
 STREAM_START = "switchyard.stream_start"
+# ... and one that calls back when the caller's connection is lost: watch(callback | None), synchronous.
+ON_DISCONNECT = "switchyard.on_disconnect"
 
 
 def too_large(limit: int) -> GatewayError:

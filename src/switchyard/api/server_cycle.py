@@ -18,13 +18,14 @@ from __future__ import annotations
 import asyncio
 import re
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, RequestResponseCycle
 from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
-from .asgi import STREAM_START, WHOLE_RESPONSE
+from .asgi import ON_DISCONNECT, STREAM_START, WHOLE_RESPONSE
 
 _CONTROL = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # a head's bytes other than its line ends
 
@@ -34,6 +35,17 @@ class HeadRejected(RuntimeError):
 
 
 class WholeResponseCycle(RequestResponseCycle):
+    on_disconnect: Callable[[], None] | None = None  # see watch_disconnect
+
+    def watch_disconnect(self, callback: Callable[[], None] | None) -> None:
+        """`callback` is called once if the caller's connection is lost before the answer is complete (at once if
+        it already is); None stops watching. Replaces a task per stream that waits on `receive` for
+        http.disconnect (api/server_limits.py calls it from connection_lost)."""
+        self.on_disconnect = callback
+        if callback is not None and self.disconnected:
+            self.on_disconnect = None
+            callback()
+
     def write_whole(
         self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, content_type: bytes
     ) -> None:
@@ -132,7 +144,11 @@ def start_cycle(protocol: Any) -> None:
         keep_alive=http_version != "1.0" and parser.should_keep_alive(),
         on_response=protocol.on_response_complete,
     )
-    scope["extensions"] = {WHOLE_RESPONSE: cycle.write_whole, STREAM_START: cycle.write_stream_start}
+    scope["extensions"] = {
+        WHOLE_RESPONSE: cycle.write_whole,
+        STREAM_START: cycle.write_stream_start,
+        ON_DISCONNECT: cycle.watch_disconnect,
+    }
     existing = protocol.cycle
     protocol.cycle = cycle
     if existing is None or existing.response_complete:

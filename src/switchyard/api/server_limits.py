@@ -111,6 +111,12 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 timer.cancel()
         self._head_timer = self._drain_timer = self._linger_timer = None
         super().connection_lost(exc)
+        cycle = self.cycle
+        if cycle is not None and cycle.disconnected:  # left before the answer was complete
+            notify = getattr(cycle, "on_disconnect", None)
+            if notify is not None:
+                cycle.on_disconnect = None
+                notify()
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
