@@ -233,7 +233,11 @@ async def test_an_invalid_request_target_is_refused_before_connecting(path):
     "headers",
     [
         {"x-a": "v\r\nx-injected: 1"},
+        {"x-a": "v\nx-injected: 1"},
+        {"x-a": "v\rx"},
         {"x-a": "v\x00"},
+        {"x-a": "v\x7f"},
+        {"x-ok": "fine", "x-a": "v\x1b"},
         {"bad name": "v"},
         {"api-key": "k\u20ac"},
         {"x\u00e9": "v"},
