@@ -8,6 +8,7 @@ import time
 
 import httpx
 
+from support.cli_inprocess import refused_serve
 from support.gateway import BIN, GatewayProcess, cli, default_config, free_port
 
 
@@ -47,22 +48,13 @@ def test_first_start_prints_a_key_that_works(upstream, tmp_path):
 def test_a_bad_config_fails_the_start_naming_the_field(tmp_path):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("server: {port: not-a-port}\n")
-    out = subprocess.run(
-        [str(BIN), "serve", "--config", str(cfg)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "SWITCHYARD_HOME": str(tmp_path)},
-    )
+    env = {**os.environ, "SWITCHYARD_HOME": str(tmp_path)}
+    out = refused_serve("--config", str(cfg), env=env)  # refused before serving: in this process
     assert out.returncode == 2
     assert "server.port" in out.stderr
-    cfg.write_text("providers:\n  my-llm: {base_url: 'http://x'}\n")
+    cfg.write_text("providers:\n  my-llm: {base_url: 'http://x'}\n")  # refused as the app is built: a process
     out = subprocess.run(
-        [str(BIN), "serve", "--config", str(cfg)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "SWITCHYARD_HOME": str(tmp_path)},
+        [str(BIN), "serve", "--config", str(cfg)], capture_output=True, text=True, timeout=60, env=env
     )
     assert out.returncode != 0 and "providers.my-llm" in out.stderr and "format" in out.stderr
 

@@ -1,7 +1,8 @@
 """What `switchyard serve` refuses to start with, as an operator meets it: admin or master keys shorter than 32
 characters, an empty master.key, and a master key the shared database was not set up with (a replica whose
 `${SWITCHYARD_MASTER_KEY}` was unset would otherwise make its own and silently fail every BYOK key); plus the
-private home directory and the optional bearer token on /metrics."""
+private home directory and the optional bearer token on /metrics. The refused starts and the CLI commands run in
+this process (support/cli_inprocess.py: `serve` up to its refusal); the gateways that do start are real processes."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ import httpx
 import pytest
 import yaml
 
-from support.gateway import BIN, GatewayProcess, default_config, free_port
+from support.cli_inprocess import refused_serve, run_cli
+from support.gateway import GatewayProcess, default_config, free_port
 from support.services import drop_schema, fresh_schema, require_postgres
 
 METRICS_TOKEN = "metrics-" + secrets.token_hex(16)
@@ -25,16 +27,16 @@ METRICS_TOKEN = "metrics-" + secrets.token_hex(16)
 def run(
     home: Path, cfg: dict[str, Any], *args: str, env: dict[str, str] | None = None, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """`switchyard <args>` with this home and config; a refusal ends it long before the timeout."""
+    """`switchyard <args>` with this home and config, in this process; a `serve` here must be refused."""
     home.mkdir(parents=True, exist_ok=True)
     path = home / "switchyard.yaml"
     path.write_text(yaml.safe_dump(cfg))
     full_env = {**os.environ, "SWITCHYARD_HOME": str(home), "SWITCHYARD_CONFIG": str(path), **(env or {})}
     if "SWITCHYARD_ADMIN_KEY" not in (env or {}):
         full_env.pop("SWITCHYARD_ADMIN_KEY", None)  # only this test's own admin key, if any
-    return subprocess.run(
-        [str(BIN), *args], env=full_env, capture_output=True, text=True, timeout=90, input=stdin
-    )
+    if args[0] == "serve":
+        return refused_serve(*args[1:], env=full_env)
+    return run_cli(args, env=full_env, stdin=stdin or "")
 
 
 def test_serve_refuses_short_admin_keys(upstream, tmp_path):

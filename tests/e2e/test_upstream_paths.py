@@ -5,7 +5,6 @@ answer leaves the pooled connection usable, and an egress proxy from HTTP_PROXY 
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 from collections.abc import Iterator
 
@@ -14,7 +13,8 @@ import orjson
 import pytest
 import yaml
 
-from support.gateway import BIN, GatewayProcess, default_config, free_port
+from support.cli_inprocess import refused_serve
+from support.gateway import GatewayProcess, default_config, free_port
 from support.http_proxy import ForwardProxy
 from support.raw_http import InThread, RawRequest, RawServer, response
 from support.wire import exchange
@@ -177,12 +177,7 @@ def test_a_provider_header_that_cannot_be_sent_fails_the_start_naming_the_field(
     cfg["providers"]["openai"]["headers"] = {"x-team": "a\r\nx-injected: 1"}
     path = tmp_path / "switchyard.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    out = subprocess.run(
-        [str(BIN), "serve"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"SWITCHYARD_HOME": str(tmp_path), "SWITCHYARD_CONFIG": str(path), "PATH": "/usr/bin:/bin"},
-    )
+    env = {"SWITCHYARD_HOME": str(tmp_path), "SWITCHYARD_CONFIG": str(path), "PATH": "/usr/bin:/bin"}
+    out = refused_serve(env=env)  # in this process, up to the refusal (support/cli_inprocess.py)
     assert out.returncode == 2
     assert "providers.openai.headers" in out.stderr and "control character" in out.stderr

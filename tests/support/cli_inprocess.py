@@ -2,9 +2,11 @@
 (`switchyard.cli:main`) with the environment, standard input, output and exit status a subprocess would have,
 without a new interpreter and its imports for every command.
 
-What only a real process shows — the console script itself, `serve`, signals, a second process reading the same
-home — stays tested with subprocesses (test_cli_and_keys, test_startup_secrets, test_migration_doc, the gateways
-every e2e test starts).
+What only a real process shows — the console script itself, a `serve` that starts, signals, a second process
+reading the same home — stays tested with subprocesses (test_cli_and_keys, test_startup_secrets, test_migration_doc,
+the gateways every e2e test starts). A `serve` that must refuse to start (a bad configuration, a short or foreign
+master key) is the same function up to its refusal: `refused_serve` runs it here, and fails the test, instead of
+serving, if the command gets past its checks.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, NoReturn
+from unittest import mock
 
 from switchyard.cli import main
 
@@ -45,12 +49,24 @@ def _exit_status(e: SystemExit, stderr: io.StringIO) -> int:
     return 1
 
 
+def _began_serving(*args: Any) -> NoReturn:
+    raise AssertionError(
+        "`switchyard serve` passed its start-up checks and began serving instead of refusing"
+    )
+
+
 def _run(argv: list[str], env: Mapping[str, str], stdin: str) -> subprocess.CompletedProcess[str]:
     out, err = io.StringIO(), io.StringIO()
     with _one_at_a_time, _environment(env), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         saved_stdin, sys.stdin = sys.stdin, io.TextIOWrapper(io.BytesIO(stdin.encode()), encoding="utf-8")
         try:
-            code = main(argv)
+            with contextlib.ExitStack() as no_serving:
+                if (
+                    argv[0] == "serve"
+                ):  # refused_serve: one worker serves here, several exec a new interpreter
+                    no_serving.enter_context(mock.patch("switchyard.cli.serving.run", _began_serving))
+                    no_serving.enter_context(mock.patch.object(os, "execv", _began_serving))
+                code = main(argv)
         except SystemExit as e:  # argparse's usage errors
             code = _exit_status(e, err)
         finally:
@@ -65,7 +81,19 @@ def run_cli(
     the answer has the returncode, stdout and stderr of the command."""
     argv = [str(a) for a in args]
     assert argv and argv[0] != "serve", "serve needs a process of its own (support.gateway.GatewayProcess)"
-    env = dict(os.environ if env is None else env)
+    return _in_a_thread_if_a_loop_runs(argv, os.environ if env is None else env, stdin)
+
+
+def refused_serve(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """`switchyard serve ARGS` with exactly `env` as its environment, for a start that must be refused: its exit
+    status and output up to the refusal. Had it begun serving, the test fails (AssertionError) instead."""
+    return _in_a_thread_if_a_loop_runs(["serve", *map(str, args)], env, "")
+
+
+def _in_a_thread_if_a_loop_runs(
+    argv: list[str], env: Mapping[str, str], stdin: str
+) -> subprocess.CompletedProcess[str]:
+    env = dict(env)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
