@@ -130,13 +130,17 @@ def test_one_id_in_two_organisations_is_logged_for_each(gw: GatewayProcess) -> N
     assert gw.wait_row(x, key=b)["request_properties"] == {"who": "b"}
 
 
-def _in_parallel(*calls: Any) -> list[httpx.Response]:
-    """Start the calls 0.3 s apart (the first is slow upstream), return their answers in order."""
+def _in_parallel(upstream: MockUpstream, *calls: Any) -> list[httpx.Response]:
+    """Start each call once the one before has reached the upstream (the first is slow there: 1 s), return their
+    answers in order. (A fixed 0.3 s apart let a busy machine send the second first.)"""
     with concurrent.futures.ThreadPoolExecutor(len(calls)) as pool:
         futures = []
         for call in calls:
+            seen = len(upstream.seen)
             futures.append(pool.submit(call))
-            time.sleep(0.3)
+            deadline = time.monotonic() + 30
+            while len(upstream.seen) == seen and time.monotonic() < deadline and not futures[-1].done():
+                time.sleep(0.01)
         return [f.result() for f in futures]
 
 
@@ -147,6 +151,7 @@ def test_an_id_in_flight_in_the_organisation_is_409_and_a_later_reuse_keeps_both
     x = str(uuid.uuid4())
     before = len(upstream.seen)
     first, second = _in_parallel(
+        upstream,
         lambda: chat(gw, key, x, "[[slow]] first", headers={"Helicone-Property-Who": "first"}),
         lambda: chat(gw, key, x, "second", headers={"Helicone-Property-Who": "second"}),
     )
@@ -169,10 +174,11 @@ def test_an_id_in_flight_in_the_organisation_is_409_and_a_later_reuse_keeps_both
         assert gw.wait_row(r["request_id"], key=key)["request_id"] == r["request_id"]
 
 
-def test_duplicate_ids_with_credits_are_never_503(gw: GatewayProcess) -> None:
+def test_duplicate_ids_with_credits_are_never_503(gw: GatewayProcess, upstream: MockUpstream) -> None:
     keys = [org_key(gw, "ids-credits", credits_usd=5.0) for _ in range(2)]
     x = str(uuid.uuid4())
     same_org = _in_parallel(
+        upstream,
         lambda: chat(gw, keys[0], x, "[[slow]] one", max_tokens=20),
         lambda: chat(gw, keys[0], x, "two", max_tokens=20),
     )
@@ -180,6 +186,7 @@ def test_duplicate_ids_with_credits_are_never_503(gw: GatewayProcess) -> None:
     openai_error(same_org[1], 409, "duplicate_request_id")
     y = str(uuid.uuid4())  # two organisations, one id, both holding credits at the same moment
     cross = _in_parallel(
+        upstream,
         lambda: chat(gw, keys[0], y, "[[slow]] one", max_tokens=20),
         lambda: chat(gw, keys[1], y, "[[slow]] two", max_tokens=20),
     )
