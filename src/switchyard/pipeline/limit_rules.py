@@ -80,6 +80,54 @@ def resolve_rules(
     return _dedupe(rules)
 
 
+@dataclass(slots=True)
+class Binding:
+    """What admission needs of one (policy header, gateway key, organisation), worked out once and kept by
+    `limits.Limits` for the requests that follow: the parsed policy, whether a USD rule applies, and — when no
+    request can change them (no counter segmented by a caller's user or property, no USD reservation to size,
+    no malformed configured rule to warn about) — the rules themselves, their charges and the policy's answer
+    headers. `key` and `org` are the principal's own objects: a changed key or organisation is a new object
+    (the auth cache replaces it), which a binding made for the old one does not match."""
+
+    key: Any
+    org: Any
+    policy: RateLimitPolicy | None
+    usd: bool  # a USD rule applies: the plan is bounded and the reservation sized per request
+    rules: list[Rule] | None  # None: resolved per request (resolve_rules)
+    charges: list[Charge]
+    settles: bool  # some rule is settled after the answer (tokens, usd); requests are final at admission
+    headers: RateHeaders | None = None  # the policy rule's answer headers (made at the first admission)
+
+    def rate_headers(self, rule: Rule) -> RateHeaders:
+        """The policy rule's answer headers: they depend on the policy alone, never on the request's segment."""
+        if self.headers is None:
+            self.headers = RateHeaders(rule)
+        return self.headers
+
+
+def bind(principal: Any, helicone: Any, policy: RateLimitPolicy | None) -> Binding:
+    key, org = principal.key, principal.org
+    configured = (*getattr(key, "limits", ()), *getattr(org, "limits", ()))
+    usd = (policy is not None and policy.unit == "cents") or any(r.metric == USD for r in configured)
+    fixed = (
+        not usd
+        and (policy is None or policy.segment is None)
+        and all(_request_independent(r) for r in configured)
+    )
+    settles = usd or any(r.metric == TOKENS for r in configured)
+    if not fixed:
+        return Binding(key, org, policy, usd, None, [], settles)
+    rules = resolve_rules(principal, helicone, policy)
+    return Binding(key, org, policy, usd, rules, [r.charge for r in rules], settles)
+
+
+def _request_independent(rule: LimitRule) -> bool:
+    if rule.metric not in _METRIC_CODE or rule.window_seconds < 1:
+        return False  # malformed: resolve_rules warns about it on every request
+    per = rule.per or ""
+    return per != "user" and not per.startswith("property:")
+
+
 def _configured(source: str, rule: LimitRule, key: Any, org: Any, helicone: Any, reserve: int) -> Rule | None:
     if rule.metric not in _METRIC_CODE or rule.window_seconds < 1:
         log.warning("ignoring a malformed %s limit: %s", source, rule.as_dict())
@@ -151,18 +199,45 @@ def _quota(rule: Rule) -> tuple[str, str, float]:
     return str(c.limit), ("request" if c.metric == REQUESTS else "token"), 1
 
 
-def rate_headers(rule: Rule, used: int, reset_ms: int | None) -> list[tuple[str, str]]:
-    quota, unit, per = _quota(rule)
+def _remaining_and_reset(rule: Rule, per: float, used: int, reset_ms: int | None) -> tuple[int, int]:
     remaining = max(0, math.floor((rule.charge.limit - used) / per))
     window = rule.charge.window_ms // 1000
     # bucket rounding can add up to window/1000 to an entry's life: never report more than the window
     reset = min(window, math.ceil(reset_ms / 1000)) if reset_ms is not None else window
+    return remaining, max(0, reset)
+
+
+def rate_headers(rule: Rule, used: int, reset_ms: int | None) -> list[tuple[str, str]]:
+    quota, unit, per = _quota(rule)
+    remaining, reset = _remaining_and_reset(rule, per, used, reset_ms)
     return [
         ("helicone-ratelimit-limit", quota),
         ("helicone-ratelimit-remaining", str(remaining)),
-        ("helicone-ratelimit-policy", f"{quota};w={window};u={unit}"),
-        ("helicone-ratelimit-reset", str(max(0, reset))),
+        ("helicone-ratelimit-policy", f"{quota};w={rule.charge.window_ms // 1000};u={unit}"),
+        ("helicone-ratelimit-reset", str(reset)),
     ]
+
+
+class RateHeaders:
+    """`rate_headers` of one rule as answer headers (bytes), with the parts that never change encoded once: a
+    rule bound once serves many requests (`limits.Limits` keeps it)."""
+
+    __slots__ = ("_limit", "_per", "_policy", "_rule")
+
+    def __init__(self, rule: Rule) -> None:
+        quota, unit, per = _quota(rule)
+        self._rule, self._per = rule, per
+        self._limit = quota.encode()
+        self._policy = f"{quota};w={rule.charge.window_ms // 1000};u={unit}".encode()
+
+    def encoded(self, used: int, reset_ms: int | None) -> list[tuple[bytes, bytes]]:
+        remaining, reset = _remaining_and_reset(self._rule, self._per, used, reset_ms)
+        return [
+            (b"helicone-ratelimit-limit", self._limit),
+            (b"helicone-ratelimit-remaining", str(remaining).encode()),
+            (b"helicone-ratelimit-policy", self._policy),
+            (b"helicone-ratelimit-reset", str(reset).encode()),
+        ]
 
 
 def rejection(rule: Rule, decision: Decision) -> GatewayError:

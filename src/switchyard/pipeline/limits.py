@@ -57,13 +57,14 @@ from typing import Any, cast
 from ..errors import GatewayError
 from ..ids import new_request_id
 from ..stores.limiter_types import NANO_PER_USD, TOKENS, USD, Charge, Decision, Limiter, LocalLimiter
-from .limit_rules import Rule, rate_headers, rejection, resolve_rules
+from .limit_rules import Binding, Rule, bind, rejection, resolve_rules
 from .ratelimit_policy import PolicyCache, RateLimitPolicy, policy_header
 from .spend import bounded_attempts, check_choices
 
 log = logging.getLogger("switchyard.limits")
 
 _RETRY_REDIS_AFTER = 1.0  # seconds between probes while Redis is down
+_MAX_BINDINGS = 1024  # (policy header, key, organisation) bindings kept; all dropped when full
 
 
 class Admission:
@@ -79,10 +80,12 @@ class Admission:
         rules: list[Rule],
         headers: list[tuple[bytes, bytes]],
         kept: list[Any] | None = None,
+        settles: bool = True,
     ) -> None:
         self._limits, self._backend, self._rid, self._rules = limits, backend, rid, rules
         self.headers = headers  # Helicone-RateLimit-* for the response, when a header policy is active
-        self._done = not rules
+        # nothing to settle without a tokens or usd rule: a request count is final at admission
+        self._done = not rules or not settles
         self._kept = kept  # the attempts a USD rule lets run, when it dropped some
 
     def attempts(self, planned: list[Any]) -> list[Any]:
@@ -151,6 +154,7 @@ class Limits:
         self._timeout = timeout_ms / 1000
         self._max_n, self._allow_unpriced = max_n, allow_unpriced
         self._policies = PolicyCache(max_policy_window_s)
+        self._bindings: dict[tuple[str | None, str, str], Binding] = {}
         self._pending: set[asyncio.Task[Any]] = set()
         self._down_until = 0.0  # monotonic; 0: Redis believed healthy
         self._probing = False
@@ -213,21 +217,26 @@ class Limits:
         under a USD rule, 429, 503). Use `admission.attempts(attempts)` afterwards."""
         check_choices(ctx.body or {}, self._max_n)
         principal = ctx.principal
+        key, org = principal.key, principal.org
         raw = policy_header(ctx.forward_headers)
-        if raw is None and not principal.key.limits and not principal.org.limits:
+        if raw is None and not key.limits and not org.limits:
             return NO_LIMITS
-        policy = self._policy(raw) if raw is not None else None
+        bound = self._bindings.get((raw, key.id, org.id))
+        if bound is None or bound.key is not key or bound.org is not org:
+            bound = self._bind(raw, principal, ctx.helicone)
+        policy = bound.policy
         worst = 0.0
         kept = None
-        if (policy is not None and policy.unit == "cents") or any(
-            r.metric == USD for r in (*principal.key.limits, *principal.org.limits)
-        ):
+        if bound.usd:
             bounded, worst = bounded_attempts(ctx, attempts, self._allow_unpriced)
             kept = bounded if bounded is not attempts else None
-        rules = resolve_rules(principal, ctx.helicone, policy, worst)
+        if bound.rules is not None:  # the same for every request of this key and policy
+            rules, charges = bound.rules, bound.charges
+        else:
+            rules = resolve_rules(principal, ctx.helicone, policy, worst)
+            charges = [r.charge for r in rules]
         if not rules:
             return NO_LIMITS
-        charges = [r.charge for r in rules]
         # names this request's reservations; not the Helicone request id, which a caller may reuse
         rid = new_request_id() if worst > 0 else ""
         backend: Limiter = self.backend
@@ -254,12 +263,9 @@ class Limits:
             raise rejection(blocked, decision)
         self._decide(rules, "admitted")
         headers: list[tuple[bytes, bytes]] = []
-        if policy is not None:
-            headers = [
-                (k.encode(), v.encode())
-                for k, v in rate_headers(rules[0], decision.used[0], decision.reset_ms[0])
-            ]
-        return Admission(self, backend, rid, rules, headers, kept)
+        if policy is not None:  # the policy's rule comes first
+            headers = bound.rate_headers(rules[0]).encoded(decision.used[0], decision.reset_ms[0])
+        return Admission(self, backend, rid, rules, headers, kept, bound.settles)
 
     def finish(self, admission: Admission, ctx: Any) -> None:
         """Settle after the answer without delaying it: inline when in process, else as a tracked task."""
@@ -276,6 +282,15 @@ class Limits:
 
     def _policy(self, raw: str) -> RateLimitPolicy:
         return self._policies.get(raw)
+
+    def _bind(self, raw: str | None, principal: Any, helicone: Any) -> Binding:
+        """A new binding for this policy header, key and organisation (400 for a bad policy: never kept)."""
+        policy = self._policy(raw) if raw is not None else None
+        bound = bind(principal, helicone, policy)
+        if len(self._bindings) >= _MAX_BINDINGS:
+            self._bindings.clear()
+        self._bindings[(raw, principal.key.id, principal.org.id)] = bound
+        return bound
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

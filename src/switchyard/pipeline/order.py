@@ -56,10 +56,14 @@ def order(attempts: list[Attempt], health: Any | None, pinned: str | None = None
 
 
 def _has_twins(attempts: list[Attempt]) -> bool:
+    """Two BYOK keys for one endpoint next to each other (same item and rank): they take turns."""
     prev = None
     for a in attempts:
-        k = (a.group, a.auth, a.rank)
-        if a.auth == "byok" and k == prev:
+        if a.auth != "byok":
+            prev = None
+            continue
+        k = (a.group, a.rank)
+        if k == prev:
             return True
         prev = k
     return False

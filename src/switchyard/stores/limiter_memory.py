@@ -162,32 +162,44 @@ class MemoryLimiter:
 
     def acquire_now(self, rid: str, charges: list[Charge], now_ms: int | None = None) -> Decision:
         now = _now_ms() if now_ms is None else now_ms
-        self._tick(now)
-        counters = [self._get(c) for c in charges]
-        used = []
-        for counter in counters:
-            counter.expire(now)
+        self._ops += 1
+        if not self._ops & 63:
+            self._tick(now)
+        found = self._counters.get
+        counters: list[_Counter] = []
+        used: list[int] = []
+        for c in charges:  # one pass: find (or make), expire, read
+            counter = found(c.counter)
+            if counter is None or c.group:
+                counter = self._get(c)
+            log = counter.log
+            if counter.reserved or (log and log[0][0] + counter.window_ms <= now):
+                counter.expire(now)
+            counters.append(counter)
             used.append(counter.total + counter.reserved_total)
         blocked, wait = -1, 0
-        for i, (c, counter) in enumerate(zip(charges, counters, strict=True)):
+        for i, c in enumerate(charges):
             if used[i] >= c.limit:
-                log = [(ts, a) for ts, a in counter.log]
-                w = retry_after_ms(log, used[i], c.limit, c.window_ms, now)
+                counter = counters[i]
+                log_ = [(ts, a) for ts, a in counter.log]
+                w = retry_after_ms(log_, used[i], c.limit, c.window_ms, now)
                 if w > wait:
                     blocked, wait = i, w
         if blocked >= 0:
-            self._trim(charges)
+            if self._groups:
+                self._trim(charges)
             return Decision(False, used, [k.reset_ms(now) for k in counters], blocked, wait)
         until = now + self._ttl
-        for i, (c, counter) in enumerate(zip(charges, counters, strict=True)):
+        for i, c in enumerate(charges):
             if c.metric == REQUESTS:
-                counter.add(now, c.amount)
+                counters[i].add(now, c.amount)
                 used[i] += c.amount
             elif c.metric == USD and c.amount > 0:
-                counter.reserve(rid, c.amount, until)
+                counters[i].reserve(rid, c.amount, until)
                 used[i] += c.amount
-        self._trim(charges)
-        return Decision(True, used, [k.reset_ms(now) for k in counters])
+        if self._groups:  # only grouped (segmented) counters are capped
+            self._trim(charges)
+        return Decision(True, used, [k.log[0][0] + k.window_ms - now if k.log else None for k in counters])
 
     def settle_now(self, rid: str, charges: list[Charge], now_ms: int | None = None) -> None:
         now = _now_ms() if now_ms is None else now_ms
@@ -220,10 +232,8 @@ class MemoryLimiter:
         self._groups.clear()
 
     def _tick(self, now: int) -> None:
-        """Every 64 operations look at 64 counters and drop the idle ones: O(1) amortised, no pauses."""
-        self._ops += 1
-        if self._ops & 63:
-            return
+        """Every 64 admissions (the caller counts them in `_ops`) look at 64 counters and drop the idle ones: O(1)
+        amortised, no pauses."""
         if not self._sweep:
             self._sweep = list(self._counters)
         sweep = self._sweep
