@@ -46,7 +46,8 @@ run: install
 
 ## Run the whole test suite (unit, in-process, contract on SQLite and PostgreSQL, end-to-end with real SDKs).
 ## Four pytest-xdist workers on two cores (much of the suite waits on sockets, subprocesses and timers); a test
-## module stays on one worker, so its module fixtures start once. PYTEST_ARGS="-n 0" runs it in one process.
+## module stays on one worker, so its module fixtures start once, and the slowest modules are handed out first
+## (tests/support/module_order.py, module_costs.txt). PYTEST_ARGS="-n 0" runs it in one process.
 PYTEST_ARGS ?= -n 4 --dist loadfile --durations=25
 test: install tests/e2e/node/node_modules/.installed $(CHROMIUM) $(PROMETHEUS)
 	env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -m pytest $(PYTEST_ARGS)
