@@ -101,7 +101,13 @@ COMPLETIONS: dict[str, Callable[[Any], str | None]] = {
 
 
 def check_params(body: dict[str, Any], rules: dict[str, Callable[[Any], str | None]]) -> None:
-    """Raise a 400 naming the first standard parameter whose type or range is wrong."""
+    """Raise a 400 naming the first standard parameter (in `rules`' order) whose type or range is wrong."""
+    for name, value in body.items():  # a body names a few parameters, the table a score: look up the body's
+        rule = rules.get(name)
+        if rule is not None and value is not None and rule(value) is not None:
+            break
+    else:
+        return
     for name, rule in rules.items():
         value = body.get(name)
         if value is None:
