@@ -214,6 +214,7 @@ async def test_the_disconnect_callback_fires_once_when_the_caller_leaves_mid_ans
     proto, t = served(Watching())
     proto.data_received(REQUEST)
     await settle()
+    assert bytes(t.out).endswith(b"data: 1\n\n\r\n") and calls == []  # streaming, caller still there
     proto.connection_lost(None)
     proto.connection_lost(None)  # a second report changes nothing
     assert calls == ["left"]
@@ -232,5 +233,6 @@ async def test_no_disconnect_callback_after_the_answer_is_complete():
     proto, t = served(Done())
     proto.data_received(REQUEST)
     await settle()
+    assert bytes(t.out).endswith(b"\r\n\r\n{}")  # answered in full before the connection goes
     proto.connection_lost(None)
     assert calls == []

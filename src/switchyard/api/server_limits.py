@@ -28,7 +28,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from ..config import ServerSettings
 from ..errors import GatewayError
-from .server_cycle import start_cycle
+from .server_cycle import WholeResponseCycle, start_cycle
 
 LINGER_SECONDS = 2.0  # how long a refused connection's incoming bytes are discarded before it is closed
 RETRY_AFTER_SECONDS = 1
@@ -112,8 +112,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_timer = self._drain_timer = self._linger_timer = None
         super().connection_lost(exc)
         cycle = self.cycle
-        if cycle is not None and cycle.disconnected:  # left before the answer was complete
-            notify = getattr(cycle, "on_disconnect", None)
+        if isinstance(cycle, WholeResponseCycle) and cycle.disconnected:  # left before the answer was complete
+            notify = cycle.on_disconnect
             if notify is not None:
                 cycle.on_disconnect = None
                 notify()
