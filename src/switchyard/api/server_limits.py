@@ -112,7 +112,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_timer = self._drain_timer = self._linger_timer = None
         super().connection_lost(exc)
         cycle = self.cycle
-        if isinstance(cycle, WholeResponseCycle) and cycle.disconnected:  # left before the answer was complete
+        if (
+            isinstance(cycle, WholeResponseCycle) and cycle.disconnected
+        ):  # left before the answer was complete
             notify = cycle.on_disconnect
             if notify is not None:
                 cycle.on_disconnect = None
