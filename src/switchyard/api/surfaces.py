@@ -32,6 +32,7 @@ class SurfaceSpec:
     check: Callable[[dict[str, Any], Any], dict[str, Any]]
     anthropic_errors: bool = False  # errors in Anthropic's shape instead of OpenAI's
     always_usage: bool = False  # the caller's format always carries usage in streams
+    counts_tokens: bool = False  # the plan counts input tokens, nothing is generated (count_tokens)
 
     def error_body(self, e: GatewayError) -> bytes:
         return e.anthropic_body() if self.anthropic_errors else e.openai_body()

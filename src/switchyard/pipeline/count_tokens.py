@@ -56,7 +56,8 @@ async def count(executor: Any, ctx: RequestContext, attempts: list[Any], body: d
             ctx.upstream_ms += (time.perf_counter() - started) * 1000
         ctx.provider, ctx.model = attempt.provider.id, attempt.provider_model_id
         ctx.registry_model = attempt.model.id if attempt.model else None
-        return orjson.dumps({"input_tokens": n})
+        ctx.response_body = result = orjson.dumps({"input_tokens": n})
+        return result
     raise final_error(errors)
 
 

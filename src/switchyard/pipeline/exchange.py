@@ -42,6 +42,9 @@ class SurfaceSpec(Protocol):
     def always_usage(self) -> bool: ...  # the caller's format always carries usage in streams
 
     @property
+    def counts_tokens(self) -> bool: ...  # Anthropic's count_tokens: the plan counts, nothing is generated
+
+    @property
     def make(self) -> Callable[[dict[str, str]], Surface]: ...
 
     @property

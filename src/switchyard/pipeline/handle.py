@@ -1,7 +1,7 @@
 """The owner of a proxied request: its steps in order, top to bottom, and what the HTTP layer gets back.
 
     auth → read/parse → prompt, surface check → options → plan → limits → cache → execute → reply
-                                                                                   (record: finish.py)
+                                                         └→ count (count_tokens)       (record: finish.py)
 
 `handle` returns a `Reply` (bytes, status, headers) or a `StreamReply` for the HTTP layer (`api/proxy.py`) to
 write; errors become a `Reply` in the caller's wire format here. A whole answer's request is finished (limits
@@ -19,6 +19,7 @@ from .cache_ticket import hit_reply, lookup
 from .caller_body import parse_json_body, require_model
 from .caller_keys import caller_key, caller_plan
 from .context import RequestContext
+from .count_tokens import count
 from .exchange import Exchange, Route
 from .finish import finish
 from .headers import header_map, parse_helicone
@@ -69,6 +70,8 @@ async def handle(deps: Any, route: Route, request: Request) -> Reply | StreamRep
         ctx.options = route_options(headers, deps.retry_default)
         ctx.model_override = model_override(headers, deps.registry)
         x.attempts = _plan(deps, x, who, model, await deps.keyrings.get(org_id))
+        if x.spec.counts_tokens:  # count_tokens: a Claude attempt counts; nothing is generated or charged
+            return answered(x, await count(deps.executor, ctx, x.attempts, x.body))
         # may it: rate limits and budgets (400 bad n/policy/price, 429 over a limit, 503)
         x.admission = await deps.limits.admit(ctx, x.attempts)
         x.attempts = x.admission.attempts(x.attempts)  # less those a USD budget cannot bound
@@ -105,7 +108,8 @@ def _plan(deps: Any, x: Exchange, who: Principal, model: str, ring: Any) -> list
     """The attempts for the model field with the organisation's keys (after the token-limit handler, which may
     rewrite the body or pick the fallback), filtered by the key's allow-list."""
     ctx = x.ctx
-    handler = handler_of(x.headers)  # Helicone-Token-Limit-Exception-Handler (400 when unknown)
+    # Helicone-Token-Limit-Exception-Handler (400 when unknown); never for a count: it would change what is counted
+    handler = None if x.spec.counts_tokens else handler_of(x.headers)
     if handler is not None:
         body, model = fit_request(handler, x.body, model, ctx.model_override, deps.planner, ring)
         x.rewrite(body, f"token-limit {handler}")
