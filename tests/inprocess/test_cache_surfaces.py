@@ -66,3 +66,30 @@ async def test_another_organisation_gets_a_miss(gw: AsgiGateway) -> None:
     other = await gw.new_key("another-org")
     r = await gw.post(path, body, key=other, **CACHE)
     assert r.status_code == 200 and r.headers["helicone-cache"] == "MISS"
+
+
+async def test_the_same_body_in_other_bytes_is_the_same_entry(gw: AsgiGateway) -> None:
+    """The key is the parsed body's canonical form (pipeline/caching.py), never the caller's bytes: key order,
+    spacing and JSON escapes do not split entries; a different value does."""
+    tag = uuid.uuid4().hex
+    compact = b'{"model":"gpt-4o-mini/openai","messages":[{"role":"user","content":"caf\xc3\xa9 %s"}]}'
+    spaced = (
+        b'{ "messages" : [ { "content" : "caf\\u00e9 %s" , "role" : "user" } ] ,\n'
+        b'  "model" : "gpt-4o-mini/openai" }\n'
+    )
+
+    async def post(raw: bytes) -> Any:
+        headers = gw.headers(**{"Content-Type": "application/json", **CACHE})
+        r = await gw.client.post("/v1/chat/completions", content=raw % tag.encode(), headers=headers)
+        assert r.status_code == 200, r.text
+        return r
+
+    start = len(gw.transport.sent)
+    first = await post(compact)
+    assert first.headers["helicone-cache"] == "MISS"
+    await asyncio.sleep(0.05)  # the save is scheduled after the answer
+    second = await post(spaced)
+    assert second.headers["helicone-cache"] == "HIT" and second.content == first.content
+    assert len(gw.transport.sent) - start == 1
+    other = await post(compact.replace(b"caf\xc3\xa9", b"cafe"))
+    assert other.headers["helicone-cache"] == "MISS"

@@ -119,7 +119,12 @@ def parse_cache_request(headers: Mapping[str, str]) -> CacheRequest | None:
 
 def cache_key(org_id: str, kind: str, body: Mapping[str, Any], req: CacheRequest) -> str:
     """sha256 over (organisation, route kind, seed) and the body with ignored keys dropped, keys sorted so
-    that field order never splits entries. `stream` is a body field, so streams and answers are apart."""
+    that field order never splits entries. `stream` is a body field, so streams and answers are apart.
+
+    The parsed body, not the caller's bytes: key order, spacing and escapes must not split entries (Helicone hashes
+    the raw text). That costs one sorted serialisation, which is small next to the hash itself (ARCHITECTURE.md,
+    step 4: 0.19 vs 0.47 µs for an 80-byte body, 8.5 vs 88 µs at 100 kB). sha256, not a faster non-cryptographic
+    hash: the organisation is inside the hashed text, so a crafted collision must stay out of reach."""
     if req.ignore_keys:
         body = {k: v for k, v in body.items() if k not in req.ignore_keys}
     h = hashlib.sha256(orjson.dumps([org_id, kind, req.seed]))
