@@ -99,8 +99,10 @@ def hit_reply(x: Exchange, hit: CacheHit) -> Reply:
     return answered(x, entry.body, SSE if entry.content_type == _SSE else entry.content_type.encode())
 
 
+_USAGE_FIELDS = frozenset(f.name for f in dataclasses.fields(Usage))
+
+
 def _usage(data: dict[str, Any] | None) -> Usage | None:
     if not data:
         return None
-    known = {f.name for f in dataclasses.fields(Usage)}
-    return Usage(**{k: v for k, v in data.items() if k in known and isinstance(v, int)})
+    return Usage(**{k: v for k, v in data.items() if k in _USAGE_FIELDS and isinstance(v, int)})

@@ -97,11 +97,22 @@ def _ttl(value: str | None) -> int:
     return min(age, MAX_TTL_S)
 
 
+_SWITCHES = frozenset({"helicone-cache-enabled", "helicone-cache-read", "helicone-cache-save"})
+_OPTIONS = frozenset(
+    {"cache-control", "helicone-cache-bucket-max-size", "helicone-cache-seed", "helicone-cache-ignore-keys"}
+)
+_ENABLED = CacheRequest(read=True, save=True)  # `Helicone-Cache-Enabled: true` and every default
+
+
 def parse_cache_request(headers: Mapping[str, str]) -> CacheRequest | None:
     """Caller headers (lowercase names) → the cache request, or None when caching is off for this request.
     Raises a 400 GatewayError naming the header for a bad bucket size or age; only when caching is on, so
     an ordinary `Cache-Control` on an uncached request is never an error."""
+    if _SWITCHES.isdisjoint(headers):  # every request asks: one C-level pass over the header names
+        return None
     enabled = _true(headers.get("helicone-cache-enabled"))
+    if enabled and _OPTIONS.isdisjoint(headers):
+        return _ENABLED
     read = enabled or _true(headers.get("helicone-cache-read"))
     save = enabled or _true(headers.get("helicone-cache-save"))
     if not (read or save):
