@@ -15,7 +15,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from switchyard.config import Settings
 from switchyard.observe.cost import Usage
-from switchyard.observe.tracing import Tracing, finish_reasons
+from switchyard.observe.tracing import Tracing, finish_reasons, operation_name
 from switchyard.observe.tracing_setup import build_tracing, traces_url
 from switchyard.pipeline.context import AttemptLog, RequestContext
 from switchyard.pipeline.headers import parse_helicone
@@ -138,6 +138,15 @@ def test_failed_request_is_an_error_span():
     tracing.record(ctx, {})
     root = next(s for s in exp.get_finished_spans() if s.kind == SpanKind.SERVER)
     assert root.status.status_code == StatusCode.ERROR and root.attributes["error.type"] == "429"
+
+
+def test_a_token_count_is_not_named_a_chat():
+    """count_tokens goes through the proxy pipeline (and so is traced) but generates nothing."""
+    assert [operation_name(p) for p in ("/v1/messages/count_tokens", "/messages", "/v1/embeddings")] == [
+        "count_tokens",
+        "chat",
+        "embeddings",
+    ]
 
 
 def test_finish_reasons_of_each_format():

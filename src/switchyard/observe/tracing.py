@@ -60,6 +60,7 @@ _OPERATIONS = {
     "chat/completions": "chat",
     "completions": "text_completion",
     "messages": "chat",
+    "messages/count_tokens": "count_tokens",  # not a generation: no semconv name, so its own
     "responses": "chat",
     "embeddings": "embeddings",
 }
