@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from sqlalchemy.exc import DBAPIError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -20,6 +19,7 @@ from ..pipeline.headers import header_map
 from ..stores.base import StoreUnavailable
 from ..stores.filters import FilterError
 from ..stores.insights_types import InsightsError, TimeRange
+from ..stores.sql_errors import DB_OUTAGE
 from .asgi import read_body
 
 log = logging.getLogger("switchyard.api")
@@ -101,7 +101,7 @@ def org_scoped(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
             err = e
         except (InsightsError, FilterError) as e:
             err = bad_request(str(e), code="invalid_request")
-        except (StoreUnavailable, OSError, DBAPIError):
+        except (StoreUnavailable, *DB_OUTAGE):
             err = GatewayError(
                 503, "The request log is unavailable; try again shortly.", code="store_unavailable"
             )

@@ -13,7 +13,6 @@ from typing import Any
 import orjson
 from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
 
 from .base import StoreUnavailable
 from .filters import to_sql
@@ -25,6 +24,7 @@ from .schema import requests as q
 from .schema import text_hash
 from .schema_dashboard import request_feedback as fb
 from .schema_dashboard import request_scores as sc
+from .sql_errors import DB_OUTAGE
 
 ROW_COLUMNS = (  # one request's columns in lists and exports (then its properties and feedback)
     "id",
@@ -273,7 +273,7 @@ async def annotations_for(store: Any, org_id: str, ids: list[str]) -> dict[str, 
                     select(sc).where(sc.c.org_id == org_id, sc.c.request_id.in_(chunk))
                 ):
                     out[x.request_id]["scores"][x.name] = x.value
-    except (OSError, DBAPIError) as e:
+    except DB_OUTAGE as e:
         raise StoreUnavailable(str(e)) from None
     return out
 

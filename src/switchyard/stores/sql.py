@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from .base import Conflict, GatewayKey, NotFound, Org, StoreUnavailable
 from .schema import gateway_keys, organizations
 from .sql_credits import CreditsMixin
+from .sql_errors import DB_OUTAGE
 from .sql_meta import MetaMixin
 from .sql_provider_keys import ProviderKeysMixin
 from .sql_requests import RequestLogMixin
@@ -144,7 +145,7 @@ class SQLStore(SettingsMixin, ProviderKeysMixin, CreditsMixin, MetaMixin, Reques
         try:
             async with self.engine.connect() as conn:
                 await conn.execute(select(1))
-        except (OSError, DBAPIError) as e:
+        except DB_OUTAGE as e:
             raise StoreUnavailable(str(e)) from None
 
     # -- organisations ---------------------------------------------------------------------------
@@ -205,7 +206,7 @@ class SQLStore(SettingsMixin, ProviderKeysMixin, CreditsMixin, MetaMixin, Reques
                 row = (
                     await conn.execute(select(gateway_keys).where(gateway_keys.c.key_hash == key_hash))
                 ).first()
-        except (OSError, DBAPIError) as e:
+        except DB_OUTAGE as e:
             raise StoreUnavailable(str(e)) from None
         return key_of(row) if row else None
 

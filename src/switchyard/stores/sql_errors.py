@@ -6,8 +6,14 @@ import contextlib
 from collections.abc import Iterator
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from .base import StoreUnavailable
+
+# What a store call raises when the database cannot serve it now: a lost or refused connection, a failing server
+# (DBAPIError), or every pooled connection busy past the pool's timeout (PoolTimeout: not a DBAPIError, so it used
+# to escape as a 500 under load).
+DB_OUTAGE: tuple[type[Exception], ...] = (OSError, DBAPIError, PoolTimeout)
 
 
 @contextlib.contextmanager
@@ -19,5 +25,5 @@ def unavailable_on_db_error() -> Iterator[None]:
         yield
     except IntegrityError:
         raise
-    except (OSError, DBAPIError) as e:
-        raise StoreUnavailable(str(e)) from None
+    except DB_OUTAGE as e:
+        raise StoreUnavailable(str(e) or type(e).__name__) from None
