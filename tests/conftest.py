@@ -11,6 +11,7 @@ import pytest
 
 from support.fault_upstream import FaultUpstream
 from support.gateway import GatewayProcess, default_config, free_port
+from support.httpx_tls import share_default_tls_context
 from support.mock_upstream import MockUpstream
 from support.module_order import module_costs, slowest_modules_first
 
@@ -20,6 +21,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # LiteLLM fetches its model cost map from GitHub on import (three tries with sleeps, ~10 s offline) unless told
     # to use its bundled copy; set before any test module or subprocess imports it.
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    share_default_tls_context()  # one TLS context for the test process's httpx clients (support/httpx_tls.py)
     # the slowest modules first (support/module_order.py), not pytest-xdist's most-tests-first
     if hasattr(config.option, "loadscopereorder"):
         config.option.loadscopereorder = False
