@@ -16,10 +16,9 @@ from starlette.responses import Response
 
 from ..errors import GatewayError, bad_request
 from ..pipeline.headers import header_map
-from ..stores.base import StoreUnavailable
 from ..stores.filters import FilterError
 from ..stores.insights_types import InsightsError, TimeRange
-from ..stores.sql_errors import DB_OUTAGE
+from ..stores.sql_errors import STORE_DOWN
 from .asgi import read_body
 
 log = logging.getLogger("switchyard.api")
@@ -101,7 +100,7 @@ def org_scoped(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
             err = e
         except (InsightsError, FilterError) as e:
             err = bad_request(str(e), code="invalid_request")
-        except (StoreUnavailable, *DB_OUTAGE):
+        except STORE_DOWN:
             err = GatewayError(
                 503, "The request log is unavailable; try again shortly.", code="store_unavailable"
             )

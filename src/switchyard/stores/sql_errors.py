@@ -14,6 +14,7 @@ from .base import StoreUnavailable
 # (DBAPIError), or every pooled connection busy past the pool's timeout (PoolTimeout: not a DBAPIError, so it used
 # to escape as a 500 under load).
 DB_OUTAGE: tuple[type[Exception], ...] = (OSError, DBAPIError, PoolTimeout)
+STORE_DOWN: tuple[type[Exception], ...] = (StoreUnavailable, *DB_OUTAGE)  # the same, once wrapped or not
 
 
 @contextlib.contextmanager
