@@ -151,6 +151,7 @@ async def running(
         store,
         Spool(settings.spool_path),
         queue_size=log.queue_size,
+        memory_records=log.memory_records,
         batch_size=log.batch_size,
         flush_interval=log.flush_interval_ms / 1000,
         write_ahead=log.write_ahead,

@@ -9,8 +9,10 @@ loop re-inserts spooled files once a ping succeeds (inserts are idempotent on th
 
 When the spool fails too (disk full, permission denied, the directory replaced by a file), records stay in
 memory and the writer retries with backoff (up to `max_backoff`), logging and exporting how many are at risk.
-Memory is bounded: beyond `queue_size` records held, the newest are moved to the spool; when that is
-impossible, new records are dropped and counted (`dropped`). The writer and replay tasks are supervised:
+Memory is bounded twice. Beyond `memory_records` records in memory, the newest chunks whose write-ahead file
+exists drop their records and are read back from that file when their turn comes (`SinkSpill`, sink_spill.py): a
+writer that falls behind holds files, not dicts. Beyond `queue_size` records held (in memory or spilled), the
+newest go to the replay queue; when that is impossible, new records are dropped and counted (`dropped`). The writer and replay tasks are supervised:
 an unexpected exception is logged, counted and the task restarted. `close` drains for at most `drain_timeout`
 and never raises.
 
@@ -34,6 +36,7 @@ from typing import Any
 from ..stores.base import StoreUnavailable
 from .sink_health import SinkHealth
 from .sink_replay import SinkReplay
+from .sink_spill import SinkSpill
 from .spool import Spool
 
 log = logging.getLogger("switchyard.sink")
@@ -41,18 +44,19 @@ log = logging.getLogger("switchyard.sink")
 
 @dataclass(slots=True)
 class _Chunk:
-    records: list[dict[str, Any]]
+    records: list[dict[str, Any]] | None  # None: spilled, only in its write-ahead files (sink_spill.py)
     paths: list[Path]  # its write-ahead files (one per flush tick coalesced into it); empty: only in memory
+    size: int  # records in the chunk
     done: int = 0  # records from the front already in the store
 
     @property
     def left(self) -> int:
-        return len(self.records) - self.done
+        return self.size - self.done
 
 
-class LogSink(SinkHealth, SinkReplay):
+class LogSink(SinkHealth, SinkReplay, SinkSpill):
     """The queue, its write-ahead files and the writer; failure reporting in `SinkHealth` (sink_health.py), the
-    replay of spooled files in `SinkReplay` (sink_replay.py)."""
+    replay of spooled files in `SinkReplay` (sink_replay.py), the memory bound in `SinkSpill` (sink_spill.py)."""
 
     def __init__(
         self,
@@ -60,6 +64,7 @@ class LogSink(SinkHealth, SinkReplay):
         spool: Spool,
         *,
         queue_size: int = 20_000,
+        memory_records: int = 2_000,
         batch_size: int = 500,
         flush_interval: float = 0.05,
         replay_interval: float = 1.0,
@@ -74,6 +79,7 @@ class LogSink(SinkHealth, SinkReplay):
         self._delivering: _Chunk | None = None  # the chunk being inserted (never moved under the writer)
         self._unsaved = 0  # records in _chunks that are in neither the store nor the spool
         self._queue_size = queue_size
+        self._memory_records = memory_records
         self._batch_size = batch_size
         self._flush_interval = flush_interval
         self._replay_interval = replay_interval
@@ -91,7 +97,8 @@ class LogSink(SinkHealth, SinkReplay):
         self._timer: asyncio.TimerHandle | None = None
         self.written = 0  # records inserted
         self.spooled = 0  # records handed to the replay queue on disk
-        self.overflowed = 0  # of those, records moved to disk because memory was full
+        self.overflowed = 0  # of those, records moved to disk because more than `queue_size` were held
+        self.spilled = 0  # records whose memory was freed because their write-ahead file holds them
         self.dropped = 0  # records lost: memory full while the disk failed, or unsaved at the drain deadline
         self.restarts = 0  # writer or replay task restarts after an unexpected exception
         # called with each batch once it is in the store (webhooks' outbox); must be quick and must not block
@@ -103,7 +110,7 @@ class LogSink(SinkHealth, SinkReplay):
 
     @property
     def backlog(self) -> int:
-        """Records in memory not yet in the store (some of them may be on disk already)."""
+        """Records not yet in the store (in memory, or spilled: only in their write-ahead files)."""
         return len(self._queue) + sum(c.left for c in self._chunks)
 
     @property
@@ -242,12 +249,16 @@ class LogSink(SinkHealth, SinkReplay):
         batches instead of a tick's worth each: at 3,600 requests/s, 50 ms ticks made batches of ~180 rows, and
         the writer (~2,000 rows/s that way) fell further behind every second."""
         first = self._chunks[0]
-        while len(self._chunks) > 1:
+        while len(self._chunks) > 1 and self._store_up:
             nxt = self._chunks[1]
             if first.left + nxt.left > self._batch_size or bool(first.paths) != bool(nxt.paths):
                 return
-            first.records = first.records[first.done :] + nxt.records[nxt.done :]
-            first.done = 0
+            head = first.records if first.records is not None else self._load(first)
+            tail = nxt.records if nxt.records is not None else self._load(nxt)
+            if head is None or tail is None:
+                return
+            first.records = head[first.done :] + tail[nxt.done :]
+            first.size, first.done = len(first.records), 0
             first.paths += nxt.paths
             del self._chunks[1]
 
@@ -268,7 +279,7 @@ class LogSink(SinkHealth, SinkReplay):
                     log.exception("unexpected error writing ahead %d request records", len(records))
                 else:
                     self._spool_ok()
-            self._chunks.append(_Chunk(records, [path] if path is not None else []))
+            self._chunks.append(_Chunk(records, [path] if path is not None else [], len(records)))
             if path is None:
                 self._unsaved += len(records)
         held = sum(c.left for c in self._chunks)
@@ -282,10 +293,16 @@ class LogSink(SinkHealth, SinkReplay):
             self._chunks.remove(chunk)
             held -= chunk.left
             self.overflowed += chunk.left
+        self._spill()
 
     async def _deliver(self, chunk: _Chunk) -> bool:
         while self._store_up and chunk.left:
-            batch = chunk.records[chunk.done : chunk.done + self._batch_size]
+            records = chunk.records if chunk.records is not None else self._load(chunk)
+            if records is None:
+                return False  # the file cannot be read now: retried with backoff
+            if not chunk.left:
+                break  # its file was gone: counted as dropped
+            batch = records[chunk.done : chunk.done + self._batch_size]
             try:
                 rejected = await self._store.insert_requests(batch)
                 self._reject(rejected)
@@ -327,13 +344,16 @@ class LogSink(SinkHealth, SinkReplay):
                 # a file is gone (the directory was removed or replaced): the records left go to a new file
                 # (those also in an already committed file are replayed twice: replay is idempotent)
                 chunk.paths = []
+                if chunk.records is None:  # spilled: its records were only in that file
+                    self._lost(chunk, e)
+                    return True
                 self._unsaved += chunk.left
             else:
                 self.spooled += chunk.left
                 self._spool_ok()
                 return True
         try:
-            self.spool.write(chunk.records[chunk.done :])
+            self.spool.write(chunk.records[chunk.done :] if chunk.records is not None else ())
         except OSError as e:
             self._spool_failed(e)
             return False

@@ -38,6 +38,7 @@ class SinkReplay:
         def _spool_failed(self, e: OSError) -> None: ...
         def _reject(self, rejected: list[dict[str, Any]] | None) -> None: ...
         def _stored(self, batch: list[dict[str, Any]], rejected: list[dict[str, Any]] | None) -> None: ...
+        def _lost(self, chunk: _Chunk, reason: Exception) -> None: ...
 
     async def _replayer(self) -> None:
         while True:
@@ -51,6 +52,9 @@ class SinkReplay:
             return
         for chunk in self._chunks:
             if chunk.paths and not all(p.exists() for p in chunk.paths):
+                if chunk.records is None:  # spilled: its records were only in those files
+                    self._lost(chunk, FileNotFoundError(str(self.spool.dir)))
+                    continue
                 chunk.paths = []
                 self._unsaved += chunk.left
         try:
