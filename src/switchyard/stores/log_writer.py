@@ -1,4 +1,5 @@
-"""Bulk insert of request records on the raw driver connection (sqlite3 via aiosqlite, or asyncpg).
+"""Bulk insert of request records: the rows, the identity rules, and the PostgreSQL insert (asyncpg); SQLite's
+insert runs in a thread of its own on a sqlite3 connection of its own (log_writer_sqlite.py).
 
 Why not SQLAlchemy Core here: its per-row parameter processing runs on the event loop, and at gateway rates it
 cost ~40 µs per row — a fifth of a core at 6,000 requests/s. One statement per table per batch instead: a
@@ -19,14 +20,14 @@ so both backends store and find the same thing: `filters.clean_text` applies the
 from __future__ import annotations
 
 import functools
-import sqlite3
+import operator
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
 from ..ids import new_request_id
-from .rollup_journal import apply_postgres, apply_sqlite
+from .rollup_journal import apply_postgres
 from .schema import request_properties, requests, text_hash
 
 COLUMNS = [c.name for c in requests.columns]
@@ -44,6 +45,7 @@ _INTS = {
 _BOOLS = {"stream", "cache_hit", "pinned"}
 _PROP_COLUMNS = [c.name for c in request_properties.columns]
 _ID, _ORG, _UID, _DUP = (COLUMNS.index(c) for c in ("id", "org_id", "uid", "duplicate_of"))
+row_key = operator.itemgetter(_ID, _ORG)  # a request row's (id, org_id)
 _P_REQUEST = _PROP_COLUMNS.index("request_id")
 
 Row = tuple[Any, ...]
@@ -72,12 +74,23 @@ _TYPED = [(i, f) for i, (_, f) in enumerate(_CONVERT) if f is not _text]
 _TEXTS = [i for i, (_, f) in enumerate(_CONVERT) if f is _text]
 
 
-def _row(values: dict[str, Any]) -> Row:
+_ID_AT, _STREAM, _HIT, _PROPS, _ATTEMPTS = (
+    COLUMNS.index(c) for c in ("id", "stream", "cache_hit", "properties", "attempts")
+)
+
+
+def _row(rec: dict[str, Any], properties: str | None, attempts: str | None) -> Row:
     """One request row in column order: each value converted as `_CONVERT` says, but only where it is needed (a
     typed value of another class, a text with a NUL). Equal to converting every value, in half the time: the values
-    are nearly always of their column's type already, and this ran for every record on the event loop."""
-    get = values.get
+    are nearly always of their column's type already. Runs for every record (in the SQLite writer's thread, or on
+    the loop for PostgreSQL), so the record is read in place, not copied into a dict of the row's values first."""
+    get = rec.get
     row = [get(c) for c in COLUMNS]
+    row[_UID] = row[_UID] or row[_ID_AT]  # records spooled by older releases have no uid
+    row[_STREAM] = bool(row[_STREAM])
+    row[_HIT] = bool(row[_HIT])
+    row[_PROPS] = properties
+    row[_ATTEMPTS] = attempts
     for i, f in _TYPED:
         v = row[i]
         if v is not None and v.__class__ is not f:
@@ -152,19 +165,16 @@ def entries_of(records: Sequence[dict[str, Any]]) -> list[Entry]:
     """Records → (request row, property rows) per record, tuples in column order."""
     out = []
     for rec in records:
-        properties = {
-            clean_text(str(k).lower()): clean_text(str(v)) for k, v in (rec.get("properties") or {}).items()
-        }
+        props = rec.get("properties")
+        properties = (
+            {clean_text(str(k).lower()): clean_text(str(v)) for k, v in props.items()} if props else {}
+        )
         attempts = rec.get("attempts")
-        values = {
-            **rec,
-            "uid": rec.get("uid") or rec["id"],  # records spooled by older releases have no uid
-            "stream": bool(rec.get("stream")),
-            "cache_hit": bool(rec.get("cache_hit")),
-            "properties": orjson.dumps(properties).decode() if properties else None,
-            "attempts": orjson.dumps(attempts).decode() if attempts else None,
-        }
-        row = _row(values)
+        row = _row(
+            rec,
+            orjson.dumps(properties).decode() if properties else None,
+            orjson.dumps(attempts).decode() if attempts else None,
+        )
         out.append((row, [_prop(row[_ID], row[_ORG], k, v) for k, v in properties.items()]))
     return out
 
@@ -204,114 +214,33 @@ def resolve(entries: list[Entry], stored: dict[tuple[str, str], str]) -> list[En
     return out
 
 
-def _ids(entries: list[Entry]) -> list[str]:
+def ids_of(entries: list[Entry]) -> list[str]:
     return sorted({v for row, _ in entries for v in (row[_ID], row[_UID])})
 
 
-_INSERT_HEAD = f"INSERT INTO requests ({', '.join(COLUMNS)})"
+INSERT_HEAD = f"INSERT INTO requests ({', '.join(COLUMNS)})"
 _RETURNING = "ON CONFLICT (id, org_id) DO NOTHING RETURNING id, org_id"
-_SQLITE_IGNORE = "ON CONFLICT (id, org_id) DO NOTHING"
-_PROPS_HEAD = f"INSERT INTO request_properties ({', '.join(_PROP_COLUMNS)})"
-_PROPS_TAIL = "ON CONFLICT (request_id, org_id, key_hash) DO NOTHING"
-_ATTEMPTS = 4  # inserts per batch at most: a row that loses a race is resolved and tried again
+PROPS_HEAD = f"INSERT INTO request_properties ({', '.join(_PROP_COLUMNS)})"
+PROPS_TAIL = "ON CONFLICT (request_id, org_id, key_hash) DO NOTHING"
+ATTEMPTS = 4  # inserts per batch at most: a row that loses a race is resolved and tried again
 
 
 async def _write(entries: list[Entry], lookup: Any, insert: Any) -> tuple[list[Row], list[Row]]:
-    """Resolve against the stored rows, insert, resolve the race losers again. Returns what went in."""
+    """Resolve against the stored rows, insert, resolve the race losers again. Returns what went in. (SQLite's
+    writer thread runs the same loop without awaits: log_writer_sqlite.write.)"""
     done: list[Entry] = []
     pending = entries
-    for attempt in range(_ATTEMPTS + 1):
-        pending = resolve(pending, await lookup(_ids(pending)))
+    for attempt in range(ATTEMPTS + 1):
+        pending = resolve(pending, await lookup(ids_of(pending)))
         if not pending:
             return [row for row, _ in done], [p for _, ps in done for p in ps]
-        if attempt == _ATTEMPTS:
+        if attempt == ATTEMPTS:
             break
         inserted = await insert([row for row, _ in pending])
         done += [e for e in pending if (e[0][_ID], e[0][_ORG]) in inserted]
         pending = [e for e in pending if (e[0][_ID], e[0][_ORG]) not in inserted]
     # not bad data: the batch fails as a whole and is replayed later (idempotently)
-    raise RuntimeError(f"{len(pending)} request ids still in conflict after {_ATTEMPTS} attempts")
-
-
-# -- SQLite ------------------------------------------------------------------------------------------------
-
-_SQLITE_MAX_PARAMS = 32766  # SQLITE_MAX_VARIABLE_NUMBER since SQLite 3.32
-
-
-def _values(width: int, n: int) -> str:
-    one = "(" + ", ".join("?" * width) + ")"
-    return ", ".join([one] * n)
-
-
-def _chunks(rows: list[Any], most: int) -> list[list[Any]]:
-    """Split into power-of-two sized chunks (≤ `most`): sqlite3 caches one prepared statement per distinct SQL,
-    and a statement per batch size would keep up to 128 multi-megabyte programs alive."""
-    out, i = [], 0
-    while i < len(rows):
-        size = 1 << min(len(rows) - i, most).bit_length() - 1
-        out.append(rows[i : i + size])
-        i += size
-    return out
-
-
-async def insert_sqlite(conn: Any, records: Sequence[dict[str, Any]]) -> None:
-    """`conn` is an aiosqlite.Connection."""
-
-    async def lookup(ids: list[str]) -> dict[tuple[str, str], str]:
-        found: dict[tuple[str, str], str] = {}
-        for chunk in _chunks(ids, _SQLITE_MAX_PARAMS):
-            cur = await conn.execute(
-                f"SELECT id, org_id, uid FROM requests WHERE id IN ({', '.join('?' * len(chunk))})", chunk
-            )
-            found.update(((i, o), u) for i, o, u in await cur.fetchall())
-        return found
-
-    async def insert(rows: list[Row]) -> set[tuple[str, str]]:
-        # One multi-row statement, not executemany, and no RETURNING: sqlite3 releases and re-takes the GIL around
-        # every step (every row executemany binds, every row RETURNING yields), and with a busy event loop each
-        # hand-over waits up to the switch interval (5 ms) for the loop to let go: a convoy that held the writer to
-        # ~1,000 rows/s at saturation while the queue grew. The batch holds SQLite's write lock from its lookup on
-        # (BEGIN IMMEDIATE below), so no other writer can take an id in between and every resolved row goes in.
-        got: set[tuple[str, str]] = set()
-        for chunk in _chunks(rows, _SQLITE_MAX_PARAMS // len(COLUMNS)):
-            cur = await conn.execute(
-                f"{_INSERT_HEAD} VALUES {_values(len(COLUMNS), len(chunk))} {_SQLITE_IGNORE}",
-                [v for row in chunk for v in row],
-            )
-            if cur.rowcount != len(chunk):  # cannot happen under the write lock; the batch is replayed later
-                raise RuntimeError(
-                    f"{len(chunk) - cur.rowcount} request rows conflicted under the write lock"
-                )
-            got.update((row[_ID], row[_ORG]) for row in chunk)
-        return got
-
-    try:
-        if not conn.in_transaction:
-            await conn.execute("BEGIN IMMEDIATE")
-        rows, props = await _write(entries_of(records), lookup, insert)
-        for chunk in _chunks(props, _SQLITE_MAX_PARAMS // len(_PROP_COLUMNS)):
-            await conn.execute(
-                f"{_PROPS_HEAD} VALUES {_values(len(_PROP_COLUMNS), len(chunk))} {_PROPS_TAIL}",
-                [v for p in chunk for v in p],
-            )
-        await apply_sqlite(
-            conn, rows, props
-        )  # dashboard rollups, same transaction (stores/rollup_journal.py)
-        await conn.commit()
-    except (
-        sqlite3.IntegrityError,
-        sqlite3.DataError,
-        sqlite3.ProgrammingError,
-        sqlite3.InterfaceError,
-        UnicodeEncodeError,
-        TypeError,
-        RejectedBatch,
-    ) as e:  # TypeError: orjson refuses lone surrogates
-        await conn.rollback()
-        raise RejectedBatch(str(e)) from None
-    except BaseException:
-        await conn.rollback()
-        raise
+    raise RuntimeError(f"{len(pending)} request ids still in conflict after {ATTEMPTS} attempts")
 
 
 # -- PostgreSQL --------------------------------------------------------------------------------------------
@@ -327,8 +256,8 @@ def _unnest(head: str, columns: list[Any], tail: str) -> str:
     return f"{head} SELECT * FROM unnest({args}) {tail}"
 
 
-_PG_REQUESTS = _unnest(_INSERT_HEAD, list(requests.columns), _RETURNING)
-_PG_PROPS = _unnest(_PROPS_HEAD, list(request_properties.columns), _PROPS_TAIL)
+_PG_REQUESTS = _unnest(INSERT_HEAD, list(requests.columns), _RETURNING)
+_PG_PROPS = _unnest(PROPS_HEAD, list(request_properties.columns), PROPS_TAIL)
 
 
 def _columns(rows: list[Row], width: int) -> list[list[Any]]:

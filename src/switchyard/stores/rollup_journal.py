@@ -32,13 +32,12 @@ def _now() -> int:
     return int(time.time() * 1000)
 
 
-async def apply_sqlite(conn: Any, rows: Sequence[Sequence[Any]], props: Sequence[Sequence[Any]]) -> None:
-    """The batch's rollup deltas into the journal, inside the writer's open transaction (aiosqlite)."""
+def apply_sqlite(conn: Any, rows: Sequence[Sequence[Any]], props: Sequence[Sequence[Any]]) -> None:
+    """The batch's rollup deltas into the journal, inside the writer's open transaction (sqlite3, in the SQLite
+    log writer's thread: log_writer_sqlite.py)."""
     if rows:
         payload = orjson.dumps(fold(rows, props).compact()).decode()
-        await conn.execute(
-            "INSERT INTO rollup_journal (created_at, payload) VALUES (?, ?)", (_now(), payload)
-        )
+        conn.execute("INSERT INTO rollup_journal (created_at, payload) VALUES (?, ?)", (_now(), payload))
 
 
 async def apply_postgres(conn: Any, rows: Sequence[Sequence[Any]], props: Sequence[Sequence[Any]]) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from .base import Conflict, GatewayKey, NotFound, Org, StoreUnavailable
+from .log_writer_sqlite import SqliteLogWriter
 from .schema import gateway_keys, organizations
 from .sql_credits import CreditsMixin
 from .sql_errors import DB_OUTAGE
@@ -90,10 +91,13 @@ class SQLStore(SettingsMixin, ProviderKeysMixin, CreditsMixin, MetaMixin, Reques
         aurl = async_url(url)
         self.dialect = "sqlite" if aurl.startswith("sqlite") else "postgresql"
         kwargs: dict[str, Any] = {}
+        self.sqlite_log: SqliteLogWriter | None = None  # the request log's writer on a database file
         if self.dialect == "sqlite":
             path = aurl.split("///", 1)[1] if "///" in aurl else ""
             if path and path != ":memory:":
                 private_db_file(Path(path.split("?", 1)[0]))
+                if "?" not in path and not path.startswith("file:"):
+                    self.sqlite_log = SqliteLogWriter(path)
             kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
@@ -139,6 +143,8 @@ class SQLStore(SettingsMixin, ProviderKeysMixin, CreditsMixin, MetaMixin, Reques
             await conn.run_sync(run)
 
     async def close(self) -> None:
+        if self.sqlite_log is not None:
+            await self.sqlite_log.close()
         await self.engine.dispose()
 
     async def ping(self) -> None:

@@ -23,7 +23,8 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalErr
 
 from .base import RequestQuery, StoreUnavailable
 from .filters import COLUMNS, FilterError, to_sql
-from .log_writer import RejectedBatch, insert_postgres, insert_sqlite, storable
+from .log_writer import RejectedBatch, insert_postgres, storable
+from .log_writer_sqlite import SqliteLogWriter, insert_sqlite
 from .schema import requests
 
 log = logging.getLogger("switchyard.store")
@@ -53,6 +54,7 @@ def _query_errors() -> Iterator[None]:
 class RequestLogMixin:
     engine: Any
     dialect: str
+    sqlite_log: SqliteLogWriter | None
 
     async def insert_requests(self, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Insert request records, idempotently on (id, org_id, uid). Returns the records no backend form could
@@ -80,10 +82,15 @@ class RequestLogMixin:
 
     async def _insert_batch(self, records: Sequence[dict[str, Any]]) -> None:
         try:
+            if self.sqlite_log is not None:  # a database file: its own connection and thread
+                await self.sqlite_log.insert(records)
+                return
             async with self.engine.connect() as conn:
                 driver = (await conn.get_raw_connection()).driver_connection
-                if self.dialect == "sqlite":
-                    await insert_sqlite(driver, records)
+                if (
+                    self.dialect == "sqlite"
+                ):  # in memory: only the engine's connection sees it (aiosqlite's thread)
+                    await driver._execute(insert_sqlite, driver._conn, records)
                 else:
                     await insert_postgres(driver, records)
         except RejectedBatch:
