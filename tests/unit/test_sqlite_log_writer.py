@@ -1,19 +1,17 @@
-"""stores/log_writer_sqlite.py: the request log's SQLite writer has a connection and a thread of its own (off the
-event loop, one copy of its statements, none longer than MOST_ROWS rows), recovers from a locked or failed batch,
-and an in-memory database is still written on the engine's own connection."""
+"""stores/log_writer_sqlite.py: the request log's SQLite writer has a connection of its own (not the engine's pool:
+one copy of its statements, none longer than MOST_ROWS rows), recovers from a locked or failed batch, and an
+in-memory database is still written on the engine's own connection."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from switchyard.stores import log_writer_sqlite
 from switchyard.stores.base import StoreUnavailable
 from switchyard.stores.log_writer_sqlite import MOST_ROWS, SqliteLogWriter, _chunks
 from switchyard.stores.sql import SQLStore
@@ -38,26 +36,24 @@ async def file_store(tmp_path: Path) -> SQLStore:
     return store
 
 
-async def test_batches_run_in_the_writers_thread_on_its_own_connection(
+async def test_batches_are_written_on_the_writers_own_connection(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = await file_store(tmp_path)
-    threads: list[str] = []
-    entries_of = log_writer_sqlite.entries_of
-
-    def spy(records: Any) -> Any:
-        threads.append(threading.current_thread().name)
-        return entries_of(records)
-
-    monkeypatch.setattr(log_writer_sqlite, "entries_of", spy)
     try:
         org = await store.create_org("o")
+
+        class NoPool:
+            def connect(self) -> Any:
+                raise AssertionError("the log writer must not take a connection from the engine's pool")
+
+        monkeypatch.setattr(store, "engine", NoPool())
         records = [rec(org.id) for _ in range(700)]
         assert await store.insert_requests(records[:500]) == []
         assert await store.insert_requests(records[500:]) == []
         assert await store.insert_requests(records[:10]) == []  # a replay: nothing new, nothing twice
         assert store.sqlite_log is not None and store.sqlite_log._conn is not None
-        assert threads and all(t.startswith("switchyard-log-sqlite") for t in threads)
+        monkeypatch.undo()
         for r in (records[0], records[-1]):
             row = await store.get_request(org.id, r["id"])
             assert (

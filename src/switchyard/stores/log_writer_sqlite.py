@@ -1,26 +1,27 @@
-"""The request log's writer on SQLite: a sqlite3 connection of its own, used by a thread of its own.
+"""The request log's writer on SQLite: a connection of its own (aiosqlite: sqlite3 in a thread of its own).
 
-A batch is one call off the event loop (`run_in_executor`): rows from records, the identity lookup, the multi-row
-INSERTs, the rollup journal and the commit all run in the writer's thread, under `BEGIN IMMEDIATE`. Before, the
-batch ran on the loop through SQLAlchemy's async engine (greenlets, a pool checkout and a reset per batch) and
-aiosqlite (a future and a thread hop per statement), and it took whichever pooled connection came next, so every
-connection of the pool compiled and cached its own copies of the big INSERT programs (~5 MB each; the pool's
-copies were most of a serving process's growth under load). Now one connection holds one copy, and no statement
-has more than `MOST_ROWS` rows (a 512-row program is 2.8 MB, a 128-row one 0.7 MB).
+Before, each batch went through SQLAlchemy's async engine (a pool checkout, greenlet switches and a reset-on-return
+rollback per batch, on the event loop) and took whichever pooled connection came next, so every connection of the
+pool compiled and cached its own copies of the big multi-row INSERT programs (a 512-row one is 2.8 MB; the pool's
+copies were most of a serving process's growth under load). Now the writer keeps one connection, which holds one
+copy of each statement, and no statement has more than `MOST_ROWS` rows (a 128-row program is 0.7 MB).
+
+The rows are built on the loop and each statement is one hop to the connection's thread, as before. Tried and not
+kept: the whole batch (rows, lookup, inserts, rollup fold, commit) as one call into a thread of its own. It took
+the Python part of the work off the loop, but that thread then held the GIL in bursts of milliseconds, and in
+paired runs the loop answered fewer requests (bench/README.md, issue 10).
 
 Statements bind many rows each rather than `executemany` one: sqlite3 releases and re-takes the GIL around every
 step, and with a busy event loop each re-take waits up to the switch interval (5 ms): one row per step held a
 writer to ~1,000 rows/s at saturation. An in-memory database (which only its own connection sees) is written on
-the engine's connection instead, in aiosqlite's thread.
+the engine's connection instead.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sqlite3
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from typing import Any
 
 from .log_writer import (
@@ -75,41 +76,38 @@ def _flat(rows: list[Row]) -> list[Any]:
     return [v for row in rows for v in row]
 
 
-def write(
-    entries: list[Entry],
-    lookup: Callable[[list[str]], dict[tuple[str, str], str]],
-    insert: Callable[[list[Row]], set[tuple[str, str]]],
-) -> tuple[list[Row], list[Row]]:
-    """log_writer._write without awaits: resolve, insert, resolve the race losers again. Returns what went in."""
+async def _write(entries: list[Entry], lookup: Any, insert: Any) -> tuple[list[Row], list[Row]]:
+    """Resolve against the stored rows, insert, resolve the race losers again. Returns what went in."""
     done: list[Entry] = []
     pending = entries
     for attempt in range(ATTEMPTS + 1):
-        pending = resolve(pending, lookup(ids_of(pending)))
+        pending = resolve(pending, await lookup(ids_of(pending)))
         if not pending:
             return [row for row, _ in done], [p for _, ps in done for p in ps]
         if attempt == ATTEMPTS:
             break
-        inserted = insert([row for row, _ in pending])
+        inserted = await insert([row for row, _ in pending])
         done += [e for e in pending if row_key(e[0]) in inserted]
         pending = [e for e in pending if row_key(e[0]) not in inserted]
     raise RuntimeError(f"{len(pending)} request ids still in conflict after {ATTEMPTS} attempts")
 
 
-def insert_sqlite(conn: sqlite3.Connection, records: Sequence[dict[str, Any]]) -> None:
-    """One batch in one transaction, on the calling thread (the writer's, or aiosqlite's for :memory:)."""
+async def insert_sqlite(conn: Any, records: Sequence[dict[str, Any]]) -> None:
+    """One batch in one transaction. `conn` is an aiosqlite.Connection: the writer's own, or the engine's for an
+    in-memory database."""
 
-    def lookup(ids: list[str]) -> dict[tuple[str, str], str]:
+    async def lookup(ids: list[str]) -> dict[tuple[str, str], str]:
         found: dict[tuple[str, str], str] = {}
         for chunk in _chunks(ids, 512):
             sql = f"SELECT id, org_id, uid FROM requests WHERE id IN ({', '.join('?' * len(chunk))})"
-            found.update(((i, o), u) for i, o, u in conn.execute(sql, chunk).fetchall())
+            found.update(((i, o), u) for i, o, u in await (await conn.execute(sql, chunk)).fetchall())
         return found
 
-    def insert(rows: list[Row]) -> set[tuple[str, str]]:
+    async def insert(rows: list[Row]) -> set[tuple[str, str]]:
         # No RETURNING (each returned row is a GIL hand-over); the batch holds the write lock from its lookup on
         # (BEGIN IMMEDIATE), so no other writer can take an id in between and every resolved row goes in.
         for chunk in _chunks(rows, MOST_ROWS):
-            cur = conn.execute(
+            cur = await conn.execute(
                 f"{INSERT_HEAD} VALUES {_values(len(COLUMNS), len(chunk))} {_IGNORE}", _flat(chunk)
             )
             if cur.rowcount != len(chunk):  # cannot happen under the write lock; the batch is replayed later
@@ -120,75 +118,66 @@ def insert_sqlite(conn: sqlite3.Connection, records: Sequence[dict[str, Any]]) -
 
     try:
         if not conn.in_transaction:
-            conn.execute("BEGIN IMMEDIATE")
-        rows, props = write(entries_of(records), lookup, insert)
+            await conn.execute("BEGIN IMMEDIATE")
+        rows, props = await _write(entries_of(records), lookup, insert)
         for chunk in _chunks(props, min(MOST_ROWS * 4, _MAX_PARAMS // _PROP_WIDTH)):
-            conn.execute(f"{PROPS_HEAD} VALUES {_values(_PROP_WIDTH, len(chunk))} {PROPS_TAIL}", _flat(chunk))
-        apply_sqlite(conn, rows, props)  # dashboard rollups, same transaction (stores/rollup_journal.py)
-        conn.commit()
+            await conn.execute(
+                f"{PROPS_HEAD} VALUES {_values(_PROP_WIDTH, len(chunk))} {PROPS_TAIL}", _flat(chunk)
+            )
+        await apply_sqlite(
+            conn, rows, props
+        )  # dashboard rollups, same transaction (stores/rollup_journal.py)
+        await conn.commit()
     except _REJECTED as e:
-        _rollback(conn)
+        await _rollback(conn)
         raise RejectedBatch(str(e)) from None
     except BaseException:
-        _rollback(conn)
+        await _rollback(conn)
         raise
 
 
-def _rollback(conn: sqlite3.Connection) -> None:
-    with contextlib.suppress(sqlite3.Error):
-        conn.rollback()
+async def _rollback(conn: Any) -> None:
+    with contextlib.suppress(sqlite3.Error, ValueError):
+        await conn.rollback()
 
 
 class SqliteLogWriter:
-    """The writer's connection and thread. `insert` raises RejectedBatch (bad data) or sqlite3.Error / OSError
-    (the database cannot be written now); the connection is opened on first use and again after an error."""
+    """The writer's own connection (aiosqlite: sqlite3 in a thread of its own). `insert` raises RejectedBatch (bad
+    data) or sqlite3.Error / OSError (the database cannot be written now); the connection is opened on first use
+    and again after an error."""
 
     def __init__(self, path: str, *, timeout: float = 30.0) -> None:
         self._path = path
         self._timeout = timeout  # how long a batch waits for another writer's lock (busy timeout)
-        self._conn: sqlite3.Connection | None = None
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="switchyard-log-sqlite")
-        self._closed = False
+        self._conn: Any = None
 
     async def insert(self, records: Sequence[dict[str, Any]]) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._insert, records)
-
-    def _insert(self, records: Sequence[dict[str, Any]]) -> None:
-        conn = self._conn or self._connect()
+        conn = self._conn or await self._connect()
         try:
-            insert_sqlite(conn, records)
+            await insert_sqlite(conn, records)
         except RejectedBatch:
             raise
         except BaseException:
-            self._disconnect()  # a fresh connection next time (a file replaced or restored under us)
+            await self.close()  # a fresh connection next time (a file replaced or restored under us)
             raise
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self._path,
-            timeout=self._timeout,
-            isolation_level=None,
-            check_same_thread=False,
-            cached_statements=64,
+    async def _connect(self) -> Any:
+        import aiosqlite
+
+        conn = await aiosqlite.connect(
+            self._path, timeout=self._timeout, isolation_level=None, cached_statements=64
         )
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            await conn.execute("PRAGMA journal_mode=WAL")
+            await conn.execute("PRAGMA synchronous=NORMAL")
         except BaseException:
-            conn.close()
+            await conn.close()
             raise
         self._conn = conn
         return conn
 
-    def _disconnect(self) -> None:
+    async def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            with contextlib.suppress(sqlite3.Error):
-                conn.close()
-
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._disconnect)
-        self._thread.shutdown(wait=False)
+            with contextlib.suppress(sqlite3.Error, ValueError):
+                await conn.close()

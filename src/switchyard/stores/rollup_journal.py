@@ -32,12 +32,13 @@ def _now() -> int:
     return int(time.time() * 1000)
 
 
-def apply_sqlite(conn: Any, rows: Sequence[Sequence[Any]], props: Sequence[Sequence[Any]]) -> None:
-    """The batch's rollup deltas into the journal, inside the writer's open transaction (sqlite3, in the SQLite
-    log writer's thread: log_writer_sqlite.py)."""
+async def apply_sqlite(conn: Any, rows: Sequence[Sequence[Any]], props: Sequence[Sequence[Any]]) -> None:
+    """The batch's rollup deltas into the journal, inside the writer's open transaction (aiosqlite)."""
     if rows:
         payload = orjson.dumps(fold(rows, props).compact()).decode()
-        conn.execute("INSERT INTO rollup_journal (created_at, payload) VALUES (?, ?)", (_now(), payload))
+        await conn.execute(
+            "INSERT INTO rollup_journal (created_at, payload) VALUES (?, ?)", (_now(), payload)
+        )
 
 
 async def apply_postgres(conn: Any, rows: Sequence[Sequence[Any]], props: Sequence[Sequence[Any]]) -> None:

@@ -90,7 +90,7 @@ class RequestLogMixin:
                 if (
                     self.dialect == "sqlite"
                 ):  # in memory: only the engine's connection sees it (aiosqlite's thread)
-                    await driver._execute(insert_sqlite, driver._conn, records)
+                    await insert_sqlite(driver, records)
                 else:
                     await insert_postgres(driver, records)
         except RejectedBatch:
