@@ -1,9 +1,9 @@
 """The request-log sink: never blocks a response; loses a record only in the bounded cases named below.
 
-`submit` appends to an in-memory queue (O(1), no I/O). Every `flush_interval` (sooner when a batch is full) the
-writer task takes the whole queue, writes it to a write-ahead file in the spool (no fsync: once written, the
-kernel has it, so a killed process loses nothing), then inserts it into the store in batches and deletes the
-file. A killed process leaves its write-ahead files behind; the next start (or a sibling worker) replays them.
+`submit` appends to an in-memory queue (O(1), no I/O). Every `flush_interval` (sooner when a batch is full) a
+timer takes the whole queue and writes it to a write-ahead file in the spool (no fsync: once written, the kernel
+has it, so a killed process loses nothing); the writer task inserts those records into the store in batches once
+a batch is full or the oldest has waited `insert_delay` (an insert costs mostly per batch), then deletes the files. A killed process leaves its write-ahead files behind; the next start (or a sibling worker) replays them.
 When the store fails, the batch's file is handed to the replay queue and the store is marked down; a replay
 loop re-inserts spooled files once a ping succeeds (inserts are idempotent on the request id).
 
@@ -28,12 +28,14 @@ import asyncio
 import collections
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..stores.base import StoreUnavailable
+from .sink_batches import SinkBatches
 from .sink_health import SinkHealth
 from .sink_replay import SinkReplay
 from .sink_spill import SinkSpill
@@ -47,6 +49,7 @@ class _Chunk:
     records: list[dict[str, Any]] | None  # None: spilled, only in its write-ahead files (sink_spill.py)
     paths: list[Path]  # its write-ahead files (one per flush tick coalesced into it); empty: only in memory
     size: int  # records in the chunk
+    born: float = 0.0  # time.monotonic() when it was taken from the queue
     done: int = 0  # records from the front already in the store
 
     @property
@@ -54,9 +57,10 @@ class _Chunk:
         return self.size - self.done
 
 
-class LogSink(SinkHealth, SinkReplay, SinkSpill):
+class LogSink(SinkHealth, SinkReplay, SinkSpill, SinkBatches):
     """The queue, its write-ahead files and the writer; failure reporting in `SinkHealth` (sink_health.py), the
-    replay of spooled files in `SinkReplay` (sink_replay.py), the memory bound in `SinkSpill` (sink_spill.py)."""
+    replay of spooled files in `SinkReplay` (sink_replay.py), the memory bound in `SinkSpill` (sink_spill.py), when
+    and how chunks become insert batches in `SinkBatches` (sink_batches.py)."""
 
     def __init__(
         self,
@@ -67,6 +71,7 @@ class LogSink(SinkHealth, SinkReplay, SinkSpill):
         memory_records: int = 2_000,
         batch_size: int = 500,
         flush_interval: float = 0.05,
+        insert_delay: float = 0.25,
         replay_interval: float = 1.0,
         write_ahead: bool = True,
         drain_timeout: float = 10.0,
@@ -82,6 +87,7 @@ class LogSink(SinkHealth, SinkReplay, SinkSpill):
         self._memory_records = memory_records
         self._batch_size = batch_size
         self._flush_interval = flush_interval
+        self._insert_delay = insert_delay
         self._replay_interval = replay_interval
         self._write_ahead = write_ahead
         self._drain_timeout = drain_timeout
@@ -218,6 +224,9 @@ class LogSink(SinkHealth, SinkReplay, SinkSpill):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
+            self._journal()
+            if not self._due():
+                continue
             if await self._cycle():
                 backoff = 0.0
             else:
@@ -243,25 +252,6 @@ class LogSink(SinkHealth, SinkReplay, SinkSpill):
                 self._chunks.popleft()
         return True
 
-    def _coalesce(self) -> None:
-        """The first chunks (one per flush tick) become one of at most `batch_size` records. An insert's cost is
-        mostly per batch (statements, the driver thread's round trips), so a writer that fell behind inserts full
-        batches instead of a tick's worth each: at 3,600 requests/s, 50 ms ticks made batches of ~180 rows, and
-        the writer (~2,000 rows/s that way) fell further behind every second."""
-        first = self._chunks[0]
-        while len(self._chunks) > 1 and self._store_up:
-            nxt = self._chunks[1]
-            if first.left + nxt.left > self._batch_size or bool(first.paths) != bool(nxt.paths):
-                return
-            head = first.records if first.records is not None else self._load(first)
-            tail = nxt.records if nxt.records is not None else self._load(nxt)
-            if head is None or tail is None:
-                return
-            first.records = head[first.done :] + tail[nxt.done :]
-            first.size, first.done = len(first.records), 0
-            first.paths += nxt.paths
-            del self._chunks[1]
-
     def _journal(self) -> None:
         """Queue → one chunk, on disk first when write-ahead is on; then keep memory within `queue_size`."""
         if self._queue:
@@ -279,7 +269,9 @@ class LogSink(SinkHealth, SinkReplay, SinkSpill):
                     log.exception("unexpected error writing ahead %d request records", len(records))
                 else:
                     self._spool_ok()
-            self._chunks.append(_Chunk(records, [path] if path is not None else [], len(records)))
+            self._chunks.append(
+                _Chunk(records, [path] if path is not None else [], len(records), time.monotonic())
+            )
             if path is None:
                 self._unsaved += len(records)
         held = sum(c.left for c in self._chunks)
