@@ -45,7 +45,7 @@ class LogSettings(Strict):
     queue_size: int = Field(20_000, ge=10)
     # Records held in memory at most: beyond it, batches already in a write-ahead file are read back from it when
     # their turn comes (observe/sink_spill.py), so a writer that falls behind does not grow the process.
-    memory_records: int = Field(2_000, ge=10)
+    memory_records: int = Field(1_000, ge=10)
     batch_size: int = Field(500, ge=1)
     # How often queued records are written ahead to the spool and inserted: a SIGKILL loses at most the records
     # answered in the last interval (observe/sink.py; bench/sigkill_loss.py measures it).

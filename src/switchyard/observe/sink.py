@@ -68,7 +68,7 @@ class LogSink(SinkHealth, SinkReplay, SinkSpill, SinkBatches):
         spool: Spool,
         *,
         queue_size: int = 20_000,
-        memory_records: int = 2_000,
+        memory_records: int = 1_000,
         batch_size: int = 500,
         flush_interval: float = 0.05,
         insert_delay: float = 0.25,
