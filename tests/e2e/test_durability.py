@@ -72,6 +72,11 @@ def test_store_outage_spools_and_replays(upstream, tmp_path):
         during = [_chat(gw, "store is down", stream=i % 2 == 0) for i in range(10)]
         assert all(status == 200 for status, _ in during), "answers keep flowing while the store is down"
         assert httpx.get(f"{gw.url}/readyz").status_code == 503
+        # the writer's first insert attempt fails and hands its batch to the replay queue on disk (it waits up to
+        # log insert_delay, 250 ms, for a fuller batch: the records are in their write-ahead files meanwhile)
+        deadline = time.monotonic() + 10
+        while not list((gw.home / "spool").glob("*.jsonl")) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert list((gw.home / "spool").glob("*.jsonl")), "records wait on disk while the store is down"
 
         proxy.restore()
