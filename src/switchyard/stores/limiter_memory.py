@@ -168,7 +168,8 @@ class MemoryLimiter:
         found = self._counters.get
         counters: list[_Counter] = []
         used: list[int] = []
-        for c in charges:  # one pass: find (or make), expire, read
+        blocked, wait = -1, 0
+        for c in charges:  # one pass that only reads: find (or make), expire, check
             counter = found(c.counter)
             if counter is None or c.group:
                 counter = self._get(c)
@@ -176,15 +177,12 @@ class MemoryLimiter:
             if counter.reserved or (log and log[0][0] + counter.window_ms <= now):
                 counter.expire(now)
             counters.append(counter)
-            used.append(counter.total + counter.reserved_total)
-        blocked, wait = -1, 0
-        for i, c in enumerate(charges):
-            if used[i] >= c.limit:
-                counter = counters[i]
-                log_ = [(ts, a) for ts, a in counter.log]
-                w = retry_after_ms(log_, used[i], c.limit, c.window_ms, now)
+            u = counter.total + counter.reserved_total
+            used.append(u)
+            if u >= c.limit:
+                w = retry_after_ms([(ts, a) for ts, a in log], u, c.limit, c.window_ms, now)
                 if w > wait:
-                    blocked, wait = i, w
+                    blocked, wait = len(used) - 1, w
         if blocked >= 0:
             if self._groups:
                 self._trim(charges)
