@@ -5,6 +5,8 @@
 # again), so slow drifts of the machine's load hit both alike; the medians and the median of the paired ratios
 # are printed as a table.
 # Usage: bench/ab.sh [-s SECONDS] [-r ROUNDS] [-v VARIANT] [--stream] PROJECT_A PROJECT_B
+# VARIANT_A / VARIANT_B override the variant of one side (e.g. one tree, switchyard vs switchyard-full: the policy
+# set's own cost); AB_PORT (default 18960) and AB_PORT + 1 are the gateways' ports.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 secs=3 rounds=6 variant=switchyard stream=""
@@ -22,15 +24,16 @@ a=$1 b=$2
 for p in "$a" "$b"; do (cd "$p" && env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -m compileall -q src >/dev/null); done
 "$here/upstream/start.sh" >/dev/null
 declare -A root url key model hdr dir
-start() { # NAME PROJECT PORT
+start() { # NAME PROJECT PORT VARIANT
   local out
-  out=$(SWITCHYARD_BENCH_PORT=$3 "$here/switchyard-start.sh" "$2" "$variant") || { echo "$1 did not start" >&2; exit 1; }
+  out=$(SWITCHYARD_BENCH_PORT=$3 "$here/switchyard-start.sh" "$2" "$4") || { echo "$1 did not start" >&2; exit 1; }
   eval "$out"
   root[$1]=$root url[$1]=$url key[$1]=$key dir[$1]=$sydir
   if [ -n "$stream" ]; then model[$1]=$smodel hdr[$1]=$sheaders; else model[$1]=$model hdr[$1]=$headers; fi
 }
-start A "$a" 18960
-start B "$b" 18961
+port=${AB_PORT:-18960}
+start A "$a" "$port" "${VARIANT_A:-$variant}"
+start B "$b" $((port + 1)) "${VARIANT_B:-$variant}"
 trap 'kill ${root[A]} ${root[B]} 2>/dev/null; rm -rf "${dir[A]}" "${dir[B]}"' EXIT
 ticks() { # CPU ticks of a process tree
   local sum=0 p t
@@ -57,7 +60,7 @@ for r in $(seq 1 "$rounds"); do
   x=$(load $first "$secs"); y=$(load $second "$secs")
   if [ $first = A ]; then results+=("$x $y"); else results+=("$y $x"); fi
 done
-printf '%s\n' "${results[@]}" | awk -v a="$a" -v b="$b" -v up="$(uptime | sed 's/.*load average: //')" '
+printf '%s\n' "${results[@]}" | awk -v a="$a (${VARIANT_A:-$variant})" -v b="$b (${VARIANT_B:-$variant})" -v up="$(uptime | sed 's/.*load average: //')" '
   function med(arr, k,   i, j, t) { for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (arr[j] < arr[i]) { t = arr[i]; arr[i] = arr[j]; arr[j] = t }
     return k % 2 ? arr[(k + 1) / 2] : (arr[k / 2] + arr[k / 2 + 1]) / 2 }
   { n++; ra[n] = $1; ca[n] = $2; rb[n] = $3; cb[n] = $4; rr[n] = $3 / $1; cr[n] = $4 / $2 }
