@@ -7,13 +7,13 @@ response ends with keep-alive (never with reading paused).
 from __future__ import annotations
 
 import asyncio
-import select
 import time
 from typing import TYPE_CHECKING
 
 import httptools
 
 from .http1_response import HIGH_WATER, LOW_WATER, Exchange, HTTPError
+from .readable import readable
 
 if TYPE_CHECKING:
     from .http1 import Pool
@@ -200,9 +200,7 @@ class Connection(asyncio.Protocol):
             return True
         if self._fd < 0:
             return False
-        poller = select.poll()
-        poller.register(self._fd, select.POLLIN | select.POLLPRI)
-        return bool(poller.poll(0))
+        return readable(self._fd)
 
     async def open_tunnel(self, authority: str, authorization: str | None) -> None:
         """CONNECT through the proxy this connection is open to; returns once the tunnel is up."""
