@@ -154,6 +154,7 @@ async def running(
         memory_records=log.memory_records,
         batch_size=log.batch_size,
         flush_interval=log.flush_interval_ms / 1000,
+        insert_delay=log.insert_delay_ms / 1000,
         write_ahead=log.write_ahead,
     )
     providers = providers or build_providers()

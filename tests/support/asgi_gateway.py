@@ -44,7 +44,7 @@ def inprocess_config(**extra: Any) -> dict[str, Any]:
                 "completions": True,
             },
         },
-        "log": {"flush_interval_ms": 10},
+        "log": {"flush_interval_ms": 10, "insert_delay_ms": 0},
     }
     for k, v in extra.items():
         cfg[k] = {**cfg.get(k, {}), **v} if isinstance(v, dict) else v

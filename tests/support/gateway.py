@@ -97,7 +97,7 @@ def default_config(upstream: str, port: int, **extra: Any) -> dict[str, Any]:
                 "completions": True,
             },
         },
-        "log": {"flush_interval_ms": 50},
+        "log": {"flush_interval_ms": 50, "insert_delay_ms": 20},
     }
     for k, v in extra.items():
         cfg[k] = {**cfg.get(k, {}), **v} if isinstance(v, dict) else v

@@ -50,6 +50,9 @@ class LogSettings(Strict):
     # How often queued records are written ahead to the spool and inserted: a SIGKILL loses at most the records
     # answered in the last interval (observe/sink.py; bench/sigkill_loss.py measures it).
     flush_interval_ms: int = Field(50, ge=1)
+    # How long written-ahead records may wait for a full batch (batch_size) before they are inserted anyway: an
+    # insert costs mostly per batch, so fuller batches cost less per row; rows become queryable this much later.
+    insert_delay_ms: int = Field(250, ge=0)
     # Write every batch to a spool file (no fsync) before inserting it, so a killed process loses nothing older
     # than flush_interval_ms. false: records wait in memory until inserted (a SIGKILL loses all of them).
     write_ahead: bool = True
