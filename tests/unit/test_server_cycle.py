@@ -236,3 +236,24 @@ async def test_no_disconnect_callback_after_the_answer_is_complete():
     assert bytes(t.out).endswith(b"\r\n\r\n{}")  # answered in full before the connection goes
     proto.connection_lost(None)
     assert calls == []
+
+
+async def test_a_finished_request_s_cycle_is_freed_without_a_garbage_collection():
+    """The extensions are the cycle's own bound methods in its scope: unless that loop is broken when the
+    request ends, each request's cycle (and the body it buffered) waits for a garbage collection."""
+    import gc
+    import weakref
+
+    app = WholeApp()
+    proto, _ = served(app)
+    gc.disable()
+    try:
+        proto.data_received(REQUEST)
+        await settle()
+        first = weakref.ref(proto.cycle)
+        app.seen.clear()  # the test's own reference to the scope
+        proto.data_received(REQUEST)  # the next request replaces the connection's cycle
+        await settle()
+        assert first() is None
+    finally:
+        gc.enable()

@@ -37,6 +37,17 @@ class HeadRejected(RuntimeError):
 class WholeResponseCycle(RequestResponseCycle):
     on_disconnect: Callable[[], None] | None = None  # see watch_disconnect
 
+    async def run_asgi(self, app: Any) -> None:
+        try:
+            await super().run_asgi(app)
+        finally:
+            # The extensions are this cycle's bound methods, kept in its own scope: a reference cycle that only a
+            # garbage collection would free, with the request's buffered body (up to 64 KiB and more) inside it.
+            # Broken here, the cycle is freed as soon as the connection moves on (hostile callers sending large
+            # bodies grew the process by ~50 MB in 8 s before this: tests/e2e/test_server_limits.py).
+            self.scope.pop("extensions", None)
+            self.on_disconnect = None
+
     def watch_disconnect(self, callback: Callable[[], None] | None) -> None:
         """`callback` is called once if the caller's connection is lost before the answer is complete (at once if
         it already is); None stops watching. Replaces a task per stream that waits on `receive` for
