@@ -261,7 +261,11 @@ def test_a_revoked_key_fails_on_both_replicas_within_a_second(replicas):
         + f"; median {statistics.median(times) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms"
     )
     assert max(times) < 1.0, seen
-    assert max(times) < 0.5, f"not faster than the 1 s poll alone would be: {seen}"
+    # A replica that answered a stale 200 first must have caught up faster than the 1 s poll would have; a first
+    # probe that was already a 401 (stale 0) measures only that request's own latency (a key lookup on a busy
+    # machine: 0.6 s seen at load 4 during the full suite), which says nothing about propagation.
+    late = [(how, p) for how, pair in seen for p in pair if p.stale and p.seconds >= 0.5]
+    assert not late, f"not faster than the 1 s poll alone would be: {seen}"
     stale = sum(p.stale for _, pair in seen for p in pair)
     assert stale <= 2, f"{stale} answers with a revoked key: the change reached a replica late: {seen}"
     assert_one_row_each(replicas.b, reader, warm_ids)
