@@ -225,9 +225,9 @@ PROPS_TAIL = "ON CONFLICT (request_id, org_id, key_hash) DO NOTHING"
 ATTEMPTS = 4  # inserts per batch at most: a row that loses a race is resolved and tried again
 
 
-async def _write(entries: list[Entry], lookup: Any, insert: Any) -> tuple[list[Row], list[Row]]:
-    """Resolve against the stored rows, insert, resolve the race losers again. Returns what went in. (SQLite's
-    writer thread runs the same loop without awaits: log_writer_sqlite.write.)"""
+async def write_resolved(entries: list[Entry], lookup: Any, insert: Any) -> tuple[list[Row], list[Row]]:
+    """Resolve against the stored rows, insert, resolve the race losers again. Returns what went in. Shared by the
+    PostgreSQL writer here and the SQLite one (log_writer_sqlite.py); each brings its own lookup and insert."""
     done: list[Entry] = []
     pending = entries
     for attempt in range(ATTEMPTS + 1):
@@ -237,8 +237,8 @@ async def _write(entries: list[Entry], lookup: Any, insert: Any) -> tuple[list[R
         if attempt == ATTEMPTS:
             break
         inserted = await insert([row for row, _ in pending])
-        done += [e for e in pending if (e[0][_ID], e[0][_ORG]) in inserted]
-        pending = [e for e in pending if (e[0][_ID], e[0][_ORG]) not in inserted]
+        done += [e for e in pending if row_key(e[0]) in inserted]
+        pending = [e for e in pending if row_key(e[0]) not in inserted]
     # not bad data: the batch fails as a whole and is replayed later (idempotently)
     raise RuntimeError(f"{len(pending)} request ids still in conflict after {ATTEMPTS} attempts")
 
@@ -277,7 +277,7 @@ async def insert_postgres(conn: Any, records: Sequence[dict[str, Any]]) -> None:
 
     try:
         async with conn.transaction():
-            rows, props = await _write(entries_of(records), lookup, insert)
+            rows, props = await write_resolved(entries_of(records), lookup, insert)
             if props:
                 await conn.execute(_PG_PROPS, *_columns(props, len(_PROP_COLUMNS)))
             await apply_postgres(

@@ -25,18 +25,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from .log_writer import (
-    ATTEMPTS,
     COLUMNS,
     INSERT_HEAD,
     PROPS_HEAD,
     PROPS_TAIL,
-    Entry,
     RejectedBatch,
     Row,
     entries_of,
-    ids_of,
-    resolve,
     row_key,
+    write_resolved,
 )
 from .rollup_journal import apply_sqlite
 from .schema import request_properties
@@ -76,22 +73,6 @@ def _flat(rows: list[Row]) -> list[Any]:
     return [v for row in rows for v in row]
 
 
-async def _write(entries: list[Entry], lookup: Any, insert: Any) -> tuple[list[Row], list[Row]]:
-    """Resolve against the stored rows, insert, resolve the race losers again. Returns what went in."""
-    done: list[Entry] = []
-    pending = entries
-    for attempt in range(ATTEMPTS + 1):
-        pending = resolve(pending, await lookup(ids_of(pending)))
-        if not pending:
-            return [row for row, _ in done], [p for _, ps in done for p in ps]
-        if attempt == ATTEMPTS:
-            break
-        inserted = await insert([row for row, _ in pending])
-        done += [e for e in pending if row_key(e[0]) in inserted]
-        pending = [e for e in pending if row_key(e[0]) not in inserted]
-    raise RuntimeError(f"{len(pending)} request ids still in conflict after {ATTEMPTS} attempts")
-
-
 async def insert_sqlite(conn: Any, records: Sequence[dict[str, Any]]) -> None:
     """One batch in one transaction. `conn` is an aiosqlite.Connection: the writer's own, or the engine's for an
     in-memory database."""
@@ -119,7 +100,7 @@ async def insert_sqlite(conn: Any, records: Sequence[dict[str, Any]]) -> None:
     try:
         if not conn.in_transaction:
             await conn.execute("BEGIN IMMEDIATE")
-        rows, props = await _write(entries_of(records), lookup, insert)
+        rows, props = await write_resolved(entries_of(records), lookup, insert)
         for chunk in _chunks(props, min(MOST_ROWS * 4, _MAX_PARAMS // _PROP_WIDTH)):
             await conn.execute(
                 f"{PROPS_HEAD} VALUES {_values(_PROP_WIDTH, len(chunk))} {PROPS_TAIL}", _flat(chunk)
