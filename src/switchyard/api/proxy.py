@@ -102,25 +102,22 @@ async def _write_stream_watched(reply: StreamReply, send: Send, start: Any, watc
     (and with it the upstream). Two tasks and an asyncio.wait per stream fewer than `_write_stream`."""
     task = asyncio.current_task()
     assert task is not None
-    state = {"left": False, "over": False}
+    left = False
 
-    def disconnected() -> None:
-        if not state["over"]:
-            state["left"] = True
-            task.cancel()
+    def disconnected() -> None:  # runs only while the pump is suspended: never after it has ended
+        nonlocal left
+        left = True
+        task.cancel()
 
     watch(disconnected)
     try:
         await _pump(reply, send, start)
-        state["over"] = True
     except asyncio.CancelledError:
-        state["over"] = True
         reply.left()
-        if not state["left"]:
+        if not left:
             raise  # not the caller leaving: the server is cancelling this request
         task.uncancel()
     except Exception as exc:
-        state["over"] = True
         reply.failed(exc)  # a bug while writing: a 500 in the log, the trace in the server log
     finally:
         watch(None)

@@ -1,5 +1,7 @@
-"""One request's exchange on the server side: uvicorn's request/response cycle, started leaner, plus a whole-answer
-write offered to the application as the ASGI extension `switchyard.whole_response`.
+"""One request's exchange on the server side: uvicorn's request/response cycle, started leaner, offering the
+application three ASGI extensions: `switchyard.whole_response` (a whole answer in one write), `switchyard.stream_start`
+(a chunked answer's head with its first chunk in one write) and `switchyard.on_disconnect` (a callback when the
+caller leaves mid-answer, instead of a task waiting on `receive`).
 
 A proxied answer that is complete in memory (a completion, an error) is written with one `transport.write` of
 status line, headers and body, instead of ASGI's two `send` calls (two socket writes, and uvicorn's per-header
