@@ -80,13 +80,17 @@ class ProxyRoute:
                 await _write_stream_watched(reply, send, start, watch)
             else:
                 await _write_stream(reply, receive, send)
-        elif reply.body is not None:
-            whole = extensions.get(WHOLE_RESPONSE)
-            with contextlib.suppress(OSError, RuntimeError):
-                if whole is not None and reply.content_type != SSE:
-                    whole(reply.status, reply.headers, reply.body, reply.content_type)  # one write
-                else:
-                    await _write(reply, send)
+            return
+        try:  # the answer first, then the request's accounting (Reply.close → pipeline/finish.py)
+            if reply.body is not None:
+                whole = extensions.get(WHOLE_RESPONSE)
+                with contextlib.suppress(OSError, RuntimeError):
+                    if whole is not None and reply.content_type != SSE:
+                        whole(reply.status, reply.headers, reply.body, reply.content_type)  # one write
+                    else:
+                        await _write(reply, send)
+        finally:
+            reply.close()
 
 
 async def _write(reply: Reply, send: Send) -> None:

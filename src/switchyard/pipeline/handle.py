@@ -4,8 +4,9 @@
                                                          └→ count (count_tokens)       (record: finish.py)
 
 `handle` returns a `Reply` (bytes, status, headers) or a `StreamReply` for the HTTP layer (`api/proxy.py`) to
-write; errors become a `Reply` in the caller's wire format here. A whole answer's request is finished (limits
-settled, record queued) before `handle` returns; a stream's when the writer closes it.
+write; errors become a `Reply` in the caller's wire format here. The request is finished (limits settled, record
+queued: `finish.py`) when the HTTP layer closes the reply after writing it, so the answer goes out first; a request
+cancelled before it has a reply is finished here.
 """
 
 from __future__ import annotations
@@ -48,7 +49,6 @@ async def handle(deps: Any, route: Route, request: Request) -> Reply | StreamRep
     h = parse_helicone(headers)
     ctx = RequestContext(path=request.path, helicone=h, forward_headers=headers)
     x = Exchange(ctx, route.spec, headers, [(b"helicone-id", h.request_id.encode())])
-    streaming = False  # a stream's request is finished when its writer closes it
     reply: Reply | StreamReply
     try:
         # who asks: the key is in the headers, so a caller without one is refused before its body is read
@@ -71,7 +71,7 @@ async def handle(deps: Any, route: Route, request: Request) -> Reply | StreamRep
         ctx.model_override = model_override(headers, deps.registry)
         x.attempts = _plan(deps, x, who, model, await deps.keyrings.get(org_id))
         if x.spec.counts_tokens:  # count_tokens: a Claude attempt counts; nothing is generated or charged
-            return answered(x, await count(deps.executor, ctx, x.attempts, x.body))
+            return _ends(answered(x, await count(deps.executor, ctx, x.attempts, x.body)), deps, x)
         # may it: rate limits and budgets (400 bad n/policy/price, 429 over a limit, 503)
         x.admission = await deps.limits.admit(ctx, x.attempts)
         x.attempts = x.admission.attempts(x.attempts)  # less those a USD budget cannot bound
@@ -85,8 +85,7 @@ async def handle(deps: Any, route: Route, request: Request) -> Reply | StreamRep
         # execute: attempts in order (or hedged) until one answers; a stream commits at its first content
         elif ctx.stream:
             x.include_usage = x.stream_usage()
-            reply = StreamReply(deps, x, await deps.executor.open_stream(x))
-            streaming = True
+            return StreamReply(deps, x, await deps.executor.open_stream(x))  # finished when written and closed
         else:
             data = await deps.executor.complete(x)
             if x.ticket is not None:
@@ -98,9 +97,16 @@ async def handle(deps: Any, route: Route, request: Request) -> Reply | StreamRep
         reply = left_early(x)
     except Exception:  # a bug, not bad input
         reply = broken(x)
-    finally:
-        if not streaming:  # record: limits settled, id released, row queued (finish.py)
-            finish(deps, x)
+    except BaseException:  # cancelled (the server is stopping): no reply will be written, the request still ends
+        finish(deps, x)
+        raise
+    return _ends(reply, deps, x)
+
+
+def _ends(reply: Reply, deps: Any, x: Exchange) -> Reply:
+    """The reply finishes the request when the HTTP layer closes it (record: limits settled, id released, row
+    queued: finish.py)."""
+    reply.ending = (deps, x)
     return reply
 
 

@@ -29,12 +29,22 @@ SSE_HEADERS = [(b"content-type", SSE), (b"cache-control", b"no-cache"), (b"x-acc
 @dataclass(slots=True)
 class Reply:
     """A whole answer. `body` None: nothing to send (the caller left before its request was read). With
-    `content_type` SSE (a cached stream) the headers are complete and no length is sent, as for a live stream."""
+    `content_type` SSE (a cached stream) the headers are complete and no length is sent, as for a live stream.
+
+    The HTTP layer writes it, then calls `close`, which finishes the request (`finish.py`: limits settled, record
+    queued, metrics): the caller has its answer before the gateway does its accounting, not after."""
 
     status: int
     body: bytes | None
     headers: list[tuple[bytes, bytes]]
     content_type: bytes = JSON
+    ending: tuple[Any, Exchange] | None = None  # (deps, exchange) to finish; set by `handle`
+
+    def close(self) -> None:
+        """Always called once the answer is written (or could not be); finishes the request exactly once."""
+        ending, self.ending = self.ending, None
+        if ending is not None:
+            finish(*ending)
 
 
 def outcome_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
