@@ -4,18 +4,22 @@
 # round gives both a req/s figure and the gateway's CPU per request (from /proc, until its process tree is idle
 # again), so slow drifts of the machine's load hit both alike; the medians and the median of the paired ratios
 # are printed as a table.
-# Usage: bench/ab.sh [-s SECONDS] [-r ROUNDS] [-v VARIANT] [--stream] PROJECT_A PROJECT_B
+# With --rate R, each round is instead a fixed-rate load (hey, one connection, R requests/s) and the table gives the
+# medians of p50 and p99 latency (ms, from hey's per-request CSV) and their paired differences B − A: the latency a
+# caller sees at low load, where CPU per request is not the limit.
+# Usage: bench/ab.sh [-s SECONDS] [-r ROUNDS] [-v VARIANT] [--stream] [--rate R] PROJECT_A PROJECT_B
 # VARIANT_A / VARIANT_B override the variant of one side (e.g. one tree, switchyard vs switchyard-full: the policy
 # set's own cost); AB_PORT (default 18960) and AB_PORT + 1 are the gateways' ports.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-secs=3 rounds=6 variant=switchyard stream=""
+secs=3 rounds=6 variant=switchyard stream="" rate=""
 while [ $# -gt 2 ]; do
   case $1 in
     -s) secs=$2; shift 2 ;;
     -r) rounds=$2; shift 2 ;;
     -v) variant=$2; shift 2 ;;
     --stream) stream=1; shift ;;
+    --rate) rate=$2; shift 2 ;;
     *) break ;;
   esac
 done
@@ -53,6 +57,41 @@ load() { # NAME SECONDS → "req/s cpu_us_per_req"
   awk -v n="$n" -v s="$2" -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" \
     'BEGIN { printf "%.0f %.0f\n", n / s, c * 1e6 / hz / n }'
 }
+body=$(mktemp)
+trap 'kill ${root[A]} ${root[B]} 2>/dev/null; rm -rf "${dir[A]}" "${dir[B]}" "$body"' EXIT
+# hey -o csv → "p50 p99" in ms (interpolated within hey's 0.1 ms classes, as bench/compare.sh does)
+hey_stats() {
+  awk -F, 'NR > 1 && $1 != "" { n++; c[int($1 * 10000 + 0.5)]++ }
+    function q(p,   k, cum, t) { t = p * n; cum = 0
+      for (k = 0; k <= max; k++) if (k in c) { if (cum + c[k] >= t) return (k - 0.5 + (t - cum) / c[k]) / 10; cum += c[k] }
+      return max / 10 }
+    END { max = 0; for (k in c) if (k + 0 > max) max = k + 0; printf "%.3f %.3f\n", q(0.5), q(0.99) }'
+}
+paced() { # NAME SECONDS → "p50_ms p99_ms" at $rate requests/s on one connection
+  local args=(-z "${2}s" -c 1 -q "$rate" -m POST -T application/json -H "Authorization: Bearer ${key[$1]}")
+  local hs h; IFS='|' read -ra hs <<< "${hdr[$1]}"; for h in "${hs[@]}"; do [ -n "$h" ] && args+=(-H "$h"); done
+  echo '{"model":"'"${model[$1]}"'","messages":[{"role":"user","content":"What is the capital of France?"}],"max_tokens":64}' > "$body"
+  hey "${args[@]}" -D "$body" -o csv "${url[$1]}" 2>/dev/null | hey_stats
+}
+if [ -n "$rate" ]; then
+  paced A 2 >/dev/null; paced B 2 >/dev/null   # warm-up
+  results=()
+  for r in $(seq 1 "$rounds"); do
+    if [ $((r % 2)) = 1 ]; then x=$(paced A "$secs"); y=$(paced B "$secs"); else y=$(paced B "$secs"); x=$(paced A "$secs"); fi
+    results+=("$x $y")
+  done
+  printf '%s\n' "${results[@]}" | awk -v a="$a (${VARIANT_A:-$variant})" -v b="$b (${VARIANT_B:-$variant})" -v rate="$rate" -v up="$(uptime | sed 's/.*load average: //')" '
+    function med(arr, k,   i, j, t) { for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (arr[j] < arr[i]) { t = arr[i]; arr[i] = arr[j]; arr[j] = t }
+      return k % 2 ? arr[(k + 1) / 2] : (arr[k / 2] + arr[k / 2 + 1]) / 2 }
+    { n++; pa[n] = $1; qa[n] = $2; pb[n] = $3; qb[n] = $4; dp[n] = $3 - $1; dq[n] = $4 - $2 }
+    END {
+      printf "| at %s req/s, one connection | p50 ms (median) | p99 ms (median) |\n|---|---|---|\n", rate
+      printf "| A %s | %.3f | %.3f |\n| B %s | %.3f | %.3f |\n", a, med(pa, n), med(qa, n), b, med(pb, n), med(qb, n)
+      printf "| B − A (median of %d paired rounds) | %+.3f | %+.3f |\n", n, med(dp, n), med(dq, n)
+      printf "\nload average at the end: %s\n", up
+    }'
+  exit 0
+fi
 load A 2 >/dev/null; load B 2 >/dev/null   # warm-up
 results=()
 for r in $(seq 1 "$rounds"); do

@@ -6,7 +6,7 @@
 # N2 − N1 is the cost of one request with its log writing, without start-up and shut-down. User-space
 # instructions only: system calls' kernel time, cache misses and the GIL hand-overs between threads are not in it,
 # so it complements CPU µs/request (bench/run.sh), it does not replace it.
-# Usage: bench/instructions.sh [-v VARIANT] [-n "N1 N2"] [--stream] PROJECT...
+# Usage: bench/instructions.sh [-v VARIANT] [-n "N1 N2"] [--stream] PROJECT...   (INSTRUCTIONS_PORT: the gateway port, default 18995)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 variant=switchyard counts="200 1000" stream=""
@@ -23,7 +23,7 @@ read -r n1 n2 <<< "$counts"
 "$here/upstream/start.sh" >/dev/null
 total() { # PROJECT N → instructions of one gateway run that answered N requests
   local out ir
-  out=$(SWITCHYARD_BENCH_PORT=18995 SWITCHYARD_BENCH_START_TRIES=600 \
+  out=$(SWITCHYARD_BENCH_PORT=${INSTRUCTIONS_PORT:-18995} SWITCHYARD_BENCH_START_TRIES=600 \
     SWITCHYARD_BENCH_WRAP="valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null" \
     "$here/switchyard-start.sh" "$1" "$variant") || { echo "$1 did not start" >&2; return 1; }
   eval "$out"

@@ -2,17 +2,25 @@
 
 Accepts bytes in any split, `\n`, `\r\n` or `\r` line ends, `event:`/`data:`/`id:` fields,
 multi-line data, comments, and a final event with no trailing blank line (flushed by `close`).
+
+Fast path: what LLM providers send is nearly always `data: <one line>` events separated by blank lines with `\n`
+line ends. Such input is cut into events at each `\n\n` with bytes methods, and an event that is a single
+`data: ` line is taken whole (its bytes kept as `raw`, so a pass-through can forward them without re-encoding);
+anything else in a block (other fields, comments, several lines) goes through the line-by-line rules. Input with a
+`\r` anywhere takes the line-by-line path throughout.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(slots=True)
 class SSEEvent:
     event: str  # "message" when the stream gave no event name
     data: str
+    # the event's bytes as received (`data: ...`, no line end) when it was one `data: ` line; else None
+    raw: bytes | None = field(default=None, compare=False)
 
 
 class SSEDecoder:
@@ -34,6 +42,29 @@ class SSEDecoder:
             if buf.startswith(b"\xef\xbb\xbf"):
                 buf = buf[3:]
         out: list[SSEEvent] = []
+        if b"\r" not in buf and not self._data and self._event is None:
+            self._buf = self._blocks(buf, out)
+            return out
+        self._buf = self._lines(buf, out)
+        return out
+
+    def _blocks(self, buf: bytes, out: list[SSEEvent]) -> bytes:
+        """Whole events (`\n` line ends only, no event in progress): the bytes after the last blank line are
+        returned, to wait for the rest of their event."""
+        end = buf.rfind(b"\n\n")
+        if end < 0:
+            return buf
+        for block in buf[:end].split(b"\n\n"):
+            if block.startswith(b"data: ") and b"\n" not in block:
+                out.append(SSEEvent("message", block[6:].decode("utf-8", "replace"), block))
+            elif block:
+                self._lines(block + b"\n", out)
+                self._dispatch(out)
+            # else: an extra blank line, which dispatches nothing
+        return buf[end + 2 :]
+
+    def _lines(self, buf: bytes, out: list[SSEEvent]) -> bytes:
+        """Line by line, any line ends; returns the bytes after the last complete line."""
         start = 0
         n = len(buf)
         while start < n:
@@ -49,16 +80,18 @@ class SSEDecoder:
                 end, nxt = nl, nl + 1
             self._line(buf[start:end], out)
             start = nxt
-        self._buf = buf[start:]
-        return out
+        return buf[start:]
 
     def close(self) -> list[SSEEvent]:
         out: list[SSEEvent] = []
-        if self._buf:
-            tail = self._buf[:-1] if self._buf.endswith(b"\r") else self._buf
-            self._buf = b""
-            if tail or not self._started:
-                self._line(tail, out)
+        buf, self._buf = self._buf, b""
+        if buf:
+            # complete lines the fast path left waiting for their blank line, then the last, unterminated one
+            buf = self._lines(buf[:-1] if buf.endswith(b"\r") else buf, out)
+            if buf:
+                self._line(buf, out)
+        elif not self._started:
+            self._line(b"", out)
         self._dispatch(out)
         return out
 

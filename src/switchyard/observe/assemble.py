@@ -6,7 +6,7 @@ from typing import Any
 
 
 class StreamAssembler:
-    __slots__ = ("_choices", "created", "id", "model", "object", "usage")
+    __slots__ = ("_choices", "created", "ended", "id", "model", "object", "usage")
 
     def __init__(self, object_name: str = "chat.completion") -> None:
         self.id: str | None = None
@@ -14,6 +14,7 @@ class StreamAssembler:
         self.created: int | None = None
         self.object = object_name
         self.usage: dict[str, Any] | None = None
+        self.ended = False  # some choice has its finish reason
         self._choices: dict[int, dict[str, Any]] = {}
 
     def feed(self, chunk: dict[str, Any]) -> None:
@@ -36,12 +37,16 @@ class StreamAssembler:
                 }
             if ch.get("finish_reason"):
                 acc["finish_reason"] = ch["finish_reason"]
+                self.ended = True
             if "text" in ch:  # legacy completions
                 acc["text"].append(ch.get("text") or "")
                 continue
             delta = ch.get("delta") or {}
-            if delta.get("content"):
-                acc["text"].append(delta["content"])
+            content = delta.get("content")
+            if content:
+                acc["text"].append(content)
+                if len(delta) == 1:  # the common chunk: one piece of text, nothing else to look for
+                    continue
             if delta.get("reasoning_content"):
                 acc["reasoning"].append(delta["reasoning_content"])
             for tc in delta.get("tool_calls") or ():

@@ -53,13 +53,12 @@ class _Assembled:
 
 
 class PassthroughPump(_Assembled):
-    __slots__ = ("_done", "_finished", "_include_usage", "_sse", "assembler")
+    __slots__ = ("_done", "_include_usage", "_sse", "assembler")
 
     def __init__(self, include_usage: bool, object_name: str) -> None:
         self._sse = SSEDecoder()
         self._include_usage = include_usage
         self._done = False
-        self._finished = False
         self.assembler = StreamAssembler(
             "text_completion" if object_name == "text_completion" else "chat.completion"
         )
@@ -76,7 +75,7 @@ class PassthroughPump(_Assembled):
         out = self._encode(self._sse.close())
         if self._done:
             return out
-        if self._finished:  # some OpenAI-compatible servers end without [DONE]: complete the framing
+        if self.assembler.ended:  # some OpenAI-compatible servers end without [DONE]: complete the framing
             return out + DONE
         raise UpstreamError(502, "server", "upstream stream ended before the answer was complete")
 
@@ -100,12 +99,12 @@ class PassthroughPump(_Assembled):
                 msg = err.get("message") if isinstance(err, dict) else str(err)
                 raise UpstreamError(502, "server", f"upstream reported an error mid-stream: {msg}")
             asm.feed(chunk)
-            for ch in chunk.get("choices") or ():
-                if ch.get("finish_reason"):
-                    self._finished = True
             if not self._include_usage and _is_usage_only(chunk):
                 continue
-            if "\n" in data:  # a multi-line event: keep every line a `data:` field
+            raw = ev.raw
+            if raw is not None:  # one `data: ` line, as received
+                out.append(raw + b"\n\n")
+            elif "\n" in data:  # a multi-line event: keep every line a `data:` field
                 out.append(b"".join(b"data: " + line.encode() + b"\n" for line in data.split("\n")) + b"\n")
             else:
                 out.append(b"data: " + data.encode() + b"\n\n")
