@@ -165,7 +165,10 @@ async def test_percent_encoded_path_and_query_reach_the_scope():
 
 
 class StreamApp(WholeApp):
-    """Starts a chunked answer with the server's stream start, then sends the rest as ASGI messages."""
+    """Starts a chunked answer with the server's stream start, then sends the rest as ASGI messages (after a
+    real wait when `waits`: the next chunk is not here yet)."""
+
+    waits = False
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         self.seen.append(scope)
@@ -175,11 +178,13 @@ class StreamApp(WholeApp):
         except HeadRejected as e:
             self.errors.append(e)
             return
+        if self.waits:
+            await asyncio.sleep(0.01)
         await send({"type": "http.response.body", "body": b"data: 2\n\n", "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def test_a_stream_starts_with_its_head_and_first_chunk_in_one_write_and_stays_valid_http():
+async def test_a_stream_whose_rest_is_already_here_is_written_whole_in_one_write_and_stays_valid_http():
     app = StreamApp([(b"content-type", b"text/event-stream")])
     proto, t = served(app)
     writes: list[bytes] = []
@@ -187,10 +192,36 @@ async def test_a_stream_starts_with_its_head_and_first_chunk_in_one_write_and_st
     proto.data_received(REQUEST * 2)  # two requests on one keep-alive connection
     for _ in range(5):
         await settle()
-    assert writes[0].startswith(b"HTTP/1.1 200 OK\r\n") and writes[0].endswith(b"data: 1\n\n\r\n")
+    assert len(writes) == 2  # one per answer: head, both chunks and the end of the body
+    assert writes[0].startswith(b"HTTP/1.1 200 OK\r\n") and writes[0].endswith(b"data: 2\n\n\r\n0\r\n\r\n")
     responses = Parsed(b"".join(writes)).responses
     assert [r["body"] for r in responses] == [b"data: 1\n\ndata: 2\n\n"] * 2
     assert responses[0]["headers"]["transfer-encoding"] == "chunked" and not t.closed
+
+
+async def test_a_stream_s_first_chunk_is_not_held_back_while_the_rest_is_awaited():
+    app = StreamApp([(b"content-type", b"text/event-stream")])
+    app.waits = True
+    proto, t = served(app)
+    writes: list[bytes] = []
+    t.write = writes.append  # type: ignore[method-assign]
+    proto.data_received(REQUEST)
+    await settle()
+    assert len(writes) == 1 and writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
+    assert writes[0].endswith(b"data: 1\n\n\r\n")  # head and first chunk out while the app waits
+    await asyncio.sleep(0.05)
+    await settle()
+    assert [r["body"] for r in Parsed(b"".join(writes)).responses] == [b"data: 1\n\ndata: 2\n\n"]
+
+
+async def test_a_streamed_answer_to_head_has_no_body():
+    app = StreamApp([(b"content-type", b"text/event-stream")])
+    proto, t = served(app)
+    proto.data_received(REQUEST.replace(b"POST", b"HEAD", 1))
+    for _ in range(3):
+        await settle()
+    out = bytes(t.out)
+    assert out.startswith(b"HTTP/1.1 200 OK\r\n") and out.endswith(b"\r\n\r\n") and b"data:" not in out
 
 
 async def test_a_stream_head_cannot_carry_its_own_framing():

@@ -1,7 +1,8 @@
 """One request's exchange on the server side: uvicorn's request/response cycle, started leaner, offering the
-application three ASGI extensions: `switchyard.whole_response` (a whole answer in one write), `switchyard.stream_start`
-(a chunked answer's head with its first chunk in one write) and `switchyard.on_disconnect` (a callback when the
-caller leaves mid-answer, instead of a task waiting on `receive`).
+application three ASGI extensions: `switchyard.whole_response` (a whole answer in one write),
+`switchyard.stream_start` (a chunked answer's head with its first chunk in one write, joined by the rest of the
+body when that is already here) and `switchyard.on_disconnect` (a callback when the caller leaves mid-answer,
+instead of a task waiting on `receive`).
 
 A proxied answer that is complete in memory (a completion, an error) is written with one `transport.write` of
 status line, headers and body, instead of ASGI's two `send` calls (two socket writes, and uvicorn's per-header
@@ -38,6 +39,8 @@ class HeadRejected(RuntimeError):
 
 class WholeResponseCycle(RequestResponseCycle):
     on_disconnect: Callable[[], None] | None = None  # see watch_disconnect
+    # A stream's head and first chunk, held until the end of the loop's current iteration (write_stream_start)
+    _corked: list[bytes] | None = None
 
     async def run_asgi(self, app: Any) -> None:
         try:
@@ -88,7 +91,36 @@ class WholeResponseCycle(RequestResponseCycle):
         self.chunked_encoding = True
         if first and self.scope["method"] != "HEAD":
             block += b"%x\r\n%b\r\n" % (len(first), first)
-        self.transport.write(block)
+        # Corked until the loop's current iteration ends: when the rest of the stream is already here (a short
+        # answer that arrived whole), its chunks and the end of the body leave in this same write.
+        self._corked = [block]
+        asyncio.get_running_loop().call_soon(self._uncork)
+
+    def _uncork(self) -> None:
+        corked, self._corked = self._corked, None
+        if corked and not self.disconnected:
+            self.transport.write(b"".join(corked))
+
+    async def send(self, message: Any) -> None:
+        corked = self._corked
+        if corked is None or message["type"] != "http.response.body" or self.disconnected:
+            if corked is not None:
+                self._uncork()
+            return await super().send(message)
+        # a stream's body while its start is corked (never a HEAD's: the start wrote no chunk framing for it)
+        body = message.get("body", b"")
+        if body and self.scope["method"] != "HEAD":
+            corked.append(b"%x\r\n%b\r\n" % (len(body), body))
+        if message.get("more_body", False):
+            return
+        if self.scope["method"] != "HEAD":
+            corked.append(b"0\r\n\r\n")
+        self._uncork()  # the whole answer in one write; then what uvicorn's send does at the end of a body
+        self.response_complete = True
+        self.message_event.set()
+        if not self.keep_alive:
+            self.transport.close()
+        self.on_response()
 
     def _head(
         self, status: int, framing: bytes, framing_lines: int, headers: list[tuple[bytes, bytes]]
