@@ -14,7 +14,9 @@ from switchyard.pipeline import reply as reply_module
 from switchyard.pipeline.reply import Reply
 
 
-def _route(monkeypatch: pytest.MonkeyPatch, events: list[str], body: bytes | None = b"{}") -> proxy.ProxyRoute:
+def _route(
+    monkeypatch: pytest.MonkeyPatch, events: list[str], body: bytes | None = b"{}"
+) -> proxy.ProxyRoute:
     async def handle(deps, route, request):
         r = Reply(200, body, [])
         r.ending = ("deps", "exchange")

@@ -85,7 +85,8 @@ async def handle(deps: Any, route: Route, request: Request) -> Reply | StreamRep
         # execute: attempts in order (or hedged) until one answers; a stream commits at its first content
         elif ctx.stream:
             x.include_usage = x.stream_usage()
-            return StreamReply(deps, x, await deps.executor.open_stream(x))  # finished when written and closed
+            # finished when the HTTP layer has written it and closes it
+            return StreamReply(deps, x, await deps.executor.open_stream(x))
         else:
             data = await deps.executor.complete(x)
             if x.ticket is not None:
@@ -97,7 +98,7 @@ async def handle(deps: Any, route: Route, request: Request) -> Reply | StreamRep
         reply = left_early(x)
     except Exception:  # a bug, not bad input
         reply = broken(x)
-    except BaseException:  # cancelled (the server is stopping): no reply will be written, the request still ends
+    except BaseException:  # cancelled, the server stopping: nothing is written, the request still ends
         finish(deps, x)
         raise
     return _ends(reply, deps, x)
