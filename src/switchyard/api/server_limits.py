@@ -9,6 +9,9 @@
 - A response complete while its request body is still arriving (the application refused the request without
   reading the body: 401, 413, 503): uvicorn discards the rest; if it has not all arrived `body_timeout` later,
   the connection is closed.
+- A request offering an upgrade (`Upgrade: h2c`, `websocket`, a CONNECT) is served as plain HTTP/1.1: its body
+  read by a fresh parser, `connection: close`, nothing after it parsed (api/server_upgrade.py). The limits above
+  apply to it as to any request.
 
 A refusal is written, the write side is shut (FIN after the answer) and whatever the client still sends is
 discarded for a moment before the socket is closed: closing a socket with unread data sends a reset, which can
@@ -24,11 +27,13 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from ..config import ServerSettings
 from ..errors import GatewayError
 from .server_cycle import WholeResponseCycle, start_cycle
+from .server_upgrade import DeclinedUpgradeBody, replayed_head
 
 LINGER_SECONDS = 2.0  # how long a refused connection's incoming bytes are discarded before it is closed
 RETRY_AFTER_SECONDS = 1
@@ -89,7 +94,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = True  # the bytes being fed belong to a request line and headers
         self._head_bytes = 0
         self._body_open = False  # headers complete, body not yet
-        self._refused = False
+        self._refused = False  # what arrives is discarded (a refusal lingering, or past a declined upgrade)
         self._head_timer: asyncio.TimerHandle | None = None
         self._drain_timer: asyncio.TimerHandle | None = None
         self._linger_timer: asyncio.TimerHandle | None = None
@@ -135,7 +140,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             room = cap - self._head_bytes
             if len(data) <= room:
                 self._head_bytes += len(data)
-                super().data_received(data)
+                self._parse(data)
                 return
             if room <= 0:
                 self._refuse(
@@ -146,11 +151,45 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 return
             # Feed only what fits; the headers may end within it, and the rest is body (or the next request).
             self._head_bytes = cap
-            super().data_received(data[:room])
+            self._parse(data[:room])
             data = data[room:]
             if self._refused or self.transport.is_closing():
                 return
-        super().data_received(data)
+        self._parse(data)
+
+    def _parse(self, data: bytes) -> None:
+        """uvicorn's `data_received`, keeping the offset httptools gives with an upgrade."""
+        if self.timeout_keep_alive_task is not None:
+            self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            self._decline_upgrade(data[upgrade.args[0] :])
+        except httptools.HttpParserError:
+            if self._refused:  # after a declined upgrade's request: discarded, whatever it is
+                return
+            msg = "Invalid HTTP request received."
+            self.logger.warning(msg)
+            self.send_400_response(msg)
+
+    def _decline_upgrade(self, rest: bytes) -> None:
+        """The upgrade request whose head the parser just ended (its cycle is started) is served as plain HTTP:
+        its body is read by a fresh parser, its answer closes the connection (api/server_upgrade.py)."""
+        if self._refused:
+            return
+        self.cycle.keep_alive = False
+        parser = self.parser
+        body = DeclinedUpgradeBody(self.on_body, self._declined_request_complete)
+        self.parser = body.parser
+        method = parser.get_method()
+        if method == b"CONNECT":  # no content; what follows is the tunnel the client asked for
+            body.on_message_complete()
+            return
+        self._parse(replayed_head(method, parser.get_http_version(), self.headers) + rest)
+
+    def _declined_request_complete(self) -> None:
+        self.on_message_complete()
+        self._refused = True  # nothing after it is a request: the connection closes after the answer
 
     def on_headers_complete(self) -> None:
         self._in_head = False
@@ -163,7 +202,13 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         )  # uvicorn's on_headers_complete, leaner, with the whole-answer write (server_cycle.py)
 
     def on_message_complete(self) -> None:
-        super().on_message_complete()
+        # uvicorn's, without its WebSocket check (ws="none").
+        if self.parser.should_upgrade():
+            return  # httptools ends an upgrade request at its head, bodiless: its body follows (_decline_upgrade)
+        cycle = self.cycle
+        if not cycle.response_complete:
+            cycle.more_body = False
+            cycle.message_event.set()
         self._body_open = False
         self._in_head = True
         self._head_bytes = 0
