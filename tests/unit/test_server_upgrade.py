@@ -3,7 +3,7 @@ protocol class with ws="none" as `switchyard serve` runs it.
 
 httptools ends an upgrade request at its head; before the fix its body was never fed (the application read an
 empty body: `curl --http2` got 400 "body is empty") and a body arriving in a later packet was parsed as requests.
-The end-to-end proof with the real `curl --http2` is tests/e2e/test_server_upgrade.py.
+The end-to-end proof with the real `curl --http2` is tests/e2e/test_upgrade_offers.py.
 """
 
 from __future__ import annotations
