@@ -59,14 +59,7 @@ load() { # NAME SECONDS → "req/s cpu_us_per_req"
 }
 body=$(mktemp)
 trap 'kill ${root[A]} ${root[B]} 2>/dev/null; rm -rf "${dir[A]}" "${dir[B]}" "$body"' EXIT
-# hey -o csv → "p50 p99" in ms (interpolated within hey's 0.1 ms classes, as bench/compare.sh does)
-hey_stats() {
-  awk -F, 'NR > 1 && $1 != "" { n++; c[int($1 * 10000 + 0.5)]++ }
-    function q(p,   k, cum, t) { t = p * n; cum = 0
-      for (k = 0; k <= max; k++) if (k in c) { if (cum + c[k] >= t) return (k - 0.5 + (t - cum) / c[k]) / 10; cum += c[k] }
-      return max / 10 }
-    END { max = 0; for (k in c) if (k + 0 > max) max = k + 0; printf "%.3f %.3f\n", q(0.5), q(0.99) }'
-}
+hey_stats() { awk -f "$here/hey_stats.awk" | cut -d" " -f1,2; }   # hey -o csv → "p50 p99" (ms)
 paced() { # NAME SECONDS → "p50_ms p99_ms" at $rate requests/s on one connection
   local args=(-z "${2}s" -c 1 -q "$rate" -m POST -T application/json -H "Authorization: Bearer ${key[$1]}")
   local hs h; IFS='|' read -ra hs <<< "${hdr[$1]}"; for h in "${hs[@]}"; do [ -n "$h" ] && args+=(-H "$h"); done
