@@ -178,6 +178,29 @@ def test_a_declared_body_over_the_limit_is_413_before_it_is_read(gw, path):
     s.close()
 
 
+@pytest.mark.parametrize("close", ["Connection: close", "HTTP/1.0"])
+def test_a_closing_refusal_lingers_so_a_client_still_sending_its_body_is_not_reset(gw, close):
+    """An answer that ends the connection (`Connection: close`, HTTP/1.0) written before the body was read: the
+    gateway sends a FIN after it and reads the rest for a moment, instead of closing a socket with unread bytes,
+    which resets the connection (and can destroy the answer before the client reads it)."""
+    s = connect(gw)
+    extra = {"Content-Length": str(40 * MIB)}
+    if close == "Connection: close":
+        extra["Connection"] = "close"
+    request = head("POST", "/v1/chat/completions", keyed(gw, **extra))
+    if close == "HTTP/1.0":
+        request = request.replace(b"HTTP/1.1", b"HTTP/1.0", 1)
+    s.sendall(request + b"x" * 65536)
+    status, headers, _ = read_response(s)
+    assert status == 413 and headers.get("connection") == "close"
+    time.sleep(0.3)  # the gateway has written its answer and ended its side
+    sent = sum(send_quietly(s, b"x" * 65536) for _ in range(16))  # the client keeps sending its body
+    # no reset: a socket closed on unread bytes answers the next sends with ECONNRESET/EPIPE
+    assert sent == 16
+    assert s.recv(65536) == b""  # then an orderly end of the stream
+    s.close()
+
+
 def test_a_body_over_the_limit_without_content_length_is_413(gw):
     s = connect(gw)
     s.sendall(head("POST", "/v1/chat/completions", keyed(gw, **{"Transfer-Encoding": "chunked"})))

@@ -288,3 +288,42 @@ async def test_a_finished_request_s_cycle_is_freed_without_a_garbage_collection(
         assert first() is None
     finally:
         gc.enable()
+
+
+class RefusingApp(WholeApp):
+    """Answers 413 without reading the body, as the gateway does for a declared length over its limit."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.seen.append(scope)
+        scope["extensions"][WHOLE_RESPONSE](413, [], b'{"error":{}}', b"application/json")
+
+
+BIG_HEAD = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
+
+
+@pytest.mark.parametrize(
+    "head",
+    [BIG_HEAD + b"Connection: close\r\n\r\n", BIG_HEAD.replace(b"HTTP/1.1", b"HTTP/1.0") + b"\r\n"],
+    ids=["connection-close", "http-1.0"],
+)
+async def test_an_answer_that_ends_the_connection_before_the_body_arrived_lingers_instead_of_resetting(head):
+    """Closing a socket with unread bytes sends a reset, which can destroy the answer before the client reads it:
+    the answer is followed by a FIN, and what the client still sends is read and discarded for a moment."""
+    proto, t = served(RefusingApp())
+    proto.data_received(head + b"a" * 1000)
+    await settle()
+    assert bytes(t.out).startswith(b"HTTP/1.1 413 ") and bytes(t.out).endswith(b'{"error":{}}')
+    assert t.eof and not t.closed  # FIN after the answer, the socket still open and read
+    size = len(t.out)
+    proto.data_received(b"a" * 50_000 + REQUEST)  # the rest of the body, then bytes that look like a request
+    await settle()
+    assert len(t.out) == size and not t.closed  # discarded, nothing more answered
+    proto._linger_timer._run()  # the linger period ends
+    assert t.closed
+
+
+async def test_an_answer_that_ends_the_connection_after_the_whole_body_closes_it_at_once():
+    proto, t = served(WholeApp())
+    proto.data_received(REQUEST.replace(b"Host: x\r\n", b"Host: x\r\nConnection: close\r\n"))
+    await settle()
+    assert bytes(t.out).endswith(b'{"ok":true}') and t.closed and not t.eof

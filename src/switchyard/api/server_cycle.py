@@ -41,6 +41,9 @@ class WholeResponseCycle(RequestResponseCycle):
     on_disconnect: Callable[[], None] | None = None  # see watch_disconnect
     # A stream's head and first chunk, held until the end of the loop's current iteration (write_stream_start)
     _corked: list[bytes] | None = None
+    # How the connection ends after an answer that closes it (HTTP/1.0, `connection: close`, a declined upgrade):
+    # the protocol's graceful close while the request's body is still arriving (api/server_limits.py)
+    close_connection: Callable[[], None] | None = None
 
     async def run_asgi(self, app: Any) -> None:
         try:
@@ -75,8 +78,14 @@ class WholeResponseCycle(RequestResponseCycle):
         self.response_complete = True
         self.message_event.set()
         if not self.keep_alive:
-            self.transport.close()
+            self._end_connection()
         self.on_response()
+
+    def _end_connection(self) -> None:
+        if self.close_connection is not None:
+            self.close_connection()
+        else:
+            self.transport.close()
 
     def write_stream_start(self, status: int, headers: list[tuple[bytes, bytes]], first: bytes) -> None:
         """The head of a chunked answer and its first chunk in one write; the rest of the stream and its end go
@@ -119,7 +128,7 @@ class WholeResponseCycle(RequestResponseCycle):
         self.response_complete = True
         self.message_event.set()
         if not self.keep_alive:
-            self.transport.close()
+            self._end_connection()
         self.on_response()
 
     def _head(
@@ -189,6 +198,7 @@ def start_cycle(protocol: Any) -> None:
         keep_alive=http_version != "1.0" and parser.should_keep_alive(),
         on_response=protocol.on_response_complete,
     )
+    cycle.close_connection = getattr(protocol, "close_after_answer", None)
     scope["extensions"] = {
         WHOLE_RESPONSE: cycle.write_whole,
         STREAM_START: cycle.write_stream_start,

@@ -15,7 +15,8 @@
 
 A refusal is written, the write side is shut (FIN after the answer) and whatever the client still sends is
 discarded for a moment before the socket is closed: closing a socket with unread data sends a reset, which can
-destroy the answer before the client reads it.
+destroy the answer before the client reads it. The application's answers that end the connection (HTTP/1.0,
+`connection: close`) get the same ending when the request's body is still arriving (`close_after_answer`).
 
 The in-flight cap and the body deadline are the application's (`app.Gateway`, `api/asgi.py`): their answers
 come in the caller's error shape. The protocol finds its limits on the loaded application (`Gateway.limits`).
@@ -217,6 +218,10 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self._drain_timer = None
 
     def on_response_complete(self) -> None:
+        if self._linger_timer is not None:  # the answer ended the connection (close_after_answer)
+            self.server_state.total_requests += 1
+            self.pipeline.clear()
+            return
         super().on_response_complete()
         if self._body_open and self._drain_timer is None and not self.transport.is_closing():
             self._drain_timer = self.loop.call_later(self.limits.body_timeout, self._drain_timed_out)
@@ -253,6 +258,26 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
             return
         self.transport.write(refusal(status, message, code, retry_after=retry_after))
+        self._linger()
+
+    def close_after_answer(self) -> None:
+        """An answer that ends the connection (HTTP/1.0, `connection: close`, a declined upgrade) is written. If the
+        request's body is still arriving (the application answered without reading it: 401, 413, ...), the
+        connection lingers as after a refusal; else it is closed at once."""
+        if self._body_open and not self.transport.is_closing():
+            self._refused = True
+            for timer in (self._head_timer, self._drain_timer):
+                if timer is not None:
+                    timer.cancel()
+            self._head_timer = self._drain_timer = None
+            self._linger()
+        else:
+            self.transport.close()
+
+    def _linger(self) -> None:
+        """FIN after the answer, then whatever the client still sends is discarded for a moment before the socket
+        is closed: closing a socket with unread data sends a reset, which can destroy the answer before the
+        client has read it."""
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.flow.resume_reading()
