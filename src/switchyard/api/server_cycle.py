@@ -54,7 +54,7 @@ class WholeResponseCycle(RequestResponseCycle):
             # Broken here, the cycle is freed as soon as the connection moves on (hostile callers sending large
             # bodies grew the process by ~50 MB in 8 s before this: tests/e2e/test_server_limits.py).
             self.scope.pop("extensions", None)
-            self.on_disconnect = None
+            self.on_disconnect = self.close_connection = None  # the protocol's bound method: a cycle too
 
     def watch_disconnect(self, callback: Callable[[], None] | None) -> None:
         """`callback` is called once if the caller's connection is lost before the answer is complete (at once if
