@@ -13,7 +13,8 @@ from support.gateway import BIN, GatewayProcess, cli, default_config, free_port
 
 
 def test_first_start_prints_a_key_that_works(upstream, tmp_path):
-    gw = GatewayProcess(tmp_path / "gw", default_config(upstream.url, free_port()))
+    # the console script itself (a fresh interpreter), as an operator starts it: support/serve_fork.py
+    gw = GatewayProcess(tmp_path / "gw", default_config(upstream.url, free_port()), exec_script=True)
     gw.home.mkdir(parents=True)
     import yaml
 
@@ -83,7 +84,7 @@ def test_revoked_key_stops_working_within_seconds(gateway):
 def test_several_workers_share_one_port_and_log_everything(upstream, tmp_path):
     cfg = default_config(upstream.url, free_port())
     cfg["server"]["workers"] = 2
-    gw = GatewayProcess(tmp_path / "gw", cfg)
+    gw = GatewayProcess(tmp_path / "gw", cfg, exec_script=True)
     gw.prepare()
     gw.start()
     try:

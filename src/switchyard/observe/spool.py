@@ -27,6 +27,16 @@ import orjson
 _TOKEN = secrets.token_hex(4)  # tells this process's claims apart from a dead process that had the same pid
 
 
+def _redraw_token() -> None:
+    """A forked child (a preforking server, or the test suite's forkserver) is another process: its own token."""
+    global _TOKEN
+    _TOKEN = secrets.token_hex(4)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_redraw_token)
+
+
 def owner() -> str:
     """This process, as it names its files: "<pid>-<token>"."""
     return f"{os.getpid()}-{_TOKEN}"
