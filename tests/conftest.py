@@ -14,6 +14,8 @@ from support.gateway import GatewayProcess, default_config, free_port
 from support.httpx_tls import share_default_tls_context
 from support.mock_upstream import MockUpstream
 from support.module_order import module_costs, slowest_modules_first
+from support.serve_fork import forked_cpu
+from support.serve_fork import shutdown as stop_forkserver
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -27,6 +29,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.loadscopereorder = False
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    stop_forkserver()  # reaps the gateways' forkserver, so their CPU counts in this process's (support/serve_fork.py)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     slowest_modules_first(items, module_costs())
@@ -37,13 +43,14 @@ _CPU_LOG = os.environ.get("SWITCHYARD_TEST_CPU_LOG")  # a file: one line per tes
 
 def _cpu() -> float:
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime + forked_cpu()
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
     """With SWITCHYARD_TEST_CPU_LOG set: append `nodeid<TAB>cpu s<TAB>wall s` per test (setup, call and teardown;
-    CPU of this process and of the subprocesses it reaped meanwhile, e.g. a gateway stopped in a teardown)."""
+    CPU of this process, of the subprocesses it reaped meanwhile, e.g. a gateway stopped in a teardown, and of the
+    forked gateways signalled or waited for meanwhile, as /proc last showed it)."""
     if not _CPU_LOG:
         yield
         return

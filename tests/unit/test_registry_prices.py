@@ -24,7 +24,9 @@ PRICE_KEYS = ("input", "output", "cached_input", "cache_write", "cache_write_1h"
 
 
 def _all_models() -> dict[str, dict[str, Any]]:
-    models = dict(yaml.safe_load((REGISTRY_DIR / "models.yaml").read_text(encoding="utf-8"))["models"])
+    # libyaml's safe loader (what the registry itself reads models.yaml with): every worker collects this module
+    text = (REGISTRY_DIR / "models.yaml").read_text(encoding="utf-8")
+    models = dict(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["models"])
     generated = REGISTRY_DIR / "models_generated.json"
     if generated.exists():
         models.update(json.loads(generated.read_text(encoding="utf-8"))["models"])

@@ -56,7 +56,8 @@ def _discriminated(node: Any) -> Any:
     return node
 
 
-_SCHEMA = _discriminated(yaml.safe_load(SPEC.read_text()))
+# libyaml's safe loader (the same types as yaml.safe_load, ~8x faster): every worker collects this module
+_SCHEMA = _discriminated(yaml.load(SPEC.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
 # the curated spec has a stray `type: string` next to the string|blocks `oneOf` for `system`
 _SCHEMA["components"]["schemas"]["CreateMessageRequest"]["properties"]["system"].pop("type")
 VALIDATOR = jsonschema.Draft7Validator(
