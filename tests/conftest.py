@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from support import heap_freeze
 from support.fault_upstream import FaultUpstream
 from support.gateway import GatewayProcess, default_config, free_port
 from support.httpx_tls import share_default_tls_context
@@ -33,6 +34,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     stop_forkserver()  # reaps the gateways' forkserver, so their CPU counts in this process's (support/serve_fork.py)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    heap_freeze.settle()  # the test modules and what they imported: out of every later full collection
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     slowest_modules_first(items, module_costs())
@@ -50,12 +55,15 @@ def _cpu() -> float:
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
     """With SWITCHYARD_TEST_CPU_LOG set: append `nodeid<TAB>cpu s<TAB>wall s` per test (setup, call and teardown;
     CPU of this process, of the subprocesses it reaped meanwhile, e.g. a gateway stopped in a teardown, and of the
-    forked gateways signalled or waited for meanwhile, as /proc last showed it)."""
+    forked gateways signalled or waited for meanwhile, as /proc last showed it). After a module's last test, the
+    heap is settled (support/heap_freeze.py)."""
     if not _CPU_LOG:
         yield
+        heap_freeze.after_test(item, nextitem)
         return
     cpu, wall = _cpu(), time.perf_counter()
     yield
+    heap_freeze.after_test(item, nextitem)
     with open(_CPU_LOG, "a") as f:
         f.write(f"{item.nodeid}\t{_cpu() - cpu:.3f}\t{time.perf_counter() - wall:.3f}\n")
 
