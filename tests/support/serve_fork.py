@@ -37,6 +37,15 @@ PRELOAD = [
     "uvicorn.lifespan.on",
     "uvicorn.loops.uvloop",
     "uvloop",
+    # what its lifespan and first requests import (the providers' modules, the SQLite driver, the registry's data)
+    "aiosqlite",
+    "encodings.idna",
+    "switchyard.providers.azure",
+    "switchyard.providers.bedrock",
+    "switchyard.providers.gemini",
+    "switchyard.providers.openai",
+    "switchyard.providers.vertex",
+    "switchyard.registry",
     "support.serve_fork",
 ]
 
