@@ -8,6 +8,8 @@
 #   litellm     PyPI litellm[proxy], 1 worker, no database
 #   switchyard  the project at $PROJECT, started by switchyard-start.sh (embedded defaults, auth + logging on)
 #   sy-*        the same gateway with one policy on every request (switchyard-start.sh says which)
+#   floor       the gateway's own server stack and upstream client with nothing behind them (floor_app.py):
+#               its CPU per request is what the layers below the pipeline cost
 #   switchyard-full  a rate-limit rule on every request plus a two-item fallback chain; switchyard-w2: two workers
 #   base, base-full, base-w2, ...  the same variants of the gateway at $BASELINE_PROJECT (another checkout with its
 #               own .venv, e.g. a git worktree of an older commit): measured in this same run, next to the candidate
@@ -71,6 +73,11 @@ start() { # sets: url, key, headers, model, smodel (stream model), root pid; pre
       url=http://127.0.0.1:18787/v1/chat/completions; surl=$url; key=sk-upstream; model=gpt-4o-mini; smodel=gpt-4o-mini
       headers="x-portkey-provider: openai|x-portkey-custom-host: http://127.0.0.1:18080/v1"
       sheaders="x-portkey-provider: openai|x-portkey-custom-host: http://127.0.0.1:18081/v1";;
+    floor)  # the gateway's server stack and upstream client with no gateway behind them (floor_app.py)
+      PYTHONPATH="$PROJECT/src:$here" "$PROJECT/.venv/bin/python" "$here/floor_app.py" 18990 >/tmp/bench-floor.log 2>&1 & root=$!; pids+=($root)
+      wait_port 18990 || return 1
+      url=http://127.0.0.1:18990/json/v1/chat/completions; surl=http://127.0.0.1:18990/sse/v1/chat/completions
+      key=sk-bench; headers=""; sheaders=""; model=gpt-4o-mini; smodel=gpt-4o-mini;;
     litellm)
       LITELLM_LOCAL_MODEL_COST_MAP=True "$PEERS/litellm-venv/bin/litellm" --config "$here/litellm.yaml" --host 127.0.0.1 --port 14000 --num_workers 1 >/tmp/bench-litellm.log 2>&1 & root=$!; pids+=($root)
       wait_port 14000 || return 1; sleep 2
@@ -150,7 +157,7 @@ if [ -n "${p50[switchyard]:-}" ]; then
   echo "| target | Δ p50 µs @200/s vs switchyard | req/s ÷ switchyard | stream req/s ÷ switchyard | CPU µs/req | Δ CPU µs/req | stream CPU µs/req | Δ stream CPU µs/req | cache hits |"
   echo "|---|---|---|---|---|---|---|---|---|"
   for t in $targets; do
-    [[ $t == switchyard || ( ( $t == sy-* || $t == switchyard-* || $t == base* ) && -n "${p50[$t]:-}" ) ]] || continue
+    [[ $t == switchyard || ( ( $t == sy-* || $t == switchyard-* || $t == base* || $t == floor ) && -n "${p50[$t]:-}" ) ]] || continue
     awk -v t="$t" -v a="${p50[$t]}" -v b="${p50[switchyard]}" -v r="${rps[$t]}" -v rb="${rps[switchyard]}" \
       -v s="${srps[$t]}" -v sb="${srps[switchyard]}" -v c="${cpu[$t]}" -v cb="${cpu[switchyard]}" \
       -v sc="${scpu[$t]}" -v scb="${scpu[switchyard]}" -v hit="${hits[$t]}" '

@@ -17,9 +17,9 @@ secs=8
 targets=${*:-}
 for t in $targets; do
   case $t in
-    direct | switchyard | switchyard-full | sy-limit | sy-limit-redis | sy-cache | sy-cache-redis | litellm | portkey) ;;
+    direct | floor | switchyard | switchyard-full | sy-limit | sy-limit-redis | sy-cache | sy-cache-redis | litellm | portkey) ;;
     switchyard-w2 | switchyard-full-w2 | sy-*-w2 | base | base-full | base-w2 | base-full-w2) ;;
-    *) echo "unknown target '$t' (direct switchyard switchyard-full sy-limit sy-limit-redis sy-cache sy-cache-redis" \
+    *) echo "unknown target '$t' (direct floor switchyard switchyard-full sy-limit sy-limit-redis sy-cache sy-cache-redis" \
             "litellm portkey; + -w2; base, base-full, base-w2 with BASELINE_PROJECT)" >&2
        exit 2;;
   esac
