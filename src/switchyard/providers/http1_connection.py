@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import httptools
 
 from .http1_response import HIGH_WATER, LOW_WATER, Exchange, HTTPError
-from .readable import readable
+from .readable import pollfd_for, readable
 
 if TYPE_CHECKING:
     from .http1 import Pool
@@ -31,6 +31,7 @@ class Connection(asyncio.Protocol):
         "_headers",
         "_interim",
         "_paused",
+        "_pollfd",
         "_pool",
         "_tunnel",
         "_tunnel_buf",
@@ -58,6 +59,7 @@ class Connection(asyncio.Protocol):
         self._headers: dict[str, str] = {}
         self._head_bytes = 0
         self._fd = -1
+        self._pollfd: object = None
         self._tunnel: asyncio.Future[bytes] | None = None
         self._tunnel_buf = b""
 
@@ -66,6 +68,8 @@ class Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         sock = transport.get_extra_info("socket")
         self._fd = sock.fileno() if sock is not None else -1
+        if self._fd >= 0:
+            self._pollfd = pollfd_for(self._fd)
 
     def data_received(self, data: bytes) -> None:
         if self._tunnel is not None:
@@ -200,7 +204,7 @@ class Connection(asyncio.Protocol):
             return True
         if self._fd < 0:
             return False
-        return readable(self._fd)
+        return readable(self._fd, self._pollfd)
 
     async def open_tunnel(self, authority: str, authorization: str | None) -> None:
         """CONNECT through the proxy this connection is open to; returns once the tunnel is up."""
