@@ -24,6 +24,7 @@ import time
 
 from .egress_proxy import ProxySettings
 from .http1_connection import Connection, Key
+from .http1_deadlines import Deadlines
 from .http1_response import Exchange, HTTPError, Response
 from .request_head import Route, encode_head, route_for
 
@@ -56,6 +57,7 @@ class Pool:
         self._open: dict[Key, int] = {}
         self._waiters: dict[Key, collections.deque[asyncio.Future[None]]] = {}
         self._routes: dict[str, Route] = {}
+        self._deadlines = Deadlines()
         self._closed = False
 
     def release(self, conn: Connection) -> None:
@@ -198,7 +200,7 @@ class Pool:
         while True:
             wait = min(read_timeout, deadline - time.monotonic())
             conn = await self._acquire(route, connect_timeout, wait, reuse)
-            ex = Exchange()
+            ex = Exchange(self._deadlines)
             conn.exchange = ex
             assert conn.transport is not None
             conn.transport.write(payload)

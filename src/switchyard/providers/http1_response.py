@@ -15,6 +15,8 @@ import zlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+from .http1_deadlines import Deadlines
+
 if TYPE_CHECKING:
     from .http1_connection import Connection
 
@@ -46,6 +48,7 @@ class Exchange:
     __slots__ = (
         "buffered",
         "chunks",
+        "deadlines",
         "done",
         "error",
         "head",
@@ -55,7 +58,8 @@ class Exchange:
         "waiter",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, deadlines: Deadlines) -> None:
+        self.deadlines = deadlines  # the pool's: the timeouts of its waits (`http1_deadlines.py`)
         self.head = False  # status and headers of the final (non-1xx) response have arrived
         self.status = 0
         self.headers: dict[str, str] = {}
@@ -79,23 +83,19 @@ class Exchange:
 
     async def wait(self, timeout: float) -> None:
         """Until the connection reports something (the head, body bytes, the end, a failure): TimeoutError after
-        `timeout` seconds. One future and one timer handle per wait (asyncio.timeout and shield cost several
-        objects and callbacks, on every request). Cancelling the waiting task cancels only this private future:
-        the connection's state is untouched, and a cancellation is never swallowed (asyncio.wait_for on 3.11 can
-        lose one that arrives as the future completes)."""
+        `timeout` seconds. One future per wait, its deadline kept by the pool's `Deadlines` (asyncio.timeout and
+        shield cost several objects and callbacks, on every request; a timer handle per wait, most of the wait's
+        cost). Cancelling the waiting task cancels only this private future: the connection's state is untouched,
+        and a cancellation is never swallowed (asyncio.wait_for on 3.11 can lose one that arrives as the future
+        completes)."""
         loop = asyncio.get_running_loop()
         w = self.waiter = loop.create_future()
-        timer = loop.call_at(loop.time() + timeout, _expire, w)
+        own = self.deadlines.add(loop, w, timeout)
         try:
             await w
         finally:
-            timer.cancel()
+            self.deadlines.end(w, own)
             self.waiter = None
-
-
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())
 
 
 class _Inflater:
