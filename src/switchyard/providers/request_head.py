@@ -90,6 +90,11 @@ def route_for(url: str, proxies: ProxySettings) -> Route:
 
 _GOOD_NAMES: set[str] = set()  # header names already found to be tokens (a few dozen in practice; bounded)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # control characters other than HTAB, CR, LF
+_MAX_HEADS = 1024
+# Heads already checked and encoded, by (method, route, header items): the bytes before and after the
+# Content-Length value. A pure function's results, kept for the usual case of the same provider headers on every
+# request; bounded (cleared when full: per-request headers, as SigV4 signatures, only ever miss).
+_HEADS: dict[tuple[str, int, tuple[tuple[str, str], ...]], tuple[Route, bytes, bytes]] = {}
 
 
 def encode_head(method: str, route: Route, headers: dict[str, str], body_len: int) -> bytes:
@@ -97,10 +102,21 @@ def encode_head(method: str, route: Route, headers: dict[str, str], body_len: in
 
     Checked as a whole, once: the block's only CR and LF are the line ends written here (a value's own CR or LF
     would add to their count), no other control byte is in it, and every name is a token (each name's check is
-    remembered)."""
-    head = [
-        f"{method} {route.target} HTTP/1.1\r\nhost: {route.host_header}\r\ncontent-length: {body_len}\r\n"
-    ]
+    remembered). A head already checked for the same method, route and headers is reused as it was encoded
+    (the route object itself is kept with it, so its id cannot name another route)."""
+    key = (method, id(route), tuple(headers.items()))
+    known = _HEADS.get(key)
+    if known is None or known[0] is not route:
+        known = (route, *_encode_parts(method, route, headers))
+        if len(_HEADS) >= _MAX_HEADS:
+            _HEADS.clear()
+        _HEADS[key] = known
+    return b"%s%d%s" % (known[1], body_len, known[2])
+
+
+def _encode_parts(method: str, route: Route, headers: dict[str, str]) -> tuple[bytes, bytes]:
+    """The head around the Content-Length value (digits only: they change nothing in the checks)."""
+    head = [f"{method} {route.target} HTTP/1.1\r\nhost: {route.host_header}\r\ncontent-length: 0\r\n"]
     lines = 4  # request line, host, content-length, the blank line
     if route.proxy is not None and not route.tunnel and route.proxy.authorization:
         head.append(f"proxy-authorization: {route.proxy.authorization}\r\n")
@@ -123,7 +139,9 @@ def encode_head(method: str, route: Route, headers: dict[str, str], body_len: in
         bad = next((k for k, v in headers.items() if header_problem(k, v)), None)
         raise ValueError(header_problem(bad, headers[bad]) if bad else "the request head cannot be sent")
     try:
-        return text.encode("latin-1")
+        data = text.encode("latin-1")
     except UnicodeEncodeError:
         bad = next((k for k, v in headers.items() if header_problem(k, v)), "?")
         raise ValueError(header_problem(bad, headers.get(bad, "")) or "a header cannot be sent") from None
+    cut = len(head[0]) - 3  # where the "0" of the first line is (Latin-1: a byte per character)
+    return data[:cut], data[cut + 1 :]
