@@ -95,20 +95,26 @@ class Pool:
             self._routes[url] = route
         return route
 
+    def _idle_conn(self, key: Key) -> Connection | None:
+        """The most recently released idle connection that is still good (stale ones are closed on the way)."""
+        idle = self._idle.get(key)
+        if idle:
+            now = time.monotonic()
+            while idle:
+                conn = idle.pop()
+                if not conn.stale(now):
+                    conn.reused = True
+                    return conn
+                conn.close()
+        return None
+
     async def _acquire(self, route: Route, connect_timeout: float, wait: float, reuse: bool) -> Connection:
         """An idle connection that is still good, a new one, or (at the cap) the next one to come free."""
         key = route.key
         give_up = time.monotonic() + wait
         while True:
-            if reuse:
-                idle = self._idle.get(key)
-                now = time.monotonic()
-                while idle:
-                    conn = idle.pop()
-                    if not conn.stale(now):
-                        conn.reused = True
-                        return conn
-                    conn.close()
+            if reuse and (conn := self._idle_conn(key)) is not None:
+                return conn
             if self._open.get(key, 0) < self._max_open:
                 self._open[key] = self._open.get(key, 0) + 1
                 return await self._connect(route, connect_timeout)
@@ -198,8 +204,10 @@ class Pool:
         replayable = method in _REPLAYABLE or "idempotency-key" in headers
         reuse = True
         while True:
-            wait = min(read_timeout, deadline - time.monotonic())
-            conn = await self._acquire(route, connect_timeout, wait, reuse)
+            conn = self._idle_conn(route.key) if reuse else None  # the usual case: no need to wait
+            if conn is None:
+                wait = min(read_timeout, deadline - time.monotonic())
+                conn = await self._acquire(route, connect_timeout, wait, reuse)
             ex = Exchange(self._deadlines)
             conn.exchange = ex
             assert conn.transport is not None
