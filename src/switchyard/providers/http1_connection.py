@@ -22,6 +22,11 @@ MAX_HEAD_BYTES = 256 * 1024  # status line and headers of one response
 
 Key = tuple[str, str, int]
 
+# Response header names as received -> lower-case str: a few dozen in practice; bounded in number and length (an
+# upstream's made-up names cannot grow it past 512 x 64 bytes).
+_NAMES: dict[bytes, str] = {}
+_MAX_NAMES = 512
+
 
 class Connection(asyncio.Protocol):
     __slots__ = (
@@ -117,7 +122,11 @@ class Connection(asyncio.Protocol):
                 HTTPError(f"upstream response headers exceed {MAX_HEAD_BYTES // 1024} KiB", too_large=True)
             )
             return
-        key = name.decode("latin-1").lower()
+        key = _NAMES.get(name)
+        if key is None:
+            key = name.decode("latin-1").lower()
+            if len(_NAMES) < _MAX_NAMES and len(name) <= 64:
+                _NAMES[name] = key
         val = value.decode("latin-1")
         prev = self._headers.get(key)
         self._headers[key] = f"{prev}, {val}" if prev is not None else val
