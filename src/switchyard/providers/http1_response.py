@@ -12,7 +12,7 @@ import asyncio
 import collections
 import time
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 from .http1_deadlines import Deadlines
@@ -171,7 +171,11 @@ class Response:
                 self.close()
                 raise HTTPError("upstream response stalled past the timeout", timeout=True) from None
 
-    async def iter_chunks(self) -> AsyncIterator[bytes]:
+    async def iter_chunks(
+        self, failure: Callable[[HTTPError], Exception] | None = None
+    ) -> AsyncIterator[bytes]:
+        """The body as it comes, decoded. `failure`: what an HTTPError becomes for the consumer (the transport's
+        UpstreamError), so that no second generator has to wrap this one to translate it."""
         encoding = self.headers.get("content-encoding", "").strip().lower()
         inflater = _Inflater(encoding, self._limit) if encoding in ("gzip", "x-gzip", "deflate") else None
         try:
@@ -183,6 +187,10 @@ class Response:
                 yield chunk
             if inflater is not None:
                 inflater.finish()
+        except HTTPError as e:
+            if failure is None:
+                raise
+            raise failure(e) from None
         finally:
             if not self._ex.done:
                 self.close()

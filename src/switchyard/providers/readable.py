@@ -42,7 +42,8 @@ _NOW = ctypes.c_int(0)  # timeout: do not wait
 def pollfd_for(fd: int) -> Any:
     """A reference to a `pollfd` structure for `fd`, to pass to every `readable` check of that socket (libc's
     poll rewrites only its `revents`). None where libc's poll is not used."""
-    return ctypes.byref(_PollFd(fd, _EVENTS, 0)) if _poll is not None else None  # byref keeps the struct alive
+    # byref keeps the struct alive as long as the reference is
+    return ctypes.byref(_PollFd(fd, _EVENTS, 0)) if _poll is not None else None
 
 
 def readable(fd: int, pollfd: Any = None) -> bool:

@@ -43,6 +43,10 @@ def _upstream_error(e: HTTPError, what: str) -> UpstreamError:
     return UpstreamError(502, "connection", f"upstream connection failed {what}: {e}")
 
 
+def _mid_stream(e: HTTPError) -> UpstreamError:
+    return _upstream_error(e, "mid-stream")
+
+
 class UpstreamResponse:
     """A response whose headers have arrived. Read it whole (`read`) or as a stream (`iter_chunks`)."""
 
@@ -59,12 +63,19 @@ class UpstreamResponse:
         except HTTPError as e:
             raise _upstream_error(e, "while sending its response") from None
 
-    async def iter_chunks(self) -> AsyncIterator[bytes]:
+    def iter_chunks(self) -> AsyncIterator[bytes]:
+        resp = self._resp
+        if type(resp) is Response:  # the client's own: one generator, which raises UpstreamError itself
+            return resp.iter_chunks(_mid_stream)
+        return self._translated(resp)  # another pool's response (a stand-in): its HTTPError translated here
+
+    @staticmethod
+    async def _translated(resp: Response) -> AsyncIterator[bytes]:
         try:
-            async for chunk in self._resp.iter_chunks():
+            async for chunk in resp.iter_chunks():
                 yield chunk
         except HTTPError as e:
-            raise _upstream_error(e, "mid-stream") from None
+            raise _mid_stream(e) from None
 
     def close(self) -> None:
         self._resp.close()  # abort: a cancelled caller must not leave the upstream generating
