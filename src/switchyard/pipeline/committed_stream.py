@@ -99,10 +99,19 @@ class OpenStream:
         self._seam: Seam | None = None
 
     async def rest(self):  # -> AsyncIterator[bytes]
+        """The rest of the upstream's bytes through the pump (one generator: the drain is written inline)."""
         while True:
             try:
-                async for out in self._drain():
-                    yield out
+                chunks = self.start.chunks
+                if chunks is not None:
+                    seam = self._seam
+                    async for data in chunks:
+                        out = self.pump.feed(data)
+                        if out:
+                            yield seam.feed(out) if seam else out
+                    tail = self.pump.close()
+                    if tail:
+                        yield seam.feed(tail) if seam else tail
                 return
             except UpstreamError as e:
                 e.message = scrub(e.message, self.attempt.target)
@@ -112,19 +121,6 @@ class OpenStream:
                     raise
                 if first:
                     yield first
-
-    async def _drain(self):
-        chunks = self.start.chunks
-        if chunks is None:
-            return
-        seam = self._seam
-        async for data in chunks:
-            out = self.pump.feed(data)
-            if out:
-                yield seam.feed(out) if seam else out
-        tail = self.pump.close()
-        if tail:
-            yield seam.feed(tail) if seam else tail
 
     def _continuable(self) -> bool:
         opts = self.ctx.options
