@@ -77,15 +77,20 @@ _TEXTS = [i for i, (_, f) in enumerate(_CONVERT) if f is _text]
 _ID_AT, _STREAM, _HIT, _PROPS, _ATTEMPTS = (
     COLUMNS.index(c) for c in ("id", "stream", "cache_hit", "properties", "attempts")
 )
+_ALL_COLUMNS = operator.itemgetter(*COLUMNS)
 
 
 def _row(rec: dict[str, Any], properties: str | None, attempts: str | None) -> Row:
     """One request row in column order: each value converted as `_CONVERT` says, but only where it is needed (a
     typed value of another class, a text with a NUL). Equal to converting every value, in half the time: the values
-    are nearly always of their column's type already. Runs for every record (in the SQLite writer's thread, or on
-    the loop for PostgreSQL), so the record is read in place, not copied into a dict of the row's values first."""
-    get = rec.get
-    row = [get(c) for c in COLUMNS]
+    are nearly always of their column's type already. Runs on the event loop for every record, so the record is
+    read in place, not copied into a dict of the row's values first: in one C call when it has every column (as
+    `build_record` makes it), else column by column (records spooled by older releases lack the newer columns)."""
+    try:
+        row = list(_ALL_COLUMNS(rec))
+    except KeyError:
+        get = rec.get
+        row = [get(c) for c in COLUMNS]
     row[_UID] = row[_UID] or row[_ID_AT]  # records spooled by older releases have no uid
     row[_STREAM] = bool(row[_STREAM])
     row[_HIT] = bool(row[_HIT])
