@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
 from .log_writer import (
@@ -79,7 +80,7 @@ def _chunks(rows: list[Any], most: int) -> list[list[Any]]:
 
 
 def _flat(rows: list[Row]) -> list[Any]:
-    return [v for row in rows for v in row]
+    return list(chain.from_iterable(rows))  # in C: half the instructions of a nested comprehension
 
 
 async def insert_sqlite(conn: Any, records: Sequence[dict[str, Any]]) -> None:
