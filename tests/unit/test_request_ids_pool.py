@@ -36,3 +36,20 @@ def test_a_forked_child_does_not_reuse_the_parents_bytes() -> None:
     os.waitpid(pid, 0)
     os.close(r)
     assert child != ids.new_request_id()
+
+
+def test_a_batch_is_its_bytes_as_uuid4s(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A batch writes id i from bytes 16i..16i+15 exactly as uuid.UUID(bytes=..., version=4) does (version and
+    variant digits set); across batches every value of the two bytes those digits come from is met."""
+    for _ in range(4):
+        raw = os.urandom(16 * ids._BATCH)
+        monkeypatch.setattr(ids, "urandom", lambda n: raw)
+        made = ids._batch()
+        assert made == [str(uuid.UUID(bytes=raw[16 * i : 16 * i + 16], version=4)) for i in range(ids._BATCH)]
+    every = bytes(range(256))
+    raw = b"".join(
+        os.urandom(6) + every[v : v + 1] + b"\x5a" + every[255 - v : 256 - v] + os.urandom(7)
+        for v in range(256)
+    )
+    monkeypatch.setattr(ids, "urandom", lambda n: raw)
+    assert ids._batch() == [str(uuid.UUID(bytes=raw[16 * i : 16 * i + 16], version=4)) for i in range(256)]
