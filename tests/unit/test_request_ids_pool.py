@@ -43,7 +43,7 @@ def test_a_batch_is_its_bytes_as_uuid4s(monkeypatch) -> None:  # type: ignore[no
     variant digits set); across batches every value of the two bytes those digits come from is met."""
     for _ in range(4):
         raw = os.urandom(16 * ids._BATCH)
-        monkeypatch.setattr(ids, "urandom", lambda n: raw)
+        monkeypatch.setattr(ids, "urandom", lambda n, raw=raw: raw)
         made = ids._batch()
         assert made == [str(uuid.UUID(bytes=raw[16 * i : 16 * i + 16], version=4)) for i in range(ids._BATCH)]
     every = bytes(range(256))
@@ -51,5 +51,5 @@ def test_a_batch_is_its_bytes_as_uuid4s(monkeypatch) -> None:  # type: ignore[no
         os.urandom(6) + every[v : v + 1] + b"\x5a" + every[255 - v : 256 - v] + os.urandom(7)
         for v in range(256)
     )
-    monkeypatch.setattr(ids, "urandom", lambda n: raw)
+    monkeypatch.setattr(ids, "urandom", lambda n, raw=raw: raw)
     assert ids._batch() == [str(uuid.UUID(bytes=raw[16 * i : 16 * i + 16], version=4)) for i in range(256)]
