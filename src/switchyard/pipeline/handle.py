@@ -23,7 +23,7 @@ from .context import RequestContext
 from .count_tokens import count
 from .exchange import Exchange, Route
 from .finish import finish
-from .headers import header_map, parse_helicone
+from .headers import parse_helicone_names, read_headers
 from .model_override import model_override
 from .options import route_options
 from .plan import Attempt, restrict
@@ -45,8 +45,8 @@ class Request(Protocol):
 
 
 async def handle(deps: Any, route: Route, request: Request) -> Reply | StreamReply:
-    headers = header_map(request.raw_headers)
-    h = parse_helicone(headers)
+    headers, helicone_names = read_headers(request.raw_headers)
+    h = parse_helicone_names(headers, helicone_names)
     ctx = RequestContext(path=request.path, helicone=h, forward_headers=headers)
     x = Exchange(ctx, route.spec, headers, [(b"helicone-id", h.request_id.encode())])
     reply: Reply | StreamReply

@@ -31,6 +31,38 @@ class HeliconeHeaders:
     omit_response: bool = False
 
 
+# Header names most requests carry, decoded once here (ASGI names are lowercase bytes): a request's usual headers
+# cost a dict lookup each instead of a decode and a prefix test. None of them is a Helicone header.
+_PLAIN = {
+    n.encode(): n
+    for n in (
+        "host",
+        "user-agent",
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "authorization",
+        "connection",
+        "content-length",
+        "content-type",
+        "x-api-key",
+        "anthropic-version",
+        "anthropic-beta",
+        "openai-organization",
+        "openai-project",
+        "x-stainless-arch",
+        "x-stainless-lang",
+        "x-stainless-os",
+        "x-stainless-package-version",
+        "x-stainless-runtime",
+        "x-stainless-runtime-version",
+        "x-stainless-retry-count",
+        "x-stainless-read-timeout",
+        "x-stainless-async",
+    )
+}
+
+
 def header_map(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     """ASGI headers (lowercase names) → dict; a repeated header keeps its first value.
 
@@ -38,12 +70,26 @@ def header_map(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     carry the caller's text, which clients send as UTF-8 ("Zürich", "東京"): those are decoded as UTF-8, and as
     latin-1 only when they are not valid UTF-8 (a client that really sent latin-1). Every other header is
     latin-1, as HTTP defines it, so it can be forwarded upstream byte for byte."""
+    return read_headers(raw)[0]
+
+
+def read_headers(raw: list[tuple[bytes, bytes]]) -> tuple[dict[str, str], list[str]]:
+    """`header_map`, and the names in it that start with `helicone-` (in order), from one pass over the raw
+    headers: `parse_helicone_names` then examines only those."""
     out: dict[str, str] = {}
+    helicone: list[str] = []
     for k, v in raw:
-        name = k.decode("latin-1")
+        name = _PLAIN.get(k)
+        if name is None:
+            name = k.decode("latin-1")
+            if name.startswith("helicone-"):
+                if name not in out:
+                    out[name] = _text(v)
+                    helicone.append(name)
+                continue
         if name not in out:
-            out[name] = _text(v) if name.startswith("helicone-") else v.decode("latin-1")
-    return out
+            out[name] = v.decode("latin-1")
+    return out, helicone
 
 
 def _text(v: bytes) -> str:
@@ -76,15 +122,21 @@ _FIELDS = {
 
 
 def parse_helicone(headers: dict[str, str]) -> HeliconeHeaders:
+    return parse_helicone_names(headers, [name for name in headers if name.startswith("helicone-")])
+
+
+def parse_helicone_names(headers: dict[str, str], names: list[str]) -> HeliconeHeaders:
+    """The Helicone headers of `headers`, whose Helicone-prefixed names are `names` (`read_headers`), in order."""
     # Helicone accepts only UUIDs as Helicone-Request-Id and silently generates one otherwise; we do the same, so
     # a stored id is always a canonical lowercase UUID (no NUL bytes, no look-alike spellings of one id).
     uid = new_request_id()
     h = HeliconeHeaders(request_id=uid, uid=uid)
+    if not names:  # most requests carry no Helicone header at all
+        return h
     props = h.properties
     mirrored: list[tuple[str, str]] = []
-    for name, value in headers.items():  # one pass; most requests carry no Helicone header at all
-        if not name.startswith("helicone-"):
-            continue
+    for name in names:
+        value = headers[name]
         if name.startswith(_PROPERTY):
             if len(name) > len(_PROPERTY):
                 props[name[len(_PROPERTY) :]] = value
