@@ -242,6 +242,22 @@ def test_retry_headers_follow_helicone_defaults_and_validate() -> None:
         assert info.value.status == 400 and info.value.code == "invalid_header"
 
 
+def test_caller_retry_headers_never_grow_the_shared_options() -> None:
+    """Only the configured policy's options are kept: a caller varying its Helicone-Retry-* values gets options of
+    its own each time, and the table does not grow with them."""
+    from switchyard.pipeline import options
+
+    default = RetryPolicy(2)
+    shared = route_options({}, default)
+    assert shared.retry is default and route_options({"accept": "x"}, default) is shared
+    size = len(options._DEFAULTS)
+    for i in range(50):
+        o = route_options({"helicone-retry-enabled": "true", "helicone-retry-factor": f"1.{i}"}, default)
+        assert o.retry == RetryPolicy(5, float(f"1.{i}"), 1000, 10_000) and o is not shared
+    assert route_options({"helicone-retry-enabled": "false"}, default).retry == RetryPolicy(0)
+    assert len(options._DEFAULTS) == size
+
+
 def test_route_options_parse_timeouts_hedge_and_continuation() -> None:
     default = RetryPolicy()
     assert route_options({}, default) is route_options(

@@ -39,16 +39,22 @@ class RouteOptions:
         )
 
 
-_DEFAULT_CACHE: dict[RetryPolicy, RouteOptions] = {}
+# The options of a request without routing headers, per configured retry policy (by identity: a policy made from a
+# caller's Helicone-Retry-* headers is a new object every time, and the caller picks its values, so keying by value
+# let callers grow this table without bound). A gateway has one configured policy; the few a test suite makes
+# stay alive here, so their ids are never reused.
+_DEFAULTS: dict[int, tuple[RetryPolicy, RouteOptions]] = {}
 
 
 def route_options(headers: Mapping[str, str], default_retry: RetryPolicy) -> RouteOptions:
     retry = retry_policy(headers, default_retry)
     if not _any_switchyard(headers):
-        opts = _DEFAULT_CACHE.get(retry)
-        if opts is None:
-            opts = _DEFAULT_CACHE[retry] = RouteOptions(retry)
-        return opts
+        if retry is not default_retry:  # set by the caller's retry headers
+            return RouteOptions(retry)
+        known = _DEFAULTS.get(id(retry))
+        if known is None:
+            known = _DEFAULTS[id(retry)] = (retry, RouteOptions(retry))
+        return known[1]
     total = int_ms_header(headers, "switchyard-timeout-ms")
     connect = int_ms_header(headers, "switchyard-connect-timeout-ms")
     first = int_ms_header(headers, "switchyard-first-byte-timeout-ms")
