@@ -39,7 +39,8 @@ def require_model(body: dict[str, Any]) -> str:
         raise bad_request("Invalid type for 'model': expected a string.", code="invalid_model", param="model")
     if not model.strip():
         raise bad_request("'model' must not be empty.", code="invalid_model", param="model")
-    bad = _CONTROL.search(model)
+    # an ASCII name without C0 controls or DEL (every usual one) cannot match _CONTROL: no regex search for it
+    bad = None if model.isascii() and model.isprintable() else _CONTROL.search(model)
     if bad:
         raise bad_request(
             f"'model' contains a control character (U+{ord(bad.group()):04X}) at position {bad.start()}.",
@@ -52,7 +53,9 @@ def require_model(body: dict[str, Any]) -> str:
             code="invalid_model",
             param="model",
         )
-    for name in model.split(","):
+    for name in (
+        model.split(",") if len(model) > _MAX_MODEL_NAME else ()
+    ):  # a shorter field has no longer name
         if len(name.strip()) > _MAX_MODEL_NAME:
             raise bad_request(
                 f"A model name in 'model' is {len(name.strip())} characters long; at most "
