@@ -48,10 +48,10 @@ class Reply:
 
 
 def outcome_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
-    out = [(b"switchyard-overhead-ms", f"{ctx.overhead_ms():.3f}".encode())]
+    overhead = b"%.3f" % ctx.overhead_ms()
     if ctx.provider:
-        out.append((b"helicone-provider", ctx.provider.encode()))
-    return out
+        return [(b"switchyard-overhead-ms", overhead), (b"helicone-provider", ctx.provider.encode())]
+    return [(b"switchyard-overhead-ms", overhead)]
 
 
 def answered(x: Exchange, data: bytes, content_type: bytes = JSON) -> Reply:
