@@ -49,6 +49,7 @@ class AttemptLog:
 class RequestContext:
     path: str
     helicone: HeliconeHeaders
+    forward_headers: dict[str, str] = field(default_factory=dict)  # caller headers a native upstream may need
     started: float = field(default_factory=time.perf_counter)
     created_at_ms: int = field(default_factory=lambda: int(time.time() * 1000))
     principal: Principal | None = None
@@ -57,7 +58,6 @@ class RequestContext:
     rewritten_by: str | None = None  # which step replaced the body ("prompt", "token-limit truncate"), if any
     requested_model: str | None = None
     stream: bool = False
-    forward_headers: dict[str, str] = field(default_factory=dict)  # caller headers a native upstream may need
     # outcome
     status: int = 0
     error: str | None = None
@@ -80,7 +80,7 @@ class RequestContext:
         return (time.perf_counter() - self.started) * 1000.0
 
     def overhead_ms(self) -> float:
-        return max(0.0, self.elapsed_ms() - self.upstream_ms)
+        return max(0.0, (time.perf_counter() - self.started) * 1000.0 - self.upstream_ms)  # elapsed, less upstreams
 
     def mark_first_token(self) -> None:
         if self.ttft_ms is None:

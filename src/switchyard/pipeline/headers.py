@@ -130,7 +130,7 @@ def parse_helicone_names(headers: dict[str, str], names: list[str]) -> HeliconeH
     # Helicone accepts only UUIDs as Helicone-Request-Id and silently generates one otherwise; we do the same, so
     # a stored id is always a canonical lowercase UUID (no NUL bytes, no look-alike spellings of one id).
     uid = new_request_id()
-    h = HeliconeHeaders(request_id=uid, uid=uid)
+    h = HeliconeHeaders(uid, uid)  # request_id, uid
     if not names:  # most requests carry no Helicone header at all
         return h
     props = h.properties

@@ -26,6 +26,8 @@ from ..observe.cost import worst_case_usd
 
 def check_choices(body: dict[str, Any], max_n: int) -> None:
     """400 `invalid_n` for an `n` or `best_of` that is not a whole number in range (null and absent are fine)."""
+    if body.get("n") is None and body.get("best_of") is None:  # most bodies name neither
+        return
     for name, least in (("n", 1), ("best_of", 0)):
         v = body.get(name)
         if v is None:
