@@ -80,7 +80,8 @@ class RequestContext:
         return (time.perf_counter() - self.started) * 1000.0
 
     def overhead_ms(self) -> float:
-        return max(0.0, (time.perf_counter() - self.started) * 1000.0 - self.upstream_ms)  # elapsed, less upstreams
+        elapsed = (time.perf_counter() - self.started) * 1000.0  # as elapsed_ms, without a second call
+        return max(0.0, elapsed - self.upstream_ms)
 
     def mark_first_token(self) -> None:
         if self.ttft_ms is None:
