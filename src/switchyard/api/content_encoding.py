@@ -25,7 +25,7 @@ def codings(raw_headers: list[tuple[bytes, bytes]]) -> list[str]:
     for name, value in raw_headers:
         if name == b"content-encoding":
             out += [c.strip().lower() for c in value.decode("latin-1").split(",")]
-    return [c for c in out if c not in _IDENTITY]
+    return [c for c in out if c not in _IDENTITY] if out else out  # most requests send no Content-Encoding
 
 
 def check(encodings: list[str]) -> None:

@@ -135,7 +135,9 @@ EMBEDDINGS = SurfaceSpec(make=lambda h: _EMBEDDINGS, check=_require_input)
 def chat_alternate(body: dict[str, Any], headers: dict[str, str]) -> SurfaceSpec | None:
     """A Responses-shaped body posted to /chat/completions (Cursor and others do this) is served as Responses,
     as is any body with `Helicone-Gateway-Body-Mapping: RESPONSES`; an explicit `OPENAI` turns detection off."""
-    mapping = headers.get(MAPPING_HEADER, "").strip().upper()
+    mapping = headers.get(MAPPING_HEADER)
+    if mapping is not None:  # (most requests: no string work)
+        mapping = mapping.strip().upper()
     if mapping == "RESPONSES":
         return RESPONSES
     if mapping != "OPENAI" and "messages" not in body and "input" in body:

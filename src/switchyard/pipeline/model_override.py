@@ -47,8 +47,8 @@ class ModelOverride:
 
 
 def model_override(headers: dict[str, str], registry: Registry) -> ModelOverride | None:
-    raw = (headers.get(HEADER) or "").strip()
-    if not raw:
+    raw = headers.get(HEADER)
+    if raw is None or not (raw := raw.strip()):
         return None
     name = raw[:_MAX_NAME]
     return ModelOverride(name, registry.model(name))
