@@ -89,7 +89,9 @@ def test_hash_is_keyed_by_the_master() -> None:
     assert Secrets(b"master-one").hash_key(KEY) != Secrets(b"master-two").hash_key(KEY)
 
 
-@pytest.mark.parametrize("key", [KEY, "", "x", "ключ 🔑", "k" * 5000, "sk-helicone-abcdefg-hijklmn-opqrstu-vwxyz12"])
+@pytest.mark.parametrize(
+    "key", [KEY, "", "x", "ключ 🔑", "k" * 5000, "sk-helicone-abcdefg-hijklmn-opqrstu-vwxyz12"]
+)
 def test_hash_is_hmac_sha256_under_the_derived_key(key: str) -> None:
     """hash_key copies precomputed keyed states (security.py): the digests are the standard HMAC's, so every hash
     stored before stays valid; repeated calls never share state."""
