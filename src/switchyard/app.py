@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
@@ -15,19 +15,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, NoMatchFound, Route
 
 from .api import surfaces
-from .api.admin import admin_routes
-from .api.admin_prompts import admin_prompt_routes
-from .api.admin_usage import admin_usage_routes
-from .api.admin_webhooks import admin_webhook_routes
 from .api.asgi import GuardedReceive, Receive, Scope, Send, send_response
 from .api.count_tokens import CountTokensRoute
 from .api.health import healthz, readyz
-from .api.insight_routes import insight_routes
 from .api.metrics import metrics
 from .api.models import get_model, list_models
-from .api.prompts_rest import prompt_rest_routes
 from .api.proxy import ProxyRoute
-from .api.query import get_request, query_requests
 from .api.server_limits import RETRY_AFTER_SECONDS, ServerLimits
 from .config import Settings, load_settings
 from .deps import Deps, running
@@ -55,13 +48,17 @@ def _proxy_routes(deps: Deps) -> dict[str, HotRoute]:
 
 class LazyRoutes(BaseRoute):
     """Routes built on the first request that reaches them (in their place in the route order). The dashboard's
-    pages import Jinja2 and a dozen page modules (~3 MB, ~0.2 s) that a gateway serving only the API never uses."""
+    pages import Jinja2 and a dozen page modules (~3 MB, ~0.2 s), the query, admin and prompt APIs their operations
+    and the dashboard's stores (~1.5 MB): a gateway that only proxies never uses them. Only a path `wants` accepts
+    builds them: a stray request (a scanner's 404) does not."""
 
     _KEY = "switchyard.lazy_route"
 
-    def __init__(self, build: Any) -> None:
+    def __init__(self, build: Callable[[], list[BaseRoute]], wants: Callable[[str], bool]) -> None:
         self._build = build
+        self._wants = wants
         self._routes: list[BaseRoute] | None = None
+        self.name = build.__name__
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -71,6 +68,8 @@ class LazyRoutes(BaseRoute):
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         partial: tuple[Match, Scope] = (Match.NONE, {})
+        if self._routes is None and not self._wants(scope["path"]):
+            return partial
         for route in self.routes:
             match, child = route.matches(scope)
             if match is Match.FULL:
@@ -95,6 +94,38 @@ def _dashboard_routes() -> list[BaseRoute]:
     from .dashboard import dashboard_routes
 
     return dashboard_routes()
+
+
+def _api_routes() -> list[BaseRoute]:
+    """Helicone's query, feedback and prompt APIs and the admin API (their operations and stores load with them)."""
+    from .api.admin import admin_routes
+    from .api.admin_prompts import admin_prompt_routes
+    from .api.admin_usage import admin_usage_routes
+    from .api.admin_webhooks import admin_webhook_routes
+    from .api.insight_routes import insight_routes
+    from .api.prompts_rest import prompt_rest_routes
+    from .api.query import get_request, query_requests
+
+    return [
+        Route("/v1/request/query", query_requests, methods=["POST"]),
+        Route("/v1/request/{request_id}", get_request, methods=["GET"]),
+        *insight_routes(),
+        *admin_routes(),
+        *admin_webhook_routes(),
+        *admin_usage_routes(),
+        *admin_prompt_routes(),
+        *prompt_rest_routes(),
+    ]
+
+
+def _api_path(path: str) -> bool:
+    """Whether `path` may be one of `_api_routes` (each starts with one of these)."""
+    return path.startswith(("/v1/request/", "/v1/session/", "/v1/user/", "/v1/prompt-2025", "/admin/"))
+
+
+def _dashboard_path(path: str) -> bool:
+    """Whether `path` may be one of the dashboard's routes (`/` redirects to it)."""
+    return path == "/" or path.startswith("/dashboard")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -157,15 +188,8 @@ class Gateway:
                 Route("/models", list_models),
                 Route("/v1/models/{model_id:path}", get_model),
                 Route("/models/{model_id:path}", get_model),
-                Route("/v1/request/query", query_requests, methods=["POST"]),
-                Route("/v1/request/{request_id}", get_request, methods=["GET"]),
-                *insight_routes(),
-                *admin_routes(),
-                *admin_webhook_routes(),
-                *admin_usage_routes(),
-                *admin_prompt_routes(),
-                *prompt_rest_routes(),
-                LazyRoutes(_dashboard_routes),
+                LazyRoutes(_api_routes, _api_path),
+                LazyRoutes(_dashboard_routes, _dashboard_path),
             ],
             exception_handlers={HTTPException: _http_error, GatewayError: _gateway_error},
             lifespan=self._lifespan,

@@ -35,7 +35,7 @@ from .pipeline.request_ids import InFlightIds
 from .pipeline.responses_state import ResponsesState
 from .pipeline.retry import RetryPolicy
 from .pipeline.session_pins import SessionPins
-from .providers.formats import build_providers
+from .providers.formats import Translators, available
 from .providers.registry import Registry, load_registry
 from .providers.transport import Timeouts, Transport
 from .security import Secrets, load_or_create_master, master_source, verify_master
@@ -157,7 +157,7 @@ async def running(
         insert_delay=log.insert_delay_ms / 1000,
         write_ahead=log.write_ahead,
     )
-    providers = providers or build_providers()
+    providers = providers or Translators()  # each format's translator made on first use
     await transport.start()
     await auth.start()
     await sink.start()
@@ -187,7 +187,7 @@ async def running(
     deps = Deps(
         settings=settings,
         registry=registry,
-        planner=Planner(registry, frozenset(providers), settings.models.aliases),
+        planner=Planner(registry, available(providers), settings.models.aliases),
         store=store,
         secrets=secrets,
         auth=auth,

@@ -26,10 +26,6 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 log = logging.getLogger("switchyard.security")
 
 KEY_PREFIX = "sk-sy-"
@@ -116,7 +112,12 @@ def _tighten(path: Path, mode: int) -> None:
 
 
 def _derive(master: bytes, purpose: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"switchyard", info=purpose).derive(master)
+    """HKDF-SHA256 (RFC 5869) of `master` for `purpose`, 32 bytes: one block of the expand step. Written with the
+    standard library's HMAC rather than `cryptography`'s HKDF (the same bytes, pinned by test_security_lazy.py), so
+    a serving process loads the `cryptography` bindings (~9 MB resident) only when a provider key is encrypted or
+    decrypted (`Secrets._cipher`)."""
+    prk = hmac.digest(b"switchyard", master, "sha256")  # extract, with the salt as the HMAC key
+    return hmac.digest(prk, purpose + b"\x01", "sha256")  # expand: T(1) = HMAC(PRK, info || 0x01)
 
 
 def looks_like_gateway_key(key: str) -> bool:
@@ -128,15 +129,25 @@ def looks_like_gateway_key(key: str) -> bool:
 
 
 class Secrets:
-    __slots__ = ("_aead", "_check", "_hmac_key", "_keyed")
+    __slots__ = ("_aead", "_aead_key", "_check", "_hmac_key", "_keyed")
 
     def __init__(self, master: bytes) -> None:
         self._hmac_key = _derive(master, b"gateway-key-hash")
         # HMAC-SHA256 keyed once (OpenSSL's HMAC object); each hash_key copies it instead of keying afresh: every
         # request hashes its key (0.95 against 1.27 µs a hash; the library's HMAC, not one written here)
         self._keyed = hmac.new(self._hmac_key, digestmod="sha256")
-        self._aead = AESGCM(_derive(master, b"provider-key-encryption"))
+        self._aead_key = _derive(master, b"provider-key-encryption")
+        self._aead: Any = None  # AESGCM, made at the first encryption or decryption (_cipher)
         self._check = hmac.new(_derive(master, b"master-key-check"), _CHECK_LABEL, hashlib.sha256).hexdigest()
+
+    def _cipher(self) -> Any:
+        """AES-256-GCM under the provider-key key; `cryptography` is imported here, once, on first use (a
+        provider key stored or read: the admin API, the CLI, an organisation's own keys on its first request)."""
+        if self._aead is None:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            self._aead = AESGCM(self._aead_key)
+        return self._aead
 
     @property
     def check_value(self) -> str:
@@ -151,11 +162,11 @@ class Secrets:
 
     def encrypt(self, plaintext: str) -> str:
         nonce = os.urandom(12)
-        return base64.b64encode(nonce + self._aead.encrypt(nonce, plaintext.encode(), None)).decode()
+        return base64.b64encode(nonce + self._cipher().encrypt(nonce, plaintext.encode(), None)).decode()
 
     def decrypt(self, token: str) -> str:
         raw = base64.b64decode(token)
-        return self._aead.decrypt(raw[:12], raw[12:], None).decode()
+        return self._cipher().decrypt(raw[:12], raw[12:], None).decode()
 
 
 def new_gateway_key() -> str:

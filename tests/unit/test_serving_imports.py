@@ -13,12 +13,10 @@ from pathlib import Path
 from switchyard.stores import sql as sql_module
 
 
-def _modules_after(code: str, tmp_path: Path) -> set[str]:
-    """Top-level packages imported by `code` in a new interpreter (cwd and home in tmp_path)."""
-    script = (
-        textwrap.dedent(code)
-        + "\nimport sys, json\nprint(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
-    )
+def _modules_after(code: str, tmp_path: Path, *, packages: bool = True) -> set[str]:
+    """Top-level packages (else every module) imported by `code` in a new interpreter (cwd and home in tmp_path)."""
+    names = "{m.split('.')[0] for m in sys.modules}" if packages else "set(sys.modules)"
+    script = textwrap.dedent(code) + f"\nimport sys, json\nprint(json.dumps(sorted({names})))"
     out = subprocess.run(
         [sys.executable, "-c", script],
         cwd=tmp_path,
@@ -41,6 +39,30 @@ def test_the_app_imports_neither_alembic_nor_redis_nor_the_dashboard(tmp_path: P
     mods = _modules_after("import switchyard.app, switchyard.deps", tmp_path)
     assert "switchyard" in mods
     assert not mods & {"alembic", "mako", "redis", "opentelemetry", "jinja2"}
+
+
+# imported on first use only (tests/e2e/test_serving_footprint.py checks a serving process after requests)
+FIRST_USE = {
+    "cryptography",  # security.Secrets._cipher
+    "sqlalchemy.dialects.postgresql",  # stores/dialect_insert.py
+    "switchyard.api.admin",  # app._api_routes
+    "switchyard.admin.orgs",
+    "switchyard.api.query",
+    "switchyard.api.insight_routes",
+    "switchyard.stores.insights",
+    "switchyard.dashboard",  # app._dashboard_routes
+    "switchyard.providers.gemini",  # providers.formats.Translators
+    "switchyard.providers.bedrock",
+    "switchyard.providers.vertex",
+}
+
+
+def test_the_serving_app_leaves_what_only_some_requests_need_for_their_first_use(tmp_path: Path) -> None:
+    mods = _modules_after(
+        "import switchyard.app, switchyard.deps, switchyard.cli.serving", tmp_path, packages=False
+    )
+    assert "switchyard.app" in mods
+    assert mods & FIRST_USE == set()
 
 
 def test_a_store_at_head_is_not_migrated_again(tmp_path: Path) -> None:

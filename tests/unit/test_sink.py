@@ -20,12 +20,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from switchyard.observe.metrics import Metrics
 from switchyard.observe.sink import LogSink
-from switchyard.observe.spool import Spool
+from switchyard.observe.spool import _PIECE, Spool, _encode
 from switchyard.stores.base import StoreUnavailable
 
 
@@ -330,6 +331,18 @@ def test_spool_write_read_round_trip(tmp_path: Path) -> None:
     assert not any(p.name.endswith(".tmp") for p in spool.dir.iterdir())
 
 
+def test_a_large_batch_is_written_in_pieces_as_json_lines(tmp_path: Path) -> None:
+    """A tick's records are written in pieces of ~64 kB, never one buffer of the whole file (spool._encode)."""
+    recs = [{"id": f"r{i}", "body": "x" * (100 + i % 3000)} for i in range(600)]
+    pieces = _encode(recs)
+    assert len(pieces) >= 3 and all(len(p) < _PIECE + 1000 for p in pieces)
+    spool = Spool(tmp_path)
+    for path in (spool.write(recs), spool.write_ahead(recs), spool.write_aside(recs, "aside")):
+        assert path is not None
+        assert path.read_bytes() == b"".join(orjson.dumps(r) + b"\n" for r in recs)
+        assert spool.read(path) == recs
+
+
 def test_spool_pending_is_in_write_order(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     paths = [spool.write(records(1)) for _ in range(5)]
@@ -584,7 +597,7 @@ _KILLED_CHILD = """
 import asyncio, sys, uuid
 from pathlib import Path
 from switchyard.observe.sink import LogSink
-from switchyard.observe.spool import Spool
+from switchyard.observe.spool import _PIECE, Spool, _encode
 
 class Hung:  # a store whose inserts never return (a locked database, a stuck network)
     async def ping(self): pass

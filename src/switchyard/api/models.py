@@ -26,7 +26,7 @@ class ModelCatalog:
     """Both list shapes, built once from the registry at start."""
 
     openai: bytes
-    openai_by_id: dict[str, bytes]
+    openai_by_id: dict[str, dict[str, Any]]  # serialised per request (orjson output keeps >= 4 kB each)
     anthropic: tuple[dict[str, Any], ...]  # newest first
     anthropic_index: dict[str, int]
 
@@ -59,9 +59,11 @@ def build_catalog(registry: Any, aliases: dict[str, str] | None = None) -> Model
         for a in sorted(aliases or {})
         if a not in registry.models
     ]
+    listing = orjson.dumps({"object": "list", "data": openai})
     return ModelCatalog(
-        openai=orjson.dumps({"object": "list", "data": openai}),
-        openai_by_id={e["id"]: orjson.dumps(e) for e in openai},
+        # a copy of the exact length: orjson's output keeps the buffer it grew (~3x the text here)
+        openai=bytes(memoryview(listing)),
+        openai_by_id={e["id"]: e for e in openai},
         anthropic=anthropic,
         anthropic_index={e["id"]: i for i, e in enumerate(anthropic)},
     )
@@ -136,7 +138,7 @@ async def get_model(request: Request) -> Response:
         if i is not None:
             return Response(orjson.dumps(catalog.anthropic[i]), media_type="application/json")
     elif model_id in catalog.openai_by_id:
-        return Response(catalog.openai_by_id[model_id], media_type="application/json")
+        return Response(orjson.dumps(catalog.openai_by_id[model_id]), media_type="application/json")
     err = GatewayError(
         404,
         f"The model '{model_id}' does not exist; GET /v1/models lists the models.",

@@ -76,16 +76,23 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         "access_log": bool(args.access_log),
         "graceful_shutdown_seconds": int(settings.server.graceful_shutdown_seconds) or None,
     }
-    if workers > 1:
-        # This process only supervises the workers from here on: it becomes a fresh interpreter holding uvicorn
-        # alone (same pid, environment and limits), leaving SQLAlchemy, the admin operations and the CLI behind
-        # (~80 -> ~40 MB). One worker serves in this process, with no second start-up.
+    if workers > 1 or migrated_here():
+        # A fresh interpreter from here on (same pid, environment and limits). With several workers this process
+        # only supervises them: it holds uvicorn alone, leaving SQLAlchemy, the admin operations and the CLI behind
+        # (~80 -> ~40 MB). One worker serves in this process, with no second start-up, unless this start applied
+        # migrations: then the worker is the fresh interpreter, which never loads Alembic, Mako and Pygments
+        # (~12 MB for the process's life otherwise; tests/e2e/test_serving_footprint.py).
         os.environ[serving.OPTIONS_ENV] = json.dumps(options)
         sys.stdout.flush()
         sys.stderr.flush()
         os.execv(sys.executable, [sys.executable, "-m", serving.__name__])
     serving.run(options)
     return 0
+
+
+def migrated_here() -> bool:
+    """Whether this process ran the database migrations (the store imports Alembic only to apply some)."""
+    return "alembic" in sys.modules
 
 
 def raise_fd_limit(max_connections: int) -> None:

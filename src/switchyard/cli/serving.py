@@ -2,7 +2,8 @@
 
 `switchyard serve` prepares the store and the environment, then calls `run` (one worker) or, with several
 workers, replaces itself with `python -m switchyard.cli.serving` (os.execv, options in $SWITCHYARD_SERVE_OPTIONS)
-so the supervising parent holds uvicorn and nothing of the CLI.
+so the supervising parent holds uvicorn and nothing of the CLI. One worker also serves from a fresh interpreter
+when the start applied migrations, so Alembic is not kept for the process's life.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import itertools
 import os
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,15 +64,16 @@ class Spool:
     def _name(self) -> str:
         return f"{time.time_ns():020d}-{os.getpid()}-{next(self._seq)}"
 
-    def _put(self, data: bytes, final: Path, *, sync: bool) -> Path:
+    def _put(self, data: Sequence[bytes], final: Path, *, sync: bool) -> Path:
         if not self.dir.is_dir():
             _private_dir(self.dir)  # removed while running: recreate (a file in its place raises)
         tmp = self.dir / f".{final.name}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            for piece in data:
+                view = memoryview(piece)
+                while view:
+                    view = view[os.write(fd, view) :]
             if sync:
                 os.fsync(fd)
         except BaseException:
@@ -133,7 +134,10 @@ class Spool:
         path = target / f"{self._name()}.jsonl"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, data)
+            for piece in data:
+                view = memoryview(piece)
+                while view:
+                    view = view[os.write(fd, view) :]
         finally:
             os.close(fd)
         return path
@@ -167,11 +171,32 @@ class Spool:
 
     @staticmethod
     def read(path: Path) -> list[dict[str, Any]]:
-        return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+        with path.open("rb") as f:  # line by line: no buffer the size of the file (see _encode)
+            return [orjson.loads(line) for line in f if line.strip()]
 
 
-def _encode(records: Iterable[dict[str, Any]]) -> bytes:
-    return b"".join(orjson.dumps(r) + b"\n" for r in records)
+_PIECE = 64 * 1024  # bytes of JSON lines joined into one write at most
+
+
+def _encode(records: Iterable[dict[str, Any]]) -> list[bytes]:
+    """The records as JSON lines, in pieces of about `_PIECE` bytes (empty: no records). A flush tick under load
+    holds hundreds of kilobytes of records: written as one buffer, each tick's would be a block above glibc's
+    mmap threshold, which then rises to its size, and later ones fragment the heap instead (a serving process
+    grew ~6 MB more under load that way). Each line is its own exact-size copy: orjson's output keeps the buffer
+    it grew (at least 4 kB)."""
+    pieces: list[bytes] = []
+    lines: list[bytes] = []
+    size = 0
+    for r in records:
+        line = orjson.dumps(r) + b"\n"
+        lines.append(line)
+        size += len(line)
+        if size >= _PIECE:
+            pieces.append(b"".join(lines))
+            lines, size = [], 0
+    if lines:
+        pieces.append(b"".join(lines))
+    return pieces
 
 
 def owner_alive(owner: str) -> bool:

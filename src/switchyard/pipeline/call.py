@@ -52,12 +52,12 @@ class Caller:
         self.providers = providers
 
     def _provider(self, attempt: Attempt) -> Provider:
-        p = self.providers.get(attempt.target.format)
-        if p is None:
+        try:  # subscription: a providers.formats.Translators makes the format's translator on first use
+            return self.providers[attempt.target.format]
+        except KeyError:
             raise UpstreamError(
                 501, "unsupported", f"the {attempt.target.format} wire format is not available in this build"
-            )
-        return p
+            ) from None
 
     async def _signed(
         self, ctx: RequestContext, attempt: Attempt, body: dict[str, Any], surface: Any

@@ -16,6 +16,7 @@ import orjson
 
 from ..errors import GatewayError
 from ..providers.base import UpstreamError
+from ..providers.formats import translator
 from ..providers.scrub import scrub
 from .context import RequestContext
 from .fallback import final_error
@@ -37,7 +38,7 @@ def not_countable(model: str, attempts: list[Any]) -> GatewayError:
 
 async def count(executor: Any, ctx: RequestContext, attempts: list[Any], body: dict[str, Any]) -> bytes:
     """`{"input_tokens": N}` from the first Claude attempt that answers. Raises GatewayError."""
-    countable = [a for a in attempts if _counts(executor.providers.get(a.target.format), a.target)]
+    countable = [a for a in attempts if _counts(translator(executor.providers, a.target.format), a.target)]
     if not countable:
         raise not_countable(ctx.requested_model or "", attempts)
     errors: list[tuple[Any, UpstreamError]] = []

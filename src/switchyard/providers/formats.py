@@ -11,7 +11,7 @@ Classes are named by import path and imported on first use, so a process loads o
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from .base import Provider
 from .credentials import CredentialSpec
@@ -45,6 +45,36 @@ def provider_class(name: str) -> type[Provider]:
 def build_providers(names: Iterable[str] | None = None) -> dict[str, Provider]:
     """One translator per wire format (all of them by default): what the executor dispatches on."""
     return {name: provider_class(name)() for name in (FORMATS if names is None else names)}
+
+
+class Translators(dict[str, Provider]):
+    """format → translator, each made (its package imported) the first time a request asks for it by subscription
+    (`translators[name]`, which `translator` uses): a gateway whose plans name only OpenAI-format endpoints never
+    loads Gemini's, Bedrock's or Vertex's translators (~1 MB). A hit is a plain dict lookup; `names` is every
+    format it can make (what the planner may choose), while `in`, len() and iteration see those made so far."""
+
+    def __init__(self, names: Iterable[str] = FORMATS) -> None:
+        super().__init__()
+        self.names = frozenset(names)
+
+    def __missing__(self, name: str) -> Provider:
+        if name not in self.names:
+            raise KeyError(name)
+        made = self[name] = provider_class(name)()
+        return made
+
+
+def available(providers: Mapping[str, Provider]) -> frozenset[str]:
+    """The formats `providers` serves: every one a `Translators` can make, else the mapping's keys."""
+    return providers.names if isinstance(providers, Translators) else frozenset(providers)
+
+
+def translator(providers: Mapping[str, Provider], name: str) -> Provider | None:
+    """The translator of format `name` (made on first use by a `Translators`), None when there is none."""
+    try:
+        return providers[name]
+    except KeyError:
+        return None
 
 
 def credentials(name: str) -> CredentialSpec:

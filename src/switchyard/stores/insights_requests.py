@@ -12,9 +12,9 @@ from typing import Any
 
 import orjson
 from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from .base import StoreUnavailable
+from .dialect_insert import insert_for
 from .filters import to_sql
 from .insights_types import Feedback, InsightsError, RequestDetail, RequestFilter, RequestPage, RequestRow
 from .rollup_sql import upsert_core
@@ -279,7 +279,7 @@ async def annotations_for(store: Any, org_id: str, ids: list[str]) -> dict[str, 
 
 
 def _ins(conn: Any) -> Any:
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    return insert_for(conn.dialect.name)
 
 
 async def _exists(conn: Any, org_id: str, request_id: str) -> bool:

@@ -13,9 +13,9 @@ from typing import Any
 
 import orjson
 from sqlalchemy import BigInteger, Column, Index, String, Table, Text, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .dialect_insert import insert_for
 from .schema import metadata
 from .sql_errors import unavailable_on_db_error
 
@@ -47,7 +47,7 @@ class ResponseItems:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._insert = sqlite.insert if engine.dialect.name == "sqlite" else postgresql.insert
+        self._insert = insert_for(engine.dialect.name)
 
     async def put(self, rows: Sequence[StoredRow]) -> None:
         if not rows:

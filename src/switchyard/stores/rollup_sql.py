@@ -112,13 +112,13 @@ def upsert_core(conn: Any, f: Deltas) -> list[Any]:
     """The same upserts as SQLAlchemy Core statements, for paths off the hot one (migration rebuild, property
     edits); run each with `conn.execute(stmt)` on a sync or async connection."""
     from sqlalchemy import case, func
-    from sqlalchemy.dialects import postgresql, sqlite
 
+    from .dialect_insert import insert_for
     from .schema_dashboard import rollups as rt
     from .schema_dashboard import sessions as st
 
     pg = conn.dialect.name == "postgresql"
-    ins = postgresql.insert if pg else sqlite.insert
+    ins = insert_for(conn.dialect.name)
     least, greatest = (func.least, func.greatest) if pg else (func.min, func.max)
     out: list[Any] = []
     rows = [dict(zip(ROLLUP_COLUMNS, r, strict=True)) for r in f.rollup_rows()]

@@ -65,7 +65,8 @@ rollups = Table(
     Column("first_at", BigInteger, nullable=False),
     Column("last_at", BigInteger, nullable=False),
     sqlite_with_rowid=False,  # one B-tree per upsert (see migration 0005)
-    postgresql_with={"fillfactor": 80},
+    # and on PostgreSQL fillfactor 80 (migration 0005 creates the table; a `postgresql_with` here would load
+    # SQLAlchemy's PostgreSQL dialect in every process, SQLite ones included: stores/dialect_insert.py)
 )
 DIMS = ("total", "model", "provider", "status", "user", "property", "lat", "ttft")
 # Users and property values have many distinct names: they get hour and day buckets, not minute ones (a minute
@@ -90,8 +91,7 @@ sessions = Table(
     Column("total_tokens", BigInteger, nullable=False),
     Column("latency_sum", Float, nullable=False),
     Index("ix_sessions_org_last", "org_id", "last_at"),
-    sqlite_with_rowid=False,
-    postgresql_with={"fillfactor": 80},
+    sqlite_with_rowid=False,  # and fillfactor 80 on PostgreSQL, as `rollups` (migration 0005)
 )
 
 # Each log-writer batch's folded rollup deltas (orjson of `Fold.compact()`), until the compactor merges them into

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from .base import Conflict, GatewayKey, NotFound, Org, StoreUnavailable
+from .dialect_insert import insert_for
 from .log_writer_sqlite import SqliteLogWriter
 from .schema import gateway_keys, organizations
 from .sql_credits import CreditsMixin
@@ -106,7 +106,7 @@ class SQLStore(SettingsMixin, ProviderKeysMixin, CreditsMixin, MetaMixin, Reques
         self.engine: AsyncEngine = create_async_engine(aurl, **kwargs)
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        self._insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
+        self._insert = insert_for(self.dialect)
 
     def _now(self) -> int:
         return now_ms()  # looked up at call time, so tests can control the clock through this module

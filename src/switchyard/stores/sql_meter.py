@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from .dialect_insert import insert_for
 from .schema_meter import meter_cursors, meter_events
 from .sql_errors import unavailable_on_db_error
 
@@ -31,7 +31,7 @@ class Settled:
 class MeterLedger:
     def __init__(self, store: Any) -> None:
         self.engine = store.engine
-        self._insert = sqlite.insert if store.dialect == "sqlite" else postgresql.insert
+        self._insert = insert_for(store.dialect)
 
     async def cursor(self, name: str) -> int | None:
         """The end (ms, exclusive) of the last period of `name` whose events are all settled; None: never started."""

@@ -32,7 +32,14 @@ from switchyard.providers.base import (
     kind_for_status,
 )
 from switchyard.providers.credentials import CredentialSpec
-from switchyard.providers.formats import FORMATS, build_providers, provider_class
+from switchyard.providers.formats import (
+    FORMATS,
+    Translators,
+    available,
+    build_providers,
+    provider_class,
+    translator,
+)
 from switchyard.providers.registry import load_registry
 from switchyard.providers.transport import Timeouts
 
@@ -69,6 +76,19 @@ def test_build_providers_builds_only_what_it_is_asked_for() -> None:
     assert set(build_providers(["openai", "anthropic"])) == {"openai", "anthropic"}
     with pytest.raises(KeyError):
         provider_class("grpc")
+
+
+def test_translators_make_each_format_on_first_use() -> None:
+    made = Translators()
+    assert made.names == frozenset(FORMATS) == available(made) and len(made) == 0
+    assert translator(made, "gemini") is made["gemini"] and isinstance(
+        made["gemini"], provider_class("gemini")
+    )
+    assert set(made) == {"gemini"}  # only what was asked for
+    assert translator(made, "grpc") is None
+    with pytest.raises(KeyError):
+        made["grpc"]
+    assert available({"toy": made["gemini"]}) == {"toy"}  # an injected mapping serves its own keys
 
 
 def test_defaults_refuse_what_a_format_does_not_do() -> None:
