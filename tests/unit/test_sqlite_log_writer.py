@@ -121,3 +121,22 @@ async def test_close_waits_for_nothing_and_twice_is_harmless(tmp_path: Path) -> 
     assert store.sqlite_log is not None
     await store.sqlite_log.close()
     await asyncio.sleep(0)
+
+
+async def test_the_live_writer_and_the_replayer_inserting_at_once_both_land(tmp_path: Path) -> None:
+    """The sink's writer and its spool replayer insert through the same store, so the same connection: two batches
+    at once must not share (or break) one transaction. Before the batches were serialised the second BEGIN failed
+    ("cannot start a transaction within a transaction") or joined the first's transaction, which a failure of
+    either rolled back under the other."""
+    store = await file_store(tmp_path)
+    try:
+        org = await store.create_org("o")
+        assert await store.insert_requests([rec(org.id)]) == []  # the writer's connection is open
+        batches = [[rec(org.id) for _ in range(300)] for _ in range(4)]
+        results = await asyncio.gather(*(store.insert_requests(b) for b in batches), return_exceptions=True)
+        assert results == [[], [], [], []]
+        for batch in batches:
+            for r in (batch[0], batch[-1]):
+                assert await store.get_request(org.id, r["id"]) is not None
+    finally:
+        await store.close()

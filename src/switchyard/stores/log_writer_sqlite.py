@@ -19,6 +19,7 @@ the engine's connection instead.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 from collections.abc import Sequence
@@ -135,14 +136,21 @@ async def _rollback(conn: Any) -> None:
 class SqliteLogWriter:
     """The writer's own connection (aiosqlite: sqlite3 in a thread of its own). `insert` raises RejectedBatch (bad
     data) or sqlite3.Error / OSError (the database cannot be written now); the connection is opened on first use
-    and again after an error."""
+    and again after an error. One batch at a time: the sink's writer and its spool replayer both insert here, and
+    two batches on one connection would share one transaction (a second BEGIN fails; a rollback of either would
+    take the other's rows with it)."""
 
     def __init__(self, path: str, *, timeout: float = 30.0) -> None:
         self._path = path
         self._timeout = timeout  # how long a batch waits for another writer's lock (busy timeout)
         self._conn: Any = None
+        self._one_batch = asyncio.Lock()
 
     async def insert(self, records: Sequence[dict[str, Any]]) -> None:
+        async with self._one_batch:
+            await self._insert(records)
+
+    async def _insert(self, records: Sequence[dict[str, Any]]) -> None:
         conn = self._conn or await self._connect()
         try:
             await insert_sqlite(conn, records)
