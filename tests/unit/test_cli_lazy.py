@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from support.fresh_python import fresh_python_json
 from switchyard import cli
 
 
@@ -52,15 +50,7 @@ def test_a_management_command_loads_neither_the_server_nor_other_commands(tmp_pa
         "import sys, json\nfrom switchyard import cli\nrc = cli.main(['orgs', 'list'])\n"
         "print(json.dumps([rc, sorted(m for m in sys.modules if m.startswith(('switchyard.cli', 'uvicorn')))]))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin", "SWITCHYARD_HOME": str(tmp_path), "PYTHONPATH": ":".join(sys.path)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    rc, loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    rc, loaded = fresh_python_json(code, cwd=tmp_path, env={"SWITCHYARD_HOME": str(tmp_path)})
     assert rc == 0
     assert loaded == ["switchyard.cli", "switchyard.cli.accounts", "switchyard.cli.runner"]
 
@@ -72,13 +62,6 @@ def test_the_serving_module_imports_no_cli_command_and_no_store() -> None:
         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} | "
         "{m for m in sys.modules if m.startswith('switchyard.cli.')})))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    loaded = set(fresh_python_json(code))
     assert "switchyard.cli.serving" in loaded
     assert not loaded & {"sqlalchemy", "switchyard.cli.server", "switchyard.cli.accounts", "uvicorn"}

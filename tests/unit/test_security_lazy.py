@@ -5,15 +5,13 @@ provider keys stored before still decrypt."""
 from __future__ import annotations
 
 import base64
-import json
 import os
-import subprocess
-import sys
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from support.fresh_python import fresh_python_json
 from switchyard.security import Secrets, _derive
 
 MASTER = b"m" * 40
@@ -55,11 +53,4 @@ def test_cryptography_is_imported_at_the_first_encryption_only() -> None:
         "s.decrypt(s.encrypt('k'))\n"
         "print(json.dumps([before, 'cryptography' in sys.modules]))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == [False, True]
+    assert fresh_python_json(code) == [False, True]

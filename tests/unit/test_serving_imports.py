@@ -4,12 +4,10 @@ test process has imported everything already."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
+from support.fresh_python import fresh_python_json
 from switchyard.stores import sql as sql_module
 
 
@@ -17,15 +15,7 @@ def _modules_after(code: str, tmp_path: Path, *, packages: bool = True) -> set[s
     """Top-level packages (else every module) imported by `code` in a new interpreter (cwd and home in tmp_path)."""
     names = "{m.split('.')[0] for m in sys.modules}" if packages else "set(sys.modules)"
     script = textwrap.dedent(code) + f"\nimport sys, json\nprint(json.dumps(sorted({names})))"
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin", "SWITCHYARD_HOME": str(tmp_path), "PYTHONPATH": ":".join(sys.path)},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+    return set(fresh_python_json(script, cwd=tmp_path, env={"SWITCHYARD_HOME": str(tmp_path)}))
 
 
 def test_head_revisions_are_alembics_heads() -> None:
