@@ -13,21 +13,23 @@ from switchyard.providers.http1 import Pool
 T = {"connect_timeout": 2.0, "read_timeout": 2.0, "total_timeout": 10.0}
 
 
-def _answer(names: list[str]) -> bytes:
+async def _server_answering(names: list[str]) -> RawServer:
+    """A raw server whose every answer carries `names` as headers, valued v0, v1, ..., and the body "ok"."""
     head = "HTTP/1.1 200 OK\r\n" + "".join(f"{n}: v{i}\r\n" for i, n in enumerate(names))
-    return (head + "content-length: 2\r\n\r\n").encode("latin-1") + b"ok"
+    answer = (head + "content-length: 2\r\n\r\n").encode("latin-1") + b"ok"
+
+    async def handler(req: RawRequest, w: asyncio.StreamWriter) -> bool:
+        w.write(answer)
+        await w.drain()
+        return True
+
+    return await RawServer(handler).start()
 
 
 async def test_names_are_lower_case_and_repeats_joined_on_every_response() -> None:
     long_name = "X-" + "Long" * 40  # not memoised (over 64 bytes), still read
     names = ["X-Request-Id", "x-request-id", "Set-Cookie", "SET-COOKIE", long_name, "Content-Type"]
-
-    async def handler(req: RawRequest, w: asyncio.StreamWriter) -> bool:
-        w.write(_answer(names))
-        await w.drain()
-        return True
-
-    server = await RawServer(handler).start()
+    server = await _server_answering(names)
     pool = Pool()
     try:
         for _ in range(3):  # first with the memo cold, then warm
@@ -48,13 +50,7 @@ async def test_the_memo_is_bounded(monkeypatch) -> None:
     monkeypatch.setattr(conn_mod, "_NAMES", {})
     monkeypatch.setattr(conn_mod, "_MAX_NAMES", 4)
     names = [f"X-Made-Up-{i}" for i in range(10)]
-
-    async def handler(req: RawRequest, w: asyncio.StreamWriter) -> bool:
-        w.write(_answer(names))
-        await w.drain()
-        return True
-
-    server = await RawServer(handler).start()
+    server = await _server_answering(names)
     pool = Pool()
     try:
         resp = await pool.request("GET", f"{server.url}/", {}, b"", **T)
