@@ -70,10 +70,7 @@ class Spool:
         tmp = self.dir / f".{final.name}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            for piece in data:
-                view = memoryview(piece)
-                while view:
-                    view = view[os.write(fd, view) :]
+            _write_all(fd, data)
             if sync:
                 os.fsync(fd)
         except BaseException:
@@ -134,10 +131,7 @@ class Spool:
         path = target / f"{self._name()}.jsonl"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            for piece in data:
-                view = memoryview(piece)
-                while view:
-                    view = view[os.write(fd, view) :]
+            _write_all(fd, data)
         finally:
             os.close(fd)
         return path
@@ -173,6 +167,13 @@ class Spool:
     def read(path: Path) -> list[dict[str, Any]]:
         with path.open("rb") as f:  # line by line: no buffer the size of the file (see _encode)
             return [orjson.loads(line) for line in f if line.strip()]
+
+
+def _write_all(fd: int, pieces: Sequence[bytes]) -> None:
+    for piece in pieces:
+        view = memoryview(piece)
+        while view:  # os.write may write less than it is given
+            view = view[os.write(fd, view) :]
 
 
 _PIECE = 64 * 1024  # bytes of JSON lines joined into one write at most
